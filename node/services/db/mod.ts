@@ -1,0 +1,71 @@
+/**
+ * The node's SQLite database (`node:sqlite`, WAL) and versioned migrations.
+ * Each service owns its tables and hands its migrations to {@link migrate};
+ * applied versions are recorded per component in `schema_migrations`, so a
+ * restart applies only what is new.
+ *
+ * ```ts
+ * const db = openDatabase(`${dataDir}/kosmos.db`);
+ * migrate(db, "catalog", ["CREATE TABLE listings (id TEXT PRIMARY KEY)"]);
+ * ```
+ */
+import { DatabaseSync } from "node:sqlite";
+
+export type Database = DatabaseSync;
+
+export interface OpenDatabaseOptions {
+  /** Milliseconds a writer waits for a lock. @default 5000 */
+  busyTimeout?: number;
+}
+
+export function openDatabase(path: string, options: OpenDatabaseOptions = {}): Database {
+  const db = new DatabaseSync(path);
+  db.exec(`PRAGMA journal_mode = WAL;
+    PRAGMA synchronous = NORMAL;
+    PRAGMA foreign_keys = ON;
+    PRAGMA busy_timeout = ${Math.trunc(options.busyTimeout ?? 5000)};
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+      component TEXT NOT NULL,
+      version INTEGER NOT NULL,
+      applied_at INTEGER NOT NULL,
+      PRIMARY KEY (component, version)
+    );`);
+  return db;
+}
+
+/**
+ * Applies `migrations[i]` as version `i + 1` of `component`, each in its own
+ * transaction, skipping versions already applied. Migrations are append-only:
+ * never edit one that has shipped.
+ */
+export function migrate(db: Database, component: string, migrations: readonly string[]): number {
+  const row = db.prepare("SELECT MAX(version) AS v FROM schema_migrations WHERE component = ?")
+    .get(component) as { v: number | null } | undefined;
+  const current = row?.v ?? 0;
+  if (current > migrations.length) {
+    throw new RangeError(
+      `Cannot migrate "${component}": database is at version ${current}, this build knows ${migrations.length}`,
+    );
+  }
+  const record = db.prepare("INSERT INTO schema_migrations (component, version, applied_at) VALUES (?, ?, ?)");
+  for (let version = current + 1; version <= migrations.length; version++) {
+    transaction(db, () => {
+      db.exec(migrations[version - 1]);
+      record.run(component, version, Date.now());
+    });
+  }
+  return migrations.length;
+}
+
+/** Runs `fn` inside `BEGIN IMMEDIATE … COMMIT`, rolling back when it throws. */
+export function transaction<T>(db: Database, fn: () => T): T {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const result = fn();
+    db.exec("COMMIT");
+    return result;
+  } catch (err) {
+    db.exec("ROLLBACK");
+    throw err;
+  }
+}
