@@ -30,6 +30,8 @@ export interface StartAnvilOptions {
   chainId?: number;
   /** Directory for anvil's state dump, so a restart keeps the chain. @default none (in memory) */
   statePath?: string;
+  /** Seconds between state dumps when `statePath` is set, so a killed node keeps its chain. @default 5 */
+  stateInterval?: number;
   /** @default 30 seconds */
   timeout?: number;
   signal?: AbortSignal;
@@ -54,7 +56,9 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
     "--no-request-size-limit",
   ];
   if (options.blockTime) args.push("--block-time", String(options.blockTime));
-  if (options.statePath) args.push("--state", options.statePath);
+  if (options.statePath) {
+    args.push("--state", options.statePath, "--state-interval", String(options.stateInterval ?? 5));
+  }
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(anvilBinary(), {

@@ -1,0 +1,139 @@
+/**
+ * Deploys the Kosmos contracts (token, registry, escrow, consent, rewards, anchor) to any EVM chain
+ * with a viem wallet client, waiting for each receipt with an explicit timeout.
+ *
+ * ```ts
+ * const addresses = await deployContracts(walletClient, publicClient, {
+ *   arbiter: me, treasury: me, rewardsReserve: me, faucet: me,
+ * });
+ * console.log(addresses.escrow);
+ * ```
+ */
+import type { Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
+import {
+  kosmosAnchorAbi,
+  kosmosAnchorBytecode,
+  kosmosConsentAbi,
+  kosmosConsentBytecode,
+  kosmosEscrowAbi,
+  kosmosEscrowBytecode,
+  kosmosRegistryAbi,
+  kosmosRegistryBytecode,
+  kosmosRewardsAbi,
+  kosmosRewardsBytecode,
+  kosmosTokenAbi,
+  kosmosTokenBytecode,
+} from "../../../protocol/contracts_generated.ts";
+
+const token = 10n ** 18n;
+const day = 24 * 60 * 60;
+
+/** Addresses of the deployed contracts. */
+export interface ContractAddresses {
+  token: Address;
+  registry: Address;
+  escrow: Address;
+  consent: Address;
+  rewards: Address;
+  anchor: Address;
+}
+
+export interface DeployContractsOptions {
+  /** Resolves registry challenges. */
+  arbiter: Address;
+  /** Receives protocol shares and its token allocation. */
+  treasury: Address;
+  /** Receives the rewards allocation. */
+  rewardsReserve: Address;
+  /** Dev chains only: receives `faucetAmount` tokens. @default none */
+  faucet?: Address;
+  /** @default 10,000,000 tokens (the treasury gets the rest of the 21,000,000) */
+  rewardsAmount?: bigint;
+  /** @default 1,000,000 tokens when `faucet` is set */
+  faucetAmount?: bigint;
+  /** @default 100 tokens */
+  minStake?: bigint;
+  /** @default 10 tokens */
+  minChallengeStake?: bigint;
+  /** Open challenges that let the arbiter resolve. @default 3 */
+  challengeThreshold?: number;
+  /** Seconds between a stake withdrawal request and the withdrawal. @default 7 days */
+  withdrawDelay?: number;
+  /** Share of a bad listing's stake paid to challengers. @default 5000 */
+  challengerBps?: number;
+  /** Share of the challenge stakes paid to a good listing's owner. @default 5000 */
+  listerBps?: number;
+  /** Seconds the seller has to reveal the sale key. @default 1 day */
+  revealWindow?: number;
+  /** Seconds the buyer has to complain after the reveal. @default 2 days */
+  disputeWindow?: number;
+  /** Escrow price split (seller, gateway, treasury) in basis points. @default [8000, 1000, 1000] */
+  split?: readonly [number, number, number];
+  /** Milliseconds to wait for each deployment receipt. @default 60,000 */
+  timeout?: number;
+}
+
+/** Total supply of the token, in its smallest unit. */
+export const TOTAL_SUPPLY = 21_000_000n * token;
+
+/** Deploys every contract in order and returns their addresses. */
+export async function deployContracts(
+  walletClient: WalletClient<Transport, Chain, Account>,
+  publicClient: PublicClient,
+  options: DeployContractsOptions,
+): Promise<ContractAddresses> {
+  const timeout = options.timeout ?? 60_000;
+  const deployed = async (hash: Hex) => {
+    const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout });
+    if (receipt.status !== "success" || !receipt.contractAddress) {
+      throw new Error(`Cannot deploy the contracts: transaction ${hash} reverted`);
+    }
+    return receipt.contractAddress;
+  };
+  const rewardsAmount = options.rewardsAmount ?? 10_000_000n * token;
+  const faucetAmount = options.faucet ? options.faucetAmount ?? 1_000_000n * token : 0n;
+  if (rewardsAmount + faucetAmount > TOTAL_SUPPLY) {
+    throw new RangeError("Cannot deploy the contracts: rewards and faucet allocations exceed the supply");
+  }
+  const recipients: Address[] = [options.treasury, options.rewardsReserve];
+  const amounts = [TOTAL_SUPPLY - rewardsAmount - faucetAmount, rewardsAmount];
+  if (options.faucet) {
+    recipients.push(options.faucet);
+    amounts.push(faucetAmount);
+  }
+  const tokenAddress = await deployed(await walletClient.deployContract({ abi: kosmosTokenAbi, bytecode: kosmosTokenBytecode, args: [recipients, amounts] }));
+  const registry = await deployed(await walletClient.deployContract({
+    abi: kosmosRegistryAbi,
+    bytecode: kosmosRegistryBytecode,
+    args: [{
+      token: tokenAddress,
+      arbiter: options.arbiter,
+      treasury: options.treasury,
+      minStake: options.minStake ?? 100n * token,
+      minChallengeStake: options.minChallengeStake ?? 10n * token,
+      challengeThreshold: BigInt(options.challengeThreshold ?? 3),
+      withdrawDelay: BigInt(options.withdrawDelay ?? 7 * day),
+      challengerBps: BigInt(options.challengerBps ?? 5000),
+      listerBps: BigInt(options.listerBps ?? 5000),
+    }],
+  }));
+  const [sellerBps, gatewayBps, treasuryBps] = options.split ?? [8000, 1000, 1000];
+  const escrow = await deployed(await walletClient.deployContract({
+    abi: kosmosEscrowAbi,
+    bytecode: kosmosEscrowBytecode,
+    args: [{
+      token: tokenAddress,
+      registry,
+      treasury: options.treasury,
+      revealWindow: options.revealWindow ?? day,
+      disputeWindow: options.disputeWindow ?? 2 * day,
+      sellerBps: BigInt(sellerBps),
+      gatewayBps: BigInt(gatewayBps),
+      treasuryBps: BigInt(treasuryBps),
+    }],
+  }));
+  const consent = await deployed(await walletClient.deployContract({ abi: kosmosConsentAbi, bytecode: kosmosConsentBytecode }));
+  const rewards = await deployed(await walletClient.deployContract({ abi: kosmosRewardsAbi, bytecode: kosmosRewardsBytecode, args: [tokenAddress] }));
+  const anchor = await deployed(await walletClient.deployContract({ abi: kosmosAnchorAbi, bytecode: kosmosAnchorBytecode }));
+  return { token: tokenAddress, registry, escrow, consent, rewards, anchor };
+}

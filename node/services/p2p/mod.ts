@@ -1,0 +1,322 @@
+/**
+ * The libp2p host: TCP + WebSockets, noise, yamux, identify, ping, gossipsub
+ * (peer scoring, topic validators) and a LAN kad-dht on a private protocol id,
+ * so loopback and LAN networks form their own DHT. Discovered peers are dialled
+ * until the node has `targetPeers` connections.
+ *
+ * ```ts
+ * const p2p = createP2P({ identity, log, listen: ["/ip4/127.0.0.1/tcp/0"] });
+ * await p2p.start();
+ * p2p.subscribe("/kosmos/announce/1/health", (msg) => …);
+ * p2p.setTopicValidator("/kosmos/announce/1/health", (from, data) => "accept");
+ * await p2p.publish("/kosmos/announce/1/health", bytes);
+ * ```
+ */
+import "../../polyfills.ts";
+import { createLibp2p, type Libp2p } from "libp2p";
+import { tcp } from "@libp2p/tcp";
+import { webSockets } from "@libp2p/websockets";
+import { noise } from "@chainsafe/libp2p-noise";
+import { yamux } from "@chainsafe/libp2p-yamux";
+import { identify } from "@libp2p/identify";
+import { ping } from "@libp2p/ping";
+import { bootstrap } from "@libp2p/bootstrap";
+import { kadDHT, type KadDHT, removePublicAddressesMapper } from "@libp2p/kad-dht";
+import type { Identify } from "@libp2p/identify";
+import type { Ping } from "@libp2p/ping";
+import type { PeerId, StreamHandler } from "@libp2p/interface";
+import { multiaddr } from "@multiformats/multiaddr";
+import { type GossipSub, gossipsub, TopicValidatorResult } from "./gossipsub.ts";
+import type { Identity } from "../identity/mod.ts";
+import type { Logger } from "../../log.ts";
+import { StartError } from "../../errors.ts";
+import { second } from "../../constants.ts";
+
+/** The DHT protocol id of Kosmos networks (keeps them apart from the public IPFS DHT). */
+export const KAD_PROTOCOL = "/kosmos/kad/1.0.0";
+
+export type ValidationResult = "accept" | "ignore" | "reject";
+/** Checks a gossip message before it is delivered or forwarded. Must not throw. */
+export type TopicValidator = (from: string, data: Uint8Array) => ValidationResult | Promise<ValidationResult>;
+export type TopicHandler = (message: { from: string; topic: string; data: Uint8Array }) => void;
+
+export type P2PServices = {
+  identify: Identify;
+  ping: Ping;
+  pubsub: GossipSub;
+  dht: KadDHT;
+};
+
+export type Libp2pNode = Libp2p<P2PServices>;
+
+export interface P2PComponents {
+  identity: Identity;
+  log: Logger;
+}
+
+export interface P2PInit {
+  /** @default ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"] */
+  listen?: string[];
+  /** @default [] */
+  bootstrap?: string[];
+  /** Connections the node keeps dialling discovered peers for. @default 16 */
+  targetPeers?: number;
+  /** @default 64 */
+  maxConnections?: number;
+  /** Largest gossip message accepted, in bytes. @default 1 MiB */
+  maxMessageBytes?: number;
+}
+
+export function createP2P(components: P2PComponents, init: P2PInit = {}): P2P {
+  return new P2P(components, init);
+}
+
+export class P2P {
+  #c: P2PComponents;
+  #init: Required<P2PInit>;
+  #node?: Libp2pNode;
+  #handlers = new Map<string, Set<TopicHandler>>();
+  #dialing = new Set<string>();
+  #walking?: Promise<void>;
+  #walkAgain = false;
+  #walkTimer?: ReturnType<typeof setInterval>;
+  #timers = new Set<ReturnType<typeof setTimeout>>();
+
+  constructor(components: P2PComponents, init: P2PInit) {
+    this.#c = components;
+    this.#init = {
+      listen: init.listen ?? ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"],
+      bootstrap: init.bootstrap ?? [],
+      targetPeers: init.targetPeers ?? 16,
+      maxConnections: init.maxConnections ?? 64,
+      maxMessageBytes: init.maxMessageBytes ?? 1024 * 1024,
+    };
+  }
+
+  /** The running libp2p node, for services that open streams or use the DHT. */
+  get libp2p(): Libp2pNode {
+    if (!this.#node) throw new Error("Cannot use p2p before start()");
+    return this.#node;
+  }
+
+  get peerId(): PeerId {
+    return this.#c.identity.peerId;
+  }
+
+  async start(): Promise<void> {
+    const { identity, log } = this.#c;
+    const init = this.#init;
+    try {
+      this.#node = await createLibp2p({
+        privateKey: identity.privateKey,
+        addresses: { listen: init.listen },
+        transports: [tcp(), webSockets()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        connectionManager: { maxConnections: init.maxConnections },
+        peerDiscovery: init.bootstrap.length > 0 ? [bootstrap({ list: init.bootstrap, timeout: 0 })] : [],
+        services: {
+          identify: identify(),
+          ping: ping(),
+          pubsub: gossipsub({
+            allowPublishToZeroTopicPeers: true,
+            emitSelf: false,
+            maxInboundDataLength: init.maxMessageBytes,
+            // Message validity is decided by our topic validators; a rejected
+            // message costs its sender score through P4 (invalid deliveries).
+            scoreParams: { IPColocationFactorWeight: 0 },
+          }),
+          dht: kadDHT({
+            protocol: KAD_PROTOCOL,
+            clientMode: false,
+            peerInfoMapper: removePublicAddressesMapper,
+            initialQuerySelfInterval: 0,
+            allowQueryWithZeroPeers: true,
+          }),
+        },
+      }) as Libp2pNode;
+    } catch (cause) {
+      throw new StartError(`cannot start libp2p: ${(cause as Error).message}`, { cause });
+    }
+    const node = this.#node;
+    node.services.pubsub.addEventListener("message", (evt) => {
+      const msg = evt.detail;
+      const handlers = this.#handlers.get(msg.topic);
+      if (!handlers) return;
+      const from = msg.type === "signed" ? msg.from.toString() : "";
+      for (const handler of handlers) {
+        try {
+          handler({ from, topic: msg.topic, data: msg.data });
+        } catch (err) {
+          log.warn("failed to handle gossip message", { topic: msg.topic, error: err });
+        }
+      }
+    });
+    node.addEventListener("peer:discovery", (evt) => void this.#maybeDial(evt.detail.id));
+    node.addEventListener("peer:connect", (evt) => log.debug("connected peer", { peerId: evt.detail.toString() }));
+    // A new DHT peer knows peers we do not: look up our own id through it,
+    // once the DHT has added it to its routing table (just after identify).
+    node.addEventListener("peer:identify", (evt) => {
+      if (!evt.detail.protocols.includes(KAD_PROTOCOL)) return;
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        this.#walk();
+      }, 100);
+      this.#timers.add(timer);
+    });
+    this.#walkTimer = setInterval(() => this.#walk(), 30 * second);
+    node.addEventListener("peer:disconnect", (evt) => log.debug("disconnected peer", { peerId: evt.detail.toString() }));
+    log.info("started libp2p", { peerId: node.peerId.toString(), listen: this.listenAddresses() });
+    // Dial bootstrap peers right away rather than waiting for the discovery tick.
+    for (const addr of init.bootstrap) {
+      node.dial(multiaddr(addr), { signal: AbortSignal.timeout(10 * second) }).catch((err) =>
+        log.warn("failed to dial bootstrap peer", { addr, error: err })
+      );
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#walkTimer);
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    await this.#node?.stop();
+    this.#node = undefined;
+  }
+
+  /** Looks up the peers closest to our own id (a random walk of one), dialling what it finds. */
+  #walk(): void {
+    const node = this.#node;
+    if (!node || node.getConnections().length >= this.#init.targetPeers) return;
+    if (this.#walking) {
+      this.#walkAgain = true;
+      return;
+    }
+    this.#walking = (async () => {
+      do {
+        this.#walkAgain = false;
+        const signal = AbortSignal.timeout(10 * second);
+        try {
+          for await (const event of node.services.dht.getClosestPeers(node.peerId.toMultihash().bytes, { signal })) {
+            if (event.name === "PEER_RESPONSE") for (const peer of event.closer) void this.#maybeDial(peer.id);
+          }
+        } catch (err) {
+          this.#c.log.debug("failed to walk the DHT", { error: err });
+        }
+      } while (this.#walkAgain && this.#node);
+    })().finally(() => this.#walking = undefined);
+  }
+
+  async #maybeDial(peer: PeerId): Promise<void> {
+    const node = this.#node;
+    if (!node || peer.equals(node.peerId)) return;
+    const key = peer.toString();
+    if (this.#dialing.has(key) || node.getConnections(peer).length > 0) return;
+    if (node.getConnections().length >= this.#init.targetPeers) return;
+    this.#dialing.add(key);
+    try {
+      await node.dial(peer, { signal: AbortSignal.timeout(10 * second) });
+    } catch (err) {
+      this.#c.log.debug("failed to dial discovered peer", { peerId: key, error: err });
+    } finally {
+      this.#dialing.delete(key);
+    }
+  }
+
+  /** Multiaddrs other nodes can dial, each ending in `/p2p/<peerId>`. */
+  listenAddresses(): string[] {
+    return this.#node?.getMultiaddrs().map((ma) => ma.toString()) ?? [];
+  }
+
+  /** Peer ids of connected peers, sorted. */
+  peers(): string[] {
+    return [...new Set(this.#node?.getConnections().map((c) => c.remotePeer.toString()) ?? [])].sort();
+  }
+
+  /** Subscribes to a topic; returns the function that unsubscribes this handler. */
+  subscribe(topic: string, handler: TopicHandler): () => void {
+    let set = this.#handlers.get(topic);
+    if (!set) {
+      set = new Set();
+      this.#handlers.set(topic, set);
+      this.libp2p.services.pubsub.subscribe(topic);
+    }
+    set.add(handler);
+    return () => {
+      set.delete(handler);
+      if (set.size === 0) {
+        this.#handlers.delete(topic);
+        this.#node?.services.pubsub.unsubscribe(topic);
+      }
+    };
+  }
+
+  /**
+   * Validates every message on `topic` before delivery and forwarding.
+   * "reject" penalises the sender's peer score; "ignore" drops silently.
+   */
+  setTopicValidator(topic: string, validate: TopicValidator): void {
+    this.#scoreTopic(topic);
+    const results = {
+      accept: TopicValidatorResult.Accept,
+      ignore: TopicValidatorResult.Ignore,
+      reject: TopicValidatorResult.Reject,
+    };
+    this.libp2p.services.pubsub.topicValidators.set(topic, async (peer, msg) => {
+      try {
+        return results[await validate(peer.toString(), msg.data)];
+      } catch (err) {
+        this.#c.log.warn("rejected gossip message: validator threw", { topic, error: err });
+        return TopicValidatorResult.Reject;
+      }
+    });
+  }
+
+  /**
+   * Scores peers on a validated topic: each rejected message costs its sender
+   * (P4, squared), while quiet topics cost nothing (announcements are rare, so
+   * mesh delivery deficits are not penalised).
+   */
+  #scoreTopic(topic: string): void {
+    const pubsub = this.libp2p.services.pubsub as unknown as { score: { params: { topics: Record<string, unknown> } } };
+    pubsub.score.params.topics[topic] = {
+      topicWeight: 1,
+      timeInMeshWeight: 0.01,
+      timeInMeshQuantum: second,
+      timeInMeshCap: 100,
+      firstMessageDeliveriesWeight: 1,
+      firstMessageDeliveriesDecay: 0.9,
+      firstMessageDeliveriesCap: 10,
+      meshMessageDeliveriesWeight: 0,
+      meshMessageDeliveriesDecay: 0.5,
+      meshMessageDeliveriesCap: 100,
+      meshMessageDeliveriesThreshold: 1,
+      meshMessageDeliveriesWindow: 10,
+      meshMessageDeliveriesActivation: 5 * second,
+      meshFailurePenaltyWeight: 0,
+      meshFailurePenaltyDecay: 0.5,
+      invalidMessageDeliveriesWeight: -10,
+      invalidMessageDeliveriesDecay: 0.9,
+    };
+  }
+
+  /** Publishes to a topic; resolves with the number of peers it was sent to. */
+  async publish(topic: string, data: Uint8Array): Promise<number> {
+    const { recipients } = await this.libp2p.services.pubsub.publish(topic, data);
+    return recipients.length;
+  }
+
+  /** Peers currently subscribed to `topic`. */
+  topicPeers(topic: string): string[] {
+    return this.#node?.services.pubsub.getSubscribers(topic).map((p) => p.toString()) ?? [];
+  }
+
+  /** The gossipsub score of a peer (negative after invalid messages). */
+  peerScore(peerId: string): number {
+    return (this.libp2p.services.pubsub as unknown as { getScore(id: string): number }).getScore(peerId);
+  }
+
+  /** Registers a stream protocol handler (`/kosmos/chunks/1.0.0`, …). */
+  async handle(protocol: string, handler: StreamHandler): Promise<void> {
+    await this.libp2p.handle(protocol, handler);
+  }
+}

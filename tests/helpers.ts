@@ -1,0 +1,37 @@
+/**
+ * Shared helpers for tests that cross services: temp dirs, polling for a
+ * condition with a timeout (instead of sleeping), and a quiet logger.
+ */
+import { createLogger } from "../node/log.ts";
+
+/** A logger that drops everything below warn, unless KOSMOS_TEST_LOG=debug. */
+export function testLogger() {
+  const level = (Deno.env.get("TEST_LOG_LEVEL") ?? "error") as "debug" | "info" | "warn" | "error";
+  return createLogger({ level });
+}
+
+/** Resolves once `check()` returns a truthy value; rejects with `what` after `timeout` ms. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  options: { timeout?: number; interval?: number } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + (options.timeout ?? 10_000);
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, options.interval ?? 50));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+}
+
+/** A temp dir removed by `await using`. */
+export async function tempDir(prefix = "kosmos-test-"): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix });
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }).catch(() => {}) };
+}

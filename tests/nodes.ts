@@ -1,0 +1,71 @@
+/**
+ * Starts real Kosmos nodes in this process for multi-node tests: each with its
+ * own data dir, an OS-chosen HTTP port, loopback libp2p listeners, and (by
+ * default) one anvil shared by all, the way `deno task devnet` runs them.
+ *
+ * ```ts
+ * await using net = await startNetwork(3);
+ * await net.waitForMesh();
+ * ```
+ */
+import { createNode, type KosmosNode } from "../node/node.ts";
+import { type Anvil, startAnvil } from "../node/services/chain/anvil.ts";
+import type { NodeConfig } from "../node/config.ts";
+import { testLogger, waitFor } from "./helpers.ts";
+
+export interface TestNetwork extends AsyncDisposable {
+  nodes: KosmosNode[];
+  anvil: Anvil;
+  /** Starts one more node that bootstraps to the first. */
+  addNode(config?: Partial<NodeConfig>): Promise<KosmosNode>;
+  /** Resolves when every node is connected to every other. */
+  waitForMesh(options?: { timeout?: number }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startNetwork(count: number, config: Partial<NodeConfig> = {}): Promise<TestNetwork> {
+  const anvil = await startAnvil();
+  const nodes: KosmosNode[] = [];
+  const dirs: string[] = [];
+  const addNode = async (extra: Partial<NodeConfig> = {}) => {
+    const dataDir = await Deno.makeTempDir({ prefix: "kosmos-node-" });
+    dirs.push(dataDir);
+    const node = await createNode({
+      dataDir,
+      port: 0,
+      listen: ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"],
+      bootstrap: nodes.length > 0 ? [nodes[0].components.p2p.listenAddresses()[0]] : [],
+      rpcUrl: anvil.rpcUrl,
+      ...config,
+      ...extra,
+    }, { logger: testLogger() });
+    await node.start();
+    nodes.push(node);
+    return node;
+  };
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await anvil.stop();
+    await Promise.all(dirs.map((d) => Deno.remove(d, { recursive: true }).catch(() => {})));
+  };
+  try {
+    for (let i = 0; i < count; i++) await addNode();
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    nodes,
+    anvil,
+    addNode,
+    stop,
+    [Symbol.asyncDispose]: stop,
+    async waitForMesh(options = {}) {
+      await waitFor(
+        `a full mesh of ${nodes.length} nodes`,
+        () => nodes.every((n) => n.components.p2p.peers().length === nodes.length - 1),
+        { timeout: options.timeout ?? 10_000 },
+      );
+    },
+  };
+}
