@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { waitFor } from "./helpers.ts";
+
+Deno.test("deno task devnet: three nodes on one anvil list each other as peers within 10 s and stop on Ctrl-C", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../scripts/devnet.ts", import.meta.url).pathname, "--nodes", "3", "--base-port", "0"],
+    stdout: "piped",
+    stderr: "null",
+    stdin: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  try {
+    while (!out.includes("3 nodes up")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`devnet exited early:\n${out}`);
+      out += value;
+    }
+    const urls = [...out.matchAll(/node \d UI (http:\/\/127\.0\.0\.1:\d+)/g)].map((m) => m[1]);
+    const rpcUrl = out.match(/anvil at (\S+)/)![1];
+    assert.equal(urls.length, 3);
+    const infos = await waitFor("every node to list the two others", async () => {
+      const infos = await Promise.all(urls.map(async (u) => await (await fetch(`${u}/api/v1/node`)).json()));
+      return infos.every((i) => i.peers.length === 2) ? infos : undefined;
+    }, { timeout: 10_000 });
+    for (const info of infos) {
+      const others = infos.filter((o) => o !== info).map((o) => o.peerId).sort();
+      assert.deepEqual(info.peers, others);
+      assert.equal(info.chain.rpcUrl, rpcUrl);
+      assert.ok(BigInt(info.chain.balance) > 0n, "every wallet is funded");
+    }
+    child.kill("SIGINT");
+    assert.equal((await child.status).code, 0);
+    for (const url of [...urls, rpcUrl]) {
+      await assert.rejects(fetch(url), TypeError, `${url} still answers after devnet stopped`);
+    }
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await reader.cancel().catch(() => {});
+    await child.status;
+  }
+});
