@@ -1,0 +1,148 @@
+/**
+ * The node's HTTP face: a Hono app with the JSON API under `/api/v1`, the
+ * server-rendered pages, and `/static/*`. The node builds it with its facade
+ * and serves it:
+ *
+ * ```ts
+ * const app = createApp(facade, { log: logger.forComponent("kosmos:web") });
+ * Deno.serve({ hostname: "127.0.0.1", port }, app.fetch);
+ * ```
+ *
+ * Every failure answers with one shape, `{ error: { code, message } }`, and
+ * the matching status (browsers asking for a page get the same as an HTML page).
+ * The client bundle is checked (and rebuilt when stale) as soon as the app is
+ * created; pages and `/static/build/*` wait for it.
+ */
+import { Hono } from "hono";
+import { h } from "preact";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { ensureClientBuild } from "./build.ts";
+import type { KosmosFacade } from "./facade.ts";
+import { ErrorPage } from "./components/error_page.tsx";
+import { type ErrorStatus, getCodeForStatus, HttpError } from "./http_error.ts";
+import type { PageDefinition } from "./page.ts";
+import { renderDocument } from "./render.tsx";
+import { defineRoute } from "./router.ts";
+import { createNodeRoutes } from "./routes/api/node.ts";
+import { dataPage } from "./routes/data.tsx";
+import { marketplacePage } from "./routes/marketplace.tsx";
+import { networkPage } from "./routes/network.tsx";
+import { sitesPage } from "./routes/sites.tsx";
+import { streamsPage } from "./routes/streams.tsx";
+import { walletPage } from "./routes/wallet.tsx";
+import { createStaticHandler } from "./static_files.ts";
+
+/** The part of the node's logger the web layer uses (`node/log.ts`'s `Logger` fits). */
+export interface AppLogger {
+  error(message: string, meta?: Record<string, unknown>): void;
+  debug(message: string, meta?: Record<string, unknown>): void;
+}
+
+export interface AppOptions {
+  /** Where unexpected errors are reported. @default console */
+  log?: AppLogger;
+}
+
+/** Headers of every HTML page: no inline scripts, nothing from elsewhere, no framing. */
+const pageHeaders: Record<string, string> = {
+  "Cache-Control": "no-cache",
+  "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  "Referrer-Policy": "no-referrer",
+  "X-Content-Type-Options": "nosniff",
+};
+
+export function createApp(facade: KosmosFacade, options: AppOptions = {}): Hono {
+  const log = options.log ?? consoleLogger;
+  const getManifest = () => ensureClientBuild();
+  // Start checking the bundle now, so the first page does not wait for it.
+  getManifest().catch((err) => log.error("failed to build the client bundle", { error: err }));
+
+  const app = new Hono();
+
+  app.route("/api/v1", createNodeRoutes(facade));
+
+  const registerPage = <D>(page: PageDefinition<D>) => {
+    defineRoute(app, page.path, {
+      GET: async (c) => {
+        const manifest = await getManifest();
+        const url = new URL(c.req.url);
+        const data = page.load
+          ? await page.load({ facade, url, signal: c.req.raw.signal })
+          : (undefined as D);
+        const html = renderDocument(h(page.Page, { data, url }), {
+          title: page.title,
+          description: page.description,
+          path: url.pathname,
+          manifest,
+        });
+        return c.html(html, 200, pageHeaders);
+      },
+    });
+  };
+  registerPage(marketplacePage);
+  registerPage(dataPage);
+  registerPage(sitesPage);
+  registerPage(streamsPage);
+  registerPage(walletPage);
+  registerPage(networkPage);
+
+  defineRoute(app, "/static/*", { GET: createStaticHandler({ getManifest }) });
+
+  app.notFound((c) => {
+    const isApi = isApiPath(c.req.path);
+    const message = isApi ? `No API route ${c.req.method} ${c.req.path}` : `Nothing at ${c.req.path}`;
+    return respondWithError(c, new HttpError(404, "not_found", message));
+  });
+
+  app.onError((err, c) => respondWithError(c, toHttpError(err, c, log)));
+
+  const respondWithError = async (c: Context, error: HttpError): Promise<Response> => {
+    if (wantsHtml(c)) {
+      try {
+        const manifest = await getManifest();
+        const html = renderDocument(h(ErrorPage, { status: error.status, message: error.message }), {
+          title: error.status === 404 ? "Not found" : "Something went wrong",
+          path: c.req.path,
+          manifest,
+        });
+        return c.html(html, error.status, { ...pageHeaders, ...error.headers });
+      } catch (err) {
+        log.error("failed to render an error page", { error: err });
+      }
+    }
+    return c.json(error.toBody(), error.status, error.headers);
+  };
+
+  return app;
+}
+
+function toHttpError(err: unknown, c: Context, log: AppLogger): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof HTTPException && err.status >= 400 && err.status < 500) {
+    const status = err.status as ErrorStatus;
+    return new HttpError(status, getCodeForStatus(status), err.message || "The request cannot be handled");
+  }
+  if (c.req.raw.signal.aborted) {
+    log.debug("dropped a request the client abandoned", { method: c.req.method, path: c.req.path });
+  } else {
+    log.error("failed to handle a request", { method: c.req.method, path: c.req.path, error: err });
+  }
+  return new HttpError(500, "internal", "Something went wrong on this node; the error has been logged");
+}
+
+function isApiPath(path: string): boolean {
+  return path === "/api" || path.startsWith("/api/");
+}
+
+/** Browsers navigating to a page get HTML errors; the API, static files and scripts get JSON. */
+function wantsHtml(c: Context): boolean {
+  if (isApiPath(c.req.path) || c.req.path.startsWith("/static/")) return false;
+  return (c.req.header("Accept") ?? "").includes("text/html");
+}
+
+const consoleLogger: AppLogger = {
+  error: (message, meta) => console.error(`kosmos:web ${message}`, meta ?? ""),
+  debug: () => {},
+};

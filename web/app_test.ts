@@ -1,0 +1,253 @@
+/**
+ * In-process tests of the HTTP layer with `app.request()`: the one error
+ * shape, methods, every page inside the layout, island markup and props, and
+ * the client bundle under `/static`. The facade here is a plain object with
+ * fixed values, since these tests are about the web layer; the browser tests
+ * in `tests/browser/` run the same app inside real nodes.
+ */
+import assert from "node:assert/strict";
+import { createApp } from "./app.ts";
+import { buildClient, ensureClientBuild } from "./build.ts";
+import type { KosmosFacade, NodeInfo } from "./facade.ts";
+import { HttpError } from "./http_error.ts";
+
+const manifest = await ensureClientBuild();
+
+const peerA = "12D3KooWGRbkTYcMwh17hc5s9pgJdLjPiwARpzjYWrAaCHHZ8rch";
+const peerB = "12D3KooWKTV48x3sbMAFqs7neQvuGtXf46SbFNghGFRzMKb3GLsb";
+
+const info: NodeInfo = {
+  peerId: "12D3KooWRuKnY5WuGW2tQDEpuNPELxxg16HRnhqY7R8JfY8bwqGH",
+  address: "0x95213C5eFFACb99D4117E084f5C33fb08a2E9735",
+  listen: ["/ip4/127.0.0.1/tcp/36435/p2p/12D3KooWRuKnY5WuGW2tQDEpuNPELxxg16HRnhqY7R8JfY8bwqGH"],
+  peers: [peerA, peerB],
+  version: "0.1.0",
+  chain: { chainId: 31337, rpcUrl: "http://127.0.0.1:8545", balance: "1500000000000000000" },
+};
+
+function facadeWith(getNodeInfo: KosmosFacade["getNodeInfo"]): KosmosFacade {
+  return { getNodeInfo };
+}
+
+const quietLog = { error: () => {}, debug: () => {} };
+
+function createTestApp(facade: KosmosFacade = facadeWith(() => Promise.resolve(info))) {
+  return createApp(facade, { log: quietLog });
+}
+
+async function assertErrorShape(response: Response, status: number, code: string): Promise<string> {
+  assert.equal(response.status, status);
+  assert.match(response.headers.get("content-type") ?? "", /^application\/json/);
+  const body = await response.json();
+  assert.deepEqual(Object.keys(body), ["error"]);
+  assert.deepEqual(Object.keys(body.error).sort(), ["code", "message"]);
+  assert.equal(body.error.code, code);
+  assert.equal(typeof body.error.message, "string");
+  assert.ok(body.error.message.length > 0);
+  return body.error.message;
+}
+
+const pages = [
+  { path: "/", title: "Marketplace" },
+  { path: "/data", title: "My data" },
+  { path: "/sites", title: "Sites" },
+  { path: "/streams", title: "Streams" },
+  { path: "/wallet", title: "Wallet" },
+  { path: "/network", title: "Network" },
+];
+
+Deno.test("GET /api/v1/node returns the facade's node info as JSON", async () => {
+  const response = await createTestApp().request("/api/v1/node");
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("content-type") ?? "", /^application\/json/);
+  assert.equal(response.headers.get("cache-control"), "no-store");
+  assert.deepEqual(await response.json(), info);
+});
+
+Deno.test("HEAD /api/v1/node answers like GET without a body", async () => {
+  const response = await createTestApp().request("/api/v1/node", { method: "HEAD" });
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), "");
+});
+
+Deno.test("an unknown API route answers 404 not_found in the error shape", async () => {
+  const app = createTestApp();
+  const message = await assertErrorShape(await app.request("/api/v1/nope"), 404, "not_found");
+  assert.match(message, /GET \/api\/v1\/nope/);
+  // Even a browser asking for HTML gets JSON from the API.
+  const asBrowser = await app.request("/api/v2/node", { headers: { Accept: "text/html" } });
+  await assertErrorShape(asBrowser, 404, "not_found");
+});
+
+Deno.test("a wrong method answers 405 method_not_allowed with Allow", async () => {
+  const app = createTestApp();
+  for (const method of ["POST", "PUT", "DELETE", "PATCH"]) {
+    const response = await app.request("/api/v1/node", { method });
+    assert.equal(response.headers.get("allow"), "GET, HEAD");
+    const message = await assertErrorShape(response, 405, "method_not_allowed");
+    assert.match(message, new RegExp(`^${method} is not allowed`));
+  }
+  const page = await app.request("/network", { method: "POST" });
+  assert.equal(page.headers.get("allow"), "GET, HEAD");
+  await assertErrorShape(page, 405, "method_not_allowed");
+});
+
+Deno.test("an unexpected error answers 500 internal with a generic message and is logged", async () => {
+  const logged: Array<{ message: string; meta?: Record<string, unknown> }> = [];
+  const app = createApp(facadeWith(() => Promise.reject(new Error("secret detail at /home/me/.kosmos"))), {
+    log: { error: (message, meta) => logged.push({ message, meta }), debug: () => {} },
+  });
+  for (const path of ["/api/v1/node", "/network"]) {
+    const response = await app.request(path);
+    const text = await response.clone().text();
+    assert.doesNotMatch(text, /secret detail|at \w+ \(|\.ts:\d+/);
+    await assertErrorShape(response, 500, "internal");
+  }
+  assert.equal(logged.length, 2);
+  assert.equal((logged[0].meta?.error as Error).message, "secret detail at /home/me/.kosmos");
+});
+
+Deno.test("an HttpError thrown below a route keeps its status and code", async () => {
+  const app = createTestApp(facadeWith(() => {
+    throw new HttpError(503, "unavailable", "The chain is not reachable yet");
+  }));
+  const message = await assertErrorShape(await app.request("/api/v1/node"), 503, "unavailable");
+  assert.equal(message, "The chain is not reachable yet");
+});
+
+for (const { path, title } of pages) {
+  Deno.test(`GET ${path} renders the ${title} page inside the layout with the navigation`, async () => {
+    const response = await createTestApp().request(path);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get("content-type") ?? "", /^text\/html/);
+    assert.match(response.headers.get("content-security-policy") ?? "", /script-src 'self'/);
+    const html = await response.text();
+    assert.ok(html.startsWith("<!doctype html>"));
+    assert.match(html, new RegExp(`<title>${title} · Kosmos</title>`));
+    assert.match(html, new RegExp(`<h1>${title}</h1>`));
+    for (const { path: href, title: label } of pages) {
+      assert.match(html, new RegExp(`<a href="${href}"[^>]*>.*?<span>${label}</span></a>`));
+    }
+    assert.match(html, new RegExp(`<a href="${path}" class="active" aria-current="page">`));
+    assert.equal(html.match(/aria-current="page"/g)?.length, 1);
+    assert.ok(html.includes(`<link rel="stylesheet" href="/static/build/${manifest.style}"/>`));
+  });
+}
+
+Deno.test("GET /network renders node info and the PeerList island with its props", async () => {
+  const html = await (await createTestApp().request("/network")).text();
+  for (
+    const text of [info.peerId, info.address, info.listen[0], "31337", info.chain.rpcUrl, "1.5", "0.1.0"]
+  ) {
+    assert.ok(html.includes(text), `the page shows ${text}`);
+  }
+  const marker = html.match(
+    /<kosmos-island data-island="peer_list" data-props="([^"]+)">([\s\S]*?)<\/kosmos-island>/,
+  );
+  assert.ok(marker, "the island marker is rendered");
+  // Server-rendered content of the island: the peers, before any script runs.
+  assert.ok(marker[2].includes(`data-peer-id="${peerA}"`));
+  assert.ok(marker[2].includes(`data-peer-id="${peerB}"`));
+  assert.match(marker[2], /data-testid="peer-count">2</);
+  const props = html.match(new RegExp(`<script type="application/json" id="${marker[1]}">(.*?)</script>`));
+  assert.ok(props, "the props script follows the marker");
+  assert.deepEqual(JSON.parse(props[1]), { peers: [peerA, peerB] });
+  // The client and the island's chunk are loaded because the page has an island.
+  assert.ok(html.includes(`<script type="module" src="/static/build/${manifest.entry}"></script>`));
+  assert.ok(html.includes(`<link rel="modulepreload" href="/static/build/${manifest.islands.peer_list}"/>`));
+});
+
+Deno.test("pages without islands do not load the client", async () => {
+  const html = await (await createTestApp().request("/")).text();
+  assert.ok(!html.includes('<script type="module"'));
+  assert.ok(!html.includes("kosmos-island"));
+});
+
+Deno.test("island props are escaped so no value can close the script tag", async () => {
+  const evil = "</script><script>alert(1)</script>&\u2028";
+  const app = createTestApp(facadeWith(() => Promise.resolve({ ...info, peers: [evil] })));
+  const html = await (await app.request("/network")).text();
+  assert.ok(!html.includes("<script>alert(1)"));
+  const props = html.match(/<script type="application\/json" id="[^"]+">(.*?)<\/script>/);
+  assert.ok(props);
+  assert.deepEqual(JSON.parse(props[1]), { peers: [evil] });
+});
+
+Deno.test("an unknown page answers an HTML 404 to browsers and JSON to others", async () => {
+  const app = createTestApp();
+  const browser = await app.request("/no-such-page", { headers: { Accept: "text/html,*/*" } });
+  assert.equal(browser.status, 404);
+  const html = await browser.text();
+  assert.match(html, /<h1>Not found<\/h1>/);
+  assert.match(html, /<a href="\/network"/);
+  await assertErrorShape(await app.request("/no-such-page"), 404, "not_found");
+});
+
+Deno.test("/static/build serves the client entry and island chunk, hashed and immutable", async () => {
+  const app = createTestApp();
+  const entry = await app.request(`/static/build/${manifest.entry}`);
+  assert.equal(entry.status, 200);
+  assert.equal(entry.headers.get("content-type"), "text/javascript; charset=utf-8");
+  assert.equal(entry.headers.get("cache-control"), "public, max-age=31536000, immutable");
+  const code = await entry.text();
+  assert.ok(
+    code.includes(`import("./${manifest.islands.peer_list}")`),
+    "the entry imports the island lazily",
+  );
+  const chunk = await app.request(`/static/build/${manifest.islands.peer_list}`);
+  assert.equal(chunk.status, 200);
+  assert.match(await chunk.text(), /api\/v1\/node/);
+  const style = await app.request(`/static/build/${manifest.style}`);
+  assert.equal(style.headers.get("content-type"), "text/css; charset=utf-8");
+  assert.equal(style.headers.get("cache-control"), "public, max-age=31536000, immutable");
+});
+
+Deno.test("/static serves source files with an ETag and answers 304 when unchanged", async () => {
+  const app = createTestApp();
+  const first = await app.request("/static/style.css");
+  assert.equal(first.status, 200);
+  assert.equal(first.headers.get("content-type"), "text/css; charset=utf-8");
+  assert.equal(first.headers.get("cache-control"), "no-cache");
+  const etag = first.headers.get("etag");
+  assert.ok(etag);
+  assert.match(await first.text(), /prefers-color-scheme: dark/);
+  const again = await app.request("/static/style.css", { headers: { "If-None-Match": etag } });
+  assert.equal(again.status, 304);
+});
+
+Deno.test("/static answers 404 for missing files and paths that leave the directory", async () => {
+  const app = createTestApp();
+  for (
+    const path of [
+      "/static/missing.js",
+      "/static/build/missing-AAAAAAAA.js",
+      "/static/..%2f..%2fdeno.json",
+      "/static/build/..%2f..%2fapp.ts",
+      "/static/build",
+      "/static/.hidden",
+    ]
+  ) {
+    await assertErrorShape(await app.request(path), 404, "not_found");
+  }
+  await assertErrorShape(
+    await app.request("/static/style.css", { method: "POST" }),
+    405,
+    "method_not_allowed",
+  );
+});
+
+Deno.test("buildClient() bundles the client, one chunk per island, and the stylesheet", async () => {
+  const outDir = await Deno.makeTempDir({ prefix: "kosmos-build-" });
+  try {
+    const built = await buildClient({ outDir });
+    assert.match(built.entry, /^client-[A-Z0-9]{8}\.js$/);
+    assert.match(built.style, /^style-[A-Z0-9]{8}\.css$/);
+    assert.deepEqual(Object.keys(built.islands), ["peer_list"]);
+    const entry = await Deno.readTextFile(`${outDir}/${built.entry}`);
+    assert.ok(entry.includes(`import("./${built.islands.peer_list}")`));
+    assert.ok((await Deno.stat(`${outDir}/${built.islands.peer_list}`)).isFile);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(`${outDir}/manifest.json`)), built);
+  } finally {
+    await Deno.remove(outDir, { recursive: true });
+  }
+});

@@ -1,0 +1,25 @@
+/**
+ * Every island, by name. An island is a component in `web/islands/` that is
+ * rendered on the server like any other and then hydrated in the browser.
+ * The name is the island's file name; the server writes it into the marker
+ * element, and `web/client.ts` uses the loader here to fetch only the islands
+ * a page contains. Each `import()` becomes its own esbuild chunk.
+ *
+ * Add an island: create `web/islands/<name>.tsx` exporting the component and
+ * list it here.
+ */
+import type { ComponentType } from "preact";
+
+// deno-lint-ignore no-explicit-any
+type AnyComponent = ComponentType<any>;
+
+export const islandLoaders = {
+  peer_list: () => import("./islands/peer_list.tsx").then((m) => m.PeerList),
+} satisfies Record<string, () => Promise<AnyComponent>>;
+
+export type IslandName = keyof typeof islandLoaders;
+
+/** Whether `name` is a known island. */
+export function isIslandName(name: string): name is IslandName {
+  return Object.hasOwn(islandLoaders, name);
+}
