@@ -15,12 +15,23 @@ import { join } from "node:path";
 import { defaultConfig, type NodeConfig, validateConfig } from "./config.ts";
 import { type ComponentLogger, createLogger } from "./log.ts";
 import { ConfigError, StartError } from "./errors.ts";
-import { VERSION } from "./constants.ts";
 import { type Database, openDatabase } from "./services/db/mod.ts";
 import { type Identity, loadIdentity } from "./services/identity/mod.ts";
 import { type ChainService, createChain } from "./services/chain/mod.ts";
 import { createP2P, type P2P } from "./services/p2p/mod.ts";
-import type { KosmosFacade, NodeInfo } from "../web/facade.ts";
+import { type BlockStore, openBlockStore } from "./services/blocks/mod.ts";
+import {
+  createFetches,
+  createTransfer,
+  type Fetches,
+  type FetchesInit,
+  type Transfer,
+  type TransferInit,
+} from "./services/transfer/mod.ts";
+import { createReplication, type Replication, type ReplicationInit } from "./services/replication/mod.ts";
+import { type Catalog, createCatalog } from "./services/catalog/mod.ts";
+import type { KosmosFacade } from "../web/facade.ts";
+import { createFacade } from "./facade.ts";
 import { createApp } from "../web/app.ts";
 
 /** A started service; `stop()` undoes `start()`. */
@@ -37,6 +48,11 @@ export interface NodeComponents {
   identity: Identity;
   chain: ChainService;
   p2p: P2P;
+  blocks: BlockStore;
+  transfer: Transfer;
+  fetches: Fetches;
+  replication: Replication;
+  catalog: Catalog;
 }
 
 export interface KosmosNode {
@@ -54,6 +70,8 @@ export interface KosmosNode {
 export interface CreateNodeOptions {
   /** A logger to use instead of one built from `config.logLevel`. */
   logger?: ComponentLogger;
+  /** Service settings that are not part of the config file (tests shorten intervals here). @default {} */
+  services?: { transfer?: TransferInit; fetches?: FetchesInit; replication?: ReplicationInit };
 }
 
 /**
@@ -72,7 +90,9 @@ export async function createNode(
   try {
     db = openDatabase(join(config.dataDir, "kosmos.db"));
   } catch (cause) {
-    throw new ConfigError(`cannot open database in ${config.dataDir}: ${(cause as Error).message}`, { cause });
+    throw new ConfigError(`cannot open database in ${config.dataDir}: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   const chain = createChain({ identity, log: logger.forComponent("kosmos:chain") }, {
     dataDir: config.dataDir,
@@ -82,7 +102,41 @@ export async function createNode(
     listen: config.listen,
     bootstrap: config.bootstrap,
   });
-  const components: NodeComponents = { config, logger, db, identity, chain, p2p };
+  const blocks = await openBlockStore(config.dataDir, { log: logger.forComponent("kosmos:blocks") });
+  const transfer = createTransfer(
+    { p2p, blocks, log: logger.forComponent("kosmos:transfer") },
+    options.services?.transfer,
+  );
+  const fetches = createFetches(
+    { db, blocks, p2p, transfer, log: logger.forComponent("kosmos:fetches") },
+    options.services?.fetches,
+  );
+  const replication = createReplication(
+    {
+      db,
+      blocks,
+      p2p,
+      transfer,
+      fetches,
+      log: logger.forComponent("kosmos:replication"),
+      quotaGB: config.storage.quotaGB,
+    },
+    options.services?.replication,
+  );
+  const catalog = createCatalog({ db, identity, p2p, log: logger.forComponent("kosmos:catalog") });
+  const components: NodeComponents = {
+    config,
+    logger,
+    db,
+    identity,
+    chain,
+    p2p,
+    blocks,
+    transfer,
+    fetches,
+    replication,
+    catalog,
+  };
   return new Node(components);
 }
 
@@ -112,7 +166,7 @@ class Node implements KosmosNode {
   }
 
   async start(): Promise<void> {
-    const { chain, p2p, config, logger } = this.components;
+    const { chain, p2p, transfer, fetches, replication, catalog, config, logger } = this.components;
     const log = logger.forComponent("kosmos:node");
     const http: Service = {
       start: async () => {
@@ -125,9 +179,14 @@ class Node implements KosmosNode {
           }, app.fetch);
         } catch (cause) {
           if (cause instanceof Deno.errors.AddrInUse) {
-            throw new StartError(`port ${config.port} on ${config.host} is already in use (set --port)`, { cause });
+            throw new StartError(`port ${config.port} on ${config.host} is already in use (set --port)`, {
+              cause,
+            });
           }
-          throw new StartError(`cannot listen on ${config.host}:${config.port}: ${(cause as Error).message}`, { cause });
+          throw new StartError(
+            `cannot listen on ${config.host}:${config.port}: ${(cause as Error).message}`,
+            { cause },
+          );
         }
         const { hostname, port } = this.#server.addr;
         this.#url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
@@ -138,7 +197,7 @@ class Node implements KosmosNode {
       },
     };
     try {
-      for (const service of [chain, p2p, http]) {
+      for (const service of [chain, p2p, transfer, fetches, replication, catalog, http]) {
         await service.start();
         this.#started.push(service);
       }
@@ -163,22 +222,6 @@ class Node implements KosmosNode {
       this.components.db.close();
     } catch { /* already closed */ }
   }
-}
-
-function createFacade(c: NodeComponents): KosmosFacade {
-  return {
-    async getNodeInfo(options = {}): Promise<NodeInfo> {
-      const balance = await c.chain.getBalance(options);
-      return {
-        peerId: c.identity.peerId.toString(),
-        address: c.identity.account.address,
-        listen: c.p2p.listenAddresses(),
-        peers: c.p2p.peers(),
-        version: VERSION,
-        chain: { chainId: c.chain.chainId, rpcUrl: c.chain.rpcUrl, balance: balance.toString() },
-      };
-    },
-  };
 }
 
 async function prepareDataDir(dir: string): Promise<void> {
