@@ -97,7 +97,11 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<NodeC
 
   const dataDirHint = (fromFlags.dataDir ?? fromEnv.dataDir ?? defaultConfig().dataDir) as string;
   const fromFile = await readConfigFile(configPath ?? join(dataDirHint, "config.json"), !!configPath);
-  const merged = deepMerge(deepMerge(deepMerge(defaultConfig(), fromFile, "config file"), fromEnv, "env"), fromFlags, "flags");
+  const merged = deepMerge(
+    deepMerge(deepMerge(defaultConfig(), fromFile, "config file"), fromEnv, "env"),
+    fromFlags,
+    "flags",
+  );
   return validateConfig(merged);
 }
 
@@ -113,7 +117,9 @@ function parseFlags(args: string[]): Record<string, unknown> {
     if (!spec) throw new ConfigError(`unknown flag --${name}`);
     if (value === undefined) {
       value = args[++i];
-      if (value === undefined || value.startsWith("--")) throw new ConfigError(`flag --${name} needs a value`);
+      if (value === undefined || value.startsWith("--")) {
+        throw new ConfigError(`flag --${name} needs a value`);
+      }
     }
     const parsed = parseValue(value, spec.kind, `--${name}`);
     if (spec.kind === "list") {
@@ -127,7 +133,9 @@ function parseFlags(args: string[]): Record<string, unknown> {
 function parseValue(value: string, kind: "string" | "number" | "list", source: string): unknown {
   if (kind === "string") return value;
   if (kind === "list") return value.split(",").map((s) => s.trim()).filter(Boolean);
-  if (!/^\d+(\.\d+)?$/.test(value.trim())) throw new ConfigError(`${source} must be a number, got "${value}"`);
+  if (!/^\d+(\.\d+)?$/.test(value.trim())) {
+    throw new ConfigError(`${source} must be a number, got "${value}"`);
+  }
   return Number(value);
 }
 
@@ -136,7 +144,9 @@ async function readConfigFile(path: string, required: boolean): Promise<Record<s
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
-    if (!required && (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory)) return {};
+    if (!required && (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory)) {
+      return {};
+    }
     throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
   }
   try {
@@ -153,11 +163,19 @@ export function validateConfig(input: Record<string, unknown>): NodeConfig {
   const known = defaultConfig() as unknown as Record<string, unknown>;
   checkKeys(input, { ...known, rpcUrl: "" }, "");
   const c = input as unknown as NodeConfig;
-  if (typeof c.dataDir !== "string" || c.dataDir === "") throw new ConfigError("dataDir must be a non-empty path");
-  if (typeof c.host !== "string" || !/^[\w.:-]+$/.test(c.host)) throw new ConfigError(`host "${c.host}" is not a valid address`);
-  if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) throw new ConfigError(`port ${c.port} is not a valid port (0-65535)`);
+  if (typeof c.dataDir !== "string" || c.dataDir === "") {
+    throw new ConfigError("dataDir must be a non-empty path");
+  }
+  if (typeof c.host !== "string" || !/^[\w.:-]+$/.test(c.host)) {
+    throw new ConfigError(`host "${c.host}" is not a valid address`);
+  }
+  if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) {
+    throw new ConfigError(`port ${c.port} is not a valid port (0-65535)`);
+  }
   for (const key of ["listen", "bootstrap"] as const) {
-    if (!Array.isArray(c[key]) || c[key].some((s) => typeof s !== "string")) throw new ConfigError(`${key} must be a list of multiaddrs`);
+    if (!Array.isArray(c[key]) || c[key].some((s) => typeof s !== "string")) {
+      throw new ConfigError(`${key} must be a list of multiaddrs`);
+    }
     for (const addr of c[key]) {
       try {
         const ma = multiaddr(addr);
@@ -176,12 +194,16 @@ export function validateConfig(input: Record<string, unknown>): NodeConfig {
     } catch {
       throw new ConfigError(`rpcUrl "${c.rpcUrl}" is not a valid URL`);
     }
-    if (!["http:", "https:", "ws:", "wss:"].includes(url.protocol)) throw new ConfigError(`rpcUrl "${c.rpcUrl}" must be http(s) or ws(s)`);
+    if (!["http:", "https:", "ws:", "wss:"].includes(url.protocol)) {
+      throw new ConfigError(`rpcUrl "${c.rpcUrl}" must be http(s) or ws(s)`);
+    }
   }
   if (!["debug", "info", "warn", "error", "silent"].includes(c.logLevel)) {
     throw new ConfigError(`logLevel "${c.logLevel}" must be one of debug, info, warn, error, silent`);
   }
-  if (typeof c.storage.quotaGB !== "number" || !(c.storage.quotaGB >= 0)) throw new ConfigError("storage.quotaGB must be a number ≥ 0");
+  if (typeof c.storage.quotaGB !== "number" || !(c.storage.quotaGB >= 0)) {
+    throw new ConfigError("storage.quotaGB must be a number ≥ 0");
+  }
   return c;
 }
 

@@ -92,7 +92,9 @@ export class ChainService {
       this.#rpcUrl = this.#anvil.rpcUrl;
       log.info("started embedded anvil", { rpcUrl: this.#rpcUrl });
     }
-    const probe = createPublicClient({ transport: http(this.#rpcUrl, { timeout: 5 * second, retryCount: 0 }) });
+    const probe = createPublicClient({
+      transport: http(this.#rpcUrl, { timeout: 5 * second, retryCount: 0 }),
+    });
     try {
       this.#chainId = await probe.getChainId();
     } catch (cause) {

@@ -47,7 +47,9 @@ export function migrate(db: Database, component: string, migrations: readonly st
       `Cannot migrate "${component}": database is at version ${current}, this build knows ${migrations.length}`,
     );
   }
-  const record = db.prepare("INSERT INTO schema_migrations (component, version, applied_at) VALUES (?, ?, ?)");
+  const record = db.prepare(
+    "INSERT INTO schema_migrations (component, version, applied_at) VALUES (?, ?, ?)",
+  );
   for (let version = current + 1; version <= migrations.length; version++) {
     transaction(db, () => {
       db.exec(migrations[version - 1]);

@@ -13,7 +13,9 @@ Deno.test("migrate() applies each version once and only new ones after a restart
     migrate(db, "t", ["CREATE TABLE a (x INTEGER)", "ALTER TABLE a ADD COLUMN y TEXT"]);
     const rows = db.prepare("SELECT x, y FROM a").all();
     assert.deepEqual(rows.map((r) => ({ ...r })), [{ x: 1, y: null }]);
-    const versions = db.prepare("SELECT version FROM schema_migrations WHERE component = 't' ORDER BY version").all();
+    const versions = db.prepare(
+      "SELECT version FROM schema_migrations WHERE component = 't' ORDER BY version",
+    ).all();
     assert.deepEqual(versions.map((r) => r.version), [1, 2]);
     assert.equal((db.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode, "wal");
     db.close();
@@ -28,6 +30,9 @@ Deno.test("migrate() rolls back a failing migration and refuses a newer database
   assert.equal(db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'b'").get()!.n, 0);
   migrate(db, "u", ["SELECT 1", "SELECT 2"]);
   assert.throws(() => migrate(db, "u", ["SELECT 1"]), RangeError);
-  assert.throws(() => transaction(db, () => { throw new Error("boom"); }), /boom/);
+  assert.throws(() =>
+    transaction(db, () => {
+      throw new Error("boom");
+    }), /boom/);
   db.close();
 });

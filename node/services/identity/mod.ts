@@ -12,7 +12,7 @@
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import type { PeerId, PrivateKey } from "@libp2p/interface";
-import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 import { join } from "node:path";
 import { ConfigError } from "../../errors.ts";
 
@@ -29,8 +29,10 @@ export const WALLET_KEY_FILE = "wallet.key";
 export async function loadIdentity(dataDir: string): Promise<Identity> {
   const dir = join(dataDir, "keys");
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-  const nodeKeyBytes = await readOrCreate(join(dir, NODE_KEY_FILE), async () =>
-    privateKeyToProtobuf(await generateKeyPair("Ed25519")));
+  const nodeKeyBytes = await readOrCreate(
+    join(dir, NODE_KEY_FILE),
+    async () => privateKeyToProtobuf(await generateKeyPair("Ed25519")),
+  );
   const walletKeyBytes = await readOrCreate(
     join(dir, WALLET_KEY_FILE),
     () => Promise.resolve(new TextEncoder().encode(generatePrivateKey())),
@@ -42,8 +44,14 @@ export async function loadIdentity(dataDir: string): Promise<Identity> {
     throw new ConfigError(`node key ${join(dir, NODE_KEY_FILE)} is corrupt`, { cause });
   }
   const walletHex = new TextDecoder().decode(walletKeyBytes).trim();
-  if (!/^0x[0-9a-fA-F]{64}$/.test(walletHex)) throw new ConfigError(`wallet key ${join(dir, WALLET_KEY_FILE)} is corrupt`);
-  return { privateKey, peerId: peerIdFromPrivateKey(privateKey), account: privateKeyToAccount(walletHex as `0x${string}`) };
+  if (!/^0x[0-9a-fA-F]{64}$/.test(walletHex)) {
+    throw new ConfigError(`wallet key ${join(dir, WALLET_KEY_FILE)} is corrupt`);
+  }
+  return {
+    privateKey,
+    peerId: peerIdFromPrivateKey(privateKey),
+    account: privateKeyToAccount(walletHex as `0x${string}`),
+  };
 }
 
 /** Reads a secret file, or creates it atomically with mode 0600. */

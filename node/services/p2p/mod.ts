@@ -21,7 +21,7 @@ import { yamux } from "@chainsafe/libp2p-yamux";
 import { identify } from "@libp2p/identify";
 import { ping } from "@libp2p/ping";
 import { bootstrap } from "@libp2p/bootstrap";
-import { kadDHT, type KadDHT, removePublicAddressesMapper } from "@libp2p/kad-dht";
+import { type KadDHT, kadDHT, removePublicAddressesMapper } from "@libp2p/kad-dht";
 import type { Identify } from "@libp2p/identify";
 import type { Ping } from "@libp2p/ping";
 import type { PeerId, StreamHandler } from "@libp2p/interface";
@@ -153,7 +153,10 @@ export class P2P {
       }
     });
     node.addEventListener("peer:discovery", (evt) => void this.#maybeDial(evt.detail.id));
-    node.addEventListener("peer:connect", (evt) => log.debug("connected peer", { peerId: evt.detail.toString() }));
+    node.addEventListener(
+      "peer:connect",
+      (evt) => log.debug("connected peer", { peerId: evt.detail.toString() }),
+    );
     // A new DHT peer knows peers we do not: look up our own id through it,
     // once the DHT has added it to its routing table (just after identify).
     node.addEventListener("peer:identify", (evt) => {
@@ -165,7 +168,10 @@ export class P2P {
       this.#timers.add(timer);
     });
     this.#walkTimer = setInterval(() => this.#walk(), 30 * second);
-    node.addEventListener("peer:disconnect", (evt) => log.debug("disconnected peer", { peerId: evt.detail.toString() }));
+    node.addEventListener(
+      "peer:disconnect",
+      (evt) => log.debug("disconnected peer", { peerId: evt.detail.toString() }),
+    );
     log.info("started libp2p", { peerId: node.peerId.toString(), listen: this.listenAddresses() });
     // Dial bootstrap peers right away rather than waiting for the discovery tick.
     for (const addr of init.bootstrap) {
@@ -196,8 +202,12 @@ export class P2P {
         this.#walkAgain = false;
         const signal = AbortSignal.timeout(10 * second);
         try {
-          for await (const event of node.services.dht.getClosestPeers(node.peerId.toMultihash().bytes, { signal })) {
-            if (event.name === "PEER_RESPONSE") for (const peer of event.closer) void this.#maybeDial(peer.id);
+          for await (
+            const event of node.services.dht.getClosestPeers(node.peerId.toMultihash().bytes, { signal })
+          ) {
+            if (event.name === "PEER_RESPONSE") {
+              for (const peer of event.closer) void this.#maybeDial(peer.id);
+            }
           }
         } catch (err) {
           this.#c.log.debug("failed to walk the DHT", { error: err });
@@ -277,7 +287,9 @@ export class P2P {
    * mesh delivery deficits are not penalised).
    */
   #scoreTopic(topic: string): void {
-    const pubsub = this.libp2p.services.pubsub as unknown as { score: { params: { topics: Record<string, unknown> } } };
+    const pubsub = this.libp2p.services.pubsub as unknown as {
+      score: { params: { topics: Record<string, unknown> } };
+    };
     pubsub.score.params.topics[topic] = {
       topicWeight: 1,
       timeInMeshWeight: 0.01,
