@@ -49,7 +49,9 @@ export function importDek(dek: Uint8Array): Promise<CryptoKey> {
 }
 
 function checkIndex(index: number, what: string): void {
-  if (!Number.isSafeInteger(index) || index < 0) throw new RangeError(`Cannot ${what}: index ${index} is not a uint`);
+  if (!Number.isSafeInteger(index) || index < 0) {
+    throw new RangeError(`Cannot ${what}: index ${index} is not a uint`);
+  }
 }
 
 function nonceFor(prefix: Uint8Array, index: number): Uint8Array<ArrayBuffer> {
@@ -203,7 +205,13 @@ async function sealChunk(key: CryptoKey, plaintext: Uint8Array, index: number, p
   // AES runs off the main thread; hash the plaintext meanwhile.
   const leaf = await hashChunkLeaf(plaintext);
   const bytes = await sealing;
-  const chunk: EncryptedChunk = { index, cid: await chunkCid(bytes), bytes, leaf, plaintextLength: plaintext.byteLength };
+  const chunk: EncryptedChunk = {
+    index,
+    cid: await chunkCid(bytes),
+    bytes,
+    leaf,
+    plaintextLength: plaintext.byteLength,
+  };
   return chunk;
 }
 
@@ -219,7 +227,9 @@ export async function* chunkStream(
 ): AsyncGenerator<EncryptedChunk> {
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   if (!Number.isInteger(chunkSize) || chunkSize < MIN_CHUNK_SIZE || chunkSize > MAX_CHUNK_SIZE) {
-    throw new RangeError(`Cannot chunk stream: chunkSize ${chunkSize} is outside ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE}`);
+    throw new RangeError(
+      `Cannot chunk stream: chunkSize ${chunkSize} is outside ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE}`,
+    );
   }
   const concurrency = options.concurrency ?? 4;
   if (!Number.isInteger(concurrency) || concurrency < 1) {

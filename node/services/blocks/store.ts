@@ -106,7 +106,9 @@ export class BlockStore {
     try {
       bytes = await Deno.readFile(path);
     } catch (err) {
-      if (err instanceof Deno.errors.NotFound) throw new NotFoundError(`Cannot get block "${cid}": not stored`);
+      if (err instanceof Deno.errors.NotFound) {
+        throw new NotFoundError(`Cannot get block "${cid}": not stored`);
+      }
       throw err;
     }
     if (!(await matchesCid(cid, bytes))) {
@@ -220,7 +222,9 @@ async function syncDir(path: string): Promise<void> {
  * removes temp files left by writes that never finished.
  */
 export async function openBlockStore(dataDir: string, init: BlockStoreInit = {}): Promise<BlockStore> {
-  if (typeof dataDir !== "string" || dataDir === "") throw new TypeError("Cannot open block store: dataDir is empty");
+  if (typeof dataDir !== "string" || dataDir === "") {
+    throw new TypeError("Cannot open block store: dataDir is empty");
+  }
   const log = init.log ?? createLogger({ level: "silent" }).forComponent("kosmos:blocks");
   const root = `${dataDir.replace(/\/+$/, "")}/blocks`;
   await Deno.mkdir(`${root}/${TMP_DIR}`, { recursive: true });

@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import * as dagCbor from "@ipld/dag-cbor";
+import { CID } from "multiformats/cid";
+import { sha256 } from "multiformats/hashes/sha2";
+import { NotFoundError } from "../../errors.ts";
+import { createLogger } from "../../log.ts";
+import { CorruptBlockError } from "./errors.ts";
+import { openBlockStore } from "./store.ts";
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "kosmos-blocks-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function fileOf(dir: string, cid: CID): string {
+  const key = cid.toString();
+  return `${dir}/blocks/${key.slice(-3, -1)}/${key}`;
+}
+
+Deno.test("BlockStore put(), get(), has(), list(), usage() and delete() agree on raw and dag-cbor blocks", async () => {
+  await withDir(async (dir) => {
+    const store = await openBlockStore(dir);
+    const a = crypto.getRandomValues(new Uint8Array(3000));
+    const cidA = await store.put(a);
+    assert.equal(cidA.toString(), CID.createV1(0x55, await sha256.digest(a)).toString());
+    assert.equal(String(await store.put(a)), String(cidA), "putting twice is a no-op");
+    const manifest = dagCbor.encode({ v: 1, link: cidA });
+    const cidM = CID.createV1(0x71, await sha256.digest(manifest));
+    assert.equal((await store.put(manifest, { cid: cidM })).toString(), cidM.toString());
+    assert.ok(await store.has(cidA));
+    assert.ok(await store.has(cidM));
+    assert.deepEqual(await store.get(cidA), a);
+    assert.deepEqual(await store.get(cidM), manifest);
+    assert.deepEqual(
+      (await Array.fromAsync(store.list())).map(String).sort(),
+      [cidA, cidM].map(String).sort(),
+    );
+    assert.deepEqual(await store.usage(), { blocks: 2, bytes: a.byteLength + manifest.byteLength });
+    assert.equal(await store.delete(cidA), true);
+    assert.equal(await store.delete(cidA), false);
+    assert.equal(await store.has(cidA), false);
+    await assert.rejects(() => store.get(cidA), NotFoundError);
+    // Reopening finds what is there.
+    const again = await openBlockStore(dir);
+    assert.deepEqual(await again.get(cidM), manifest);
+  });
+});
+
+Deno.test("BlockStore put() rejects bytes that do not match the given CID and unsupported CIDs", async () => {
+  await withDir(async (dir) => {
+    const store = await openBlockStore(dir);
+    const cid = CID.createV1(0x55, await sha256.digest(new Uint8Array([1])));
+    await assert.rejects(() => store.put(new Uint8Array([2]), { cid }), /bytes hash to/);
+    const v0 = CID.createV0(await sha256.digest(new Uint8Array([1])));
+    await assert.rejects(() => store.put(new Uint8Array([1]), { cid: v0 as unknown as CID }), TypeError);
+    assert.deepEqual(await store.usage(), { blocks: 0, bytes: 0 });
+  });
+});
+
+Deno.test("BlockStore get() detects a corrupted file, removes it and throws CorruptBlockError", async () => {
+  await withDir(async (dir) => {
+    const lines: string[] = [];
+    const store = await openBlockStore(dir, {
+      log: createLogger({ level: "debug", write: (l) => lines.push(l) }).forComponent("kosmos:blocks"),
+    });
+    const bytes = crypto.getRandomValues(new Uint8Array(2048));
+    const cid = await store.put(bytes);
+    const path = fileOf(dir, cid);
+    const onDisk = await Deno.readFile(path);
+    onDisk[1000] ^= 0xff;
+    await Deno.writeFile(path, onDisk);
+    await assert.rejects(() => store.get(cid), (err: Error) => {
+      assert.ok(err instanceof CorruptBlockError);
+      assert.equal(err.name, "CorruptBlockError");
+      return true;
+    });
+    assert.equal(await store.has(cid), false, "the corrupt file is gone");
+    assert.match(lines.join("\n"), /removed corrupt block/);
+    assert.doesNotMatch(lines.join("\n"), /bytes":\[|\d+,\d+,\d+/, "never logs payload bytes");
+    // A truncated file is corrupt too.
+    const cid2 = await store.put(bytes);
+    await Deno.truncate(fileOf(dir, cid2), 10);
+    await assert.rejects(() => store.get(cid2), CorruptBlockError);
+  });
+});
+
+Deno.test("BlockStore ignores a write killed half way and openBlockStore() sweeps it", async () => {
+  await withDir(async (dir) => {
+    const bytes = crypto.getRandomValues(new Uint8Array(64 * 1024));
+    // A child process starts writing a block and is killed before it can finish.
+    const script = `
+      import { openBlockStore } from ${JSON.stringify(new URL("./store.ts", import.meta.url).href)};
+      const store = await openBlockStore(${JSON.stringify(dir)});
+      const big = new Uint8Array(16 * 1024 * 1024);
+      const originalWrite = Deno.FsFile.prototype.write;
+      Deno.FsFile.prototype.write = async function (p) {
+        const n = await originalWrite.call(this, p.subarray(0, 4096));
+        console.log("written");
+        await new Promise(() => {}); // hang mid-write until killed
+        return n;
+      };
+      await store.put(big);
+    `;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--ext=ts", script],
+      stdout: "piped",
+      stderr: "inherit",
+      cwd: new URL("../../../", import.meta.url).pathname,
+    }).spawn();
+    const reader = child.stdout.getReader();
+    const { value } = await reader.read();
+    assert.match(new TextDecoder().decode(value), /written/);
+    child.kill("SIGKILL");
+    await child.status;
+    reader.releaseLock();
+    await child.stdout.cancel();
+
+    const tmp = await Array.fromAsync(Deno.readDir(`${dir}/blocks/.tmp`));
+    assert.equal(tmp.length, 1, "the killed write left a temp file");
+    const store = await openBlockStore(dir);
+    assert.equal(
+      (await Array.fromAsync(Deno.readDir(`${dir}/blocks/.tmp`))).length,
+      0,
+      "open sweeps temp files",
+    );
+    assert.deepEqual(await store.usage(), { blocks: 0, bytes: 0 });
+    assert.deepEqual(await Array.fromAsync(store.list()), []);
+
+    // A stray partial file at a final path is not trusted either.
+    const cid = await store.put(bytes);
+    await Deno.writeFile(fileOf(dir, cid), bytes.subarray(0, 100));
+    await assert.rejects(() => store.get(cid), CorruptBlockError);
+  });
+});
