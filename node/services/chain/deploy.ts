@@ -9,7 +9,16 @@
  * console.log(addresses.escrow);
  * ```
  */
-import type { Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
+import {
+  type Account,
+  type Address,
+  type Chain,
+  getAddress,
+  type Hex,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from "viem";
 import {
   kosmosAnchorAbi,
   kosmosAnchorBytecode,
@@ -71,6 +80,8 @@ export interface DeployContractsOptions {
   split?: readonly [number, number, number];
   /** Milliseconds to wait for each deployment receipt. @default 60,000 */
   timeout?: number;
+  /** Stops between deployments (a sent transaction is not recalled). */
+  signal?: AbortSignal;
 }
 
 /** Total supply of the token, in its smallest unit. */
@@ -85,11 +96,13 @@ export async function deployContracts(
   const timeout = options.timeout ?? 60_000;
   const deployed = async (hash: Hex) => {
     const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout });
+    options.signal?.throwIfAborted();
     if (receipt.status !== "success" || !receipt.contractAddress) {
       throw new Error(`Cannot deploy the contracts: transaction ${hash} reverted`);
     }
-    return receipt.contractAddress;
+    return getAddress(receipt.contractAddress);
   };
+  options.signal?.throwIfAborted();
   const rewardsAmount = options.rewardsAmount ?? 10_000_000n * token;
   const faucetAmount = options.faucet ? options.faucetAmount ?? 1_000_000n * token : 0n;
   if (rewardsAmount + faucetAmount > TOTAL_SUPPLY) {
@@ -101,39 +114,59 @@ export async function deployContracts(
     recipients.push(options.faucet);
     amounts.push(faucetAmount);
   }
-  const tokenAddress = await deployed(await walletClient.deployContract({ abi: kosmosTokenAbi, bytecode: kosmosTokenBytecode, args: [recipients, amounts] }));
-  const registry = await deployed(await walletClient.deployContract({
-    abi: kosmosRegistryAbi,
-    bytecode: kosmosRegistryBytecode,
-    args: [{
-      token: tokenAddress,
-      arbiter: options.arbiter,
-      treasury: options.treasury,
-      minStake: options.minStake ?? 100n * token,
-      minChallengeStake: options.minChallengeStake ?? 10n * token,
-      challengeThreshold: BigInt(options.challengeThreshold ?? 3),
-      withdrawDelay: BigInt(options.withdrawDelay ?? 7 * day),
-      challengerBps: BigInt(options.challengerBps ?? 5000),
-      listerBps: BigInt(options.listerBps ?? 5000),
-    }],
-  }));
+  const tokenAddress = await deployed(
+    await walletClient.deployContract({
+      abi: kosmosTokenAbi,
+      bytecode: kosmosTokenBytecode,
+      args: [recipients, amounts],
+    }),
+  );
+  const registry = await deployed(
+    await walletClient.deployContract({
+      abi: kosmosRegistryAbi,
+      bytecode: kosmosRegistryBytecode,
+      args: [{
+        token: tokenAddress,
+        arbiter: options.arbiter,
+        treasury: options.treasury,
+        minStake: options.minStake ?? 100n * token,
+        minChallengeStake: options.minChallengeStake ?? 10n * token,
+        challengeThreshold: BigInt(options.challengeThreshold ?? 3),
+        withdrawDelay: BigInt(options.withdrawDelay ?? 7 * day),
+        challengerBps: BigInt(options.challengerBps ?? 5000),
+        listerBps: BigInt(options.listerBps ?? 5000),
+      }],
+    }),
+  );
   const [sellerBps, gatewayBps, treasuryBps] = options.split ?? [8000, 1000, 1000];
-  const escrow = await deployed(await walletClient.deployContract({
-    abi: kosmosEscrowAbi,
-    bytecode: kosmosEscrowBytecode,
-    args: [{
-      token: tokenAddress,
-      registry,
-      treasury: options.treasury,
-      revealWindow: options.revealWindow ?? day,
-      disputeWindow: options.disputeWindow ?? 2 * day,
-      sellerBps: BigInt(sellerBps),
-      gatewayBps: BigInt(gatewayBps),
-      treasuryBps: BigInt(treasuryBps),
-    }],
-  }));
-  const consent = await deployed(await walletClient.deployContract({ abi: kosmosConsentAbi, bytecode: kosmosConsentBytecode }));
-  const rewards = await deployed(await walletClient.deployContract({ abi: kosmosRewardsAbi, bytecode: kosmosRewardsBytecode, args: [tokenAddress] }));
-  const anchor = await deployed(await walletClient.deployContract({ abi: kosmosAnchorAbi, bytecode: kosmosAnchorBytecode }));
+  const escrow = await deployed(
+    await walletClient.deployContract({
+      abi: kosmosEscrowAbi,
+      bytecode: kosmosEscrowBytecode,
+      args: [{
+        token: tokenAddress,
+        registry,
+        treasury: options.treasury,
+        revealWindow: options.revealWindow ?? day,
+        disputeWindow: options.disputeWindow ?? 2 * day,
+        sellerBps: BigInt(sellerBps),
+        gatewayBps: BigInt(gatewayBps),
+        treasuryBps: BigInt(treasuryBps),
+      }],
+    }),
+  );
+  const consent = await deployed(
+    await walletClient.deployContract({ abi: kosmosConsentAbi, bytecode: kosmosConsentBytecode }),
+  );
+  const rewards = await deployed(
+    await walletClient.deployContract({
+      abi: kosmosRewardsAbi,
+      bytecode: kosmosRewardsBytecode,
+      args: [tokenAddress],
+    }),
+  );
+  const anchor = await deployed(
+    await walletClient.deployContract({ abi: kosmosAnchorAbi, bytecode: kosmosAnchorBytecode }),
+  );
   return { token: tokenAddress, registry, escrow, consent, rewards, anchor };
 }

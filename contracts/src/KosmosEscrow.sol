@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {IKosmosEscrow} from "./interfaces/IKosmosEscrow.sol";
+
+/// @title Kosmos escrow
+/// @notice The key sale; see {IKosmosEscrow}.
+contract KosmosEscrow is EIP712, IKosmosEscrow {
+    using SafeERC20 for IERC20;
+
+    uint256 private constant BPS = 10_000;
+
+    /// @notice EIP-712 type hash of {Quote}.
+    bytes32 public constant QUOTE_TYPEHASH = keccak256(
+        "Quote(uint256 listingId,address buyer,uint256 price,bytes32 zHash,bytes32 kSaleHash,bytes32 dekCommit,address gateway,uint256 nonce,uint256 deadline)"
+    );
+
+    /// @notice The payment token.
+    IERC20 public immutable token;
+    /// @notice The listing registry (an ERC-721: the owner of a listing is its seller).
+    IERC721 public immutable registry;
+    /// @notice Receives the treasury share.
+    address public immutable treasury;
+    /// @notice Seconds the seller has to reveal after {open}.
+    uint40 public immutable revealWindow;
+    /// @notice Seconds the buyer has to complain after {reveal}.
+    uint40 public immutable disputeWindow;
+    /// @notice Seller's share of the price in basis points.
+    uint256 public immutable sellerBps;
+    /// @notice Gateway's share of the price in basis points (to the treasury when there is no gateway).
+    uint256 public immutable gatewayBps;
+
+    mapping(bytes32 saleId => bytes32) private _sales;
+    mapping(address owner => mapping(uint256 word => uint256)) private _nonces;
+    mapping(address owner => mapping(address delegate => bool)) private _delegates;
+    mapping(address account => uint256) private _balances;
+
+    /// @notice Escrow parameters.
+    /// @param treasuryBps Treasury's share; the three shares must add up to 10,000.
+    struct Config {
+        IERC20 token;
+        IERC721 registry;
+        address treasury;
+        uint40 revealWindow;
+        uint40 disputeWindow;
+        uint256 sellerBps;
+        uint256 gatewayBps;
+        uint256 treasuryBps;
+    }
+
+    constructor(Config memory config) EIP712("Kosmos Escrow", "1") {
+        if (
+            address(config.token) == address(0) || address(config.registry) == address(0)
+                || config.treasury == address(0) || config.sellerBps + config.gatewayBps + config.treasuryBps != BPS
+        ) revert InvalidConfig();
+        token = config.token;
+        registry = config.registry;
+        treasury = config.treasury;
+        revealWindow = config.revealWindow;
+        disputeWindow = config.disputeWindow;
+        sellerBps = config.sellerBps;
+        gatewayBps = config.gatewayBps;
+    }
+
+    /// @inheritdoc IKosmosEscrow
+    function open(Quote calldata quote, bytes calldata signature) external returns (bytes32 saleId) {
+        saleId = _open(quote, signature);
+    }
+
+    /// @inheritdoc IKosmosEscrow
+    function openWithPermit(
+        Quote calldata quote,
+        bytes calldata signature,
+        uint256 permitDeadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external returns (bytes32 saleId) {
+        try IERC20Permit(address(token)).permit(msg.sender, address(this), quote.price, permitDeadline, v, r, s) {}
+            catch {}
+        saleId = _open(quote, signature);
+    }
+
+    /// @inheritdoc IKosmosEscrow
+    function reveal(bytes32 saleId, Sale calldata sale, bytes32 kSale) external {
+        _requireSale(saleId, sale);
+        if (msg.sender != sale.seller && !_delegates[sale.seller][msg.sender]) revert NotSeller(saleId, msg.sender);
+        if (sale.disputeDeadline != 0) revert AlreadyRevealed(saleId);
+        if (block.timestamp > sale.revealDeadline) revert RevealDeadlinePassed(saleId, sale.revealDeadline);
+        if (keccak256(abi.encode(kSale)) != sale.kSaleHash) revert WrongSaleKey(saleId);
+        Sale memory revealed = sale;
+        uint40 deadline = uint40(block.timestamp) + disputeWindow;
+        revealed.disputeDeadline = deadline;
+        _sales[saleId] = keccak256(abi.encode(revealed));
+        emit Revealed(saleId, kSale, deadline);
+    }
+
+    /// @inheritdoc IKosmosEscrow
+    function confirm(bytes32 saleId, Sale calldata sale) external {
+        _requireSale(saleId, sale);
+        if (msg.sender != sale.buyer) revert NotBuyer(saleId, msg.sender);
+        if (sale.disputeDeadline == 0) revert NotRevealed(saleId);
+        _complete(saleId, sale, true);
+    }
+
+    /// @inheritdoc IKosmosEscrow
+    function complain(bytes32 saleId, Sale calldata sale, bytes32 kSale, bytes calldata z) external {
+        _requireSale(saleId, sale);
+        if (msg.sender != sale.buyer) revert NotBuyer(saleId, msg.sender);
+        if (sale.disputeDeadline == 0) revert NotRevealed(saleId);
+        if (block.timestamp > sale.disputeDeadline) revert DisputeWindowClosed(saleId, sale.disputeDeadline);
+        if (keccak256(abi.encode(kSale)) != sale.kSaleHash) revert WrongSaleKey(saleId);
+        uint256 length = z.length;
+        if (length == 0 || length % 32 != 0) revert InvalidZLength(length);
+        if (keccak256(z) != sale.zHash) revert WrongZ(saleId);
+        bytes32 dekHash;
+        assembly ("memory-safe") {
+            // DEK_i = Z_i ^ keccak256(bytes32(uint256(kSale) ^ i)), written over a copy of Z in free memory.
+            let dek := mload(0x40)
+            calldatacopy(dek, z.offset, length)
+            for { let i := 0 } lt(i, div(length, 32)) { i := add(i, 1) } {
+                mstore(0x00, xor(kSale, i))
+                let word := add(dek, mul(i, 32))
+                mstore(word, xor(mload(word), keccak256(0x00, 32)))
+            }
+            dekHash := keccak256(dek, length)
+        }
+        if (dekHash == sale.dekCommit) revert KeyIsValid(saleId);
+        delete _sales[saleId];
+        emit Refunded(saleId, sale.buyer, sale.price, true);
+        token.safeTransfer(sale.buyer, sale.price);
+    }
+
+    /// @inheritdoc IKosmosEscrow
+    function refund(bytes32 saleId, Sale calldata sale) external {
+        _requireSale(saleId, sale);
+        if (sale.disputeDeadline != 0) revert AlreadyRevealed(saleId);
+        if (block.timestamp <= sale.revealDeadline) revert RevealDeadlineNotPassed(saleId, sale.revealDeadline);
+        delete _sales[saleId];
+        emit Refunded(saleId, sale.buyer, sale.price, false);
+        token.safeTransfer(sale.buyer, sale.price);
+    }
+
+    /// @inheritdoc IKosmosEscrow
+    function finalize(bytes32 saleId, Sale calldata sale) external {
+        _requireSale(saleId, sale);
+        if (sale.disputeDeadline == 0) revert NotRevealed(saleId);
+        if (block.timestamp <= sale.disputeDeadline) revert DisputeWindowOpen(saleId, sale.disputeDeadline);
+        _complete(saleId, sale, false);
+    }
+
+    /// @inheritdoc IKosmosEscrow
+    function withdraw() external {
+        uint256 amount = _balances[msg.sender];
+        if (amount == 0) revert NothingToWithdraw(msg.sender);
+        delete _balances[msg.sender];
+        emit Withdrawn(msg.sender, amount);
+        token.safeTransfer(msg.sender, amount);
+    }
+
+    /// @inheritdoc IKosmosEscrow
+    function setDelegate(address delegate, bool approved) external {
+        _delegates[msg.sender][delegate] = approved;
+        emit DelegateSet(msg.sender, delegate, approved);
+    }
+
+    /// @inheritdoc IKosmosEscrow
+    function invalidateNonce(uint256 nonce) external {
+        _useNonce(msg.sender, nonce);
+        emit NonceInvalidated(msg.sender, nonce);
+    }
+
+    /// @inheritdoc IKosmosEscrow
+    function isNonceUsed(address owner, uint256 nonce) external view returns (bool) {
+        return _nonces[owner][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
+    }
+
+    /// @inheritdoc IKosmosEscrow
+    function isDelegate(address owner, address delegate) external view returns (bool) {
+        return _delegates[owner][delegate];
+    }
+
+    /// @inheritdoc IKosmosEscrow
+    function balanceOf(address account) external view returns (uint256) {
+        return _balances[account];
+    }
+
+    /// @inheritdoc IKosmosEscrow
+    function saleHash(bytes32 saleId) external view returns (bytes32) {
+        return _sales[saleId];
+    }
+
+    /// @inheritdoc IKosmosEscrow
+    function hashQuote(Quote calldata quote) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(QUOTE_TYPEHASH, quote)));
+    }
+
+    /// @notice The EIP-712 domain separator of this chain and contract.
+    // solhint-disable-next-line func-name-mixedcase
+    function DOMAIN_SEPARATOR() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    function _open(Quote calldata quote, bytes calldata signature) private returns (bytes32 saleId) {
+        if (block.timestamp > quote.deadline) revert QuoteExpired(quote.deadline);
+        if (quote.buyer != msg.sender) revert WrongBuyer(quote.buyer, msg.sender);
+        if (quote.price > type(uint96).max) revert PriceTooLarge(quote.price);
+        saleId = hashQuote(quote);
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(saleId, signature);
+        if (err != ECDSA.RecoverError.NoError) revert InvalidSignature();
+        address owner = registry.ownerOf(quote.listingId);
+        if (signer != owner && !_delegates[owner][signer]) revert UnauthorizedSigner(signer, owner);
+        _useNonce(owner, quote.nonce);
+        Sale memory sale = Sale({
+            buyer: msg.sender,
+            seller: owner,
+            gateway: quote.gateway,
+            price: uint96(quote.price),
+            revealDeadline: uint40(block.timestamp) + revealWindow,
+            disputeDeadline: 0,
+            zHash: quote.zHash,
+            kSaleHash: quote.kSaleHash,
+            dekCommit: quote.dekCommit
+        });
+        _sales[saleId] = keccak256(abi.encode(sale));
+        emit Opened(saleId, quote.listingId, msg.sender, sale);
+        token.safeTransferFrom(msg.sender, address(this), quote.price);
+    }
+
+    function _complete(bytes32 saleId, Sale calldata sale, bool confirmed) private {
+        delete _sales[saleId];
+        uint256 price = sale.price;
+        uint256 toSeller = price * sellerBps / BPS;
+        uint256 toGateway = sale.gateway == address(0) ? 0 : price * gatewayBps / BPS;
+        uint256 toTreasury = price - toSeller - toGateway;
+        if (toSeller != 0) _balances[sale.seller] += toSeller;
+        if (toGateway != 0) _balances[sale.gateway] += toGateway;
+        if (toTreasury != 0) _balances[treasury] += toTreasury;
+        emit Completed(saleId, confirmed, toSeller, toGateway, toTreasury);
+    }
+
+    function _useNonce(address owner, uint256 nonce) private {
+        uint256 bit = 1 << (nonce & 0xff);
+        uint256 word = _nonces[owner][nonce >> 8];
+        if (word & bit != 0) revert NonceUsed(owner, nonce);
+        _nonces[owner][nonce >> 8] = word | bit;
+    }
+
+    function _requireSale(bytes32 saleId, Sale calldata sale) private view {
+        bytes32 stored = _sales[saleId];
+        bytes32 given;
+        assembly ("memory-safe") {
+            // Sale is a static struct: its calldata bytes are its abi.encode.
+            let ptr := mload(0x40)
+            calldatacopy(ptr, sale, 288)
+            given := keccak256(ptr, 288)
+        }
+        if (stored == bytes32(0) || stored != given) revert UnknownSale(saleId);
+    }
+}

@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { type Address, encodeAbiParameters, type Hex, keccak256 } from "viem";
+import { kosmosRewardsAbi } from "../../protocol/contracts_generated.ts";
+import { createChainTest, expectRevert, ONE, type ReadParams, type TestChain } from "./chain.ts";
+import { approve, balanceOf } from "./sale.ts";
+import { buildTree } from "./merkle.ts";
+
+/** leaf = keccak256(bytes.concat(keccak256(abi.encode(index, account, amount)))) */
+function hashLeaf(index: bigint, account: Address, amount: bigint): Hex {
+  return keccak256(
+    keccak256(encodeAbiParameters([{ type: "uint256" }, { type: "address" }, { type: "uint256" }], [
+      index,
+      account,
+      amount,
+    ])),
+  );
+}
+
+const rewardsTx = (c: TestChain, functionName: string, args: readonly unknown[]) => ({
+  address: c.addresses.rewards,
+  abi: kosmosRewardsAbi,
+  functionName,
+  args,
+});
+
+async function read<T>(c: TestChain, functionName: string, args: readonly unknown[] = []): Promise<T> {
+  return await c.publicClient.readContract(
+    { ...rewardsTx(c, functionName, args) } as unknown as ReadParams,
+  ) as T;
+}
+
+const chainTest = createChainTest((c) => {
+  const entries = [
+    { index: 0n, account: c.accounts.alice, amount: 5n * ONE },
+    { index: 1n, account: c.accounts.bob, amount: 7n * ONE },
+    { index: 2n, account: c.accounts.carol, amount: 11n * ONE },
+  ];
+  const tree = buildTree(entries.map((e) => hashLeaf(e.index, e.account, e.amount)));
+  return { entries, ...tree };
+});
+
+chainTest("createDistribution() pulls the funds from the reserve", async (c, { root }) => {
+  await approve(c, "reserve", c.addresses.rewards, 23n * ONE);
+  const before = await balanceOf(c, c.accounts.reserve);
+  const { result } = await c.send(c.wallets.reserve, rewardsTx(c, "createDistribution", [root, 23n * ONE]));
+  assert.equal(result, 1n);
+  assert.equal(await balanceOf(c, c.accounts.reserve), before - 23n * ONE);
+  assert.deepEqual(await read(c, "getDistribution", [1n]), [root, 23n * ONE, 0n]);
+  assert.equal(await read(c, "distributionCount"), 1n);
+  await expectRevert(
+    c.send(c.wallets.reserve, rewardsTx(c, "createDistribution", [`0x${"0".repeat(64)}`, 1n])),
+    "EmptyRoot",
+  );
+});
+
+chainTest(
+  "claim() pays each leaf once, to its account, whoever submits it",
+  async (c, { root, entries, proofs }) => {
+    await approve(c, "reserve", c.addresses.rewards, 23n * ONE);
+    await c.send(c.wallets.reserve, rewardsTx(c, "createDistribution", [root, 23n * ONE]));
+    for (const [i, e] of entries.entries()) {
+      const before = await balanceOf(c, e.account);
+      await c.send(c.wallets.dave, rewardsTx(c, "claim", [1n, e.index, e.account, e.amount, proofs[i]]));
+      assert.equal(await balanceOf(c, e.account), before + e.amount);
+      assert.equal(await read(c, "isClaimed", [1n, e.index]), true);
+    }
+    await expectRevert(
+      c.send(
+        c.wallets.dave,
+        rewardsTx(c, "claim", [1n, 0n, entries[0].account, entries[0].amount, proofs[0]]),
+      ),
+      "AlreadyClaimed",
+      [1n, 0n],
+    );
+    assert.equal(await balanceOf(c, c.addresses.rewards), 0n);
+  },
+);
+
+chainTest("claim() rejects a wrong amount, account or proof and an unknown distribution", async (
+  c,
+  { root, entries, proofs },
+) => {
+  await approve(c, "reserve", c.addresses.rewards, 23n * ONE);
+  await c.send(c.wallets.reserve, rewardsTx(c, "createDistribution", [root, 23n * ONE]));
+  const e = entries[1];
+  const claim = (args: unknown[]) => c.send(c.wallets.dave, rewardsTx(c, "claim", args));
+  await expectRevert(claim([1n, e.index, e.account, e.amount + 1n, proofs[1]]), "InvalidProof", [1n, 1n]);
+  await expectRevert(claim([1n, e.index, c.accounts.dave, e.amount, proofs[1]]), "InvalidProof");
+  await expectRevert(claim([1n, e.index, e.account, e.amount, proofs[0]]), "InvalidProof");
+  await expectRevert(claim([2n, e.index, e.account, e.amount, proofs[1]]), "UnknownDistribution", [2n]);
+});
+
+chainTest("claim() never pays more than the distribution holds", async (c, { root, entries, proofs }) => {
+  await approve(c, "reserve", c.addresses.rewards, 10n * ONE);
+  await c.send(c.wallets.reserve, rewardsTx(c, "createDistribution", [root, 10n * ONE]));
+  await c.send(
+    c.wallets.dave,
+    rewardsTx(c, "claim", [1n, 0n, entries[0].account, entries[0].amount, proofs[0]]),
+  );
+  await expectRevert(
+    c.send(c.wallets.dave, rewardsTx(c, "claim", [1n, 1n, entries[1].account, entries[1].amount, proofs[1]])),
+    "DistributionExhausted",
+    [1n, 5n * ONE, 7n * ONE],
+  );
+});
