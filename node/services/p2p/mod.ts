@@ -24,7 +24,7 @@ import { bootstrap } from "@libp2p/bootstrap";
 import { type KadDHT, kadDHT, removePublicAddressesMapper } from "@libp2p/kad-dht";
 import type { Identify } from "@libp2p/identify";
 import type { Ping } from "@libp2p/ping";
-import type { PeerId, StreamHandler } from "@libp2p/interface";
+import type { PeerId, StreamHandler, StreamHandlerOptions } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import { type GossipSub, gossipsub, TopicValidatorResult } from "./gossipsub.ts";
 import type { Identity } from "../identity/mod.ts";
@@ -160,12 +160,7 @@ export class P2P {
     // A new DHT peer knows peers we do not: look up our own id through it,
     // once the DHT has added it to its routing table (just after identify).
     node.addEventListener("peer:identify", (evt) => {
-      if (!evt.detail.protocols.includes(KAD_PROTOCOL)) return;
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        this.#walk();
-      }, 100);
-      this.#timers.add(timer);
+      if (evt.detail.protocols.includes(KAD_PROTOCOL)) this.#scheduleWalk(100);
     });
     this.#walkTimer = setInterval(() => this.#walk(), 30 * second);
     node.addEventListener(
@@ -190,7 +185,20 @@ export class P2P {
   }
 
   /** Looks up the peers closest to our own id (a random walk of one), dialling what it finds. */
-  #walk(): void {
+  #scheduleWalk(delay: number, attempt = 0): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#walk(attempt);
+    }, delay);
+    this.#timers.add(timer);
+  }
+
+  /**
+   * @param attempt how many walks in a row found no peer to ask; the DHT adds
+   * a peer to its routing table shortly after identify, so an empty walk is
+   * retried with backoff (0.25 s … 4 s) before the 30 s tick takes over.
+   */
+  #walk(attempt = 0): void {
     const node = this.#node;
     if (!node || node.getConnections().length >= this.#init.targetPeers) return;
     if (this.#walking) {
@@ -201,16 +209,21 @@ export class P2P {
       do {
         this.#walkAgain = false;
         const signal = AbortSignal.timeout(10 * second);
+        let responses = 0;
         try {
           for await (
             const event of node.services.dht.getClosestPeers(node.peerId.toMultihash().bytes, { signal })
           ) {
             if (event.name === "PEER_RESPONSE") {
+              responses++;
               for (const peer of event.closer) void this.#maybeDial(peer.id);
             }
           }
         } catch (err) {
           this.#c.log.debug("failed to walk the DHT", { error: err });
+        }
+        if (responses === 0 && attempt < 5 && node.getConnections().length > 0) {
+          this.#scheduleWalk(250 * 2 ** attempt, attempt + 1);
         }
       } while (this.#walkAgain && this.#node);
     })().finally(() => this.#walking = undefined);
@@ -328,7 +341,7 @@ export class P2P {
   }
 
   /** Registers a stream protocol handler (`/kosmos/chunks/1.0.0`, …). */
-  async handle(protocol: string, handler: StreamHandler): Promise<void> {
-    await this.libp2p.handle(protocol, handler);
+  async handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void> {
+    await this.libp2p.handle(protocol, handler, options);
   }
 }

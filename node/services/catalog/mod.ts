@@ -1,0 +1,441 @@
+/**
+ * The catalog: every listing the network announces, validated and indexed in
+ * the node's SQLite database for search, category filters and sorting.
+ *
+ * It subscribes to the announcement topic of every category and validates
+ * each message before gossipsub delivers or forwards it (size, DAG-CBOR,
+ * schema, EIP-712 signature by the seller, clock skew; see `validate.ts`), so
+ * invalid announcements cost their sender peer score and go no further. It
+ * catches up on what it missed through the catalog sync protocol
+ * (`sync.ts`) when it meets a peer and periodically after that, checking
+ * synced announcements exactly like gossip. It re-signs and re-publishes the
+ * node's own listings before they expire.
+ *
+ * ```ts
+ * const catalog = createCatalog({ db, identity, p2p, log }, {});
+ * await catalog.start();
+ * const announcement = await signAnnouncement(identity.account, body);
+ * await catalog.publishAnnouncement(announcement);
+ * const { listings } = catalog.listListings({ q: "air quality", category: "environment", sort: "price" });
+ * const listing = catalog.getListing(listings[0].id); // throws NotFoundError when unknown
+ * ```
+ */
+import type { Connection, PeerId, Stream } from "@libp2p/interface";
+import { peerIdFromString } from "@libp2p/peer-id";
+import {
+  type Announcement,
+  type AnnouncementBody,
+  decodeAnnouncement,
+  encodeAnnouncement,
+  MAX_CLOCK_SKEW,
+  signAnnouncement,
+} from "../../../protocol/announcement.ts";
+import { toListingId, toManifestCid } from "../../../protocol/ids.ts";
+import { CATEGORIES } from "../../../protocol/manifest.ts";
+import { announcementTopic, CATALOG_SYNC_PROTOCOL } from "../../../protocol/topics.ts";
+import type { Database } from "../db/mod.ts";
+import type { Identity } from "../identity/mod.ts";
+import type { P2P, ValidationResult } from "../p2p/mod.ts";
+import type { Logger } from "../../log.ts";
+import { NotFoundError } from "../../errors.ts";
+import { hour, minute, second } from "../../constants.ts";
+import { CatalogStore, type Listing, type ListListingsResult } from "./store.ts";
+import { type ListingQuery, parseListingQuery } from "./query.ts";
+import {
+  type AnnouncementCheck,
+  checkAnnouncement,
+  DEFAULT_MAX_ANNOUNCEMENT_AGE,
+  ingestAnnouncement,
+} from "./validate.ts";
+import { MAX_SYNC_BATCH, requestSync, serveSync, SyncProtocolError } from "./sync.ts";
+
+export type { Listing, ListListingsResult } from "./store.ts";
+export type { ListingQuery, ListingSort } from "./query.ts";
+export { LISTING_SORTS } from "./query.ts";
+export { type AnnouncementCheck, checkAnnouncement, ingestAnnouncement } from "./validate.ts";
+export { SyncProtocolError } from "./sync.ts";
+
+export interface CatalogComponents {
+  db: Database;
+  identity: Identity;
+  p2p: P2P;
+  log: Logger;
+}
+
+export interface CatalogInit {
+  /** Announcements signed longer ago are ignored and pruned. @default 30 days */
+  maxAge?: number;
+  /** Largest accepted distance of a timestamp into the future, ms. @default MAX_CLOCK_SKEW (5 minutes) */
+  maxClockSkew?: number;
+  /** Most listings kept; further new listings are ignored. @default 100_000 */
+  maxListings?: number;
+  /** How often to sync with one random peer, prune and re-announce, ms. @default 5 minutes */
+  syncInterval?: number;
+  /** Least time between two syncs with the same peer, ms. @default 1 minute */
+  resyncAfter?: number;
+  /** Longest one sync with a peer may take, ms. @default 30 seconds */
+  syncTimeout?: number;
+  /** Most sync requests to one peer in one sync (each up to 256 announcements). @default 16 */
+  maxSyncRounds?: number;
+  /** Most syncs this node runs at once, as requester. @default 2 */
+  maxConcurrentSyncs?: number;
+  /** Least time between two gossip publishes, ms (gossipsub has no backpressure). @default 50 */
+  publishInterval?: number;
+}
+
+export interface PublishAnnouncementResult {
+  listing: Listing;
+  /** Peers the announcement was sent to. */
+  recipients: number;
+}
+
+export interface SyncWithResult {
+  accepted: number;
+  ignored: number;
+}
+
+export function createCatalog(components: CatalogComponents, init: CatalogInit = {}): Catalog {
+  return new Catalog(components, init);
+}
+
+/** How long a responder that sent an invalid announcement is not asked again. */
+const BAD_PEER_BACKOFF = hour;
+
+export class Catalog {
+  #c: CatalogComponents;
+  #init: Required<CatalogInit>;
+  #store?: CatalogStore;
+  #unsubscribe: (() => void)[] = [];
+  #controller?: AbortController;
+  #timer?: ReturnType<typeof setInterval>;
+  #syncing = new Map<string, Promise<void>>();
+  #lastSync = new Map<string, number>();
+  #badUntil = new Map<string, number>();
+  #publishing: Promise<void> = Promise.resolve();
+  #lastPublish = 0;
+  #onIdentify = (evt: CustomEvent<{ peerId: PeerId; protocols: string[] }>) => {
+    if (evt.detail.protocols.includes(CATALOG_SYNC_PROTOCOL)) this.#maybeSync(evt.detail.peerId.toString());
+  };
+
+  constructor(components: CatalogComponents, init: CatalogInit) {
+    this.#c = components;
+    this.#init = {
+      maxAge: init.maxAge ?? DEFAULT_MAX_ANNOUNCEMENT_AGE,
+      maxClockSkew: init.maxClockSkew ?? MAX_CLOCK_SKEW,
+      maxListings: init.maxListings ?? 100_000,
+      syncInterval: init.syncInterval ?? 5 * minute,
+      resyncAfter: init.resyncAfter ?? minute,
+      syncTimeout: init.syncTimeout ?? 30 * second,
+      maxSyncRounds: init.maxSyncRounds ?? 16,
+      maxConcurrentSyncs: init.maxConcurrentSyncs ?? 2,
+      publishInterval: init.publishInterval ?? 50,
+    };
+  }
+
+  get #index(): CatalogStore {
+    if (!this.#store) throw new Error("Cannot use the catalog before start()");
+    return this.#store;
+  }
+
+  async start(): Promise<void> {
+    const { p2p, log } = this.#c;
+    this.#store ??= new CatalogStore(this.#c.db, { maxListings: this.#init.maxListings });
+    this.#controller = new AbortController();
+    for (const category of CATEGORIES) {
+      const topic = announcementTopic(category);
+      p2p.setTopicValidator(topic, (from, data) => this.#validateGossip(from, data, category));
+      // Accepted messages are indexed by the validator; delivery needs no more work.
+      this.#unsubscribe.push(p2p.subscribe(topic, () => {}));
+    }
+    await p2p.libp2p.handle(CATALOG_SYNC_PROTOCOL, (stream, connection) => this.#serve(stream, connection), {
+      maxInboundStreams: 2,
+      maxOutboundStreams: 2,
+    });
+    p2p.libp2p.addEventListener("peer:identify", this.#onIdentify);
+    this.#timer = setInterval(() => this.#tick(), this.#init.syncInterval);
+    for (const peerId of p2p.peers()) void this.#syncIfSupported(peerId);
+    log.info("started catalog", { listings: this.#index.count() });
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#controller?.abort(new Error("catalog stopped"));
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
+    this.#unsubscribe = [];
+    try {
+      const libp2p = this.#c.p2p.libp2p;
+      libp2p.removeEventListener("peer:identify", this.#onIdentify);
+      await libp2p.unhandle(CATALOG_SYNC_PROTOCOL);
+    } catch { /* p2p already stopped */ }
+    await Promise.allSettled([...this.#syncing.values(), this.#publishing]);
+  }
+
+  /**
+   * Verifies an announcement, indexes it and publishes it on its category's
+   * topic. Publishes are paced `publishInterval` apart. Throws a `TypeError`
+   * for an invalid or badly signed announcement and a `RangeError` when the
+   * index holds a newer one or the listing belongs to another seller.
+   */
+  async publishAnnouncement(
+    announcement: Announcement,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<PublishAnnouncementResult> {
+    const check = await this.#checkLocal(announcement);
+    const id = (announcement as { manifestCid?: unknown } | null)?.manifestCid;
+    if (check.result !== "accept") {
+      const error = check.result === "reject" ? TypeError : RangeError;
+      throw new error(
+        `Cannot publish announcement ${JSON.stringify(String(id).slice(0, 100))}: ${check.reason}`,
+      );
+    }
+    const put = this.#index.putAnnouncement(check.announcement, check.bytes);
+    if (put === "stale" || put === "conflict" || put === "full") {
+      throw new RangeError(
+        `Cannot publish announcement "${check.announcement.manifestCid}": ${reasonOf(put)}`,
+      );
+    }
+    this.#c.log.info("indexed announcement", { id: check.announcement.manifestCid, source: "local", put });
+    const recipients = await this.#publish(check.announcement.category, check.bytes, options);
+    return { listing: this.#index.getListing(check.announcement.manifestCid)!, recipients };
+  }
+
+  /** Lists indexed listings; throws a `TypeError` or `RangeError` for a bad query. */
+  listListings(query: ListingQuery = {}): ListListingsResult {
+    return this.#index.listListings(parseListingQuery(query));
+  }
+
+  /** One listing by id (its manifest CID); throws `NotFoundError` when unknown, `TypeError` for a bad id. */
+  getListing(id: string): Listing {
+    const listing = this.#index.getListing(toListingId(id));
+    if (!listing) throw new NotFoundError(`No listing "${id}" in the catalog`, { details: { id } });
+    return listing;
+  }
+
+  /** Records that `peerId` holds the dataset (replication found it there). Throws `NotFoundError` for an unknown listing. */
+  addProvider(manifestCid: string, peerId: string): void {
+    const id = toManifestCid(manifestCid);
+    if (!this.#index.addProvider(id, checkPeerId(peerId))) {
+      throw new NotFoundError(`No listing "${id}" in the catalog`, { details: { id } });
+    }
+  }
+
+  /** Forgets that `peerId` holds the dataset; returns whether it was known to. */
+  removeProvider(manifestCid: string, peerId: string): boolean {
+    return this.#index.removeProvider(toManifestCid(manifestCid), checkPeerId(peerId));
+  }
+
+  /**
+   * Asks `peerId` for the announcements this node has not seen from it, until
+   * it has nothing more (or `maxSyncRounds`). Every announcement is checked
+   * like gossip. Throws a `SyncProtocolError` if the peer sends anything invalid.
+   */
+  async syncWith(peerId: string, options: { signal?: AbortSignal } = {}): Promise<SyncWithResult> {
+    const libp2p = this.#c.p2p.libp2p;
+    const timeout = AbortSignal.timeout(this.#init.syncTimeout);
+    const signals = [timeout, options.signal, this.#controller?.signal].filter((s) => s !== undefined);
+    const signal = AbortSignal.any(signals);
+    const peer = peerIdFromString(peerId);
+    const total = { accepted: 0, ignored: 0 };
+    for (let round = 0; round < this.#init.maxSyncRounds; round++) {
+      const known = this.#index.getSyncCursor(peerId);
+      const stream = await libp2p.dialProtocol(peer, CATALOG_SYNC_PROTOCOL, { signal });
+      const done = await requestSync(stream, {
+        epoch: known?.epoch ?? null,
+        cursor: known?.cursor ?? 0,
+        limit: MAX_SYNC_BATCH,
+      }, { onAnnouncement: (bytes) => this.#ingest(bytes, "sync", peerId), signal });
+      this.#index.setSyncCursor(peerId, done.epoch, done.cursor);
+      total.accepted += done.accepted;
+      total.ignored += done.ignored;
+      if (!done.more) break;
+    }
+    this.#c.log.debug("synced catalog", { peerId, ...total });
+    return total;
+  }
+
+  async #validateGossip(
+    from: string,
+    data: Uint8Array,
+    category: typeof CATEGORIES[number],
+  ): Promise<ValidationResult> {
+    if (!this.#controller || this.#controller.signal.aborted) return "ignore";
+    const check = await this.#ingest(data, "gossip", from, category);
+    return check.result;
+  }
+
+  /** Checks an announcement object from this node exactly as one from the network. */
+  #checkLocal(announcement: Announcement): Promise<AnnouncementCheck> {
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeAnnouncement(announcement, { maxClockSkew: this.#init.maxClockSkew });
+    } catch (err) {
+      return Promise.resolve({ result: "reject", reason: (err as Error).message });
+    }
+    const store = this.#index;
+    return checkAnnouncement(bytes, {
+      getVersion: (id: string) => store.getVersion(id),
+      maxAge: this.#init.maxAge,
+      maxClockSkew: this.#init.maxClockSkew,
+    });
+  }
+
+  /** Checks and indexes an announcement from another node, with logging. Never throws. */
+  async #ingest(
+    bytes: Uint8Array,
+    source: "gossip" | "sync",
+    from: string,
+    category?: typeof CATEGORIES[number],
+  ): Promise<AnnouncementCheck> {
+    const log = this.#c.log;
+    let check: AnnouncementCheck & { put?: string };
+    try {
+      check = await ingestAnnouncement(this.#index, bytes, {
+        category,
+        maxAge: this.#init.maxAge,
+        maxClockSkew: this.#init.maxClockSkew,
+      });
+    } catch (err) {
+      // A store failure is ours, not the sender's: drop the message without blame.
+      log.warn("failed to index announcement", { source, from, error: err });
+      return { result: "ignore", reason: "index failed" };
+    }
+    if (check.result === "accept") {
+      log.debug("indexed announcement", { id: check.announcement.manifestCid, source, from, put: check.put });
+    } else if (check.result === "reject") {
+      log.debug("rejected announcement", { source, from, reason: check.reason });
+    }
+    return check;
+  }
+
+  async #serve(stream: Stream, connection: Connection): Promise<void> {
+    const store = this.#index;
+    const signal = AbortSignal.any([AbortSignal.timeout(this.#init.syncTimeout), this.#controller!.signal]);
+    const source = {
+      epoch: store.epoch,
+      readChanges: (cursor: number, options: { limit: number; maxBytes: number }) =>
+        store.readChanges(cursor, { ...options, notBefore: Date.now() - this.#init.maxAge }),
+    };
+    try {
+      await serveSync(stream, source, { signal });
+    } catch (err) {
+      stream.abort(err as Error);
+      this.#c.log.debug("failed to serve catalog sync", {
+        peerId: connection.remotePeer.toString(),
+        error: err,
+      });
+    }
+  }
+
+  async #syncIfSupported(peerId: string): Promise<void> {
+    try {
+      const peer = await this.#c.p2p.libp2p.peerStore.get(peerIdFromString(peerId));
+      if (peer.protocols.includes(CATALOG_SYNC_PROTOCOL)) this.#maybeSync(peerId);
+    } catch { /* not identified yet: peer:identify will follow */ }
+  }
+
+  /** Starts a sync with `peerId` unless one ran recently, is running, or the peer misbehaved. */
+  #maybeSync(peerId: string): void {
+    const now = Date.now();
+    if (!this.#controller || this.#controller.signal.aborted) return;
+    if (this.#syncing.has(peerId) || this.#syncing.size >= this.#init.maxConcurrentSyncs) return;
+    if ((this.#badUntil.get(peerId) ?? 0) > now) return;
+    if (now - (this.#lastSync.get(peerId) ?? -Infinity) < this.#init.resyncAfter) return;
+    this.#lastSync.set(peerId, now);
+    const run = this.syncWith(peerId).then(
+      (result) => {
+        if (result.accepted > 0) this.#c.log.info("synced catalog", { peerId, ...result });
+      },
+      (err) => {
+        if (err instanceof SyncProtocolError) {
+          this.#badUntil.set(peerId, Date.now() + BAD_PEER_BACKOFF);
+          this.#c.log.warn("dropped catalog sync with misbehaving peer", { peerId, error: err });
+        } else {
+          this.#c.log.debug("failed to sync catalog", { peerId, error: err });
+        }
+      },
+    ).finally(() => this.#syncing.delete(peerId));
+    this.#syncing.set(peerId, run);
+  }
+
+  #tick(): void {
+    const now = Date.now();
+    const own = this.#c.identity.account.address;
+    try {
+      const pruned = this.#index.pruneExpired(now - this.#init.maxAge, { keepSeller: own });
+      if (pruned > 0) this.#c.log.info("pruned expired listings", { count: pruned });
+    } catch (err) {
+      this.#c.log.warn("failed to prune listings", { error: err });
+    }
+    void this.#reannounce(now - this.#init.maxAge / 2);
+    for (const [peerId, until] of this.#badUntil) if (until <= now) this.#badUntil.delete(peerId);
+    const peers = this.#c.p2p.peers();
+    if (peers.length > 0) void this.#syncIfSupported(peers[Math.floor(Math.random() * peers.length)]);
+  }
+
+  /** Re-signs this node's listings announced before `before`, so they do not expire elsewhere. */
+  async #reannounce(before: number): Promise<void> {
+    const { identity, log } = this.#c;
+    for (const id of this.#index.listStaleOwn(identity.account.address, before)) {
+      if (this.#controller?.signal.aborted) return;
+      try {
+        const { signature: _, ...body } = decodeAnnouncement(this.#index.getAnnouncementBytes(id)!, {
+          maxClockSkew: Infinity,
+        });
+        const signed = await signAnnouncement(
+          identity.account,
+          { ...body, timestamp: Date.now() } as AnnouncementBody,
+        );
+        await this.publishAnnouncement(signed, { signal: this.#controller?.signal });
+        log.info("re-announced listing", { id });
+      } catch (err) {
+        log.warn("failed to re-announce listing", { id, error: err });
+      }
+    }
+  }
+
+  /** Publishes in order, at most one message per `publishInterval`. */
+  #publish(category: typeof CATEGORIES[number], bytes: Uint8Array, options: { signal?: AbortSignal }) {
+    const turn = this.#publishing.then(async () => {
+      options.signal?.throwIfAborted();
+      const wait = this.#lastPublish + this.#init.publishInterval - Date.now();
+      if (wait > 0) await delay(wait, options.signal);
+      this.#lastPublish = Date.now();
+      return await this.#c.p2p.publish(announcementTopic(category), bytes);
+    });
+    this.#publishing = turn.then(() => {}, () => {});
+    return turn;
+  }
+}
+
+function reasonOf(put: "stale" | "conflict" | "full" | "added" | "updated"): string {
+  return {
+    stale: "the catalog already holds this announcement or a newer one",
+    conflict: "the listing is known under another seller",
+    full: "the catalog is full",
+    added: "added",
+    updated: "updated",
+  }[put];
+}
+
+function checkPeerId(peerId: string): string {
+  try {
+    return peerIdFromString(peerId).toString();
+  } catch (cause) {
+    throw new TypeError(`Invalid peer id ${JSON.stringify(String(peerId).slice(0, 80))}`, { cause });
+  }
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,448 @@
+/**
+ * The catalog's SQLite index: one row per listing (the newest valid
+ * announcement of each manifest CID, kept in its canonical signed bytes for
+ * sync), an FTS5 index over title, description, category and column names,
+ * and the peers known to provide each dataset.
+ *
+ * Every listing row carries `seq`, a counter that grows with every insert or
+ * replacement; the sync protocol serves "everything after seq N" so a peer
+ * catches up on exactly what it has not seen from this node.
+ *
+ * ```ts
+ * const store = new CatalogStore(db);
+ * store.putAnnouncement(announcement, bytes);
+ * const { listings } = store.listListings({ q: "air quality", sort: "price" });
+ * ```
+ */
+import { type Database, migrate, transaction } from "../db/mod.ts";
+import type { Announcement } from "../../../protocol/announcement.ts";
+import type { Address, ListingId, ManifestCid } from "../../../protocol/ids.ts";
+import type { Category, Cell, Column } from "../../../protocol/manifest.ts";
+import type { ListingSort, ParsedListingQuery } from "./query.ts";
+
+/** A listing as the catalog shows it. */
+export interface Listing {
+  /** The listing id, which is the manifest CID. */
+  id: ListingId;
+  manifestCid: ManifestCid;
+  title: string;
+  description: string;
+  category: Category;
+  /** Decimal string of token base units. */
+  price: string;
+  seller: Address;
+  gateway: Address;
+  byteLength: number;
+  rowCount: number;
+  chunkCount: number;
+  preview: Cell[][];
+  schema: Column[];
+  licence: string;
+  /** Peer ids known to hold the chunks: the announcement's hint (seller first), then replicas. */
+  providers: string[];
+  /** When the dataset was prepared, ms. */
+  createdAt: number;
+  /** When the indexed announcement was signed, ms. */
+  announcedAt: number;
+  /** Registry stake in token base units; `"0"` until the registry is indexed. */
+  stake: string;
+}
+
+export interface ListListingsResult {
+  listings: Listing[];
+  /** How many listings match, ignoring `limit` and `offset`. */
+  total: number;
+}
+
+/** What happened to an announcement handed to {@link CatalogStore.putAnnouncement}. */
+export type PutResult =
+  /** A new listing. */
+  | "added"
+  /** A newer announcement of a known listing replaced the old one. */
+  | "updated"
+  /** The index already holds this announcement or a newer one. */
+  | "stale"
+  /** The listing is known under another seller. */
+  | "conflict"
+  /** The index holds `maxListings` listings. */
+  | "full";
+
+/** A known listing's identity, for cheap duplicate checks before signature verification. */
+export interface ListingVersion {
+  seller: Address;
+  announcedAt: number;
+}
+
+export interface SyncBatch {
+  /** Canonical signed announcement bytes, oldest change first. */
+  announcements: Uint8Array[];
+  /** The seq of the last announcement in the batch (or the request's cursor when empty). */
+  cursor: number;
+  /** Whether more announcements follow the batch. */
+  more: boolean;
+}
+
+export interface CatalogStoreInit {
+  /** Most listings the index keeps; further new listings are refused. @default 100_000 */
+  maxListings?: number;
+}
+
+const MIGRATIONS = [
+  `CREATE TABLE catalog_listings (
+    n INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    seller TEXT NOT NULL,
+    gateway TEXT NOT NULL,
+    category TEXT NOT NULL,
+    title TEXT NOT NULL,
+    description TEXT NOT NULL,
+    price TEXT NOT NULL,
+    price_key TEXT NOT NULL,
+    stake TEXT NOT NULL DEFAULT '0',
+    stake_key TEXT NOT NULL DEFAULT '${"0".repeat(78)}',
+    byte_length INTEGER NOT NULL,
+    row_count INTEGER NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    schema TEXT NOT NULL,
+    preview TEXT NOT NULL,
+    licence TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    announced_at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    seq INTEGER NOT NULL UNIQUE,
+    raw BLOB NOT NULL
+  );
+  CREATE INDEX catalog_listings_category ON catalog_listings (category, created_at);
+  CREATE INDEX catalog_listings_created ON catalog_listings (created_at);
+  CREATE INDEX catalog_listings_price ON catalog_listings (price_key);
+  CREATE INDEX catalog_listings_stake ON catalog_listings (stake_key);
+  CREATE INDEX catalog_listings_seller ON catalog_listings (seller);
+  CREATE INDEX catalog_listings_announced ON catalog_listings (announced_at);
+  CREATE TABLE catalog_providers (
+    listing_n INTEGER NOT NULL REFERENCES catalog_listings (n) ON DELETE CASCADE,
+    peer_id TEXT NOT NULL,
+    hint_position INTEGER,
+    replicated INTEGER NOT NULL DEFAULT 0,
+    added_at INTEGER NOT NULL,
+    PRIMARY KEY (listing_n, peer_id)
+  );
+  CREATE VIRTUAL TABLE catalog_search USING fts5 (
+    title, description, category, columns,
+    tokenize = 'unicode61 remove_diacritics 2'
+  );
+  CREATE TABLE catalog_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE catalog_sync_peers (
+    peer_id TEXT PRIMARY KEY,
+    epoch TEXT NOT NULL,
+    cursor INTEGER NOT NULL,
+    synced_at INTEGER NOT NULL
+  );`,
+];
+
+/** Width of a zero-padded uint256 decimal, so text order is numeric order. */
+const UINT256_DIGITS = 78;
+
+interface ListingRow {
+  n: number;
+  id: string;
+  seller: string;
+  gateway: string;
+  category: string;
+  title: string;
+  description: string;
+  price: string;
+  stake: string;
+  byte_length: number;
+  row_count: number;
+  chunk_count: number;
+  schema: string;
+  preview: string;
+  licence: string;
+  created_at: number;
+  announced_at: number;
+}
+
+const ORDER_BY: Record<ListingSort, string> = {
+  newest: "l.created_at DESC, l.announced_at DESC, l.id",
+  price: "l.price_key ASC, l.created_at DESC, l.id",
+  stake: "l.stake_key DESC, l.created_at DESC, l.id",
+  relevance: "s.rank, l.created_at DESC, l.id",
+};
+
+export class CatalogStore {
+  #db: Database;
+  #maxListings: number;
+
+  constructor(db: Database, init: CatalogStoreInit = {}) {
+    this.#db = db;
+    this.#maxListings = init.maxListings ?? 100_000;
+    migrate(db, "catalog", MIGRATIONS);
+    if (this.#meta("epoch") === undefined) this.#setMeta("epoch", crypto.randomUUID());
+  }
+
+  /** A random id of this index; a peer's sync cursor is only meaningful within one epoch. */
+  get epoch(): string {
+    return this.#meta("epoch")!;
+  }
+
+  /** How many listings the index holds. */
+  count(): number {
+    return (this.#db.prepare("SELECT COUNT(*) AS c FROM catalog_listings").get() as { c: number }).c;
+  }
+
+  /** The seller and timestamp of the indexed announcement of `id`, if any. */
+  getVersion(id: string): ListingVersion | undefined {
+    const row = this.#db.prepare("SELECT seller, announced_at FROM catalog_listings WHERE id = ?").get(id) as
+      | { seller: string; announced_at: number }
+      | undefined;
+    return row && { seller: row.seller as Address, announcedAt: row.announced_at };
+  }
+
+  /**
+   * Indexes a verified announcement (`bytes` is its canonical encoding):
+   * adds it, replaces an older announcement by the same seller, or refuses.
+   */
+  putAnnouncement(a: Announcement, bytes: Uint8Array, options: { now?: number } = {}): PutResult {
+    const now = options.now ?? Date.now();
+    return transaction(this.#db, () => {
+      const existing = this.#db.prepare("SELECT n, seller, announced_at FROM catalog_listings WHERE id = ?")
+        .get(a.manifestCid) as { n: number; seller: string; announced_at: number } | undefined;
+      if (existing && existing.seller !== a.seller) return "conflict";
+      if (existing && existing.announced_at >= a.timestamp) return "stale";
+      if (!existing && this.count() >= this.#maxListings) return "full";
+      const seq = this.#nextSeq();
+      const values = {
+        seller: a.seller,
+        gateway: a.gateway,
+        category: a.category,
+        title: a.title,
+        description: a.description,
+        price: a.price,
+        price_key: a.price.padStart(UINT256_DIGITS, "0"),
+        byte_length: a.byteLength,
+        row_count: a.rowCount,
+        chunk_count: a.chunkCount,
+        schema: JSON.stringify(a.schema),
+        preview: JSON.stringify(a.preview),
+        licence: a.licence,
+        created_at: a.createdAt,
+        announced_at: a.timestamp,
+        received_at: now,
+        seq,
+        raw: bytes,
+      };
+      let n: number;
+      if (existing) {
+        n = existing.n;
+        const sets = Object.keys(values).map((k) => `${k} = :${k}`).join(", ");
+        this.#db.prepare(`UPDATE catalog_listings SET ${sets} WHERE n = :n`).run({ ...values, n });
+        this.#db.prepare("DELETE FROM catalog_search WHERE rowid = ?").run(n);
+        this.#db.prepare("UPDATE catalog_providers SET hint_position = NULL WHERE listing_n = ?").run(n);
+      } else {
+        const keys = Object.keys(values);
+        const result = this.#db.prepare(
+          `INSERT INTO catalog_listings (id, ${keys.join(", ")}) VALUES (:id, ${
+            keys.map((k) => `:${k}`).join(", ")
+          })`,
+        ).run({ ...values, id: a.manifestCid });
+        n = Number(result.lastInsertRowid);
+      }
+      this.#db.prepare(
+        "INSERT INTO catalog_search (rowid, title, description, category, columns) VALUES (?, ?, ?, ?, ?)",
+      )
+        .run(n, a.title, a.description, a.category, a.schema.map((c) => c.name).join(" "));
+      const hint = this.#db.prepare(
+        `INSERT INTO catalog_providers (listing_n, peer_id, hint_position, added_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (listing_n, peer_id) DO UPDATE SET hint_position = excluded.hint_position`,
+      );
+      a.providers.forEach((peerId, i) => hint.run(n, peerId, i, now));
+      this.#db.prepare(
+        "DELETE FROM catalog_providers WHERE listing_n = ? AND hint_position IS NULL AND replicated = 0",
+      )
+        .run(n);
+      return existing ? "updated" : "added";
+    });
+  }
+
+  /** The listing `id`, or `undefined`. */
+  getListing(id: string): Listing | undefined {
+    const row = this.#db.prepare("SELECT * FROM catalog_listings WHERE id = ?").get(id) as
+      | ListingRow
+      | undefined;
+    return row && this.#toListings([row])[0];
+  }
+
+  /** The signed announcement bytes of listing `id`, or `undefined`. */
+  getAnnouncementBytes(id: string): Uint8Array | undefined {
+    const row = this.#db.prepare("SELECT raw FROM catalog_listings WHERE id = ?").get(id) as
+      | { raw: Uint8Array }
+      | undefined;
+    return row?.raw;
+  }
+
+  /** Listings matching an already validated query (see `parseListingQuery`). */
+  listListings(query: ParsedListingQuery): ListListingsResult {
+    if (query.empty) return { listings: [], total: 0 };
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    let from = "catalog_listings l";
+    if (query.q !== undefined) {
+      from += " JOIN catalog_search s ON s.rowid = l.n";
+      where.push("catalog_search MATCH ?");
+      params.push(query.q);
+    }
+    if (query.category !== undefined) {
+      where.push("l.category = ?");
+      params.push(query.category);
+    }
+    if (query.seller !== undefined) {
+      where.push("l.seller = ?");
+      params.push(query.seller);
+    }
+    const clause = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+    const order = query.sort === "relevance" && query.q === undefined
+      ? ORDER_BY.newest
+      : ORDER_BY[query.sort];
+    const total =
+      (this.#db.prepare(`SELECT COUNT(*) AS c FROM ${from} ${clause}`).get(...params) as { c: number }).c;
+    const rows = this.#db.prepare(`SELECT l.* FROM ${from} ${clause} ORDER BY ${order} LIMIT ? OFFSET ?`)
+      .all(...params, query.limit, query.offset) as unknown as ListingRow[];
+    return { listings: this.#toListings(rows), total };
+  }
+
+  /** Records that `peerId` holds the dataset of listing `id`; false when the listing is unknown. */
+  addProvider(id: string, peerId: string, options: { now?: number } = {}): boolean {
+    const row = this.#db.prepare("SELECT n FROM catalog_listings WHERE id = ?").get(id) as
+      | { n: number }
+      | undefined;
+    if (!row) return false;
+    this.#db.prepare(
+      `INSERT INTO catalog_providers (listing_n, peer_id, replicated, added_at) VALUES (?, ?, 1, ?)
+       ON CONFLICT (listing_n, peer_id) DO UPDATE SET replicated = 1`,
+    ).run(row.n, peerId, options.now ?? Date.now());
+    return true;
+  }
+
+  /** Forgets that `peerId` holds listing `id`; false when it was not known to. */
+  removeProvider(id: string, peerId: string): boolean {
+    const result = this.#db.prepare(
+      "DELETE FROM catalog_providers WHERE peer_id = ? AND listing_n = (SELECT n FROM catalog_listings WHERE id = ?)",
+    ).run(peerId, id);
+    return Number(result.changes) > 0;
+  }
+
+  /** Removes the listings whose announcement was signed before `before`, except `keepSeller`'s; returns how many. */
+  pruneExpired(before: number, options: { keepSeller?: string } = {}): number {
+    return transaction(this.#db, () => {
+      const rows = this.#db.prepare("SELECT n FROM catalog_listings WHERE announced_at < ? AND seller != ?")
+        .all(before, options.keepSeller ?? "") as { n: number }[];
+      for (const { n } of rows) {
+        this.#db.prepare("DELETE FROM catalog_search WHERE rowid = ?").run(n);
+        this.#db.prepare("DELETE FROM catalog_listings WHERE n = ?").run(n);
+      }
+      return rows.length;
+    });
+  }
+
+  /** Ids of `seller`'s listings whose announcement was signed before `before`. */
+  listStaleOwn(seller: string, before: number): ListingId[] {
+    return (this.#db.prepare(
+      "SELECT id FROM catalog_listings WHERE seller = ? AND announced_at < ? ORDER BY id",
+    )
+      .all(seller, before) as { id: string }[]).map((r) => r.id as ListingId);
+  }
+
+  /**
+   * Announcements changed after `cursor` and signed at or after `notBefore`,
+   * in change order, capped at `limit` announcements and about `maxBytes`.
+   */
+  readChanges(cursor: number, options: { limit: number; maxBytes: number; notBefore: number }): SyncBatch {
+    const rows = this.#db.prepare(
+      "SELECT seq, raw FROM catalog_listings WHERE seq > ? AND announced_at >= ? ORDER BY seq LIMIT ?",
+    ).iterate(cursor, options.notBefore, options.limit + 1) as IterableIterator<
+      { seq: number; raw: Uint8Array }
+    >;
+    const announcements: Uint8Array[] = [];
+    let bytes = 0;
+    let last = cursor;
+    let more = false;
+    for (const row of rows) {
+      if (announcements.length >= options.limit || bytes + row.raw.byteLength > options.maxBytes) {
+        more = true;
+        break;
+      }
+      announcements.push(row.raw);
+      bytes += row.raw.byteLength;
+      last = row.seq;
+    }
+    return { announcements, cursor: last, more };
+  }
+
+  /** The sync position this node holds for `peerId`'s catalog. */
+  getSyncCursor(peerId: string): { epoch: string; cursor: number; syncedAt: number } | undefined {
+    const row = this.#db.prepare("SELECT epoch, cursor, synced_at FROM catalog_sync_peers WHERE peer_id = ?")
+      .get(peerId) as { epoch: string; cursor: number; synced_at: number } | undefined;
+    return row && { epoch: row.epoch, cursor: row.cursor, syncedAt: row.synced_at };
+  }
+
+  setSyncCursor(peerId: string, epoch: string, cursor: number, options: { now?: number } = {}): void {
+    this.#db.prepare(
+      `INSERT INTO catalog_sync_peers (peer_id, epoch, cursor, synced_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (peer_id) DO UPDATE SET epoch = excluded.epoch, cursor = excluded.cursor, synced_at = excluded.synced_at`,
+    ).run(peerId, epoch, cursor, options.now ?? Date.now());
+  }
+
+  #nextSeq(): number {
+    const seq = Number(this.#meta("seq") ?? "0") + 1;
+    this.#setMeta("seq", String(seq));
+    return seq;
+  }
+
+  #meta(key: string): string | undefined {
+    const row = this.#db.prepare("SELECT value FROM catalog_meta WHERE key = ?").get(key) as
+      | { value: string }
+      | undefined;
+    return row?.value;
+  }
+
+  #setMeta(key: string, value: string): void {
+    this.#db.prepare(
+      "INSERT INTO catalog_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ).run(key, value);
+  }
+
+  #toListings(rows: ListingRow[]): Listing[] {
+    if (rows.length === 0) return [];
+    const providers = new Map<number, string[]>();
+    const placeholders = rows.map(() => "?").join(", ");
+    const providerRows = this.#db.prepare(
+      `SELECT listing_n, peer_id FROM catalog_providers WHERE listing_n IN (${placeholders})
+       ORDER BY listing_n, hint_position IS NULL, hint_position, added_at, peer_id`,
+    ).all(...rows.map((r) => r.n)) as { listing_n: number; peer_id: string }[];
+    for (const p of providerRows) {
+      const list = providers.get(p.listing_n) ?? [];
+      list.push(p.peer_id);
+      providers.set(p.listing_n, list);
+    }
+    return rows.map((r) => ({
+      id: r.id as ListingId,
+      manifestCid: r.id as ManifestCid,
+      title: r.title,
+      description: r.description,
+      category: r.category as Category,
+      price: r.price,
+      seller: r.seller as Address,
+      gateway: r.gateway as Address,
+      byteLength: r.byte_length,
+      rowCount: r.row_count,
+      chunkCount: r.chunk_count,
+      preview: JSON.parse(r.preview),
+      schema: JSON.parse(r.schema),
+      licence: r.licence,
+      providers: providers.get(r.n) ?? [],
+      createdAt: r.created_at,
+      announcedAt: r.announced_at,
+      stake: r.stake,
+    }));
+  }
+}
