@@ -1,0 +1,29 @@
+/**
+ * The replication service: a publisher announces its dataset in the DHT
+ * (manifest and chunk CIDs); every node offering storage
+ * (`config.storage.quotaGB`) watches the datasets it learns about and, when a
+ * dataset has fewer live providers than its target (3 by default), the nodes
+ * closest to it in XOR distance fetch it, verify it and provide it too. A
+ * repair loop keeps counting, so replicas come back when providers leave.
+ *
+ * ```ts
+ * const replication = createReplication({ db, blocks, p2p, transfer, fetches, log, quotaGB: 1 });
+ * await replication.start();
+ * await replication.provideDataset(manifestCid);   // on the publisher
+ * replication.watch(manifestCid);                   // on every node (the catalog does this per listing)
+ * replication.addEventListener("provide", (e) => console.log(e.detail.manifestCid));
+ * replication.getReplication(manifestCid);          // { target: 3, providers: [...], local, status }
+ * ```
+ */
+export { compareDistance, datasetKey, peerKey, sortByDistance, xorDistance } from "./distance.ts";
+export {
+  createReplication,
+  NotLocalError,
+  type ProvideDetail,
+  Replication,
+  type ReplicationComponents,
+  type ReplicationInit,
+  type ReplicationState,
+  type ReplicationStatus,
+  type Role,
+} from "./replication.ts";

@@ -1,0 +1,525 @@
+/**
+ * The replication service: announces local datasets in the DHT and keeps
+ * every watched dataset at its replication target. Each repair round counts
+ * the live providers of a dataset (DHT providers that answer a probe); when
+ * there are fewer than the target, the nodes closest to the dataset's key
+ * among the known nodes that do not hold it yet fetch it and provide it.
+ */
+import { CID } from "multiformats/cid";
+import type { PeerId } from "@libp2p/interface";
+import { toManifestCid } from "../../../protocol/ids.ts";
+import { decodeManifest, type Manifest } from "../../../protocol/manifest.ts";
+import { CHUNKS_PROTOCOL } from "../../../protocol/topics.ts";
+import { type Database, migrate } from "../db/mod.ts";
+import type { BlockStore } from "../blocks/mod.ts";
+import type { P2P } from "../p2p/mod.ts";
+import type { Logger } from "../../log.ts";
+import { KosmosError } from "../../errors.ts";
+import { minute, second } from "../../constants.ts";
+import { chunkBytes } from "../transfer/fetch.ts";
+import type { Fetches, FetchProgress } from "../transfer/fetches.ts";
+import type { Transfer } from "../transfer/transfer.ts";
+import { timeoutSignal } from "../transfer/signals.ts";
+import { datasetKey, sortByDistance } from "./distance.ts";
+
+export type ReplicationStatus =
+  /** Not counted yet. */
+  | "pending"
+  /** At least `target` live providers. */
+  | "replicated"
+  /** Fewer live providers than the target, and this node is not the one to add a replica. */
+  | "under-replicated"
+  /** This node is fetching a replica. */
+  | "fetching"
+  /** No live provider was found. */
+  | "unavailable";
+
+export interface ReplicationState {
+  manifestCid: string;
+  target: number;
+  /** Live providers at the last count, sorted; includes this node when it holds the dataset. */
+  providers: string[];
+  /** Whether this node holds and provides the whole dataset. */
+  local: boolean;
+  status: ReplicationStatus;
+  /** ms since the epoch of the last count, 0 before the first. */
+  checkedAt: number;
+}
+
+/** Detail of the `provide` and `unprovide` events. */
+export interface ProvideDetail {
+  manifestCid: string;
+  /** "origin": published here; "replica": held for the network; "fetched": bought or fetched by the user. */
+  role: Role;
+}
+
+export type Role = "origin" | "replica" | "fetched";
+
+/** A dataset cannot be provided: its manifest or a chunk is not in the local store. */
+export class NotLocalError extends KosmosError {
+  override name = "NotLocalError";
+}
+
+export interface ReplicationComponents {
+  db: Database;
+  blocks: BlockStore;
+  p2p: P2P;
+  transfer: Transfer;
+  fetches: Fetches;
+  log: Logger;
+  /** Disk offered for replicas, in GB (`config.storage.quotaGB`); 0 takes none. */
+  quotaGB: number;
+}
+
+export interface ReplicationInit {
+  /** Live providers each dataset should have. @default 3 */
+  target?: number;
+  /** ms between repair rounds. @default 1 minute */
+  repairInterval?: number;
+  /** ms a provider has to answer the liveness probe. @default 3 s */
+  probeTimeout?: number;
+  /** ms one DHT lookup may take. @default 10 s */
+  findTimeout?: number;
+  /** DHT announcements in flight at once while providing a dataset. @default 8 */
+  provideConcurrency?: number;
+  /**
+   * Repair rounds a dataset stays under its target before one more node
+   * (the next closest) steps in to replicate it. @default 10
+   */
+  escalateRounds?: number;
+}
+
+const MIGRATIONS = [
+  `CREATE TABLE replication (
+    manifest_cid TEXT PRIMARY KEY,
+    target INTEGER NOT NULL,
+    watched INTEGER NOT NULL DEFAULT 0,
+    local INTEGER NOT NULL DEFAULT 0,
+    role TEXT CHECK (role IN ('origin', 'replica', 'fetched')),
+    bytes INTEGER NOT NULL DEFAULT 0,
+    providers TEXT NOT NULL DEFAULT '[]',
+    status TEXT NOT NULL DEFAULT 'pending',
+    checked_at INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+  );`,
+];
+
+interface Row {
+  manifest_cid: string;
+  target: number;
+  watched: number;
+  local: number;
+  role: Role | null;
+  bytes: number;
+  providers: string;
+  status: ReplicationStatus;
+  checked_at: number;
+}
+
+export function createReplication(
+  components: ReplicationComponents,
+  init: ReplicationInit = {},
+): Replication {
+  return new Replication(components, init);
+}
+
+/** Emits `provide` and `unprovide` (`CustomEvent<ProvideDetail>`) and `checked` (`CustomEvent<ReplicationState>`). */
+export class Replication extends EventTarget {
+  readonly #c: ReplicationComponents;
+  readonly #init: Required<ReplicationInit>;
+  #timer?: ReturnType<typeof setTimeout>;
+  #stopping = new AbortController();
+  #round?: Promise<void>;
+  #again = false;
+  #deficitRounds = new Map<string, number>();
+  #onFetchDone = (evt: Event) => void this.#fetchDone((evt as CustomEvent<FetchProgress>).detail);
+  #started = false;
+
+  constructor(components: ReplicationComponents, init: ReplicationInit) {
+    super();
+    this.#c = components;
+    this.#init = {
+      target: init.target ?? 3,
+      repairInterval: init.repairInterval ?? minute,
+      probeTimeout: init.probeTimeout ?? 3 * second,
+      findTimeout: init.findTimeout ?? 10 * second,
+      provideConcurrency: init.provideConcurrency ?? 8,
+      escalateRounds: init.escalateRounds ?? 10,
+    };
+    if (!Number.isInteger(this.#init.target) || this.#init.target < 1) {
+      throw new RangeError(
+        `Cannot create replication: target ${this.#init.target} must be a positive integer`,
+      );
+    }
+  }
+
+  get target(): number {
+    return this.#init.target;
+  }
+
+  start(): Promise<void> {
+    migrate(this.#c.db, "replication", MIGRATIONS);
+    this.#stopping = new AbortController();
+    this.#started = true;
+    this.#c.fetches.addEventListener("complete", this.#onFetchDone);
+    // Provider records live in memory on the DHT peers: announce what we hold again.
+    const local = this.#rows().filter((r) => r.local === 1);
+    void (async () => {
+      for (const row of local) {
+        if (this.#stopping.signal.aborted) return;
+        await this.#announce(CID.parse(row.manifest_cid), this.#stopping.signal).catch((err) => {
+          if (!this.#stopping.signal.aborted) this.#c.log.warn("failed to announce dataset", { error: err });
+        });
+      }
+    })();
+    this.#schedule(0);
+    return Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    this.#started = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#stopping.abort(new KosmosError("replication stopping"));
+    this.#c.fetches.removeEventListener("complete", this.#onFetchDone);
+    await this.#round?.catch(() => {});
+  }
+
+  /**
+   * Takes a share in keeping `manifestCid` at its replication target: from
+   * now on every repair round counts its providers, and this node fetches a
+   * replica when it is among the closest nodes that could add one.
+   */
+  watch(manifestCid: string, options: { target?: number } = {}): void {
+    const cid = toManifestCid(manifestCid);
+    const target = options.target ?? this.#init.target;
+    this.#c.db.prepare(
+      `INSERT INTO replication (manifest_cid, target, watched, created_at) VALUES (?, ?, 1, ?)
+       ON CONFLICT (manifest_cid) DO UPDATE SET watched = 1, target = excluded.target`,
+    ).run(cid, target, Date.now());
+    this.#schedule(0);
+  }
+
+  /** Stops watching a dataset (a replica already held stays until {@link unprovideDataset}). */
+  unwatch(manifestCid: string): void {
+    this.#c.db.prepare("UPDATE replication SET watched = 0 WHERE manifest_cid = ?").run(
+      toManifestCid(manifestCid),
+    );
+  }
+
+  /**
+   * Announces a dataset held in full in the local store: its manifest CID and
+   * every chunk CID go into the DHT. Throws {@link NotLocalError} when a block
+   * is missing.
+   */
+  async provideDataset(
+    manifestCid: string,
+    options: { signal?: AbortSignal; role?: Role; timeout?: number } = {},
+  ): Promise<void> {
+    const cid = CID.parse(toManifestCid(manifestCid));
+    const manifest = await this.#localManifest(cid);
+    if (!manifest) throw new NotLocalError(`Cannot provide "${cid}": the manifest is not stored here`);
+    for (const chunk of manifest.chunks) {
+      if (!(await this.#c.blocks.has(chunk))) {
+        throw new NotLocalError(`Cannot provide "${cid}": chunk "${chunk}" is not stored here`);
+      }
+    }
+    const role = options.role ?? "origin";
+    const bytes = manifest.chunks.reduce((sum, _c, i) => sum + chunkBytes(manifest, i), 0);
+    this.#c.db.prepare(
+      `INSERT INTO replication (manifest_cid, target, local, role, bytes, created_at) VALUES (?, ?, 1, ?, ?, ?)
+       ON CONFLICT (manifest_cid) DO UPDATE SET local = 1, bytes = excluded.bytes,
+         role = CASE WHEN replication.role = 'origin' THEN 'origin' ELSE excluded.role END`,
+    ).run(cid.toString(), this.#init.target, role, bytes, Date.now());
+    using t = timeoutSignal(options.timeout ?? minute, options.signal);
+    await this.#announce(cid, t.signal, manifest);
+    this.#c.log.info("provided dataset", {
+      manifestCid: cid.toString(),
+      role,
+      chunks: manifest.chunks.length,
+    });
+    this.dispatchEvent(
+      new CustomEvent<ProvideDetail>("provide", {
+        detail: { manifestCid: cid.toString(), role: this.#row(cid.toString())!.role! },
+      }),
+    );
+  }
+
+  /** Stops announcing a dataset; a replica's blocks are deleted, others are kept. */
+  async unprovideDataset(manifestCid: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const cid = CID.parse(toManifestCid(manifestCid));
+    const row = this.#row(cid.toString());
+    if (!row?.local) return;
+    const manifest = await this.#localManifest(cid);
+    const routing = this.#c.p2p.libp2p.contentRouting;
+    using t = timeoutSignal(minute, options.signal);
+    for (const key of [cid, ...(manifest?.chunks ?? [])]) {
+      await routing.cancelReprovide(key, { signal: t.signal }).catch(() => {});
+    }
+    this.#c.db.prepare("UPDATE replication SET local = 0, bytes = 0 WHERE manifest_cid = ?").run(
+      cid.toString(),
+    );
+    if (row.role === "replica") {
+      for (const chunk of manifest?.chunks ?? []) await this.#c.blocks.delete(chunk);
+      await this.#c.blocks.delete(cid);
+    }
+    this.#c.log.info("stopped providing dataset", { manifestCid: cid.toString(), role: row.role });
+    this.dispatchEvent(
+      new CustomEvent<ProvideDetail>("unprovide", {
+        detail: { manifestCid: cid.toString(), role: row.role! },
+      }),
+    );
+  }
+
+  /** The replication state of a dataset this node watches or holds, else `undefined`. */
+  getReplication(manifestCid: string): ReplicationState | undefined {
+    const row = this.#row(manifestCid);
+    return row ? this.#toState(row) : undefined;
+  }
+
+  listReplication(): ReplicationState[] {
+    return this.#rows().map((r) => this.#toState(r));
+  }
+
+  /** Runs a repair round now (as the timer would) and resolves when it is done. */
+  async repairNow(): Promise<void> {
+    clearTimeout(this.#timer);
+    if (this.#round) {
+      this.#again = true;
+      await this.#round;
+    }
+    await this.#runRound();
+  }
+
+  #toState(row: Row): ReplicationState {
+    return {
+      manifestCid: row.manifest_cid,
+      target: row.target,
+      providers: JSON.parse(row.providers),
+      local: row.local === 1,
+      status: row.status,
+      checkedAt: row.checked_at,
+    };
+  }
+
+  #row(manifestCid: string): Row | undefined {
+    return this.#c.db.prepare("SELECT * FROM replication WHERE manifest_cid = ?").get(manifestCid) as
+      | Row
+      | undefined;
+  }
+
+  #rows(): Row[] {
+    return this.#c.db.prepare("SELECT * FROM replication ORDER BY created_at").all() as unknown as Row[];
+  }
+
+  async #localManifest(cid: CID): Promise<Manifest | undefined> {
+    try {
+      return (await decodeManifest(await this.#c.blocks.get(cid), cid)).manifest;
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name === "NotFoundError" || name === "CorruptBlockError") return undefined;
+      throw err;
+    }
+  }
+
+  async #announce(cid: CID, signal: AbortSignal, manifest?: Manifest): Promise<void> {
+    manifest ??= await this.#localManifest(cid);
+    const keys = [cid, ...(manifest?.chunks ?? [])];
+    const routing = this.#c.p2p.libp2p.contentRouting;
+    let next = 0;
+    const worker = async () => {
+      while (next < keys.length) {
+        signal.throwIfAborted();
+        await routing.provide(keys[next++], { signal });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#init.provideConcurrency, keys.length) }, worker));
+  }
+
+  #schedule(delay: number): void {
+    if (!this.#started) return;
+    if (this.#round) {
+      this.#again = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.#runRound(), delay);
+  }
+
+  #runRound(): Promise<void> {
+    if (this.#round) return this.#round;
+    this.#round = (async () => {
+      do {
+        this.#again = false;
+        for (const row of this.#rows()) {
+          if (!this.#started) return;
+          if (row.watched !== 1 && row.local !== 1) continue;
+          try {
+            await this.#check(row);
+          } catch (err) {
+            if (!this.#stopping.signal.aborted) {
+              this.#c.log.warn("failed to check replication", { manifestCid: row.manifest_cid, error: err });
+            }
+          }
+        }
+      } while (this.#again && this.#started);
+    })().finally(() => {
+      this.#round = undefined;
+      if (this.#started) {
+        clearTimeout(this.#timer);
+        this.#timer = setTimeout(() => void this.#runRound(), this.#init.repairInterval);
+      }
+    });
+    return this.#round;
+  }
+
+  /** Counts live providers of one dataset and starts a replica here when this node is responsible. */
+  async #check(row: Row): Promise<void> {
+    const cid = CID.parse(row.manifest_cid);
+    const selfId = this.#c.p2p.peerId.toString();
+    const local = row.local === 1;
+    const live = await this.#liveProviders(cid);
+    if (local) live.add(selfId);
+    const providers = [...live].sort();
+    let status: ReplicationStatus = live.size >= row.target
+      ? "replicated"
+      : live.size === 0
+      ? "unavailable"
+      : "under-replicated";
+    const fetch = this.#c.fetches.getFetch(row.manifest_cid);
+    const fetching = fetch?.status === "queued" || fetch?.status === "running";
+    if (fetching) status = "fetching";
+
+    if (!local && !fetching && row.watched === 1 && live.size > 0 && live.size < row.target) {
+      const deficit = row.target - live.size;
+      const rounds = (this.#deficitRounds.get(row.manifest_cid) ?? 0) + 1;
+      this.#deficitRounds.set(row.manifest_cid, rounds);
+      // When the closest nodes do not step in (full, offline, quota 0), widen the circle by one node
+      // every `escalateRounds` rounds; sooner would race replicas that are still fetching or announcing.
+      const slack = Math.floor(rounds / this.#init.escalateRounds);
+      const candidates = await this.#candidates(live);
+      const rank = (await sortByDistance(await datasetKey(cid), candidates)).indexOf(selfId);
+      if (rank >= 0 && rank < deficit + slack && await this.#hasRoomFor(cid, providers)) {
+        this.#c.log.info("started replica", {
+          manifestCid: row.manifest_cid,
+          live: live.size,
+          target: row.target,
+          rank,
+        });
+        this.#c.fetches.startFetch(row.manifest_cid, { providers: providers.filter((p) => p !== selfId) });
+        this.#c.db.prepare("UPDATE replication SET role = COALESCE(role, 'replica') WHERE manifest_cid = ?")
+          .run(row.manifest_cid);
+        status = "fetching";
+      }
+    } else {
+      this.#deficitRounds.delete(row.manifest_cid);
+    }
+    this.#c.db.prepare(
+      "UPDATE replication SET providers = ?, status = ?, checked_at = ? WHERE manifest_cid = ?",
+    )
+      .run(JSON.stringify(providers), status, Date.now(), row.manifest_cid);
+    this.dispatchEvent(
+      new CustomEvent<ReplicationState>("checked", { detail: this.getReplication(row.manifest_cid)! }),
+    );
+  }
+
+  /** DHT providers of `cid` (other than this node) that answer a `has` probe for the manifest. */
+  async #liveProviders(cid: CID): Promise<Set<string>> {
+    const selfId = this.#c.p2p.peerId.toString();
+    const found = new Set<string>();
+    {
+      using t = timeoutSignal(this.#init.findTimeout, this.#stopping.signal);
+      try {
+        for await (
+          const provider of this.#c.p2p.libp2p.contentRouting.findProviders(cid, { signal: t.signal })
+        ) {
+          const id = provider.id.toString();
+          if (id !== selfId) found.add(id);
+          if (found.size >= 20) break;
+        }
+      } catch (err) {
+        if (this.#stopping.signal.aborted) throw err;
+        this.#c.log.debug("failed to find providers", { manifestCid: cid.toString(), error: err });
+      }
+    }
+    const live = new Set<string>();
+    await Promise.all([...found].map(async (peerId) => {
+      if (this.#c.fetches.scores.isBanned(peerId)) return;
+      using t = timeoutSignal(this.#init.probeTimeout, this.#stopping.signal);
+      try {
+        const session = await this.#c.transfer.openSession(peerId, { signal: t.signal });
+        try {
+          if (await session.has(cid, { signal: t.signal })) live.add(peerId);
+        } finally {
+          await session.close({ signal: t.signal });
+        }
+      } catch (err) {
+        this.#c.log.debug("failed to probe provider", { peerId, error: err });
+      }
+    }));
+    return live;
+  }
+
+  /** This node and the connected Kosmos nodes (they speak the chunk protocol), minus `exclude`. */
+  async #candidates(exclude: Set<string>): Promise<string[]> {
+    const libp2p = this.#c.p2p.libp2p;
+    const out = new Set<string>();
+    if (this.#c.quotaGB > 0) out.add(libp2p.peerId.toString());
+    const peers = new Map<string, PeerId>();
+    for (const conn of libp2p.getConnections()) peers.set(conn.remotePeer.toString(), conn.remotePeer);
+    await Promise.all([...peers].map(async ([id, peerId]) => {
+      try {
+        if ((await libp2p.peerStore.get(peerId)).protocols.includes(CHUNKS_PROTOCOL)) out.add(id);
+      } catch { /* not identified yet */ }
+    }));
+    for (const id of exclude) out.delete(id);
+    return [...out];
+  }
+
+  /** Fetches the manifest (when needed) and checks the replica fits in the storage quota. */
+  async #hasRoomFor(cid: CID, providers: string[]): Promise<boolean> {
+    if (!(this.#c.quotaGB > 0)) return false;
+    let manifest = await this.#localManifest(cid);
+    for (const peerId of providers) {
+      if (manifest) break;
+      using t = timeoutSignal(this.#init.probeTimeout * 3, this.#stopping.signal);
+      try {
+        const session = await this.#c.transfer.openSession(peerId, { signal: t.signal });
+        try {
+          manifest = (await decodeManifest(await session.get(cid, { signal: t.signal }), cid)).manifest;
+        } finally {
+          await session.close({ signal: t.signal });
+        }
+      } catch (err) {
+        this.#c.log.debug("failed to get manifest", { peerId, error: err });
+      }
+    }
+    if (!manifest) return false;
+    const size = manifest.chunks.reduce((sum, _c, i) => sum + chunkBytes(manifest, i), 0);
+    const used =
+      (this.#c.db.prepare("SELECT COALESCE(SUM(bytes), 0) AS used FROM replication WHERE role = 'replica'")
+        .get() as { used: number }).used;
+    const room = used + size <= this.#c.quotaGB * 1e9;
+    if (!room) {
+      this.#c.log.info("declined replica: over storage quota", { manifestCid: cid.toString(), bytes: size });
+    }
+    return room;
+  }
+
+  async #fetchDone(progress: FetchProgress): Promise<void> {
+    if (!this.#started) return;
+    const row = this.#row(progress.manifestCid);
+    const role: Role = row?.role === "replica" ? "replica" : row?.role === "origin" ? "origin" : "fetched";
+    try {
+      await this.provideDataset(progress.manifestCid, { role, signal: this.#stopping.signal });
+    } catch (err) {
+      if (!this.#stopping.signal.aborted) {
+        this.#c.log.warn("failed to provide fetched dataset", {
+          manifestCid: progress.manifestCid,
+          error: err,
+        });
+      }
+    }
+    this.#schedule(0);
+  }
+}

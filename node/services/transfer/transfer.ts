@@ -1,0 +1,316 @@
+/**
+ * Both ends of the chunk protocol. The server answers `get`/`has` requests
+ * for blocks from the local {@link BlockStore} (which re-checks every CID on
+ * read, so a corrupt block on disk is reported as missing, never served);
+ * the client opens a {@link ChunkSession} to a peer and asks for blocks one
+ * at a time on one stream.
+ */
+import { lpStream } from "@libp2p/utils";
+import { peerIdFromString } from "@libp2p/peer-id";
+import type { Connection, Stream } from "@libp2p/interface";
+import type { CID } from "multiformats/cid";
+import { CHUNKS_PROTOCOL } from "../../../protocol/topics.ts";
+import { type BlockStore, MAX_BLOCK_SIZE } from "../blocks/mod.ts";
+import type { P2P } from "../p2p/mod.ts";
+import type { Logger } from "../../log.ts";
+import { KosmosError } from "../../errors.ts";
+import { second } from "../../constants.ts";
+import { timeoutSignal } from "./signals.ts";
+import {
+  decodeRequest,
+  encodeRequest,
+  MAX_REQUEST_BYTES,
+  type Op,
+  OP_GET,
+  OP_HAS,
+  Status,
+  type StatusCode,
+  statusName,
+} from "./wire.ts";
+
+/** The peer answered that it does not store the block (or found it corrupt). */
+export class BlockNotFoundError extends KosmosError {
+  override name = "BlockNotFoundError";
+}
+
+/** The peer broke the protocol, was busy, failed, or the stream failed. */
+export class ProviderError extends KosmosError {
+  override name = "ProviderError";
+}
+
+export interface TransferComponents {
+  p2p: P2P;
+  blocks: BlockStore;
+  log: Logger;
+}
+
+export interface TransferInit {
+  /** Chunk streams served at once across all peers; further ones are answered "busy". @default 64 */
+  maxStreams?: number;
+  /** Inbound chunk streams per connection. @default 32 */
+  maxStreamsPerConnection?: number;
+  /** Outbound chunk streams per connection. @default 32 */
+  maxOutboundStreamsPerConnection?: number;
+  /** ms a served stream may wait for its next request. @default 10 s */
+  idleTimeout?: number;
+  /** ms to send one response, or to receive one on the client. @default 30 s */
+  responseTimeout?: number;
+}
+
+/** Emitted as `served` after every request this node answered. */
+export interface ServedDetail {
+  peerId: string;
+  cid: string;
+  op: "get" | "has";
+  status: string;
+  bytes: number;
+}
+
+export interface OpenSessionOptions {
+  signal?: AbortSignal;
+  /** ms to dial and negotiate the stream. @default 10 s */
+  timeout?: number;
+}
+
+export function createTransfer(components: TransferComponents, init: TransferInit = {}): Transfer {
+  return new Transfer(components, init);
+}
+
+/** The chunk protocol service: serves local blocks and opens client sessions. */
+export class Transfer extends EventTarget {
+  readonly #c: TransferComponents;
+  readonly #init: Required<TransferInit>;
+  #active = new Set<Stream>();
+  #stopping = new AbortController();
+  #requests = 0;
+  #bytes = 0;
+
+  constructor(components: TransferComponents, init: TransferInit) {
+    super();
+    this.#c = components;
+    this.#init = {
+      maxStreams: init.maxStreams ?? 64,
+      maxStreamsPerConnection: init.maxStreamsPerConnection ?? 32,
+      maxOutboundStreamsPerConnection: init.maxOutboundStreamsPerConnection ?? 32,
+      idleTimeout: init.idleTimeout ?? 10 * second,
+      responseTimeout: init.responseTimeout ?? 30 * second,
+    };
+  }
+
+  /** Requests answered and block bytes sent since start. */
+  get stats(): { requests: number; bytes: number } {
+    return { requests: this.#requests, bytes: this.#bytes };
+  }
+
+  /** Chunk streams being served right now. */
+  get activeStreams(): number {
+    return this.#active.size;
+  }
+
+  async start(): Promise<void> {
+    this.#stopping = new AbortController();
+    await this.#c.p2p.libp2p.handle(
+      CHUNKS_PROTOCOL,
+      (stream, connection) => this.#serve(stream, connection),
+      {
+        maxInboundStreams: this.#init.maxStreamsPerConnection,
+        maxOutboundStreams: this.#init.maxOutboundStreamsPerConnection,
+      },
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping.abort(new ProviderError("transfer service stopped"));
+    for (const stream of this.#active) stream.abort(new ProviderError("transfer service stopped"));
+    this.#active.clear();
+    try {
+      await this.#c.p2p.libp2p.unhandle(CHUNKS_PROTOCOL);
+    } catch { /* libp2p already stopped */ }
+  }
+
+  async #serve(stream: Stream, connection: Connection): Promise<void> {
+    const { log } = this.#c;
+    const peerId = connection.remotePeer.toString();
+    const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES });
+    if (this.#active.size >= this.#init.maxStreams) {
+      log.debug("refused chunk stream: too many", { peerId, active: this.#active.size });
+      try {
+        using t = timeoutSignal(this.#init.responseTimeout, this.#stopping.signal);
+        await lp.write(Uint8Array.of(Status.busy), { signal: t.signal });
+        await stream.close({ signal: t.signal });
+      } catch (err) {
+        stream.abort(err as Error);
+      }
+      return;
+    }
+    this.#active.add(stream);
+    try {
+      while (true) {
+        let frame;
+        try {
+          using t = timeoutSignal(this.#init.idleTimeout, this.#stopping.signal);
+          frame = await lp.read({ signal: t.signal });
+        } catch (err) {
+          if ((err as Error).name === "UnexpectedEOFError") break; // the client is done
+          throw err;
+        }
+        let op: Op;
+        let cid: CID;
+        try {
+          ({ op, cid } = decodeRequest(frame.subarray()));
+        } catch (err) {
+          log.debug("rejected chunk request", { peerId, error: err });
+          using t = timeoutSignal(this.#init.responseTimeout, this.#stopping.signal);
+          await lp.write(Uint8Array.of(Status.badRequest), { signal: t.signal });
+          break;
+        }
+        const { status, bytes } = await this.#lookup(op, cid);
+        using t = timeoutSignal(this.#init.responseTimeout, this.#stopping.signal);
+        if (bytes) await lp.writeV([Uint8Array.of(status), bytes], { signal: t.signal });
+        else await lp.write(Uint8Array.of(status), { signal: t.signal });
+        this.#requests++;
+        this.#bytes += bytes?.byteLength ?? 0;
+        this.dispatchEvent(
+          new CustomEvent<ServedDetail>("served", {
+            detail: {
+              peerId,
+              cid: cid.toString(),
+              op: op === OP_GET ? "get" : "has",
+              status: statusName(status),
+              bytes: bytes?.byteLength ?? 0,
+            },
+          }),
+        );
+      }
+      using t = timeoutSignal(this.#init.responseTimeout, this.#stopping.signal);
+      await stream.close({ signal: t.signal });
+    } catch (err) {
+      log.debug("aborted chunk stream", { peerId, error: err });
+      stream.abort(err as Error);
+    } finally {
+      this.#active.delete(stream);
+    }
+  }
+
+  async #lookup(op: Op, cid: CID): Promise<{ status: StatusCode; bytes?: Uint8Array }> {
+    try {
+      if (op === OP_HAS) return { status: (await this.#c.blocks.has(cid)) ? Status.ok : Status.notFound };
+      return { status: Status.ok, bytes: await this.#c.blocks.get(cid) };
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name === "NotFoundError" || name === "CorruptBlockError") return { status: Status.notFound };
+      this.#c.log.warn("failed to read block", { cid: cid.toString(), error: err });
+      return { status: Status.error };
+    }
+  }
+
+  /** Opens a stream to `peerId` for a series of block requests. */
+  async openSession(peerId: string, options: OpenSessionOptions = {}): Promise<ChunkSession> {
+    using t = timeoutSignal(options.timeout ?? 10 * second, options.signal);
+    let stream: Stream;
+    try {
+      stream = await this.#c.p2p.libp2p.dialProtocol(peerIdFromString(peerId), CHUNKS_PROTOCOL, {
+        signal: t.signal,
+      });
+    } catch (cause) {
+      throw new ProviderError(`Cannot open chunk stream to ${peerId}: ${(cause as Error).message}`, {
+        cause,
+        details: { peerId },
+      });
+    }
+    return new ChunkSession(peerId, stream, this.#init.responseTimeout);
+  }
+}
+
+/** One client stream to one peer; requests run one at a time. */
+export class ChunkSession {
+  readonly peerId: string;
+  readonly #stream: Stream;
+  readonly #lp;
+  readonly #timeout: number;
+  #busy = false;
+  #closed = false;
+
+  constructor(peerId: string, stream: Stream, timeout: number) {
+    this.peerId = peerId;
+    this.#stream = stream;
+    this.#timeout = timeout;
+    this.#lp = lpStream(stream, { maxDataLength: MAX_BLOCK_SIZE, maxBufferSize: MAX_BLOCK_SIZE + 1024 });
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * The block's bytes as the peer sent them (NOT yet checked against `cid`).
+   * Throws {@link BlockNotFoundError} or {@link ProviderError}.
+   */
+  async get(cid: CID, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    return (await this.#request(OP_GET, cid, options))!;
+  }
+
+  /** Whether the peer stores the block. */
+  async has(cid: CID, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    try {
+      await this.#request(OP_HAS, cid, options);
+      return true;
+    } catch (err) {
+      if ((err as Error).name === "BlockNotFoundError") return false;
+      throw err;
+    }
+  }
+
+  async #request(op: Op, cid: CID, options: { signal?: AbortSignal }): Promise<Uint8Array | undefined> {
+    if (this.#closed) throw new ProviderError(`Cannot request "${cid}" from ${this.peerId}: session closed`);
+    if (this.#busy) throw new Error("Cannot request two blocks at once on one chunk session");
+    this.#busy = true;
+    using t = timeoutSignal(this.#timeout, options.signal);
+    try {
+      await this.#lp.write(encodeRequest(op, cid), { signal: t.signal });
+      const head = (await this.#lp.read({ signal: t.signal })).subarray();
+      if (head.byteLength !== 1) throw new ProviderError(`bad response header of ${head.byteLength} bytes`);
+      const status = head[0];
+      if (status === Status.notFound) {
+        throw new BlockNotFoundError(`Peer ${this.peerId} does not have "${cid}"`, {
+          details: { peerId: this.peerId },
+        });
+      }
+      if (status !== Status.ok) throw new ProviderError(`peer answered ${statusName(status)}`);
+      if (op === OP_HAS) return undefined;
+      return (await this.#lp.read({ signal: t.signal })).subarray();
+    } catch (err) {
+      if ((err as Error).name === "BlockNotFoundError") throw err;
+      this.abort(err as Error);
+      if ((err as Error).name === "ProviderError") {
+        throw new ProviderError(`Cannot get "${cid}" from ${this.peerId}: ${(err as Error).message}`, {
+          details: { peerId: this.peerId },
+        });
+      }
+      throw new ProviderError(`Cannot get "${cid}" from ${this.peerId}: ${(err as Error).message}`, {
+        cause: err,
+        details: { peerId: this.peerId },
+      });
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** Ends the stream politely. */
+  async close(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    using t = timeoutSignal(5 * second, options.signal);
+    try {
+      await this.#stream.close({ signal: t.signal });
+    } catch (err) {
+      this.#stream.abort(err as Error);
+    }
+  }
+
+  abort(err: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stream.abort(err);
+  }
+}
