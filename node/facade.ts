@@ -3,12 +3,29 @@
  * Each method is a thin adapter: validation of domain input happens in the
  * services, HTTP concerns in `web/`.
  */
-import type { KosmosFacade, NodeInfo } from "../web/facade.ts";
+import { CID } from "multiformats/cid";
+import type {
+  FetchView,
+  KosmosFacade,
+  ListingDetail,
+  ListingView,
+  ManifestSummary,
+  NodeInfo,
+} from "../web/facade.ts";
+import { toManifestCid } from "../protocol/ids.ts";
+import type { Category } from "../protocol/manifest.ts";
 import type { NodeComponents } from "./node.ts";
 import { VERSION } from "./constants.ts";
+import { createChainFacade } from "./services/chain/facade.ts";
+import { NotFoundError } from "./errors.ts";
+import { getManifest } from "./services/blocks/mod.ts";
+import type { Listing, ListingQuery } from "./services/catalog/mod.ts";
+import type { FetchProgress } from "./services/transfer/mod.ts";
 
 export function createFacade(c: NodeComponents): KosmosFacade {
   return {
+    ...createChainFacade(c),
+
     async getNodeInfo(options = {}): Promise<NodeInfo> {
       const balance = await c.chain.getBalance(options);
       return {
@@ -20,5 +37,99 @@ export function createFacade(c: NodeComponents): KosmosFacade {
         chain: { chainId: c.chain.chainId, rpcUrl: c.chain.rpcUrl, balance: balance.toString() },
       };
     },
+
+    async publishDataset(stream, fields, options = {}) {
+      const { id, manifestCid } = await c.datasets.publishDataset(stream, {
+        title: fields.title,
+        description: fields.description,
+        category: fields.category as Category,
+        price: fields.price,
+        licence: fields.license,
+        gateway: fields.gateway,
+        filename: fields.filename,
+        contentType: fields.contentType,
+        signal: options.signal,
+      });
+      return { id, manifestCid };
+    },
+
+    // deno-lint-ignore require-await
+    async listListings(query = {}) {
+      const { listings, total } = c.catalog.listListings(query as ListingQuery);
+      return { listings: listings.map(toListingView), total };
+    },
+
+    async getListing(id) {
+      const listing = toListingView(c.catalog.getListing(id));
+      const cid = CID.parse(listing.manifestCid);
+      const manifest = (await c.blocks.has(cid)) ? toManifestSummary(await getManifest(c.blocks, cid)) : null;
+      const progress = c.fetches.getFetch(listing.manifestCid);
+      return { ...listing, manifest, fetch: progress ? toFetchView(progress) : null } satisfies ListingDetail;
+    },
+
+    // deno-lint-ignore require-await
+    async startFetch(manifestCid) {
+      const cid = toManifestCid(manifestCid);
+      let providers: string[] = [];
+      try {
+        providers = c.catalog.getListing(cid).providers;
+      } catch (err) {
+        if ((err as Error).name !== "NotFoundError") throw err;
+      }
+      return toFetchView(c.fetches.startFetch(cid, { providers }));
+    },
+
+    // deno-lint-ignore require-await
+    async getFetch(manifestCid) {
+      const cid = toManifestCid(manifestCid);
+      const progress = c.fetches.getFetch(cid);
+      if (!progress) {
+        throw new NotFoundError(`This node has not fetched "${cid}"; start with POST /api/v1/fetches`);
+      }
+      return toFetchView(progress);
+    },
   };
+
+  function toListingView(listing: Listing): ListingView {
+    const state = c.replication.getReplication(listing.manifestCid);
+    return {
+      ...listing,
+      replication: state
+        ? {
+          target: state.target,
+          providers: state.providers,
+          local: state.local,
+          status: state.status,
+          checkedAt: state.checkedAt,
+        }
+        : null,
+    };
+  }
+}
+
+function toManifestSummary(manifest: Awaited<ReturnType<typeof getManifest>>): ManifestSummary {
+  const summary: ManifestSummary = {
+    format: manifest.format,
+    contentType: manifest.contentType,
+    chunkSize: manifest.chunkSize,
+    merkleRoot: manifest.merkleRoot,
+    dekCommit: manifest.dekCommit,
+    privacy: manifest.privacy,
+  };
+  if (manifest.filename !== undefined) summary.filename = manifest.filename;
+  if (manifest.timeRange !== undefined) summary.timeRange = manifest.timeRange;
+  return summary;
+}
+
+function toFetchView(progress: FetchProgress): FetchView {
+  const view: FetchView = {
+    manifestCid: progress.manifestCid,
+    status: progress.status,
+    chunksVerified: progress.chunksVerified,
+    chunksTotal: progress.chunksTotal,
+    bytes: progress.bytes,
+    providers: progress.providers,
+  };
+  if (progress.error !== undefined) view.error = progress.error;
+  return view;
 }

@@ -8,10 +8,15 @@ import "./polyfills.ts";
 import { loadConfig } from "./config.ts";
 import { createNode } from "./node.ts";
 import { KosmosError } from "./errors.ts";
+import { runFetch } from "./cli/fetch.ts";
+import { runPublish } from "./cli/publish.ts";
 
 const USAGE = `Usage: kosmos [start] [flags]
+       kosmos publish FILE --title … --category … --price … --license … [--url URL]
+       kosmos fetch MANIFEST_CID [--url URL]
 
-Starts a Kosmos node with its web UI.
+Starts a Kosmos node with its web UI; publish and fetch talk to a running node
+(see kosmos publish --help, kosmos fetch --help).
 
 Flags (environment variable, default):
   --data-dir DIR        KOSMOS_DATA_DIR     ~/.kosmos
@@ -26,6 +31,8 @@ Flags (environment variable, default):
 `;
 
 async function main(args: string[]): Promise<number> {
+  if (args[0] === "publish") return await runPublish(args.slice(1));
+  if (args[0] === "fetch") return await runFetch(args.slice(1));
   if (args[0] === "start") args = args.slice(1);
   if (args.includes("--help") || args.includes("-h") || args[0] === "help") {
     console.log(USAGE);

@@ -30,6 +30,7 @@ import {
 } from "./services/transfer/mod.ts";
 import { createReplication, type Replication, type ReplicationInit } from "./services/replication/mod.ts";
 import { type Catalog, createCatalog } from "./services/catalog/mod.ts";
+import { createDatasets, type Datasets } from "./services/datasets/mod.ts";
 import type { KosmosFacade } from "../web/facade.ts";
 import { createFacade } from "./facade.ts";
 import { createApp } from "../web/app.ts";
@@ -53,6 +54,7 @@ export interface NodeComponents {
   fetches: Fetches;
   replication: Replication;
   catalog: Catalog;
+  datasets: Datasets;
 }
 
 export interface KosmosNode {
@@ -94,7 +96,7 @@ export async function createNode(
       cause,
     });
   }
-  const chain = createChain({ identity, log: logger.forComponent("kosmos:chain") }, {
+  const chain = createChain({ identity, db, log: logger.forComponent("kosmos:chain") }, {
     dataDir: config.dataDir,
     rpcUrl: config.rpcUrl,
   });
@@ -124,6 +126,15 @@ export async function createNode(
     options.services?.replication,
   );
   const catalog = createCatalog({ db, identity, p2p, log: logger.forComponent("kosmos:catalog") });
+  const datasets = createDatasets({
+    db,
+    blocks,
+    identity,
+    p2p,
+    catalog,
+    replication,
+    log: logger.forComponent("kosmos:datasets"),
+  });
   const components: NodeComponents = {
     config,
     logger,
@@ -136,6 +147,7 @@ export async function createNode(
     fetches,
     replication,
     catalog,
+    datasets,
   };
   return new Node(components);
 }
@@ -166,7 +178,7 @@ class Node implements KosmosNode {
   }
 
   async start(): Promise<void> {
-    const { chain, p2p, transfer, fetches, replication, catalog, config, logger } = this.components;
+    const { chain, p2p, transfer, fetches, replication, catalog, datasets, config, logger } = this.components;
     const log = logger.forComponent("kosmos:node");
     const http: Service = {
       start: async () => {
@@ -197,7 +209,7 @@ class Node implements KosmosNode {
       },
     };
     try {
-      for (const service of [chain, p2p, transfer, fetches, replication, catalog, http]) {
+      for (const service of [chain, p2p, transfer, fetches, replication, catalog, datasets, http]) {
         await service.start();
         this.#started.push(service);
       }

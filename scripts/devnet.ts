@@ -1,12 +1,17 @@
 /**
  * `deno task devnet [--nodes N] [--base-port P] [--log-level L]`: a local
  * network on loopback. One anvil shared by N nodes (default 3); the first node
- * is every other node's bootstrap peer; every node's wallet is funded. Prints
+ * is every other node's bootstrap peer. The Kosmos contracts are deployed once
+ * (anvil's first dev account is deployer, treasury, arbiter and faucet), their
+ * addresses written into every node's data dir, and every node's wallet is
+ * funded with ether and 10,000 tokens. Prints
  * each node's UI URL as it comes up; Ctrl-C stops everything it started.
  *
  * `--base-port 0` lets the OS pick every HTTP port (used by the tests).
  */
-import { startAnvil } from "../node/services/chain/anvil.ts";
+import { DEV_CHAIN_ID, startAnvil } from "../node/services/chain/anvil.ts";
+import { getContractsPath, writeContractsFile } from "../node/services/chain/contracts.ts";
+import { setUpDevChain } from "../node/services/chain/dev_chain.ts";
 
 interface DevnetOptions {
   nodes: number;
@@ -109,19 +114,21 @@ async function run(options: DevnetOptions): Promise<number> {
 
   console.log(`devnet: anvil at ${anvil.rpcUrl} (chain 31337)`);
   try {
+    const dev = await setUpDevChain(anvil.rpcUrl);
+    console.log(`devnet: contracts deployed (registry ${dev.contracts.registry}, arbiter ${dev.deployer})`);
     let bootstrap: string[] = [];
     for (let i = 0; i < options.nodes; i++) {
       const port = options.basePort === 0 ? 0 : options.basePort + i;
+      await writeContractsFile(getContractsPath(`${root}/node-${i}`), { chainId: DEV_CHAIN_ID, contracts: dev.contracts });
       const node = await Promise.race([
         startNode(i, `${root}/node-${i}`, port, anvil.rpcUrl, bootstrap, options.logLevel),
         interrupted.then(() => null),
       ]);
       if (!node) break;
       nodes.push(node);
-      if (i === 0) {
-        const info = await (await fetch(`${node.url}/api/v1/node`)).json();
-        bootstrap = [info.listen[0]];
-      }
+      const info = await (await fetch(`${node.url}/api/v1/node`)).json();
+      if (i === 0) bootstrap = [info.listen[0]];
+      await dev.fund(info.address);
       console.log(`devnet: node ${i} UI ${node.url}`);
     }
     if (nodes.length === options.nodes) console.log(`devnet: ${nodes.length} nodes up; Ctrl-C stops them`);

@@ -24,10 +24,19 @@ import { type ErrorStatus, getCodeForStatus, HttpError } from "./http_error.ts";
 import type { PageDefinition } from "./page.ts";
 import { renderDocument } from "./render.tsx";
 import { defineRoute } from "./router.ts";
+import { createDatasetRoutes } from "./routes/api/datasets.ts";
+import { createFetchRoutes } from "./routes/api/fetches.ts";
+import { createListingRoutes } from "./routes/api/listings.ts";
+import { createChainRoutes } from "./routes/api/chain.ts";
 import { createNodeRoutes } from "./routes/api/node.ts";
+import { createStakeRoutes } from "./routes/api/stakes.ts";
+import { createWalletRoutes } from "./routes/api/wallet.ts";
 import { dataPage } from "./routes/data.tsx";
+import { datasetPage } from "./routes/dataset.tsx";
+import { arbitrationPage } from "./routes/arbitration.tsx";
 import { marketplacePage } from "./routes/marketplace.tsx";
 import { networkPage } from "./routes/network.tsx";
+import { publishPage } from "./routes/publish.tsx";
 import { sitesPage } from "./routes/sites.tsx";
 import { streamsPage } from "./routes/streams.tsx";
 import { walletPage } from "./routes/wallet.tsx";
@@ -42,6 +51,8 @@ export interface AppLogger {
 export interface AppOptions {
   /** Where unexpected errors are reported. @default console */
   log?: AppLogger;
+  /** Largest dataset upload accepted by `POST /api/v1/datasets`, in bytes. @default 64 GiB */
+  maxUploadBytes?: number;
 }
 
 /** Headers of every HTML page: no inline scripts, nothing from elsewhere, no framing. */
@@ -62,6 +73,12 @@ export function createApp(facade: KosmosFacade, options: AppOptions = {}): Hono 
   const app = new Hono();
 
   app.route("/api/v1", createNodeRoutes(facade));
+  app.route("/api/v1", createChainRoutes(facade));
+  app.route("/api/v1", createWalletRoutes(facade));
+  app.route("/api/v1", createStakeRoutes(facade));
+  app.route("/api/v1", createDatasetRoutes(facade, { maxBytes: options.maxUploadBytes }));
+  app.route("/api/v1", createListingRoutes(facade));
+  app.route("/api/v1", createFetchRoutes(facade));
 
   const registerPage = <D>(page: PageDefinition<D>) => {
     defineRoute(app, page.path, {
@@ -71,7 +88,9 @@ export function createApp(facade: KosmosFacade, options: AppOptions = {}): Hono 
         const data = page.load
           ? await page.load({ facade, url, signal: c.req.raw.signal })
           : (undefined as D);
+        const arbiter = await facade.isArbiter({ signal: c.req.raw.signal }).catch(() => false);
         const html = renderDocument(h(page.Page, { data, url }), {
+          arbiter,
           title: page.title,
           description: page.description,
           path: url.pathname,
@@ -82,10 +101,13 @@ export function createApp(facade: KosmosFacade, options: AppOptions = {}): Hono 
     });
   };
   registerPage(marketplacePage);
+  registerPage(publishPage);
+  registerPage(datasetPage);
   registerPage(dataPage);
   registerPage(sitesPage);
   registerPage(streamsPage);
   registerPage(walletPage);
+  registerPage(arbitrationPage);
   registerPage(networkPage);
 
   defineRoute(app, "/static/*", { GET: createStaticHandler({ getManifest }) });

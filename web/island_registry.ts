@@ -15,6 +15,10 @@ type AnyComponent = ComponentType<any>;
 
 export const islandLoaders = {
   peer_list: () => import("./islands/peer_list.tsx").then((m) => m.PeerList),
+  publish_form: () => import("./islands/publish_form.tsx").then((m) => m.PublishForm),
+  fetch_progress: () => import("./islands/fetch_progress.tsx").then((m) => m.FetchProgress),
+  wallet_withdraw: () => import("./islands/wallet_withdraw.tsx").then((m) => m.WalletWithdraw),
+  wallet_resolve: () => import("./islands/wallet_resolve.tsx").then((m) => m.WalletResolve),
 } satisfies Record<string, () => Promise<AnyComponent>>;
 
 export type IslandName = keyof typeof islandLoaders;

@@ -17,6 +17,8 @@ export interface RenderDocumentOptions {
   description?: string;
   path: string;
   manifest: ClientManifest;
+  /** Show the arbiter's pages in the navigation. @default false */
+  arbiter?: boolean;
 }
 
 /** Renders `body` inside the layout and returns the document, doctype included. */
@@ -40,6 +42,7 @@ export function renderDocument(body: ComponentChildren, options: RenderDocumentO
       title={options.title}
       description={options.description}
       path={options.path}
+      arbiter={options.arbiter}
       html={html}
       assets={{
         style: buildUrlPrefix + manifest.style,

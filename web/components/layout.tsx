@@ -21,6 +21,11 @@ export const navItems: NavItem[] = [
   { href: "/network", label: "Network", icon: "network" },
 ];
 
+/** Shown only when this node's wallet is the registry's arbiter. */
+export const arbiterNavItems: NavItem[] = [
+  { href: "/arbitration", label: "Arbitration", icon: "data" },
+];
+
 export interface LayoutAssets {
   /** URL of the stylesheet. */
   style: string;
@@ -38,10 +43,12 @@ export interface LayoutProps {
   assets: LayoutAssets;
   /** The rendered page body. */
   html?: string;
+  /** Adds the arbiter's pages to the navigation. @default false */
+  arbiter?: boolean;
   children?: ComponentChildren;
 }
 
-export function Layout({ title, description, path, assets, html, children }: LayoutProps) {
+export function Layout({ title, description, path, assets, html, arbiter, children }: LayoutProps) {
   return (
     <html lang="en">
       <head>
@@ -65,7 +72,7 @@ export function Layout({ title, description, path, assets, html, children }: Lay
             </a>
             <nav aria-label="Main">
               <ul class="nav">
-                {navItems.map((item) => {
+                {(arbiter ? [...navItems, ...arbiterNavItems] : navItems).map((item) => {
                   const current = isCurrent(item.href, path);
                   return (
                     <li key={item.href}>

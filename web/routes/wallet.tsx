@@ -1,24 +1,32 @@
-/** `/wallet` — this node's wallet: address and balance. */
+/** `/wallet` — this node's wallet: ETH and KOS balances, stakes, and payouts with a withdraw button. */
 import { EmptyState } from "../components/empty_state.tsx";
-import type { NodeInfo } from "../facade.ts";
+import { Island } from "../components/island.tsx";
+import type { WalletView } from "../facade.ts";
 import { formatEther } from "../format.ts";
+import { WalletWithdraw } from "../islands/wallet_withdraw.tsx";
 import { definePage } from "../page.ts";
 
-export const walletPage = definePage<NodeInfo>({
+export const walletPage = definePage<WalletView>({
   path: "/wallet",
   title: "Wallet",
   description: "The EVM wallet this node pays and gets paid with.",
-  load: ({ facade, signal }) => facade.getNodeInfo({ signal }),
+  load: ({ facade, signal }) => facade.getWallet({ signal }),
   Page: ({ data }) => (
     <>
       <div class="grid">
         <section class="card stat">
           <h2>Balance</h2>
           <p class="stat-value" data-testid="balance">
-            {formatEther(data.chain.balance)} <span class="unit">ETH</span>
+            {formatEther(data.balances.eth)} <span class="unit">ETH</span>
           </p>
-          <p class="muted">Chain {data.chain.chainId}</p>
+          <p class="stat-value" data-testid="token-balance">
+            {formatEther(data.balances.token)} <span class="unit">KOS</span>
+          </p>
+          <p class="muted">Chain {data.chainId}</p>
         </section>
+        {data.contracts && (
+          <Island name="wallet_withdraw" component={WalletWithdraw} props={{ payouts: data.payouts }} />
+        )}
         <section class="card">
           <h2>Address</h2>
           <p>
@@ -27,10 +35,56 @@ export const walletPage = definePage<NodeInfo>({
           <p class="muted">The key stays on this node; it is never sent or logged.</p>
         </section>
       </div>
-      <EmptyState icon="wallet" title="No token activity yet">
-        Token balances, escrowed sales and withdrawable earnings will show here once this node trades on the
-        market.
-      </EmptyState>
+      {!data.contracts
+        ? (
+          <EmptyState icon="wallet" title="No Kosmos contracts on this chain">
+            Token balances, stakes and payouts appear once the node runs on a chain with the Kosmos contracts
+            (its own dev chain, or a devnet).
+          </EmptyState>
+        )
+        : data.stakes.length === 0
+        ? (
+          <EmptyState icon="wallet" title="No stakes yet">
+            Stake tokens on a dataset you publish to list it in the registry; your stakes show here.
+          </EmptyState>
+        )
+        : (
+          <section class="card">
+            <h2>Stakes</h2>
+            <div class="table-wrap">
+              <table class="preview" data-testid="stakes">
+                <thead>
+                  <tr>
+                    <th>Listing</th>
+                    <th>Manifest</th>
+                    <th>Stake</th>
+                    <th>Challenges</th>
+                    <th>Withdrawal</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.stakes.map((s) => (
+                    <tr key={s.listingId} data-listing-id={s.listingId}>
+                      <td>#{s.listingId}</td>
+                      <td>
+                        <code title={s.manifestCid}>{s.manifestCid}</code>
+                      </td>
+                      <td>{formatEther(s.stake)} KOS</td>
+                      <td>{s.challengeCount}</td>
+                      <td>
+                        {s.withdrawableAt === null
+                          ? "—"
+                          : `from ${
+                            new Date(s.withdrawableAt * 1000).toISOString().slice(0, 16).replace("T", " ")
+                          } UTC`}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </section>
+        )}
     </>
   ),
 });

@@ -1,13 +1,21 @@
 /**
- * The chain service: viem clients for the node's wallet on its EVM chain.
+ * The chain service: viem clients for the node's wallet on its EVM chain, the
+ * Kosmos contracts on it, and the event indexer.
+ *
  * Without an `rpcUrl` it starts an embedded anvil on a free loopback port
  * (state kept under `<dataDir>/chain/`) and stops it with the node; on a dev
- * chain it funds its own wallet with test ether.
+ * chain it funds its own wallet with test ether. On its embedded chain the
+ * node deploys the contracts itself on first start (as treasury, arbiter and
+ * faucet, so it holds every token) and saves their addresses in
+ * `<dataDir>/chain/contracts.json`; later starts reuse them while code exists
+ * there. With an `rpcUrl` it reads that file (`deno task devnet` writes it for
+ * every node); without one the node runs without contracts.
  *
  * ```ts
- * const chain = createChain({ identity, log }, { dataDir, rpcUrl });
+ * const chain = createChain({ identity, db, log }, { dataDir, rpcUrl });
  * await chain.start();
  * await chain.getBalance(); // wei
+ * await getTokenBalance(chain.client); // actions from ./actions/mod.ts
  * ```
  */
 import {
@@ -22,14 +30,27 @@ import {
 } from "viem";
 import type { PrivateKeyAccount } from "viem/accounts";
 import { join } from "node:path";
+import { getRegistryConfig } from "./actions/registry.ts";
 import { type Anvil, DEV_CHAIN_ID, startAnvil } from "./anvil.ts";
 import type { Identity } from "../identity/mod.ts";
+import type { Database } from "../db/mod.ts";
 import type { Logger } from "../../log.ts";
 import { StartError } from "../../errors.ts";
 import { second } from "../../constants.ts";
+import { deployContracts } from "./deploy.ts";
+import { ChainUnavailableError, type ContractAddresses, type KosmosClient } from "./client.ts";
+import { getContractsPath, hasContractCode, readContractsFile, writeContractsFile } from "./contracts.ts";
+import { type ChainIndexer, type ChainIndexerInit, createChainIndexer } from "./indexer.ts";
+
+export * from "./client.ts";
+export * from "./contracts.ts";
+export * from "./indexer.ts";
+export * from "./actions/mod.ts";
+export { DEV_ACCOUNT_KEYS, DEV_CHAIN_ID } from "./anvil.ts";
 
 export interface ChainComponents {
   identity: Identity;
+  db: Database;
   log: Logger;
 }
 
@@ -39,6 +60,10 @@ export interface ChainInit {
   rpcUrl?: string;
   /** Test ether given to the wallet on a dev chain when it has none, in wei. @default 100 ether */
   devFunding?: bigint;
+  /** Event indexer settings. @default {} */
+  indexer?: ChainIndexerInit;
+  /** Milliseconds to wait for a transaction receipt. @default 60,000 */
+  receiptTimeout?: number;
 }
 
 export type KosmosPublicClient = PublicClient<Transport, ViemChain>;
@@ -56,6 +81,10 @@ export class ChainService {
   #wallet?: KosmosWalletClient;
   #rpcUrl = "";
   #chainId = 0;
+  #contracts?: ContractAddresses;
+  #indexer?: ChainIndexer;
+  #arbiter?: Promise<`0x${string}`>;
+  #writes: Promise<unknown> = Promise.resolve();
 
   constructor(components: ChainComponents, init: ChainInit) {
     this.#c = components;
@@ -79,6 +108,45 @@ export class ChainService {
   get walletClient(): KosmosWalletClient {
     if (!this.#wallet) throw new Error("Cannot use the chain before start()");
     return this.#wallet;
+  }
+  /** Addresses of the Kosmos contracts; `undefined` on a chain without them. */
+  get contracts(): ContractAddresses | undefined {
+    return this.#contracts;
+  }
+  /** The client chain actions take. Throws {@link ChainUnavailableError} on a chain without contracts. */
+  get client(): KosmosClient {
+    return {
+      publicClient: this.publicClient,
+      walletClient: this.walletClient,
+      contracts: this.#requireContracts(),
+      timeout: this.#init.receiptTimeout,
+    };
+  }
+  /** The event indexer. Throws {@link ChainUnavailableError} on a chain without contracts. */
+  get indexer(): ChainIndexer {
+    this.#requireContracts();
+    return this.#indexer!;
+  }
+
+  /**
+   * Runs `fn` after every earlier exclusive call has settled, so transactions
+   * from this node's wallet never race for a nonce.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#writes.catch(() => {}).then(fn);
+    this.#writes = run;
+    return run;
+  }
+
+  #requireContracts(): ContractAddresses {
+    if (!this.#contracts) {
+      throw new ChainUnavailableError(
+        `No Kosmos contracts on chain ${this.#chainId}: start the node without --rpc-url, or put their addresses in ${
+          getContractsPath(this.#init.dataDir)
+        }`,
+      );
+    }
+    return this.#contracts;
   }
 
   async start(): Promise<void> {
@@ -108,13 +176,33 @@ export class ChainService {
       rpcUrls: { default: { http: [this.#rpcUrl] } },
     });
     const transport = http(this.#rpcUrl, { timeout: 30 * second });
-    this.#public = createPublicClient({ chain, transport }) as KosmosPublicClient;
-    this.#wallet = createWalletClient({ chain, transport, account: identity.account });
-    if (this.isDevChain()) await this.#fundSelf();
+    const pollingInterval = this.isDevChain() ? 200 : 4 * second;
+    this.#public = createPublicClient({ chain, transport, pollingInterval }) as KosmosPublicClient;
+    this.#wallet = createWalletClient({ chain, transport, account: identity.account, pollingInterval });
+    try {
+      if (this.isDevChain()) await this.#fundSelf();
+      this.#contracts = await this.#loadContracts();
+    } catch (cause) {
+      await this.stop();
+      throw new StartError(`cannot set up the Kosmos contracts: ${shortReason(cause)}`, { cause });
+    }
+    if (this.#contracts) {
+      this.#indexer = createChainIndexer({
+        db: this.#c.db,
+        log,
+        publicClient: this.#public,
+        contracts: this.#contracts,
+        chainId: this.#chainId,
+      }, { pollInterval: this.isDevChain() ? 500 : 4 * second, ...this.#init.indexer });
+      await this.#indexer.start();
+    }
     log.info("connected chain", { chainId: this.#chainId, address: identity.account.address });
   }
 
   async stop(): Promise<void> {
+    await this.#indexer?.stop();
+    this.#indexer = undefined;
+    this.#arbiter = undefined;
     await this.#anvil?.stop();
     this.#anvil = undefined;
   }
@@ -127,6 +215,45 @@ export class ChainService {
   async getBalance(options: { signal?: AbortSignal } = {}): Promise<bigint> {
     options.signal?.throwIfAborted();
     return await this.publicClient.getBalance({ address: this.#c.identity.account.address });
+  }
+
+  /** Whether this node's wallet resolves the registry's challenges. */
+  async isArbiter(options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    if (!this.#contracts) return false;
+    options.signal?.throwIfAborted();
+    // The arbiter is immutable: read it once per deployment.
+    this.#arbiter ??= getRegistryConfig(this.client).then((c) => c.arbiter).catch((err) => {
+      this.#arbiter = undefined;
+      throw err;
+    });
+    return await this.#arbiter === this.#c.identity.account.address;
+  }
+
+  /** Reuses the saved deployment when its code is there; deploys on the embedded chain otherwise. */
+  async #loadContracts(): Promise<ContractAddresses | undefined> {
+    const { log } = this.#c;
+    const path = getContractsPath(this.#init.dataDir);
+    const saved = await readContractsFile(path);
+    if (
+      saved && saved.chainId === this.#chainId && await hasContractCode(this.publicClient, saved.contracts)
+    ) {
+      log.debug("reused the saved contracts", { registry: saved.contracts.registry });
+      return saved.contracts;
+    }
+    if (!this.embedded) {
+      log.warn("found no Kosmos contracts on this chain; staking and sales are off", { path });
+      return undefined;
+    }
+    const me = this.#c.identity.account.address;
+    const contracts = await deployContracts(this.walletClient, this.publicClient, {
+      arbiter: me,
+      treasury: me,
+      rewardsReserve: me,
+      faucet: me,
+    });
+    await writeContractsFile(path, { chainId: this.#chainId, contracts });
+    log.info("deployed the Kosmos contracts", { registry: contracts.registry, escrow: contracts.escrow });
+    return contracts;
   }
 
   async #fundSelf(): Promise<void> {

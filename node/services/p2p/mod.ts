@@ -169,11 +169,31 @@ export class P2P {
     );
     log.info("started libp2p", { peerId: node.peerId.toString(), listen: this.listenAddresses() });
     // Dial bootstrap peers right away rather than waiting for the discovery tick.
-    for (const addr of init.bootstrap) {
-      node.dial(multiaddr(addr), { signal: AbortSignal.timeout(10 * second) }).catch((err) =>
-        log.warn("failed to dial bootstrap peer", { addr, error: err })
-      );
-    }
+    this.#dialBootstrap(0);
+  }
+
+  /**
+   * Dials every bootstrap peer; while the node has no connection at all, tries
+   * again with backoff (1 s, 2 s, 4 s … 30 s), so a node whose first dial
+   * failed (peer still starting, connection limits) still joins.
+   */
+  #dialBootstrap(attempt: number): void {
+    const node = this.#node;
+    if (!node || this.#init.bootstrap.length === 0) return;
+    if (attempt > 0 && node.getConnections().length > 0) return;
+    const dials = this.#init.bootstrap.map((addr) =>
+      node.dial(multiaddr(addr), { signal: AbortSignal.timeout(10 * second) }).catch((err) => {
+        this.#c.log.warn("failed to dial bootstrap peer", { addr, attempt, error: err });
+      })
+    );
+    void Promise.all(dials).then(() => {
+      if (this.#node !== node || node.getConnections().length > 0) return;
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        this.#dialBootstrap(attempt + 1);
+      }, Math.min(30, 2 ** attempt) * second);
+      this.#timers.add(timer);
+    });
   }
 
   async stop(): Promise<void> {

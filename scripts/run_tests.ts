@@ -4,6 +4,8 @@
  * and ends with one line `N passed, N failed`.
  *
  *     deno task test [deno test args…]
+ *
+ * (Not named `test.ts`: `deno test` would take that for a test module.)
  */
 import { ensureChromium } from "./chromium.ts";
 

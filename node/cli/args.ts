@@ -1,0 +1,93 @@
+/**
+ * Flag parsing and HTTP helpers shared by the client subcommands
+ * (`kosmos publish`, `kosmos fetch`), which talk to a running node's API.
+ */
+import { KosmosError } from "../errors.ts";
+import { DEFAULT_HTTP_PORT } from "../constants.ts";
+
+/** The API of the local node unless `--url` or `KOSMOS_URL` says otherwise. */
+export const DEFAULT_URL = `http://127.0.0.1:${DEFAULT_HTTP_PORT}`;
+
+export interface ParsedArgs {
+  positionals: string[];
+  flags: Map<string, string>;
+  help: boolean;
+}
+
+/**
+ * Parses `--name value` and `--name=value` flags, allowing only `known`;
+ * everything else is positional. Throws a {@link KosmosError} for unknown or
+ * valueless flags.
+ */
+export function parseArgs(command: string, args: string[], known: readonly string[]): ParsedArgs {
+  const positionals: string[] = [];
+  const flags = new Map<string, string>();
+  let help = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--help" || arg === "-h") {
+      help = true;
+      continue;
+    }
+    if (arg === "--") {
+      positionals.push(...args.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("--")) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    if (!known.includes(name)) throw new KosmosError(`${command}: unknown flag --${name} (try --help)`);
+    let value: string | undefined;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else if (i + 1 < args.length && !args[i + 1].startsWith("--")) value = args[++i];
+    if (value === undefined) throw new KosmosError(`${command}: flag --${name} needs a value`);
+    if (flags.has(name)) throw new KosmosError(`${command}: flag --${name} is given twice`);
+    flags.set(name, value);
+  }
+  return { positionals, flags, help };
+}
+
+/** The node URL from `--url`, `KOSMOS_URL` or the default, checked. */
+export function getNodeUrl(command: string, flags: Map<string, string>, env: Record<string, string>): URL {
+  const text = flags.get("url") ?? env.KOSMOS_URL ?? DEFAULT_URL;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new KosmosError(`${command}: --url ${JSON.stringify(text)} is not a URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new KosmosError(`${command}: --url must be an http(s) URL`);
+  }
+  return url;
+}
+
+/** `fetch` with the errors a person can act on: unreachable node, error body of the API. */
+export async function requestNode(
+  command: string,
+  url: URL,
+  init: RequestInit,
+): Promise<Response> {
+  let response: Response;
+  try {
+    response = await fetch(url, init);
+  } catch (cause) {
+    throw new KosmosError(
+      `${command}: cannot reach a Kosmos node at ${url.origin} (start one with \`deno task start\`, or pass --url)`,
+      { cause },
+    );
+  }
+  return response;
+}
+
+/** Reads an API error body into one line. */
+export async function describeFailure(response: Response): Promise<string> {
+  try {
+    const body = await response.json();
+    if (typeof body?.error?.message === "string") return `${body.error.message} (${response.status})`;
+  } catch { /* not our error shape */ }
+  return `the node answered ${response.status} ${response.statusText}`;
+}

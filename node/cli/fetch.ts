@@ -1,0 +1,111 @@
+/**
+ * `kosmos fetch CID` — asks a running node to fetch a dataset
+ * (`POST /api/v1/fetches`) and follows `GET /api/v1/fetches/:cid` with a
+ * progress bar of verified chunks on stderr until it is complete. Prints the
+ * final progress as JSON on stdout.
+ */
+import { KosmosError } from "../errors.ts";
+import { second } from "../constants.ts";
+import { describeFailure, getNodeUrl, parseArgs, requestNode } from "./args.ts";
+import { createProgressBar, formatBytes, type ProgressBarInit } from "./progress.ts";
+
+export const FETCH_USAGE = `Usage: kosmos fetch MANIFEST_CID [--url URL]
+
+Fetches every encrypted chunk of a dataset onto a running node, verified
+against its CID, and shows the progress.
+
+Flags:
+  --url URL   the node's API (KOSMOS_URL; default http://127.0.0.1:7464)
+`;
+
+interface FetchView {
+  manifestCid: string;
+  status: "queued" | "running" | "complete" | "failed";
+  chunksVerified: number;
+  chunksTotal: number;
+  bytes: number;
+  providers: string[];
+  error?: string;
+}
+
+export interface RunFetchOptions {
+  env?: Record<string, string>;
+  /** @default console.log */
+  print?: (line: string) => void;
+  /** @default Deno.stderr */
+  progressOutput?: ProgressBarInit["output"];
+  /** ms between progress polls. @default 250 */
+  interval?: number;
+  signal?: AbortSignal;
+}
+
+/** Runs `kosmos fetch`; resolves with the exit code. */
+export async function runFetch(args: string[], options: RunFetchOptions = {}): Promise<number> {
+  const print = options.print ?? console.log;
+  const { positionals, flags, help } = parseArgs("fetch", args, ["url"]);
+  if (help) {
+    print(FETCH_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new KosmosError("fetch: give exactly one MANIFEST_CID (try --help)");
+  const cid = positionals[0];
+  const url = getNodeUrl("fetch", flags, options.env ?? Deno.env.toObject());
+  const started = await requestNode("fetch", new URL("/api/v1/fetches", url), {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify({ manifestCid: cid }),
+    signal: options.signal,
+  });
+  if (started.status !== 202) {
+    throw new KosmosError(`fetch: the node cannot fetch ${cid}: ${await describeFailure(started)}`);
+  }
+  let progress = await started.json() as FetchView;
+  const bar = createProgressBar({
+    label: "Fetching",
+    total: progress.chunksTotal,
+    output: options.progressOutput,
+  });
+  const interval = options.interval ?? 250;
+  const status = new URL(`/api/v1/fetches/${progress.manifestCid}`, url);
+  while (progress.status === "queued" || progress.status === "running") {
+    bar.update(progress.chunksVerified, progress.chunksTotal);
+    await delay(interval, options.signal);
+    const response = await requestNode("fetch", status, {
+      headers: { accept: "application/json" },
+      signal: options.signal,
+    });
+    if (!response.ok) {
+      throw new KosmosError(`fetch: lost track of ${cid}: ${await describeFailure(response)}`);
+    }
+    progress = await response.json() as FetchView;
+  }
+  bar.update(progress.chunksVerified, progress.chunksTotal);
+  bar.finish();
+  if (progress.status === "failed") {
+    throw new KosmosError(`fetch: ${cid} failed: ${progress.error ?? "no reason given"}`);
+  }
+  console.error(
+    `Fetched ${progress.chunksVerified} chunks (${
+      formatBytes(progress.bytes)
+    }) from ${progress.providers.length} provider${
+      progress.providers.length === 1 ? "" : "s"
+    }, every one verified.`,
+  );
+  print(JSON.stringify(progress));
+  return 0;
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    signal?.throwIfAborted();
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, Math.min(ms, 10 * second));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,172 @@
+/**
+ * `kosmos publish FILE --title … --category … --price … --license …` —
+ * uploads a file to a running node (`POST /api/v1/datasets`), streaming it as
+ * `multipart/form-data` with a progress bar of the bytes sent on stderr. On
+ * success prints `{"id":…,"manifestCid":…}` on stdout.
+ */
+import { basename, extname } from "node:path";
+import { KosmosError } from "../errors.ts";
+import { describeFailure, getNodeUrl, parseArgs, requestNode } from "./args.ts";
+import { createProgressBar, formatBytes, type ProgressBarInit } from "./progress.ts";
+
+export const PUBLISH_USAGE =
+  `Usage: kosmos publish FILE --title TEXT --category NAME --price KOS --license ID [flags]
+
+Encrypts FILE on a running node and announces it to the network as a dataset.
+
+Flags:
+  --title TEXT         the listing's title (required)
+  --description TEXT   what the data holds
+  --category NAME      analytics, sensors, mobility, energy, environment, health,
+                       finance, media, commerce, social or other (required)
+  --price KOS          price in tokens, such as 2.5 (required)
+  --license ID         licence id, such as CC-BY-4.0 (required)
+  --gateway ADDRESS    gateway operator credited with 10 % of sales (default: the node's wallet)
+  --url URL            the node's API (KOSMOS_URL; default http://127.0.0.1:7464)
+`;
+
+/** Bytes read from the file at a time. */
+const READ_SIZE = 1024 * 1024;
+
+const FIELDS = ["title", "description", "category", "price", "license", "gateway"] as const;
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".csv": "text/csv",
+  ".ndjson": "application/x-ndjson",
+  ".jsonl": "application/x-ndjson",
+  ".json": "application/json",
+};
+
+export interface RunPublishOptions {
+  env?: Record<string, string>;
+  /** Where the result goes. @default console.log */
+  print?: (line: string) => void;
+  /** @default Deno.stderr */
+  progressOutput?: ProgressBarInit["output"];
+  signal?: AbortSignal;
+}
+
+/** Runs `kosmos publish`; resolves with the exit code. */
+export async function runPublish(args: string[], options: RunPublishOptions = {}): Promise<number> {
+  const print = options.print ?? console.log;
+  const { positionals, flags, help } = parseArgs("publish", args, [...FIELDS, "url", "licence"]);
+  if (help) {
+    print(PUBLISH_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new KosmosError("publish: give exactly one FILE (try --help)");
+  if (flags.has("licence") && !flags.has("license")) flags.set("license", flags.get("licence")!);
+  const missing = ["title", "category", "price", "license"].filter((f) => !flags.get(f)?.trim());
+  if (missing.length > 0) {
+    throw new KosmosError(`publish: missing ${missing.map((f) => `--${f}`).join(", ")} (try --help)`);
+  }
+  const url = getNodeUrl("publish", flags, options.env ?? Deno.env.toObject());
+  const path = positionals[0];
+  let file: Deno.FsFile;
+  let size: number;
+  try {
+    file = await Deno.open(path, { read: true });
+    const info = await file.stat();
+    if (!info.isFile) {
+      file.close();
+      throw new Error("not a regular file");
+    }
+    size = info.size;
+  } catch (err) {
+    throw new KosmosError(`publish: cannot read ${path}: ${(err as Error).message}`);
+  }
+
+  const bar = createProgressBar({
+    label: "Uploading",
+    total: size,
+    format: formatBytes,
+    output: options.progressOutput,
+  });
+  let sent = 0;
+  // Large reads: Deno's fetch sends each chunk of a streamed body separately, and 64 KiB ones are slow.
+  const counted = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const buffer = new Uint8Array(READ_SIZE);
+      let filled = 0;
+      while (filled < READ_SIZE) {
+        const n = await file.read(buffer.subarray(filled));
+        if (n === null) break;
+        filled += n;
+      }
+      if (filled > 0) {
+        sent += filled;
+        bar.update(sent);
+        controller.enqueue(buffer.subarray(0, filled));
+      }
+      if (filled < READ_SIZE) {
+        file.close();
+        controller.close();
+      }
+    },
+    cancel() {
+      file.close();
+    },
+  });
+  const fields = FIELDS.flatMap((name) => flags.has(name) ? [[name, flags.get(name)!] as const] : []);
+  const { body, contentType } = encodeMultipart(fields, {
+    name: "file",
+    filename: basename(path),
+    contentType: CONTENT_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream",
+    body: counted,
+  });
+  const target = new URL("/api/v1/datasets", url);
+  const response = await requestNode("publish", target, {
+    method: "POST",
+    headers: { "content-type": contentType, accept: "application/json" },
+    body,
+    signal: options.signal,
+  });
+  bar.finish();
+  if (response.status !== 201) {
+    throw new KosmosError(`publish: the node refused ${basename(path)}: ${await describeFailure(response)}`);
+  }
+  const result = await response.json() as { id: string; manifestCid: string };
+  console.error(
+    `Published ${JSON.stringify(flags.get("title"))} → ${new URL(`/datasets/${result.id}`, url)}`,
+  );
+  print(JSON.stringify(result));
+  return 0;
+}
+
+/** Streams fields and then one file part as a `multipart/form-data` body. */
+export function encodeMultipart(
+  fields: readonly (readonly [string, string])[],
+  file: { name: string; filename: string; contentType: string; body: ReadableStream<Uint8Array> },
+): { body: ReadableStream<Uint8Array>; contentType: string } {
+  const boundary = `----kosmos${crypto.randomUUID().replaceAll("-", "")}`;
+  const enc = new TextEncoder();
+  const quote = (s: string) => s.replace(/["\\\r\n]/g, (c) => encodeURIComponent(c));
+  let head = "";
+  for (const [name, value] of fields) {
+    head += `--${boundary}\r\nContent-Disposition: form-data; name="${quote(name)}"\r\n\r\n${value}\r\n`;
+  }
+  head += `--${boundary}\r\nContent-Disposition: form-data; name="${quote(file.name)}"; filename="${
+    quote(file.filename)
+  }"\r\nContent-Type: ${file.contentType}\r\n\r\n`;
+  const tail = `\r\n--${boundary}--\r\n`;
+  const headBytes = enc.encode(head);
+  const tailBytes = enc.encode(tail);
+  const reader = file.body.getReader();
+  let state: "head" | "file" | "done" = "head";
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (state === "head") {
+        state = "file";
+        controller.enqueue(headBytes);
+        return;
+      }
+      const { done, value } = await reader.read();
+      if (!done) return controller.enqueue(value);
+      controller.enqueue(tailBytes);
+      controller.close();
+      state = "done";
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return { body, contentType: `multipart/form-data; boundary=${boundary}` };
+}

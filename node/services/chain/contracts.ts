@@ -1,0 +1,78 @@
+/**
+ * Where the node finds the Kosmos contracts on its chain:
+ * `<dataDir>/chain/contracts.json` (`{ chainId, contracts: { token, … } }`),
+ * written by the node itself when it deploys to its embedded dev chain, or by
+ * `deno task devnet` for every node of a shared chain. A file is used only when
+ * its chain id matches and code exists at every address.
+ *
+ * ```ts
+ * const path = getContractsPath(dataDir);
+ * await writeContractsFile(path, { chainId: 31337, contracts });
+ * const file = await readContractsFile(path); // undefined when missing
+ * ```
+ */
+import { type Address, getAddress, isAddress } from "viem";
+import { dirname, join } from "node:path";
+import type { ChainPublicClient, ContractAddresses } from "./client.ts";
+
+/** The names of the contracts, in deployment order. */
+export const CONTRACT_NAMES = ["token", "registry", "escrow", "consent", "rewards", "anchor"] as const;
+
+/** The contents of `contracts.json`. */
+export interface ContractsFile {
+  chainId: number;
+  contracts: ContractAddresses;
+}
+
+/** `<dataDir>/chain/contracts.json` */
+export function getContractsPath(dataDir: string): string {
+  return join(dataDir, "chain", "contracts.json");
+}
+
+/** Reads and validates a contracts file; `undefined` when there is none. Throws `TypeError` when malformed. */
+export async function readContractsFile(path: string): Promise<ContractsFile | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
+  return parseContractsFile(JSON.parse(text), path);
+}
+
+/** Validates the parsed contents of a contracts file. */
+export function parseContractsFile(value: unknown, source = "contracts file"): ContractsFile {
+  const v = value as { chainId?: unknown; contracts?: Record<string, unknown> };
+  if (!v || typeof v !== "object" || !Number.isSafeInteger(v.chainId) || !v.contracts) {
+    throw new TypeError(`Invalid ${source}: expected { chainId, contracts: { token, registry, … } }`);
+  }
+  const contracts = {} as Record<(typeof CONTRACT_NAMES)[number], Address>;
+  for (const name of CONTRACT_NAMES) {
+    const address = v.contracts[name];
+    if (typeof address !== "string" || !isAddress(address, { strict: false })) {
+      throw new TypeError(`Invalid ${source}: contracts.${name} is not an address`);
+    }
+    contracts[name] = getAddress(address);
+  }
+  return { chainId: v.chainId as number, contracts };
+}
+
+/** Writes a contracts file atomically (temp file, then rename). */
+export async function writeContractsFile(path: string, file: ContractsFile): Promise<void> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
+  await Deno.writeTextFile(tmp, JSON.stringify(file, null, 2) + "\n");
+  await Deno.rename(tmp, path);
+}
+
+/** Whether code exists at every address of `contracts`. */
+export async function hasContractCode(
+  publicClient: ChainPublicClient,
+  contracts: ContractAddresses,
+): Promise<boolean> {
+  const codes = await Promise.all(
+    CONTRACT_NAMES.map((name) => publicClient.getCode({ address: contracts[name] })),
+  );
+  return codes.every((code) => code !== undefined && code !== "0x");
+}

@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { openDatabase } from "../db/mod.ts";
+import { loadIdentity } from "../identity/mod.ts";
+import { createLogger } from "../../log.ts";
+import { TOTAL_SUPPLY } from "./deploy.ts";
+import {
+  ChainUnavailableError,
+  createChain,
+  getContractsPath,
+  getTokenBalance,
+  readContractsFile,
+} from "./mod.ts";
+import { startTestChain } from "./testing.ts";
+
+const log = createLogger({ level: "error" }).forComponent("kosmos:chain");
+
+async function withChain<T>(
+  dataDir: string,
+  rpcUrl: string | undefined,
+  fn: (chain: ReturnType<typeof createChain>) => Promise<T>,
+) {
+  const identity = await loadIdentity(dataDir);
+  const db = openDatabase(join(dataDir, "kosmos.db"));
+  const chain = createChain({ identity, db, log }, { dataDir, rpcUrl });
+  try {
+    await chain.start();
+    return await fn(chain);
+  } finally {
+    await chain.stop();
+    db.close();
+  }
+}
+
+Deno.test("ChainService on its embedded chain deploys the contracts, holds every token, and reuses them after a restart", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "kosmos-chain-" });
+  try {
+    const first = await withChain(dataDir, undefined, async (chain) => {
+      assert.ok(chain.embedded);
+      assert.ok(chain.contracts);
+      assert.equal(await getTokenBalance(chain.client), TOTAL_SUPPLY);
+      assert.ok(await chain.getBalance() > 0n, "funded with test ether");
+      assert.equal(await chain.isArbiter(), true);
+      await chain.indexer.sync();
+      return chain.contracts;
+    });
+    assert.deepEqual(await readContractsFile(getContractsPath(dataDir)), {
+      chainId: 31337,
+      contracts: first,
+    });
+    await withChain(dataDir, undefined, async (chain) => {
+      assert.deepEqual(chain.contracts, first, "the deployment is reused");
+      assert.equal(await getTokenBalance(chain.client), TOTAL_SUPPLY);
+    });
+    await Deno.remove(join(dataDir, "chain", "anvil-state.json"));
+    await withChain(dataDir, undefined, async (chain) => {
+      assert.ok(chain.contracts, "a chain without the code gets a new deployment");
+      assert.equal(await getTokenBalance(chain.client), TOTAL_SUPPLY);
+      assert.equal(chain.indexer.listEvents().length, 0);
+    });
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("ChainService on a shared chain uses the contracts file, and runs without contracts when there is none", async () => {
+  await using shared = await startTestChain();
+  const dataDir = await Deno.makeTempDir({ prefix: "kosmos-chain-" });
+  try {
+    await withChain(dataDir, shared.anvil.rpcUrl, async (chain) => {
+      assert.equal(chain.embedded, false);
+      assert.equal(chain.contracts, undefined);
+      assert.equal(await chain.isArbiter(), false);
+      assert.throws(() => chain.client, ChainUnavailableError);
+    });
+    await Deno.mkdir(join(dataDir, "chain"), { recursive: true });
+    await Deno.writeTextFile(
+      getContractsPath(dataDir),
+      JSON.stringify({ chainId: 31337, contracts: shared.contracts }),
+    );
+    await withChain(dataDir, shared.anvil.rpcUrl, async (chain) => {
+      assert.deepEqual(chain.contracts, shared.contracts);
+      assert.equal(await getTokenBalance(chain.client), 0n);
+    });
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});

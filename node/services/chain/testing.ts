@@ -1,0 +1,231 @@
+/**
+ * Test fixture for the chain service: an anvil with the Kosmos contracts
+ * deployed by anvil's first dev account (deployer, arbiter, treasury and
+ * faucet), a {@link KosmosClient} per dev account funded with tokens, a
+ * snapshot/revert pair, and a helper that completes a key sale so an account
+ * has escrow payouts to withdraw. Test code only.
+ *
+ * ```ts
+ * await using chain = await startTestChain();
+ * await chain.isolate(async () => {
+ *   await listDataset(chain.clients.alice, { manifestCid: makeManifestCid("a"), stake: 100n * ONE });
+ * });
+ * ```
+ */
+import {
+  type Address,
+  bytesToHex,
+  createPublicClient,
+  createTestClient,
+  createWalletClient,
+  http,
+  keccak256,
+  parseEventLogs,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { anvil as anvilChain } from "viem/chains";
+import { CID } from "multiformats/cid";
+import { sha256 } from "multiformats/hashes/sha2";
+import { kosmosEscrowAbi } from "../../../protocol/contracts_generated.ts";
+import {
+  computeDekCommit,
+  encodeSaleKeys,
+  getEscrowDomain,
+  quoteTypes,
+  type Sale,
+} from "../../../protocol/quote.ts";
+import { type Anvil, DEV_ACCOUNT_KEYS, startAnvil } from "./anvil.ts";
+import { deployContracts } from "./deploy.ts";
+import {
+  type ChainPublicClient,
+  type ChainWalletClient,
+  type ContractAddresses,
+  type KosmosClient,
+  sendContractCall,
+} from "./client.ts";
+import { transferToken } from "./actions/token.ts";
+import { ensureAllowance } from "./actions/token.ts";
+
+/** One token, in its smallest unit. */
+export const ONE = 10n ** 18n;
+
+/** Names of the fixture's accounts, in dev-account order; `deployer` is also arbiter, treasury and faucet. */
+export const TEST_ACCOUNTS = ["deployer", "alice", "bob", "carol"] as const;
+export type TestAccount = typeof TEST_ACCOUNTS[number];
+
+export interface TestChain extends AsyncDisposable {
+  anvil: Anvil;
+  contracts: ContractAddresses;
+  clients: Record<TestAccount, KosmosClient>;
+  addresses: Record<TestAccount, Address>;
+  /** Runs `fn` between an anvil snapshot and a revert to it. */
+  isolate<T>(fn: () => Promise<T>): Promise<T>;
+  /** Moves the chain's clock forward and mines a block. */
+  increaseTime(seconds: number): Promise<void>;
+  /** Sells `listingId` from `seller` to `buyer` (open, reveal, confirm) so the seller has payouts. */
+  completeSale(seller: TestAccount, buyer: TestAccount, listingId: bigint, price: bigint): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The manifest CID (dag-cbor, sha2-256) of some bytes, for listings in tests. */
+export async function makeManifestCid(seed: string): Promise<string> {
+  const digest = await sha256.digest(new TextEncoder().encode(seed));
+  return CID.create(1, 0x71, digest).toString();
+}
+
+/**
+ * Starts the fixture chain. Every account but the deployer gets `funding`
+ * tokens. @default funding 10,000 tokens
+ */
+export async function startTestChain(options: { funding?: bigint } = {}): Promise<TestChain> {
+  const anvil = await startAnvil();
+  try {
+    const transport = http(anvil.rpcUrl);
+    const publicClient = createPublicClient({ chain: anvilChain, transport, pollingInterval: 100 });
+    const testClient = createTestClient({ chain: anvilChain, transport, mode: "anvil" });
+    const wallets = Object.fromEntries(TEST_ACCOUNTS.map((name, i) => [
+      name,
+      createWalletClient({
+        chain: anvilChain,
+        transport,
+        account: privateKeyToAccount(DEV_ACCOUNT_KEYS[i]),
+        pollingInterval: 100,
+      }),
+    ])) as unknown as Record<TestAccount, ChainWalletClient>;
+    const deployer = wallets.deployer.account.address;
+    const contracts = await deployContracts(wallets.deployer, publicClient, {
+      arbiter: deployer,
+      treasury: deployer,
+      rewardsReserve: deployer,
+      faucet: deployer,
+    });
+    const clients = Object.fromEntries(
+      TEST_ACCOUNTS.map((
+        name,
+      ) => [name, { publicClient, walletClient: wallets[name], contracts, timeout: 10_000 }]),
+    ) as unknown as Record<TestAccount, KosmosClient>;
+    const addresses = Object.fromEntries(
+      TEST_ACCOUNTS.map((name) => [name, wallets[name].account.address]),
+    ) as Record<TestAccount, Address>;
+    for (const name of TEST_ACCOUNTS.slice(1)) {
+      await transferToken(clients.deployer, {
+        to: addresses[name],
+        amount: options.funding ?? 10_000n * ONE,
+      });
+    }
+    const stop = () => anvil.stop();
+    return {
+      anvil,
+      contracts,
+      clients,
+      addresses,
+      async isolate(fn) {
+        const id = await testClient.snapshot();
+        try {
+          return await fn();
+        } finally {
+          await testClient.revert({ id });
+        }
+      },
+      async increaseTime(seconds) {
+        await testClient.increaseTime({ seconds });
+        await testClient.mine({ blocks: 1 });
+      },
+      completeSale(seller, buyer, listingId, price) {
+        return completeSale(clients[seller], clients[buyer], listingId, price);
+      },
+      stop,
+      [Symbol.asyncDispose]: stop,
+    };
+  } catch (err) {
+    await anvil.stop();
+    throw err;
+  }
+}
+
+/**
+ * Sells `listingId` from `seller` (its owner) to `buyer` for `price`: the
+ * seller signs a quote, the buyer opens the sale, the seller reveals the key
+ * and the buyer confirms, so the escrow credits the seller's payouts.
+ */
+export async function completeSale(
+  seller: KosmosClient,
+  buyer: KosmosClient,
+  listingId: bigint,
+  price: bigint,
+): Promise<void> {
+  const random = () => bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
+  const dek = random();
+  const kSale = random();
+  const z = encodeSaleKeys([dek], kSale);
+  const block = await buyer.publicClient.getBlock();
+  const quote = {
+    listingId,
+    buyer: buyer.walletClient.account.address,
+    price,
+    zHash: keccak256(z),
+    kSaleHash: keccak256(kSale),
+    dekCommit: computeDekCommit([dek]),
+    gateway: "0x0000000000000000000000000000000000000000" as Address,
+    nonce: BigInt(random()) >> 8n,
+    deadline: block.timestamp + 3600n,
+  };
+  const signature = await seller.walletClient.signTypedData({
+    account: seller.walletClient.account,
+    domain: getEscrowDomain(await seller.publicClient.getChainId(), seller.contracts.escrow),
+    types: quoteTypes,
+    primaryType: "Quote",
+    message: quote,
+  });
+  const escrow = { address: seller.contracts.escrow, abi: kosmosEscrowAbi } as const;
+  await ensureAllowance(buyer, { spender: escrow.address, amount: price });
+  const opened = await sendContractCall(
+    buyer,
+    { ...escrow, functionName: "open", args: [quote, signature] },
+    {
+      action: "open the sale",
+    },
+  );
+  const [{ args: { saleId, sale } }] = parseEventLogs({
+    abi: kosmosEscrowAbi,
+    eventName: "Opened",
+    logs: opened.logs,
+  });
+  const revealed = await sendContractCall(seller, {
+    ...escrow,
+    functionName: "reveal",
+    args: [saleId, sale, kSale],
+  }, {
+    action: "reveal the key",
+  });
+  const [{ args: { disputeDeadline } }] = parseEventLogs({
+    abi: kosmosEscrowAbi,
+    eventName: "Revealed",
+    logs: revealed.logs,
+  });
+  await sendContractCall(buyer, {
+    ...escrow,
+    functionName: "confirm",
+    args: [saleId, { ...(sale as Sale), disputeDeadline } as Sale],
+  }, { action: "confirm the sale" });
+}
+
+/** A client for anvil dev account `index` on `rpcUrl` with `contracts`. */
+export function createDevClient(rpcUrl: string, contracts: ContractAddresses, index: number): KosmosClient {
+  const transport = http(rpcUrl);
+  return {
+    publicClient: createPublicClient({
+      chain: anvilChain,
+      transport,
+      pollingInterval: 100,
+    }) as ChainPublicClient,
+    walletClient: createWalletClient({
+      chain: anvilChain,
+      transport,
+      account: privateKeyToAccount(DEV_ACCOUNT_KEYS[index]),
+      pollingInterval: 100,
+    }) as unknown as ChainWalletClient,
+    contracts,
+    timeout: 10_000,
+  };
+}
