@@ -35,7 +35,9 @@ function parseArgs(args: string[]): DevnetOptions {
 
 function toInt(flag: string, value: string, min: number, max: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) fail(`${flag} must be a whole number from ${min} to ${max}`);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    fail(`${flag} must be a whole number from ${min} to ${max}`);
+  }
   return n;
 }
 
@@ -51,10 +53,30 @@ interface RunningNode {
 
 const main = new URL("../node/main.ts", import.meta.url).pathname;
 
-async function startNode(index: number, dataDir: string, port: number, rpcUrl: string, bootstrap: string[], logLevel: string): Promise<RunningNode> {
-  const args = ["run", "-A", main, "--data-dir", dataDir, "--port", String(port), "--rpc-url", rpcUrl, "--log-level", logLevel];
+async function startNode(
+  index: number,
+  dataDir: string,
+  port: number,
+  rpcUrl: string,
+  bootstrap: string[],
+  logLevel: string,
+): Promise<RunningNode> {
+  const args = [
+    "run",
+    "-A",
+    main,
+    "--data-dir",
+    dataDir,
+    "--port",
+    String(port),
+    "--rpc-url",
+    rpcUrl,
+    "--log-level",
+    logLevel,
+  ];
   for (const addr of bootstrap) args.push("--bootstrap", addr);
-  const child = new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped", stdin: "null" }).spawn();
+  const child = new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped", stdin: "null" })
+    .spawn();
   const prefix = new TextEncoder().encode(`[node ${index}] `);
   // Forward the node's log lines with a prefix.
   (async () => {
@@ -119,7 +141,10 @@ async function run(options: DevnetOptions): Promise<number> {
     let bootstrap: string[] = [];
     for (let i = 0; i < options.nodes; i++) {
       const port = options.basePort === 0 ? 0 : options.basePort + i;
-      await writeContractsFile(getContractsPath(`${root}/node-${i}`), { chainId: DEV_CHAIN_ID, contracts: dev.contracts });
+      await writeContractsFile(getContractsPath(`${root}/node-${i}`), {
+        chainId: DEV_CHAIN_ID,
+        contracts: dev.contracts,
+      });
       const node = await Promise.race([
         startNode(i, `${root}/node-${i}`, port, anvil.rpcUrl, bootstrap, options.logLevel),
         interrupted.then(() => null),

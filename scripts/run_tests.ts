@@ -10,7 +10,9 @@
 import { ensureChromium } from "./chromium.ts";
 
 const chromium = await ensureChromium();
-if (!chromium) console.error("test: Chromium is not installed and cannot be installed here; browser tests will fail");
+if (!chromium) {
+  console.error("test: Chromium is not installed and cannot be installed here; browser tests will fail");
+}
 
 const args = ["test", "-A", "--parallel", ...Deno.args];
 const child = new Deno.Command(Deno.execPath(), {

@@ -20,7 +20,9 @@ function kosmos(args: string[], env: Record<string, string> = {}) {
 
 async function expectFailure(args: string[], message: RegExp, env: Record<string, string> = {}) {
   const { code, stderr, stdout } = await kosmos(args, env).output();
-  const lines = new TextDecoder().decode(stderr).trim().split("\n").filter((l) => !/^\d{4}-\d\d-\d\dT/.test(l));
+  const lines = new TextDecoder().decode(stderr).trim().split("\n").filter((l) =>
+    !/^\d{4}-\d\d-\d\dT/.test(l)
+  );
   assert.notEqual(code, 0, `expected failure for ${args.join(" ")}`);
   assert.equal(lines.length, 1, `one line for ${args.join(" ")}, got:\n${lines.join("\n")}`);
   assert.match(lines[0], /^kosmos: /);
@@ -47,18 +49,35 @@ async function startProcess(args: string[]) {
 
 Deno.test("kosmos ends with one line and a non-zero code on bad config", async (t) => {
   await using dir = await tempDir();
-  await t.step("unknown flag", () => expectFailure(["--data-dir", dir.path, "--colour", "red"], /unknown flag --colour/));
-  await t.step("unknown environment key", () =>
-    expectFailure(["--data-dir", dir.path], /unknown environment variable KOSMOS_COLOUR/, { KOSMOS_COLOUR: "red" }));
+  await t.step(
+    "unknown flag",
+    () => expectFailure(["--data-dir", dir.path, "--colour", "red"], /unknown flag --colour/),
+  );
+  await t.step(
+    "unknown environment key",
+    () =>
+      expectFailure(["--data-dir", dir.path], /unknown environment variable KOSMOS_COLOUR/, {
+        KOSMOS_COLOUR: "red",
+      }),
+  );
   await t.step("unknown config file key", async () => {
     await Deno.writeTextFile(`${dir.path}/bad.json`, JSON.stringify({ colour: "red" }));
     await expectFailure(["--config", `${dir.path}/bad.json`], /unknown config key "colour"/);
   });
-  await t.step("malformed bootstrap multiaddr", () =>
-    expectFailure(["--data-dir", dir.path, "--bootstrap", "/ip4/300.1.1.1/tcp/1"], /bootstrap address .* is not a valid multiaddr/));
+  await t.step(
+    "malformed bootstrap multiaddr",
+    () =>
+      expectFailure(
+        ["--data-dir", dir.path, "--bootstrap", "/ip4/300.1.1.1/tcp/1"],
+        /bootstrap address .* is not a valid multiaddr/,
+      ),
+  );
   await t.step("unwritable data dir", async () => {
     await Deno.writeTextFile(`${dir.path}/a-file`, "");
-    await expectFailure(["--data-dir", `${dir.path}/a-file/sub`, "--port", "0"], /data dir .* is not writable/);
+    await expectFailure(
+      ["--data-dir", `${dir.path}/a-file/sub`, "--port", "0"],
+      /data dir .* is not writable/,
+    );
   });
   await t.step("unreachable rpc url", async () => {
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

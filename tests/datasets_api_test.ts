@@ -312,7 +312,7 @@ Deno.test("the dataset API publishes, validates, lists and fetches across two no
     assert.ok(["queued", "running", "complete"].includes(((await started.json()) as FetchView).status));
     const done = await waitFor("the fetch on B to complete", async () => {
       const progress = await getJson<FetchView>(`${b.url}/api/v1/fetches/${airId}`);
-      assert.notEqual(progress.status, "failed", progress.error);
+      assert.notEqual(progress.status, "failed", progress.error ?? "");
       return progress.status === "complete" ? progress : undefined;
     }, { timeout: 30_000 });
     assert.equal(done.chunksTotal, 3);

@@ -3,7 +3,15 @@ import { waitFor } from "./helpers.ts";
 
 Deno.test("deno task devnet: three nodes on one anvil and one deployment, funded with tokens, list each other as peers within 10 s and stop on Ctrl-C", async () => {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../scripts/devnet.ts", import.meta.url).pathname, "--nodes", "3", "--base-port", "0"],
+    args: [
+      "run",
+      "-A",
+      new URL("../scripts/devnet.ts", import.meta.url).pathname,
+      "--nodes",
+      "3",
+      "--base-port",
+      "0",
+    ],
     stdout: "piped",
     stderr: "null",
     stdin: "null",
@@ -29,7 +37,9 @@ Deno.test("deno task devnet: three nodes on one anvil and one deployment, funded
       assert.equal(info.chain.rpcUrl, rpcUrl);
       assert.ok(BigInt(info.chain.balance) > 0n, "every wallet is funded");
     }
-    const contracts = await Promise.all(urls.map(async (u) => (await (await fetch(`${u}/api/v1/chain`)).json()).contracts));
+    const contracts = await Promise.all(
+      urls.map(async (u) => (await (await fetch(`${u}/api/v1/chain`)).json()).contracts),
+    );
     assert.ok(contracts[0]?.registry, "the contracts are deployed");
     for (const c of contracts) assert.deepEqual(c, contracts[0], "every node uses the one deployment");
     for (const u of urls) {
