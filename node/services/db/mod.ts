@@ -30,7 +30,20 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): D
       applied_at INTEGER NOT NULL,
       PRIMARY KEY (component, version)
     );`);
+  restrictPermissions(path);
   return db;
+}
+
+/** The database holds secrets (dataset keys): owner-only, like the key files. */
+function restrictPermissions(path: string): void {
+  if (path === ":memory:" || path.startsWith("file:")) return;
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      Deno.chmodSync(file, 0o600);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
 }
 
 /**

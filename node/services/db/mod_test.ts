@@ -18,6 +18,9 @@ Deno.test("migrate() applies each version once and only new ones after a restart
     ).all();
     assert.deepEqual(versions.map((r) => r.version), [1, 2]);
     assert.equal((db.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode, "wal");
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+      assert.equal(Deno.statSync(file).mode! & 0o777, 0o600, `${file} is owner-only`);
+    }
     db.close();
   } finally {
     Deno.removeSync(dir, { recursive: true });
