@@ -50,11 +50,35 @@ export interface FetchesInit {
   findTimeout?: number;
   /** ms a progress write to SQLite is held back, to batch them. @default 250 */
   persistInterval?: number;
+  /**
+   * Waits (ms) before trying again when no provider can be reached, e.g. just
+   * after a (re)start, before the node has joined the network. Then it fails.
+   * @default [1000, 2000, 4000, 8000, 16000]
+   */
+  retryDelays?: number[];
 }
 
 export interface StartFetchOptions {
   /** Peer ids known to provide the dataset (e.g. its seller). @default [] */
   providers?: string[];
+}
+
+const DEFAULT_RETRY_DELAYS = [1000, 2000, 4000, 8000, 16000];
+
+/** Resolves after `ms`, or rejects as soon as `signal` aborts. */
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 const MIGRATIONS = [
@@ -127,6 +151,7 @@ export class Fetches extends EventTarget {
       maxFetches: init.maxFetches ?? 2,
       findTimeout: init.findTimeout ?? 10 * second,
       persistInterval: init.persistInterval ?? 250,
+      retryDelays: init.retryDelays ?? DEFAULT_RETRY_DELAYS,
     };
   }
 
@@ -282,8 +307,8 @@ export class Fetches extends EventTarget {
     persist(current);
     let lastWrite = 0;
     const started = performance.now();
-    try {
-      const { progress } = await fetchDataset({ ...this.#c, scores: this.scores }, cid, {
+    const attempt = () =>
+      fetchDataset({ ...this.#c, scores: this.scores }, cid, {
         signal,
         providers: this.#hints(cid),
         concurrency: this.#init.concurrency,
@@ -298,6 +323,19 @@ export class Fetches extends EventTarget {
           this.dispatchEvent(new CustomEvent("progress", { detail: { ...current } }));
         },
       });
+    try {
+      let result: Awaited<ReturnType<typeof attempt>> | undefined;
+      for (const delay of [...this.#init.retryDelays, -1]) {
+        try {
+          result = await attempt();
+          break;
+        } catch (err) {
+          if (delay < 0 || signal.aborted || (err as Error).name !== "NoProviderError") throw err;
+          log.debug("found no provider yet; trying again", { manifestCid: cid, delay });
+          await abortableDelay(delay, signal);
+        }
+      }
+      const { progress } = result!;
       current = { ...current, ...progress, status: "complete", updatedAt: Date.now() };
       persist(current);
       this.#live.delete(cid);
