@@ -1,8 +1,11 @@
 /**
  * Plaintext Merkle tree of a dataset, compatible with OpenZeppelin's
- * `MerkleProof.verify`: a leaf is `keccak256(chunk bytes)`, an inner node is
- * `keccak256` of its two children sorted as bytes, so a contract can check a
- * proof with no index. Leaves stay in chunk order; a node without a sibling
+ * `MerkleProof.verify`: a leaf is `keccak256(sha256(chunk bytes))`, an inner
+ * node is `keccak256` of its two children sorted as bytes, so a contract can
+ * check a proof with no index (recomputing a leaf from a chunk with the
+ * SHA-256 precompile). Hashing the chunk with SHA-256 first keeps the leaf
+ * preimage at 32 bytes, so no leaf can pass for an inner node (64 bytes), and
+ * lets the bulk hashing run on hardware SHA-256 instead of keccak. Leaves stay in chunk order; a node without a sibling
  * is carried up a level unchanged (its proof is simply one element shorter).
  *
  * ```ts
@@ -11,7 +14,7 @@
  * verifyMerkleProof({ leaf: leaves[2], proof: merkleProof(leaves, 2), root }); // true
  * ```
  */
-import { bytesToHex, hexToBytes, keccak256 } from "viem";
+import { bytesToHex, hexToBytes, keccak256, sha256 } from "viem";
 
 export type Hash = `0x${string}`;
 
@@ -22,9 +25,9 @@ export function isHash(value: unknown): value is Hash {
   return typeof value === "string" && HASH_PATTERN.test(value);
 }
 
-/** `keccak256(chunk)`, the leaf of one plaintext chunk. */
+/** `keccak256(sha256(chunk))`, the leaf of one plaintext chunk. */
 export function hashLeaf(chunk: Uint8Array): Hash {
-  return keccak256(chunk, "hex");
+  return keccak256(sha256(chunk, "bytes"), "hex");
 }
 
 function toBytes(leaves: readonly Hash[]): Uint8Array[] {

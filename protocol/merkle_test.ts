@@ -10,7 +10,8 @@ function pair(a: Hash, b: Hash): Hash {
 
 Deno.test("merkleRoot() hashes sorted pairs bottom-up and carries an odd node up unchanged", () => {
   const leaves = ["a", "b", "c"].map((s) => hashLeaf(new TextEncoder().encode(s)));
-  assert.equal(leaves[0], keccak256(new TextEncoder().encode("a")));
+  // sha256("a") is the well-known ca9781…48bb; the leaf is keccak256 of those 32 bytes.
+  assert.equal(leaves[0], keccak256("0xca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"));
   assert.equal(merkleRoot([leaves[0]]), leaves[0]);
   assert.deepEqual(merkleProof([leaves[0]], 0), []);
   assert.equal(merkleRoot(leaves), pair(pair(leaves[0], leaves[1]), leaves[2]));

@@ -18,7 +18,7 @@
  * reordering of whole datasets are caught by the manifest's chunk list and
  * Merkle root.
  */
-import { keccak } from "hash-wasm";
+import { keccak256 } from "viem";
 import { CID } from "multiformats/cid";
 import * as Digest from "multiformats/hashes/digest";
 import { RAW_CODE, SHA2_256_CODE } from "../../../protocol/ids.ts";
@@ -142,11 +142,13 @@ export async function chunkCid(bytes: Uint8Array): Promise<CID> {
 }
 
 /**
- * `keccak256(plaintext chunk)`, the Merkle leaf (same value as
- * `hashLeaf` in protocol/merkle.ts, through WebAssembly: ~15× faster).
+ * `keccak256(sha256(plaintext chunk))`, the Merkle leaf (same value as
+ * `hashLeaf` in protocol/merkle.ts); the SHA-256 runs in WebCrypto, off the
+ * main thread, on the CPU's SHA instructions.
  */
 export async function hashChunkLeaf(plaintext: Uint8Array): Promise<Hash> {
-  return `0x${await keccak(plaintext, 256)}`;
+  const digest = await crypto.subtle.digest("SHA-256", plaintext as Uint8Array<ArrayBuffer>);
+  return keccak256(new Uint8Array(digest), "hex");
 }
 
 export interface EncryptedChunk {
@@ -154,7 +156,7 @@ export interface EncryptedChunk {
   cid: CID;
   /** `nonce || ciphertext || tag`. */
   bytes: Uint8Array;
-  /** `keccak256` of the plaintext chunk. */
+  /** `keccak256(sha256(plaintext chunk))`, its Merkle leaf. */
   leaf: Hash;
   plaintextLength: number;
 }

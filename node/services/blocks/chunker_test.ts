@@ -68,7 +68,7 @@ Deno.test("encryptChunk() and decryptChunk() round-trip and bind the key, index 
   assert.throws(() => importDek(new Uint8Array(16)), TypeError);
 });
 
-Deno.test("hashChunkLeaf() equals keccak256 from protocol/merkle.ts", async () => {
+Deno.test("hashChunkLeaf() equals hashLeaf() from protocol/merkle.ts", async () => {
   await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 3000 }), async (bytes) => {
     assert.equal(await hashChunkLeaf(bytes), hashLeaf(bytes));
   }));
