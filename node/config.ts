@@ -13,6 +13,7 @@ import { homedir } from "node:os";
 import { ConfigError } from "./errors.ts";
 import { DEFAULT_HTTP_PORT } from "./constants.ts";
 import type { LogLevel } from "./log.ts";
+import { isProxyAddress } from "./services/ingest/client_ip.ts";
 
 export interface NodeConfig {
   /** Where keys, the database, blocks and chain state live. @default "~/.kosmos" */
@@ -33,6 +34,13 @@ export interface NodeConfig {
     /** Disk the node offers for replicas of other nodes' datasets, in GB. @default 1 */
     quotaGB: number;
   };
+  /**
+   * Reverse proxies in front of the HTTP API (IPs or IPv4 CIDR ranges such as
+   * `"10.0.0.0/8"`). Only requests from these may set the client IP with
+   * `X-Forwarded-For` (used for analytics rate limits and visitor hashes);
+   * from anyone else the header is ignored. @default []
+   */
+  trustedProxies: string[];
 }
 
 export const defaultConfig = (): NodeConfig => ({
@@ -44,6 +52,7 @@ export const defaultConfig = (): NodeConfig => ({
   rpcUrl: undefined,
   logLevel: "info",
   storage: { quotaGB: 1 },
+  trustedProxies: [],
 });
 
 /** Flag name → config key; flags take `--name value` or `--name=value`. */
@@ -56,6 +65,7 @@ const flags: Record<string, { key: string; kind: "string" | "number" | "list" }>
   "rpc-url": { key: "rpcUrl", kind: "string" },
   "log-level": { key: "logLevel", kind: "string" },
   "storage-quota-gb": { key: "storage.quotaGB", kind: "number" },
+  "trusted-proxies": { key: "trustedProxies", kind: "list" },
 };
 
 const envVars: Record<string, { key: string; kind: "string" | "number" | "list" }> = {
@@ -67,6 +77,7 @@ const envVars: Record<string, { key: string; kind: "string" | "number" | "list" 
   KOSMOS_RPC_URL: flags["rpc-url"],
   KOSMOS_LOG_LEVEL: flags["log-level"],
   KOSMOS_STORAGE_QUOTA_GB: flags["storage-quota-gb"],
+  KOSMOS_TRUSTED_PROXIES: flags["trusted-proxies"],
   KOSMOS_CONFIG: { key: "$config", kind: "string" },
 };
 
@@ -203,6 +214,11 @@ export function validateConfig(input: Record<string, unknown>): NodeConfig {
   }
   if (typeof c.storage.quotaGB !== "number" || !(c.storage.quotaGB >= 0)) {
     throw new ConfigError("storage.quotaGB must be a number ≥ 0");
+  }
+  if (!Array.isArray(c.trustedProxies) || !c.trustedProxies.every(isProxyAddress)) {
+    throw new ConfigError(
+      'trustedProxies must be a list of IP addresses or IPv4 CIDR ranges, such as ["10.0.0.0/8"]',
+    );
   }
   return c;
 }

@@ -82,3 +82,18 @@ Deno.test("validateConfig() rejects bad ports, multiaddrs and rpc urls", () => {
   assert.throws(() => validateConfig({ ...base, logLevel: "loud" }), { message: /logLevel "loud"/ });
   assert.equal(validateConfig({ ...base, bootstrap: [peer] }).bootstrap[0], peer);
 });
+
+Deno.test("validateConfig() accepts trusted proxy IPs and CIDR ranges, defaulting to none", async () => {
+  const base = defaultConfig() as unknown as Record<string, unknown>;
+  assert.deepEqual(defaultConfig().trustedProxies, []);
+  assert.deepEqual(validateConfig({ ...base, trustedProxies: ["10.0.0.0/8", "::1"] }).trustedProxies, [
+    "10.0.0.0/8",
+    "::1",
+  ]);
+  assert.throws(() => validateConfig({ ...base, trustedProxies: ["proxy.local"] }), {
+    name: "ConfigError",
+    message: /trustedProxies must be a list of IP addresses/,
+  });
+  const config = await loadConfig({ args: ["--trusted-proxies", "127.0.0.1,10.1.0.0/16"] });
+  assert.deepEqual(config.trustedProxies, ["127.0.0.1", "10.1.0.0/16"]);
+});

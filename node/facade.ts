@@ -11,20 +11,24 @@ import type {
   ListingView,
   ManifestSummary,
   NodeInfo,
+  SiteView,
 } from "../web/facade.ts";
 import { toManifestCid } from "../protocol/ids.ts";
 import type { Category } from "../protocol/manifest.ts";
 import type { NodeComponents } from "./node.ts";
 import { VERSION } from "./constants.ts";
 import { createChainFacade } from "./services/chain/facade.ts";
+import { createMarketFacade } from "./services/market/facade.ts";
 import { NotFoundError } from "./errors.ts";
 import { getManifest } from "./services/blocks/mod.ts";
 import type { Listing, ListingQuery } from "./services/catalog/mod.ts";
 import type { FetchProgress } from "./services/transfer/mod.ts";
+import type { Site } from "./services/sites/mod.ts";
 
 export function createFacade(c: NodeComponents): KosmosFacade {
   return {
     ...createChainFacade(c),
+    ...createMarketFacade(c),
 
     async getNodeInfo(options = {}): Promise<NodeInfo> {
       const balance = await c.chain.getBalance(options);
@@ -79,6 +83,34 @@ export function createFacade(c: NodeComponents): KosmosFacade {
       return toFetchView(c.fetches.startFetch(cid, { providers }));
     },
 
+    recordEvent(payload, client) {
+      return c.ingest.recordEvent(payload, client);
+    },
+
+    async registerSite(domain, options = {}) {
+      return toSiteView(await c.sites.registerSite(domain, options));
+    },
+
+    // deno-lint-ignore require-await
+    async listSites() {
+      return c.sites.listOwnSites().map(toSiteView);
+    },
+
+    // deno-lint-ignore require-await
+    async queryStats(query) {
+      return c.analytics.queryStats(query);
+    },
+
+    // deno-lint-ignore require-await
+    async getRealtimeVisitors(domain) {
+      return c.analytics.getRealtimeVisitors(domain);
+    },
+
+    // deno-lint-ignore require-await
+    async listAnalyticsSites() {
+      return c.analytics.listSites();
+    },
+
     // deno-lint-ignore require-await
     async getFetch(manifestCid) {
       const cid = toManifestCid(manifestCid);
@@ -105,6 +137,16 @@ export function createFacade(c: NodeComponents): KosmosFacade {
         : null,
     };
   }
+}
+
+function toSiteView(site: Site): SiteView {
+  return {
+    domain: site.domain,
+    owner: site.owner,
+    peerId: site.peerId,
+    encryptionKey: site.encryptionKey,
+    registeredAt: site.timestamp,
+  };
 }
 
 function toManifestSummary(manifest: Awaited<ReturnType<typeof getManifest>>): ManifestSummary {

@@ -9,11 +9,13 @@ import { loadConfig } from "./config.ts";
 import { createNode } from "./node.ts";
 import { KosmosError } from "./errors.ts";
 import { runFetch } from "./cli/fetch.ts";
+import { runBuy } from "./cli/buy.ts";
 import { runPublish } from "./cli/publish.ts";
 
 const USAGE = `Usage: kosmos [start] [flags]
        kosmos publish FILE --title … --category … --price … --license … [--url URL]
        kosmos fetch MANIFEST_CID [--url URL]
+       kosmos buy LISTING_ID [--url URL]
 
 Starts a Kosmos node with its web UI; publish and fetch talk to a running node
 (see kosmos publish --help, kosmos fetch --help).
@@ -33,6 +35,7 @@ Flags (environment variable, default):
 async function main(args: string[]): Promise<number> {
   if (args[0] === "publish") return await runPublish(args.slice(1));
   if (args[0] === "fetch") return await runFetch(args.slice(1));
+  if (args[0] === "buy") return await runBuy(args.slice(1));
   if (args[0] === "start") args = args.slice(1);
   if (args.includes("--help") || args.includes("-h") || args[0] === "help") {
     console.log(USAGE);

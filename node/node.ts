@@ -17,7 +17,7 @@ import { type ComponentLogger, createLogger } from "./log.ts";
 import { ConfigError, StartError } from "./errors.ts";
 import { type Database, openDatabase } from "./services/db/mod.ts";
 import { type Identity, loadIdentity } from "./services/identity/mod.ts";
-import { type ChainService, createChain } from "./services/chain/mod.ts";
+import { type ChainService, createChain, type StakesDetail } from "./services/chain/mod.ts";
 import { createP2P, type P2P } from "./services/p2p/mod.ts";
 import { type BlockStore, openBlockStore } from "./services/blocks/mod.ts";
 import {
@@ -29,8 +29,12 @@ import {
   type TransferInit,
 } from "./services/transfer/mod.ts";
 import { createReplication, type Replication, type ReplicationInit } from "./services/replication/mod.ts";
-import { type Catalog, createCatalog } from "./services/catalog/mod.ts";
+import { type Catalog, createCatalog, type ListingIndexedDetail } from "./services/catalog/mod.ts";
 import { createDatasets, type Datasets } from "./services/datasets/mod.ts";
+import { createMarket, type Market, type MarketInit } from "./services/market/mod.ts";
+import { createSites, type Sites } from "./services/sites/mod.ts";
+import { createIngest, type Ingest, type IngestInit } from "./services/ingest/mod.ts";
+import { type Analytics, createAnalytics } from "./services/analytics/mod.ts";
 import type { KosmosFacade } from "../web/facade.ts";
 import { createFacade } from "./facade.ts";
 import { createApp } from "../web/app.ts";
@@ -55,6 +59,10 @@ export interface NodeComponents {
   replication: Replication;
   catalog: Catalog;
   datasets: Datasets;
+  market: Market;
+  sites: Sites;
+  ingest: Ingest;
+  analytics: Analytics;
 }
 
 export interface KosmosNode {
@@ -73,7 +81,13 @@ export interface CreateNodeOptions {
   /** A logger to use instead of one built from `config.logLevel`. */
   logger?: ComponentLogger;
   /** Service settings that are not part of the config file (tests shorten intervals here). @default {} */
-  services?: { transfer?: TransferInit; fetches?: FetchesInit; replication?: ReplicationInit };
+  services?: {
+    transfer?: TransferInit;
+    fetches?: FetchesInit;
+    replication?: ReplicationInit;
+    market?: MarketInit;
+    ingest?: IngestInit;
+  };
 }
 
 /**
@@ -126,6 +140,25 @@ export async function createNode(
     options.services?.replication,
   );
   const catalog = createCatalog({ db, identity, p2p, log: logger.forComponent("kosmos:catalog") });
+  const log = logger.forComponent("kosmos:node");
+  // Every listing this node indexes (gossip, sync or its own) it helps keep at its replication target.
+  catalog.addEventListener("listing", (e) => {
+    const { manifestCid } = (e as CustomEvent<ListingIndexedDetail>).detail;
+    try {
+      replication.watch(manifestCid);
+    } catch (err) {
+      log.warn("failed to watch dataset", { manifestCid, error: err });
+    }
+  });
+  // Listings show the registry's stake and challenges as the chain index learns them.
+  chain.addEventListener("stakes", (e) => {
+    const { stakes, replace } = (e as CustomEvent<StakesDetail>).detail;
+    try {
+      catalog.setStakes(stakes, { replace });
+    } catch (err) {
+      log.warn("failed to record listing stakes", { count: stakes.length, error: err });
+    }
+  });
   const datasets = createDatasets({
     db,
     blocks,
@@ -135,6 +168,35 @@ export async function createNode(
     replication,
     log: logger.forComponent("kosmos:datasets"),
   });
+  const market = createMarket({
+    db,
+    identity,
+    p2p,
+    chain,
+    catalog,
+    datasets,
+    blocks,
+    transfer,
+    fetches,
+    log: logger.forComponent("kosmos:market"),
+  }, options.services?.market);
+  const sites = createSites({ db, identity, p2p, log: logger.forComponent("kosmos:sites") }, {
+    dataDir: config.dataDir,
+  });
+  const analytics = createAnalytics({ db, log: logger.forComponent("kosmos:analytics") }, {
+    isOwnedSite: (domain) => {
+      const site = sites.getSite(domain);
+      return site !== undefined && sites.isOwnSite(site);
+    },
+  });
+  const ingest = createIngest({
+    db,
+    p2p,
+    sites,
+    recordEvents: (site, events, options) => analytics.recordEvents(site, events, options),
+    trustedProxies: config.trustedProxies,
+    log: logger.forComponent("kosmos:ingest"),
+  }, options.services?.ingest);
   const components: NodeComponents = {
     config,
     logger,
@@ -148,6 +210,10 @@ export async function createNode(
     replication,
     catalog,
     datasets,
+    market,
+    sites,
+    ingest,
+    analytics,
   };
   return new Node(components);
 }
@@ -178,7 +244,9 @@ class Node implements KosmosNode {
   }
 
   async start(): Promise<void> {
-    const { chain, p2p, transfer, fetches, replication, catalog, datasets, config, logger } = this.components;
+    const { chain, p2p, transfer, fetches, replication, catalog, datasets, market, config, logger } =
+      this.components;
+    const { sites, ingest } = this.components;
     const log = logger.forComponent("kosmos:node");
     const http: Service = {
       start: async () => {
@@ -209,7 +277,8 @@ class Node implements KosmosNode {
       },
     };
     try {
-      for (const service of [chain, p2p, transfer, fetches, replication, catalog, datasets, http]) {
+      const data = [chain, p2p, transfer, fetches, replication, catalog, datasets, market];
+      for (const service of [...data, sites, ingest, http]) {
         await service.start();
         this.#started.push(service);
       }

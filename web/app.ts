@@ -26,11 +26,16 @@ import { renderDocument } from "./render.tsx";
 import { defineRoute } from "./router.ts";
 import { createDatasetRoutes } from "./routes/api/datasets.ts";
 import { createFetchRoutes } from "./routes/api/fetches.ts";
+import { createPurchaseRoutes } from "./routes/api/purchases.ts";
 import { createListingRoutes } from "./routes/api/listings.ts";
 import { createChainRoutes } from "./routes/api/chain.ts";
 import { createNodeRoutes } from "./routes/api/node.ts";
 import { createStakeRoutes } from "./routes/api/stakes.ts";
 import { createWalletRoutes } from "./routes/api/wallet.ts";
+import { createEventRoutes } from "./routes/api/event.ts";
+import { createSiteRoutes } from "./routes/api/sites.ts";
+import { createQueryRoutes } from "./routes/api/query.ts";
+import { createSiteStatsRoutes } from "./routes/api/site_stats.ts";
 import { dataPage } from "./routes/data.tsx";
 import { datasetPage } from "./routes/dataset.tsx";
 import { arbitrationPage } from "./routes/arbitration.tsx";
@@ -38,6 +43,7 @@ import { marketplacePage } from "./routes/marketplace.tsx";
 import { networkPage } from "./routes/network.tsx";
 import { publishPage } from "./routes/publish.tsx";
 import { sitesPage } from "./routes/sites.tsx";
+import { sitePage } from "./routes/site.tsx";
 import { streamsPage } from "./routes/streams.tsx";
 import { walletPage } from "./routes/wallet.tsx";
 import { createStaticHandler } from "./static_files.ts";
@@ -79,6 +85,11 @@ export function createApp(facade: KosmosFacade, options: AppOptions = {}): Hono 
   app.route("/api/v1", createDatasetRoutes(facade, { maxBytes: options.maxUploadBytes }));
   app.route("/api/v1", createListingRoutes(facade));
   app.route("/api/v1", createFetchRoutes(facade));
+  app.route("/api/v1", createPurchaseRoutes(facade));
+  app.route("/api/v1", createSiteRoutes(facade));
+  app.route("/api/v1", createSiteStatsRoutes(facade));
+  app.route("/api/v2", createQueryRoutes(facade));
+  app.route("/", createEventRoutes(facade, { getManifest }));
 
   const registerPage = <D>(page: PageDefinition<D>) => {
     defineRoute(app, page.path, {
@@ -105,6 +116,7 @@ export function createApp(facade: KosmosFacade, options: AppOptions = {}): Hono 
   registerPage(datasetPage);
   registerPage(dataPage);
   registerPage(sitesPage);
+  registerPage(sitePage);
   registerPage(streamsPage);
   registerPage(walletPage);
   registerPage(arbitrationPage);

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { createApp } from "./app.ts";
 import { buildClient, ensureClientBuild } from "./build.ts";
-import type { KosmosFacade, NodeInfo } from "./facade.ts";
+import type { KosmosFacade, ListingDetail, NodeInfo } from "./facade.ts";
 import { HttpError } from "./http_error.ts";
 import { islandLoaders } from "./island_registry.ts";
 
@@ -54,6 +54,26 @@ const emptyNode: Omit<KosmosFacade, "getNodeInfo"> = {
   withdrawStake: () => Promise.reject(noContracts()),
   challengeListing: () => Promise.reject(noContracts()),
   resolveChallenge: () => Promise.reject(noContracts()),
+  // Owns no site and knows of none.
+  recordEvent: () => Promise.resolve({ dropped: "unknown_site" }),
+  registerSite: (domain) => Promise.reject(new TypeError(`This test node registers no site "${domain}"`)),
+  listSites: () => Promise.resolve([]),
+  queryStats: (query) =>
+    Promise.reject(Object.assign(new Error(`No site ${JSON.stringify(query)}`), { name: "NotFoundError" })),
+  getRealtimeVisitors: (domain) =>
+    Promise.reject(Object.assign(new Error(`No site "${domain}"`), { name: "NotFoundError" })),
+  listAnalyticsSites: () => Promise.resolve([]),
+  // Has bought and sold nothing.
+  buyListing: (id) =>
+    Promise.reject(Object.assign(new Error(`No listing "${id}"`), { name: "NotFoundError" })),
+  getPurchase: (id) =>
+    Promise.reject(Object.assign(new Error(`No purchase "${id}"`), { name: "NotFoundError" })),
+  listPurchases: () => Promise.resolve([]),
+  listSales: () => Promise.resolve([]),
+  readPurchaseData: (id) =>
+    Promise.reject(Object.assign(new Error(`No purchase "${id}"`), { name: "NotFoundError" })),
+  previewQuote: (id) =>
+    Promise.reject(Object.assign(new Error(`No listing "${id}"`), { name: "NotFoundError" })),
 };
 
 function noContracts(): Error {
@@ -206,6 +226,48 @@ Deno.test("island props are escaped so no value can close the script tag", async
   const props = html.match(/<script type="application\/json" id="[^"]+">(.*?)<\/script>/);
   assert.ok(props);
   assert.deepEqual(JSON.parse(props[1]), { peers: [evil] });
+});
+
+Deno.test("GET /datasets/:id shows stake and challenges, with Challenge for another seller and Stake to list for our own", async () => {
+  const listing: ListingDetail = {
+    id: "bafyreibna4azqo5xdykbovhmhfstc7y4dwdg2nolbscgnragfwbd76zls4",
+    manifestCid: "bafyreibna4azqo5xdykbovhmhfstc7y4dwdg2nolbscgnragfwbd76zls4",
+    title: "Air quality",
+    description: "",
+    category: "environment",
+    price: "0",
+    seller: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    gateway: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    byteLength: 1024,
+    rowCount: 10,
+    chunkCount: 1,
+    schema: [],
+    preview: [],
+    licence: "CC-BY-4.0",
+    providers: [],
+    createdAt: 0,
+    announcedAt: 0,
+    stake: "250000000000000000000",
+    challenges: 2,
+    onChain: ["7"],
+    replication: null,
+    manifest: null,
+    fetch: null,
+  };
+  const page = async (l: ListingDetail) => {
+    const facade = { ...facadeWith(() => Promise.resolve(info)), getListing: () => Promise.resolve(l) };
+    return await (await createTestApp(facade).request(`/datasets/${l.id}`)).text();
+  };
+  const other = await page(listing);
+  assert.match(other, /data-testid="dataset-stake">250 KOS</);
+  assert.match(other, /data-testid="dataset-challenges">2</);
+  assert.match(other, /<kosmos-island data-island="stake_listing"/);
+  assert.match(other, /data-testid="challenge-form"/);
+  assert.ok(!other.includes('data-testid="stake-form"'));
+  const own = await page({ ...listing, seller: info.address, stake: "0", challenges: 0, onChain: [] });
+  assert.match(own, /data-testid="stake-form"/);
+  assert.match(own, />Stake to list</);
+  assert.ok(!own.includes('data-testid="challenge-form"'));
 });
 
 Deno.test("an unknown page answers an HTML 404 to browsers and JSON to others", async () => {

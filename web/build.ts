@@ -34,6 +34,8 @@ export interface ClientManifest {
   islands: Record<string, string>;
   /** Static imports of each output, for `<link rel="modulepreload">`. */
   imports: Record<string, string[]>;
+  /** The website tracker (`sdk/tracker.ts`, a minified classic script), served at `/js/kosmos.js`. */
+  tracker: string;
 }
 
 export interface BuildOptions {
@@ -65,10 +67,27 @@ export async function buildClient(options: BuildOptions = {}): Promise<ClientMan
       write: false,
       logLevel: "silent",
     });
-    const manifest = describeOutputs(result.metafile, outDir);
+    const tracker = await esbuild.build({
+      absWorkingDir: webDir,
+      entryPoints: { kosmos: "sdk/tracker.ts" },
+      outdir: outDir,
+      bundle: true,
+      format: "iife",
+      minify: true,
+      platform: "browser",
+      target: "es2019",
+      entryNames: "[name]-[hash]",
+      write: false,
+      logLevel: "silent",
+    });
+    const trackerFile = tracker.outputFiles[0];
+    const manifest = {
+      ...describeOutputs(result.metafile, outDir),
+      tracker: relativeTo(outDir, trackerFile.path),
+    };
     await Deno.mkdir(outDir, { recursive: true });
     const written = new Set<string>([manifestName]);
-    for (const file of result.outputFiles) {
+    for (const file of [...result.outputFiles, trackerFile]) {
       await writeAtomically(file.path, file.contents);
       written.add(relativeTo(outDir, file.path));
     }
@@ -117,7 +136,8 @@ export async function readFreshManifest(
   }
   const newest = await findNewestSourceTime();
   if (newest > builtAt) return undefined;
-  for (const file of [manifest.entry, manifest.style, ...Object.values(manifest.islands ?? {})]) {
+  const files = [manifest.entry, manifest.style, manifest.tracker, ...Object.values(manifest.islands ?? {})];
+  for (const file of files) {
     if (typeof file !== "string") return undefined;
     try {
       await Deno.stat(joinPath(outDir, file));
@@ -170,7 +190,7 @@ function describeOutputs(metafile: esbuild.Metafile, outDir: string): ClientMani
   if (!entry || !style) {
     throw new Error("Cannot describe the client build: esbuild produced no entry or stylesheet");
   }
-  return { entry, style, islands, imports };
+  return { entry, style, islands, imports, tracker: "" };
 }
 
 async function writeAtomically(path: string, contents: Uint8Array): Promise<void> {

@@ -4,6 +4,42 @@
  * object of this shape in `node/node.ts` and hands it to `createApp()`.
  */
 
+import type { EventDropReason, EventPayload } from "../protocol/analytics.ts";
+
+export type { EventDropReason, EventPayload } from "../protocol/analytics.ts";
+
+/** Who sent an analytics event, as the HTTP layer saw the request. */
+export interface EventClient {
+  /** The socket's peer address ("" when unknown). */
+  remoteAddress: string;
+  /** `X-Forwarded-For`; the node trusts it only from its configured proxies. */
+  forwardedFor?: string;
+  userAgent: string;
+  /** The request carried `DNT: 1` or `Sec-GPC: 1`. */
+  optOut?: boolean;
+}
+
+/** What became of one analytics event. */
+export interface RecordEventResult {
+  /** Why it was not kept; absent when it was. */
+  dropped?: EventDropReason;
+  /** With `rate_limited`: seconds before the client should send again. */
+  retryAfter?: number;
+}
+
+/** A website registered for analytics (`GET /api/v1/sites`). */
+export interface SiteView {
+  domain: string;
+  /** The owner's wallet. */
+  owner: string;
+  /** The owner's node, where events are delivered. */
+  peerId: string;
+  /** X25519 public key (`0x` + 64 hex digits) to which proxies seal events. */
+  encryptionKey: string;
+  /** When the registration was signed, ms since the epoch. */
+  registeredAt: number;
+}
+
 /** `GET /api/v1/node` */
 export interface NodeInfo {
   peerId: string;
@@ -94,8 +130,12 @@ export interface ListingView {
   providers: string[];
   createdAt: number;
   announcedAt: number;
-  /** Registry stake, token base units. */
+  /** Active registry stake on the manifest CID, token base units (decimal string). */
   stake: string;
+  /** Open registry challenges against it. */
+  challenges: number;
+  /** Its active registry listing ids (decimal), oldest first; empty when not staked. */
+  onChain: string[];
   /** This node's replication count for the dataset; `null` when it neither holds nor watches it. */
   replication: ListingReplication | null;
 }
@@ -201,6 +241,96 @@ export interface ChainWriteResult {
   txHash: `0x${string}`;
 }
 
+/** `POST /api/v2/query` answer (Plausible's Stats API v2 shape); see `node/services/analytics/query.ts`. */
+export interface StatsResult {
+  /** One row per group: metric values in the order asked, dimension values in the order asked. */
+  results: { metrics: number[]; dimensions: string[] }[];
+  meta: Record<string, unknown>;
+  /** The query as it ran: defaults filled in, `date_range` resolved to two ISO 8601 UTC instants. */
+  query: {
+    site_id: string;
+    date_range: [string, string];
+    metrics: string[];
+    dimensions: string[];
+    filters: [string, string, string[]][];
+    order_by: [string, "asc" | "desc"][];
+    pagination: { limit: number; offset: number };
+  };
+}
+
+/** A site with analytics events on this node (the Sites page). */
+export interface AnalyticsSiteView {
+  domain: string;
+  /** Visitors and pageviews in the last 30 days, today included. */
+  visitors: number;
+  pageviews: number;
+  /** Events ever recorded. */
+  events: number;
+  firstEventAt: number;
+  lastEventAt: number;
+}
+
+/** Status of a purchase (buyer) or a sale (seller), in the order of the honest path. */
+export type PurchaseStatus =
+  | "quoted"
+  | "opened"
+  | "revealed"
+  | "verified"
+  | "downloading"
+  | "complete"
+  | "refunded"
+  | "failed";
+
+/** A transaction a node sent for a purchase or sale. */
+export interface MarketTxView {
+  action: "open" | "reveal" | "confirm" | "complain" | "refund" | "finalize";
+  txHash: `0x${string}`;
+}
+
+/** `GET /api/v1/purchases/:id`. Amounts in token base units, decimal strings. */
+export interface PurchaseView {
+  id: string;
+  /** The catalog's listing id (the manifest CID). */
+  listingId: string;
+  /** The registry's listing id (decimal). */
+  registryListingId: string;
+  status: PurchaseStatus;
+  progress: { chunksVerified: number; chunksTotal: number };
+  price: string;
+  seller: `0x${string}`;
+  gateway: `0x${string}`;
+  saleId: `0x${string}`;
+  /** Usage rights bought: the licence, from the purchase on, with no end. */
+  rights: { licence: string; from: number; until: null };
+  txs: MarketTxView[];
+  error?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** `GET /api/v1/sales`: a sale of this node's dataset. */
+export interface SaleView {
+  saleId: `0x${string}`;
+  listingId: string;
+  registryListingId: string;
+  status: Exclude<PurchaseStatus, "verified" | "downloading">;
+  price: string;
+  buyer: `0x${string}`;
+  rights: { licence: string; from: number; until: null };
+  txs: MarketTxView[];
+  error?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** `GET /api/v1/listings/:id/quote`: what buying costs, before anything is signed. */
+export interface QuotePreviewView {
+  listingId: string;
+  price: string;
+  split: { seller: string; gateway: string; treasury: string };
+  gas: { units: string; gasPrice: string; wei: string };
+}
+
 /**
  * Domain failures cross the facade as errors whose `name` the web layer maps
  * to a status: `TypeError`/`RangeError` (bad input), `NotFoundError`,
@@ -253,6 +383,50 @@ export interface KosmosFacade {
   ): Promise<ChainWriteResult & { listingId: string; challengeCount: number }>;
   /** Listings with open challenges. */
   listChallenges(options?: { signal?: AbortSignal }): Promise<ChallengeView[]>;
+  /**
+   * Analytics ingestion (`POST /api/event`): checks one validated event and
+   * queues it for its site's owner, or says why it was dropped. Never throws
+   * for bad client input.
+   */
+  recordEvent(
+    payload: EventPayload,
+    client: EventClient,
+    options?: { signal?: AbortSignal },
+  ): Promise<RecordEventResult>;
+  /**
+   * Registers a website of this node's owner and announces it to the network.
+   * Throws `TypeError` for a bad domain, `SiteConflictError` when another owner has it.
+   */
+  registerSite(domain: string, options?: { signal?: AbortSignal }): Promise<SiteView>;
+  /** Sites this node owns. */
+  listSites(options?: { signal?: AbortSignal }): Promise<SiteView[]>;
+  /**
+   * Analytics of sites this node owns or has events for. `queryStats` takes a
+   * Plausible Stats API v2 body; it throws `TypeError` naming the bad field,
+   * `NotFoundError` for a site this node neither owns nor has events for.
+   */
+  queryStats(query: unknown, options?: { signal?: AbortSignal }): Promise<StatsResult>;
+  /** Distinct visitors of the last 5 minutes; throws like `queryStats`. */
+  getRealtimeVisitors(domain: string, options?: { signal?: AbortSignal }): Promise<{ visitors: number }>;
+  /** Sites with analytics events, most recently active first. */
+  listAnalyticsSites(options?: { signal?: AbortSignal }): Promise<AnalyticsSiteView[]>;
+  /**
+   * Buying. `buyListing` quotes and starts the key sale (a listing already bought returns its
+   * purchase). Failures: `QuoteError`, `SaleProtocolError` (no valid quote), `NotFoundError`,
+   * `PurchaseNotReadyError` (data of a purchase not complete).
+   */
+  buyListing(listingId: string, options?: { signal?: AbortSignal }): Promise<PurchaseView>;
+  getPurchase(id: string, options?: { signal?: AbortSignal }): Promise<PurchaseView>;
+  listPurchases(options?: { signal?: AbortSignal }): Promise<PurchaseView[]>;
+  listSales(options?: { signal?: AbortSignal }): Promise<SaleView[]>;
+  /** The verified plaintext of a complete purchase. */
+  readPurchaseData(
+    id: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<
+    { stream: ReadableStream<Uint8Array>; contentType: string; filename?: string; byteLength: number }
+  >;
+  previewQuote(listingId: string, options?: { signal?: AbortSignal }): Promise<QuotePreviewView>;
   /** Resolves a listing's challenges; arbiter only. `valid: false` removes the listing. */
   resolveChallenge(
     listingId: bigint,

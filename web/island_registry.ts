@@ -19,6 +19,9 @@ export const islandLoaders = {
   fetch_progress: () => import("./islands/fetch_progress.tsx").then((m) => m.FetchProgress),
   wallet_withdraw: () => import("./islands/wallet_withdraw.tsx").then((m) => m.WalletWithdraw),
   wallet_resolve: () => import("./islands/wallet_resolve.tsx").then((m) => m.WalletResolve),
+  stake_listing: () => import("./islands/stake_listing.tsx").then((m) => m.StakeListing),
+  site_graph: () => import("./islands/site_graph.tsx").then((m) => m.SiteGraph),
+  site_realtime: () => import("./islands/site_realtime.tsx").then((m) => m.SiteRealtime),
 } satisfies Record<string, () => Promise<AnyComponent>>;
 
 export type IslandName = keyof typeof islandLoaders;

@@ -21,7 +21,8 @@ function makeCsv(bytes: number): string {
 }
 
 Deno.test("a dataset published in the browser on node A appears on node B's Marketplace and fetches there", async () => {
-  await using net = await startNetwork(2);
+  // No storage offered, so B does not replicate the listing on its own and its fetch starts from the button.
+  await using net = await startNetwork(2, { storage: { quotaGB: 0 } });
   await net.waitForMesh();
   const [a, b] = net.nodes;
   const browser = await launchBrowser();

@@ -1,15 +1,18 @@
 /**
  * `/datasets/:id` — one dataset: what its signed announcement and manifest
  * say (size, rows, schema, masked preview, licence, seller), who provides
- * it, how well it is replicated, and a FetchProgress island that downloads
- * the encrypted chunks with live progress.
+ * it, how well it is replicated, its registry stake and open challenges
+ * (with a StakeListing island: "Stake to list" on this node's own dataset,
+ * "Challenge" on others'), and a FetchProgress island that downloads the
+ * encrypted chunks with live progress.
  */
 import { Island } from "../components/island.tsx";
 import type { ListingDetail, ListingReplication } from "../facade.ts";
 import { HttpError } from "../http_error.ts";
 import { FetchProgress, formatBytes } from "../islands/fetch_progress.tsx";
+import { StakeListing } from "../islands/stake_listing.tsx";
 import { definePage } from "../page.ts";
-import { capitalize, formatPrice, hueOf, PreviewTable } from "./marketplace.tsx";
+import { capitalize, formatPrice, formatStake, hueOf, PreviewTable } from "./marketplace.tsx";
 
 const replicationLabel: Record<ListingReplication["status"], string> = {
   pending: "Counting providers",
@@ -19,14 +22,23 @@ const replicationLabel: Record<ListingReplication["status"], string> = {
   unavailable: "No live provider",
 };
 
-export const datasetPage = definePage<ListingDetail>({
+export interface DatasetData extends ListingDetail {
+  /** Whether this node's wallet is the seller; `false` when the node cannot tell. */
+  own: boolean;
+}
+
+export const datasetPage = definePage<DatasetData>({
   path: "/datasets/:id",
   title: "Dataset",
   description: "A listing on the network: its manifest, preview, providers and replication.",
   load: async ({ facade, url, signal }) => {
     const id = decodeURIComponent(url.pathname.split("/")[2] ?? "");
     try {
-      return await facade.getListing(id, { signal });
+      const [listing, address] = await Promise.all([
+        facade.getListing(id, { signal }),
+        facade.getNodeInfo({ signal }).then((info) => info.address, () => null),
+      ]);
+      return { ...listing, own: address !== null && address.toLowerCase() === listing.seller.toLowerCase() };
     } catch (err) {
       const name = (err as Error).name;
       if (name === "NotFoundError" || name === "TypeError") {
@@ -67,8 +79,28 @@ export const datasetPage = definePage<ListingDetail>({
               <strong data-testid="dataset-providers">{providers.length}</strong>
               <span>provider{providers.length === 1 ? "" : "s"}</span>
             </li>
+            <li>
+              <strong data-testid="dataset-stake">{formatStake(data.stake)}</strong>
+              <span>staked</span>
+            </li>
+            <li>
+              <strong data-testid="dataset-challenges">{data.challenges}</strong>
+              <span>challenge{data.challenges === 1 ? "" : "s"}</span>
+            </li>
           </ul>
         </section>
+
+        <Island
+          name="stake_listing"
+          component={StakeListing}
+          props={{
+            manifestCid: data.manifestCid,
+            stake: data.stake,
+            challenges: data.challenges,
+            listingIds: data.onChain,
+            own: data.own,
+          }}
+        />
 
         <section class="card">
           <h2>Preview</h2>

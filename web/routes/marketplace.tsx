@@ -132,6 +132,14 @@ function ListingCard({ listing }: { listing: ListingView }) {
           <strong data-testid="listing-providers">{providers}</strong>
           <span>provider{providers === 1 ? "" : "s"}</span>
         </li>
+        <li>
+          <strong data-testid="listing-stake">{formatStake(listing.stake)}</strong>
+          <span>staked</span>
+        </li>
+        <li class={listing.challenges > 0 ? "challenged" : undefined}>
+          <strong data-testid="listing-challenges">{listing.challenges}</strong>
+          <span>challenge{listing.challenges === 1 ? "" : "s"}</span>
+        </li>
       </ul>
       <PreviewTable schema={listing.schema} rows={listing.preview} maxRows={3} maxColumns={4} compact />
       <footer class="listing-foot">
@@ -188,6 +196,11 @@ export function PreviewTable(
 /** A price in base units as KOS: `2.5 KOS`, or `Free`. */
 export function formatPrice(price: string): string {
   return /^0+$/.test(price) ? "Free" : `${formatEther(price)} KOS`;
+}
+
+/** A stake in base units as KOS: `100 KOS`, `0 KOS`. */
+export function formatStake(stake: string): string {
+  return `${formatEther(stake)} KOS`;
 }
 
 export function capitalize(s: string): string {

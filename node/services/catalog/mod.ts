@@ -18,6 +18,8 @@
  * await catalog.publishAnnouncement(announcement);
  * const { listings } = catalog.listListings({ q: "air quality", category: "environment", sort: "price" });
  * const listing = catalog.getListing(listings[0].id); // throws NotFoundError when unknown
+ * catalog.addEventListener("listing", (e) => replication.watch(e.detail.manifestCid));
+ * catalog.setStakes([{ manifestCid, stake: "100", challenges: 0, listingIds: ["1"] }]); // from the chain index
  * ```
  */
 import type { Connection, PeerId, Stream } from "@libp2p/interface";
@@ -30,7 +32,7 @@ import {
   MAX_CLOCK_SKEW,
   signAnnouncement,
 } from "../../../protocol/announcement.ts";
-import { toListingId, toManifestCid } from "../../../protocol/ids.ts";
+import { type ManifestCid, toListingId, toManifestCid } from "../../../protocol/ids.ts";
 import { CATEGORIES } from "../../../protocol/manifest.ts";
 import { announcementTopic, CATALOG_SYNC_PROTOCOL } from "../../../protocol/topics.ts";
 import type { Database } from "../db/mod.ts";
@@ -39,7 +41,7 @@ import type { P2P, ValidationResult } from "../p2p/mod.ts";
 import type { Logger } from "../../log.ts";
 import { NotFoundError } from "../../errors.ts";
 import { hour, minute, second } from "../../constants.ts";
-import { CatalogStore, type Listing, type ListListingsResult } from "./store.ts";
+import { CatalogStore, type Listing, type ListingStake, type ListListingsResult } from "./store.ts";
 import { type ListingQuery, parseListingQuery } from "./query.ts";
 import {
   type AnnouncementCheck,
@@ -49,7 +51,7 @@ import {
 } from "./validate.ts";
 import { MAX_SYNC_BATCH, requestSync, serveSync, SyncProtocolError } from "./sync.ts";
 
-export type { Listing, ListListingsResult } from "./store.ts";
+export type { Listing, ListingStake, ListListingsResult } from "./store.ts";
 export type { ListingQuery, ListingSort } from "./query.ts";
 export { LISTING_SORTS } from "./query.ts";
 export { type AnnouncementCheck, checkAnnouncement, ingestAnnouncement } from "./validate.ts";
@@ -89,6 +91,12 @@ export interface PublishAnnouncementResult {
   recipients: number;
 }
 
+/** Detail of the `"listing"` event: a listing was added or replaced in the index. */
+export interface ListingIndexedDetail {
+  manifestCid: ManifestCid;
+  source: "local" | "gossip" | "sync";
+}
+
 export interface SyncWithResult {
   accepted: number;
   ignored: number;
@@ -101,7 +109,8 @@ export function createCatalog(components: CatalogComponents, init: CatalogInit =
 /** How long a responder that sent an invalid announcement is not asked again. */
 const BAD_PEER_BACKOFF = hour;
 
-export class Catalog {
+/** Dispatches `"listing"` ({@link ListingIndexedDetail}) whenever it indexes a new or newer announcement. */
+export class Catalog extends EventTarget {
   #c: CatalogComponents;
   #init: Required<CatalogInit>;
   #store?: CatalogStore;
@@ -118,6 +127,7 @@ export class Catalog {
   };
 
   constructor(components: CatalogComponents, init: CatalogInit) {
+    super();
     this.#c = components;
     this.#init = {
       maxAge: init.maxAge ?? DEFAULT_MAX_ANNOUNCEMENT_AGE,
@@ -137,9 +147,13 @@ export class Catalog {
     return this.#store;
   }
 
+  #openStore(): CatalogStore {
+    return this.#store ??= new CatalogStore(this.#c.db, { maxListings: this.#init.maxListings });
+  }
+
   async start(): Promise<void> {
     const { p2p, log } = this.#c;
-    this.#store ??= new CatalogStore(this.#c.db, { maxListings: this.#init.maxListings });
+    this.#openStore();
     this.#controller = new AbortController();
     for (const category of CATEGORIES) {
       const topic = announcementTopic(category);
@@ -196,6 +210,7 @@ export class Catalog {
       );
     }
     this.#c.log.info("indexed announcement", { id: check.announcement.manifestCid, source: "local", put });
+    this.#dispatchListing(check.announcement.manifestCid, "local");
     const recipients = await this.#publish(check.announcement.category, check.bytes, options);
     return { listing: this.#index.getListing(check.announcement.manifestCid)!, recipients };
   }
@@ -210,6 +225,18 @@ export class Catalog {
     const listing = this.#index.getListing(toListingId(id));
     if (!listing) throw new NotFoundError(`No listing "${id}" in the catalog`, { details: { id } });
     return listing;
+  }
+
+  /**
+   * Records the registry stake, open challenges and active registry listings
+   * of manifest CIDs, listed here or not yet; listings show them and sort by
+   * them. With `replace`, stakes not in `stakes` are forgotten. Works before
+   * `start()`, since the chain index may catch up first.
+   */
+  setStakes(stakes: readonly ListingStake[], options: { replace?: boolean } = {}): void {
+    // Anyone may register any bytes: what is not a manifest CID can never be a listing here.
+    const manifests = stakes.filter((s) => isManifestCid(s.manifestCid));
+    this.#openStore().setStakes(manifests, options);
   }
 
   /** Records that `peerId` holds the dataset (replication found it there). Throws `NotFoundError` for an unknown listing. */
@@ -302,10 +329,15 @@ export class Catalog {
     }
     if (check.result === "accept") {
       log.debug("indexed announcement", { id: check.announcement.manifestCid, source, from, put: check.put });
+      this.#dispatchListing(check.announcement.manifestCid, source);
     } else if (check.result === "reject") {
       log.debug("rejected announcement", { source, from, reason: check.reason });
     }
     return check;
+  }
+
+  #dispatchListing(manifestCid: ManifestCid, source: ListingIndexedDetail["source"]): void {
+    this.dispatchEvent(new CustomEvent<ListingIndexedDetail>("listing", { detail: { manifestCid, source } }));
   }
 
   async #serve(stream: Stream, connection: Connection): Promise<void> {
@@ -416,6 +448,14 @@ function reasonOf(put: "stale" | "conflict" | "full" | "added" | "updated"): str
     added: "added",
     updated: "updated",
   }[put];
+}
+
+function isManifestCid(value: string): boolean {
+  try {
+    return toManifestCid(value) === value;
+  } catch {
+    return false;
+  }
 }
 
 function checkPeerId(peerId: string): string {

@@ -2,7 +2,9 @@
  * The catalog's SQLite index: one row per listing (the newest valid
  * announcement of each manifest CID, kept in its canonical signed bytes for
  * sync), an FTS5 index over title, description, category and column names,
- * and the peers known to provide each dataset.
+ * the peers known to provide each dataset, and the registry stake on each
+ * manifest CID (kept apart from the listing rows, since the chain may know a
+ * stake before the announcement arrives; joined when listings are read).
  *
  * Every listing row carries `seq`, a counter that grows with every insert or
  * replacement; the sync protocol serves "everything after seq N" so a peer
@@ -44,8 +46,22 @@ export interface Listing {
   createdAt: number;
   /** When the indexed announcement was signed, ms. */
   announcedAt: number;
-  /** Registry stake in token base units; `"0"` until the registry is indexed. */
+  /** Active registry stake on the manifest CID, summed over its registry listings; decimal token base units. */
   stake: string;
+  /** Open registry challenges against the manifest CID's registry listings. */
+  challenges: number;
+  /** Ids (decimal) of the active registry listings of the manifest CID, oldest first. */
+  onChain: string[];
+}
+
+/** The registry's view of one manifest CID, as {@link CatalogStore.setStakes} takes it. */
+export interface ListingStake {
+  manifestCid: string;
+  /** Decimal token base units. */
+  stake: string;
+  challenges: number;
+  /** Active registry listing ids (decimal). */
+  listingIds: string[];
 }
 
 export interface ListListingsResult {
@@ -137,6 +153,18 @@ const MIGRATIONS = [
     cursor INTEGER NOT NULL,
     synced_at INTEGER NOT NULL
   );`,
+  // Stakes live apart from listings: the registry may know a manifest CID before its announcement arrives.
+  `DROP INDEX catalog_listings_stake;
+  ALTER TABLE catalog_listings DROP COLUMN stake_key;
+  ALTER TABLE catalog_listings DROP COLUMN stake;
+  CREATE TABLE catalog_stakes (
+    id TEXT PRIMARY KEY,
+    stake TEXT NOT NULL,
+    stake_key TEXT NOT NULL,
+    challenges INTEGER NOT NULL,
+    listing_ids TEXT NOT NULL
+  );
+  CREATE INDEX catalog_stakes_key ON catalog_stakes (stake_key);`,
 ];
 
 /** Width of a zero-padded uint256 decimal, so text order is numeric order. */
@@ -151,7 +179,10 @@ interface ListingRow {
   title: string;
   description: string;
   price: string;
-  stake: string;
+  /** From the joined `catalog_stakes`; null when the registry has no stake on it. */
+  stake: string | null;
+  challenges: number | null;
+  listing_ids: string | null;
   byte_length: number;
   row_count: number;
   chunk_count: number;
@@ -162,10 +193,14 @@ interface ListingRow {
   announced_at: number;
 }
 
+/** Listings with their registry stake, as every read selects them. */
+const LISTINGS = "catalog_listings l LEFT JOIN catalog_stakes k ON k.id = l.id";
+const LISTING_COLUMNS = "l.*, k.stake AS stake, k.challenges AS challenges, k.listing_ids AS listing_ids";
+
 const ORDER_BY: Record<ListingSort, string> = {
   newest: "l.created_at DESC, l.announced_at DESC, l.id",
   price: "l.price_key ASC, l.created_at DESC, l.id",
-  stake: "l.stake_key DESC, l.created_at DESC, l.id",
+  stake: `COALESCE(k.stake_key, '${"0".repeat(UINT256_DIGITS)}') DESC, l.created_at DESC, l.id`,
   relevance: "s.rank, l.created_at DESC, l.id",
 };
 
@@ -266,7 +301,7 @@ export class CatalogStore {
 
   /** The listing `id`, or `undefined`. */
   getListing(id: string): Listing | undefined {
-    const row = this.#db.prepare("SELECT * FROM catalog_listings WHERE id = ?").get(id) as
+    const row = this.#db.prepare(`SELECT ${LISTING_COLUMNS} FROM ${LISTINGS} WHERE l.id = ?`).get(id) as
       | ListingRow
       | undefined;
     return row && this.#toListings([row])[0];
@@ -285,7 +320,7 @@ export class CatalogStore {
     if (query.empty) return { listings: [], total: 0 };
     const where: string[] = [];
     const params: (string | number)[] = [];
-    let from = "catalog_listings l";
+    let from = LISTINGS;
     if (query.q !== undefined) {
       from += " JOIN catalog_search s ON s.rowid = l.n";
       where.push("catalog_search MATCH ?");
@@ -305,9 +340,43 @@ export class CatalogStore {
       : ORDER_BY[query.sort];
     const total =
       (this.#db.prepare(`SELECT COUNT(*) AS c FROM ${from} ${clause}`).get(...params) as { c: number }).c;
-    const rows = this.#db.prepare(`SELECT l.* FROM ${from} ${clause} ORDER BY ${order} LIMIT ? OFFSET ?`)
+    const rows = this.#db.prepare(
+      `SELECT ${LISTING_COLUMNS} FROM ${from} ${clause} ORDER BY ${order} LIMIT ? OFFSET ?`,
+    )
       .all(...params, query.limit, query.offset) as unknown as ListingRow[];
     return { listings: this.#toListings(rows), total };
+  }
+
+  /**
+   * Records the registry stake of each manifest CID (listed or not yet); a
+   * CID without active listings gets stake `"0"`. With `replace`, forgets
+   * every stake not in `stakes` (after the chain index was rebuilt).
+   */
+  setStakes(stakes: readonly ListingStake[], options: { replace?: boolean } = {}): void {
+    for (const s of stakes) {
+      if (!/^(0|[1-9][0-9]{0,77})$/.test(s.stake)) {
+        throw new RangeError(
+          `Cannot set the stake of "${s.manifestCid}": ${JSON.stringify(s.stake)} is not a uint256`,
+        );
+      }
+    }
+    transaction(this.#db, () => {
+      if (options.replace) this.#db.exec("DELETE FROM catalog_stakes");
+      const put = this.#db.prepare(
+        `INSERT INTO catalog_stakes (id, stake, stake_key, challenges, listing_ids) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET stake = excluded.stake, stake_key = excluded.stake_key,
+           challenges = excluded.challenges, listing_ids = excluded.listing_ids`,
+      );
+      for (const s of stakes) {
+        put.run(
+          s.manifestCid,
+          s.stake,
+          s.stake.padStart(UINT256_DIGITS, "0"),
+          s.challenges,
+          JSON.stringify(s.listingIds),
+        );
+      }
+    });
   }
 
   /** Records that `peerId` holds the dataset of listing `id`; false when the listing is unknown. */
@@ -442,7 +511,9 @@ export class CatalogStore {
       providers: providers.get(r.n) ?? [],
       createdAt: r.created_at,
       announcedAt: r.announced_at,
-      stake: r.stake,
+      stake: r.stake ?? "0",
+      challenges: r.challenges ?? 0,
+      onChain: r.listing_ids === null ? [] : JSON.parse(r.listing_ids),
     }));
   }
 }

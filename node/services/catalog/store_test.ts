@@ -206,3 +206,38 @@ Deno.test("CatalogStore.readChanges() pages by change order within byte and coun
   );
   db.close();
 });
+
+Deno.test("CatalogStore.setStakes() shows stakes on listings, known before or after them, sorted numerically, and replaces them all", async () => {
+  await using dir = await tempDir();
+  const { db, store } = openStore(dir.path);
+  const small = await put(store, alice, { title: "Small stake", seed: "small" });
+  // A stake the registry knows before the announcement arrives.
+  const lateBody = await makeBody(bob.address, { title: "Late listing", seed: "late" });
+  store.setStakes([
+    { manifestCid: small.manifestCid, stake: "900", challenges: 0, listingIds: ["1"] },
+    { manifestCid: lateBody.manifestCid, stake: "1000", challenges: 2, listingIds: ["2", "5"] },
+  ]);
+  const late = await signAnnouncement(bob, lateBody);
+  assert.equal(store.putAnnouncement(late, encodeAnnouncement(late)), "added");
+  await put(store, alice, { title: "No stake", seed: "none" });
+  assert.deepEqual(titles(store, { sort: "stake" }), ["Late listing", "Small stake", "No stake"]);
+  const got = store.getListing(late.manifestCid)!;
+  assert.deepEqual([got.stake, got.challenges, got.onChain], ["1000", 2, ["2", "5"]]);
+  const none = list(store, { q: "no stake" }).listings[0];
+  assert.deepEqual([none.stake, none.challenges, none.onChain], ["0", 0, []]);
+  // A newer announcement keeps the stake.
+  const newer = await resign(bob, late, { timestamp: late.timestamp + 1 });
+  assert.equal(store.putAnnouncement(newer, encodeAnnouncement(newer)), "updated");
+  assert.equal(store.getListing(late.manifestCid)!.stake, "1000");
+
+  store.setStakes([{ manifestCid: small.manifestCid, stake: "5", challenges: 1, listingIds: ["1"] }], {
+    replace: true,
+  });
+  assert.equal(titles(store, { sort: "stake" })[0], "Small stake");
+  assert.equal(store.getListing(late.manifestCid)!.stake, "0");
+  assert.throws(
+    () => store.setStakes([{ manifestCid: small.manifestCid, stake: "-1", challenges: 0, listingIds: [] }]),
+    RangeError,
+  );
+  db.close();
+});

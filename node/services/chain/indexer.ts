@@ -11,6 +11,7 @@
  * await indexer.start();          // polls in the background
  * await indexer.sync();           // or catch up now; resolves with the block indexed to
  * indexer.listEvents({ name: "Challenged" });
+ * indexer.listManifestStakes();  // active stake and open challenges per manifest CID
  * ```
  */
 import { type Abi, type Hex, type Log, parseEventLogs } from "viem";
@@ -18,6 +19,7 @@ import { kosmosEscrowAbi, kosmosRegistryAbi } from "../../../protocol/contracts_
 import { type Database, migrate, transaction } from "../db/mod.ts";
 import type { Logger } from "../../log.ts";
 import type { ChainPublicClient, ContractAddresses } from "./client.ts";
+import { bytesToCid } from "./actions/registry.ts";
 
 const migrations = [
   `CREATE TABLE chain_cursor (
@@ -101,6 +103,19 @@ export interface IndexedDetail {
   block: number;
   /** The events stored, oldest first. */
   events: IndexedEvent[];
+  /** True when a reorg removed stored events since the last `"indexed"` event. */
+  reorg: boolean;
+}
+
+/** The registry's listings of one manifest CID, folded from the indexed events. */
+export interface ManifestStake {
+  manifestCid: string;
+  /** Stake on its active listings, decimal token base units. */
+  stake: string;
+  /** Open challenges against its active listings. */
+  challenges: number;
+  /** Its active listing ids (decimal), oldest first; empty once all were withdrawn or removed. */
+  listingIds: string[];
 }
 
 /** Dispatches `"indexed"` ({@link IndexedDetail}) after each batch it stores. */
@@ -112,6 +127,7 @@ export class ChainIndexer extends EventTarget {
   #queue: Promise<unknown> = Promise.resolve();
   #controller?: AbortController;
   #loop?: Promise<void>;
+  #reorg = false;
 
   constructor(components: ChainIndexerComponents, init: ChainIndexerInit = {}) {
     super();
@@ -199,6 +215,52 @@ export class ChainIndexer extends EventTarget {
     return rows.map((r) => BigInt(r.id)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
+  /**
+   * Active stake, open challenges and active listings per manifest CID, from
+   * the registry events indexed so far: of every listed CID, or only of the
+   * CIDs of `listingIds`.
+   */
+  listManifestStakes(filter: { listingIds?: readonly string[] } = {}): ManifestStake[] {
+    const db = this.#c.db;
+    const listed = db.prepare(
+      "SELECT listing_id AS id, args FROM chain_events WHERE contract = 'registry' AND name = 'Listed'",
+    ).all() as { id: string; args: string }[];
+    const cidOf = new Map(listed.map((r) => [r.id, bytesToCid(JSON.parse(r.args).cid)]));
+    const cids = filter.listingIds
+      ? new Set(filter.listingIds.map((id) => cidOf.get(id)).filter((cid) => cid !== undefined))
+      : new Set(cidOf.values());
+    const ids = [...cidOf].filter(([, cid]) => cids.has(cid)).map(([id]) => id);
+    if (ids.length === 0) return [];
+    const rows = db.prepare(
+      `SELECT listing_id AS id, name, args FROM chain_events
+       WHERE contract = 'registry' AND listing_id IN (${ids.map(() => "?").join(", ")})
+       ORDER BY block_number, log_index`,
+    ).all(...ids) as { id: string; name: string; args: string }[];
+    const state = new Map<string, { stake: bigint; challenges: number; active: boolean }>();
+    for (const r of rows) {
+      const args = JSON.parse(r.args) as Record<string, string | boolean>;
+      const s = state.get(r.id) ?? { stake: 0n, challenges: 0, active: false };
+      if (r.name === "Listed") Object.assign(s, { stake: BigInt(args.stake as string), active: true });
+      else if (r.name === "StakeAdded") s.stake = BigInt(args.stake as string);
+      else if (r.name === "Challenged") s.challenges = Number(args.count);
+      else if (r.name === "Withdrawn" || (r.name === "Resolved" && args.bad)) s.active = false;
+      else if (r.name === "Resolved") s.challenges = 0;
+      state.set(r.id, s);
+    }
+    const byCid = new Map<string, ManifestStake>();
+    for (const cid of cids) byCid.set(cid, { manifestCid: cid, stake: "0", challenges: 0, listingIds: [] });
+    const sorted = ids.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
+    for (const id of sorted) {
+      const s = state.get(id)!;
+      if (!s.active) continue;
+      const m = byCid.get(cidOf.get(id)!)!;
+      m.stake = (BigInt(m.stake) + s.stake).toString();
+      m.challenges += s.challenges;
+      m.listingIds.push(id);
+    }
+    return [...byCid.values()];
+  }
+
   #resetWhenContractsChanged(): void {
     const { db, contracts, chainId } = this.#c;
     const row = db.prepare("SELECT chain_id, registry, escrow FROM chain_cursor WHERE id = 1").get() as
@@ -279,7 +341,9 @@ export class ChainIndexer extends EventTarget {
       db.prepare("UPDATE chain_cursor SET block = ? WHERE id = 1").run(to);
     });
     if (events.length) this.#c.log.debug("indexed chain events", { count: events.length, block: to });
-    this.dispatchEvent(new CustomEvent<IndexedDetail>("indexed", { detail: { block: to, events } }));
+    const reorg = this.#reorg;
+    this.#reorg = false;
+    this.dispatchEvent(new CustomEvent<IndexedDetail>("indexed", { detail: { block: to, events, reorg } }));
   }
 
   /** Finds the highest kept block whose hash the chain still has and deletes everything above it. */
@@ -309,6 +373,7 @@ export class ChainIndexer extends EventTarget {
       db.prepare("DELETE FROM chain_blocks WHERE number > ?").run(fork);
       db.prepare("UPDATE chain_cursor SET block = ? WHERE id = 1").run(fork);
     });
+    this.#reorg = true;
     log.warn("rolled back a chain reorg", { from, to: fork });
   }
 }

@@ -16,7 +16,12 @@
  * await chain.start();
  * await chain.getBalance(); // wei
  * await getTokenBalance(chain.client); // actions from ./actions/mod.ts
+ * chain.addEventListener("stakes", (e) => catalog.setStakes(e.detail.stakes, e.detail));
  * ```
+ *
+ * It dispatches `"stakes"` ({@link StakesDetail}): once at start with every
+ * manifest CID's registry stake as indexed so far (`replace: true`), then
+ * for the CIDs that each batch of indexed registry events touched.
  */
 import {
   type Chain as ViemChain,
@@ -40,7 +45,13 @@ import { second } from "../../constants.ts";
 import { deployContracts } from "./deploy.ts";
 import { ChainUnavailableError, type ContractAddresses, type KosmosClient } from "./client.ts";
 import { getContractsPath, hasContractCode, readContractsFile, writeContractsFile } from "./contracts.ts";
-import { type ChainIndexer, type ChainIndexerInit, createChainIndexer } from "./indexer.ts";
+import {
+  type ChainIndexer,
+  type ChainIndexerInit,
+  createChainIndexer,
+  type IndexedDetail,
+  type ManifestStake,
+} from "./indexer.ts";
 
 export * from "./client.ts";
 export * from "./contracts.ts";
@@ -69,11 +80,20 @@ export interface ChainInit {
 export type KosmosPublicClient = PublicClient<Transport, ViemChain>;
 export type KosmosWalletClient = WalletClient<Transport, ViemChain, PrivateKeyAccount>;
 
+/** Detail of the `"stakes"` event. */
+export interface StakesDetail {
+  /** The registry's stake per manifest CID. */
+  stakes: ManifestStake[];
+  /** True when `stakes` holds every manifest CID and stakes of others are gone. */
+  replace: boolean;
+}
+
 export function createChain(components: ChainComponents, init: ChainInit): ChainService {
   return new ChainService(components, init);
 }
 
-export class ChainService {
+/** Dispatches `"stakes"` ({@link StakesDetail}) as registry stakes change. */
+export class ChainService extends EventTarget {
   #c: ChainComponents;
   #init: ChainInit;
   #anvil?: Anvil;
@@ -87,6 +107,7 @@ export class ChainService {
   #writes: Promise<unknown> = Promise.resolve();
 
   constructor(components: ChainComponents, init: ChainInit) {
+    super();
     this.#c = components;
     this.#init = init;
   }
@@ -194,6 +215,8 @@ export class ChainService {
         contracts: this.#contracts,
         chainId: this.#chainId,
       }, { pollInterval: this.isDevChain() ? 500 : 4 * second, ...this.#init.indexer });
+      this.#indexer.addEventListener("indexed", this.#onIndexed);
+      this.#dispatchStakes();
       await this.#indexer.start();
     }
     log.info("connected chain", { chainId: this.#chainId, address: identity.account.address });
@@ -201,6 +224,7 @@ export class ChainService {
 
   async stop(): Promise<void> {
     await this.#indexer?.stop();
+    this.#indexer?.removeEventListener("indexed", this.#onIndexed);
     this.#indexer = undefined;
     this.#arbiter = undefined;
     await this.#anvil?.stop();
@@ -227,6 +251,29 @@ export class ChainService {
       throw err;
     });
     return await this.#arbiter === this.#c.identity.account.address;
+  }
+
+  #onIndexed = (e: Event) => {
+    const { events, reorg } = (e as CustomEvent<IndexedDetail>).detail;
+    const listingIds = events.filter((ev) => ev.contract === "registry" && ev.listingId !== undefined)
+      .map((ev) => ev.listingId!);
+    if (reorg) this.#dispatchStakes();
+    else if (listingIds.length > 0) this.#dispatchStakes(listingIds);
+  };
+
+  /** Tells listeners the stakes of the CIDs of `listingIds`, or of every CID (replacing) without. */
+  #dispatchStakes(listingIds?: string[]): void {
+    let stakes: ManifestStake[];
+    try {
+      stakes = this.#indexer!.listManifestStakes({ listingIds });
+    } catch (err) {
+      this.#c.log.warn("failed to read registry stakes", { error: err });
+      return;
+    }
+    if (listingIds && stakes.length === 0) return;
+    this.dispatchEvent(
+      new CustomEvent<StakesDetail>("stakes", { detail: { stakes, replace: listingIds === undefined } }),
+    );
   }
 
   /** Reuses the saved deployment when its code is there; deploys on the embedded chain otherwise. */

@@ -88,7 +88,7 @@ export async function ensureAllowance(
 export interface SignPermitParameters {
   spender: Address;
   value: bigint;
-  /** Unix seconds. @default one hour from now */
+  /** Unix seconds. @default one hour after the latest block's timestamp */
   deadline?: bigint;
 }
 export interface SignPermitReturnType {
@@ -104,7 +104,7 @@ export async function signPermit(
   params: SignPermitParameters,
 ): Promise<SignPermitReturnType> {
   const owner = client.walletClient.account.address;
-  const [[, name, version, chainId, verifyingContract], nonce] = await Promise.all([
+  const [[, name, version, chainId, verifyingContract], nonce, latest] = await Promise.all([
     client.publicClient.readContract({
       address: client.contracts.token,
       abi: kosmosTokenAbi,
@@ -116,8 +116,10 @@ export async function signPermit(
       functionName: "nonces",
       args: [owner],
     }),
+    params.deadline === undefined ? client.publicClient.getBlock({ blockTag: "latest" }) : undefined,
   ]);
-  const deadline = params.deadline ?? BigInt(Math.floor(Date.now() / 1000) + 3600);
+  // An hour from the chain's own clock, which can run ahead of this machine's (dev chains, test time travel).
+  const deadline = params.deadline ?? (latest!.timestamp + 3600n);
   const signature = await client.walletClient.signTypedData({
     account: client.walletClient.account,
     domain: { name, version, chainId, verifyingContract },

@@ -1,0 +1,181 @@
+/**
+ * Website analytics on the site owner's node: stores the events proxy nodes
+ * deliver (already anonymized, decrypted by the caller), derives visits with a
+ * 30-minute inactivity rule, keeps hourly rollups, and answers Plausible-style
+ * stats queries, realtime visitor counts and the list of sites with data.
+ *
+ * ```ts
+ * const analytics = createAnalytics({ db, log });
+ * analytics.recordEvents("example.com", events, { batchId: "b-1" });
+ * const { results } = analytics.queryStats({
+ *   site_id: "example.com",
+ *   date_range: "7d",
+ *   metrics: ["visitors", "pageviews", "bounce_rate"],
+ *   dimensions: ["event:page"],
+ * });
+ * const { visitors } = analytics.getRealtimeVisitors("example.com");
+ * ```
+ */
+import type { AnalyticsEvent } from "../../../protocol/analytics.ts";
+import type { Database } from "../db/mod.ts";
+import type { Logger } from "../../log.ts";
+import { NotFoundError } from "../../errors.ts";
+import { day, minute } from "../../constants.ts";
+import {
+  AnalyticsWriter,
+  checkDomain,
+  migrateAnalytics,
+  type RecordEventsOptions,
+  type RecordEventsResult,
+} from "./store.ts";
+import { parseStatsQuery, runStatsQuery, type StatsResult } from "./query.ts";
+
+export type { AnalyticsEvent } from "../../../protocol/analytics.ts";
+export type { RecordEventsOptions, RecordEventsResult } from "./store.ts";
+export { VISIT_TIMEOUT } from "./store.ts";
+export {
+  DATE_RANGES,
+  type DateRange,
+  type Dimension,
+  DIMENSIONS,
+  type Filter,
+  FILTER_OPS,
+  type Metric,
+  METRICS,
+  type NormalizedStatsQuery,
+  type OrderBy,
+  type StatsQuery,
+  type StatsResult,
+  type StatsRow,
+} from "./query.ts";
+
+export interface AnalyticsComponents {
+  db: Database;
+  log: Logger;
+}
+
+export interface AnalyticsInit {
+  /** The clock, ms since the epoch. @default Date.now */
+  now?: () => number;
+  /** Sites this node owns, which answer queries (with zeros) before their first event. @default none */
+  isOwnedSite?: (domain: string) => boolean;
+  /** Window of the realtime visitor count, ms. @default 5 minutes */
+  realtimeWindow?: number;
+}
+
+/** A site with events on this node, for the Sites page. */
+export interface SiteSummary {
+  domain: string;
+  /** Visitors and pageviews in the last 30 days (today included). */
+  visitors: number;
+  pageviews: number;
+  /** Events ever recorded. */
+  events: number;
+  firstEventAt: number;
+  lastEventAt: number;
+}
+
+export interface Analytics {
+  /**
+   * Stores a batch of events for `siteDomain` in one transaction. With a
+   * `batchId`, a batch already recorded for that site is ignored. Throws
+   * `TypeError` (and stores nothing) on a malformed domain or event.
+   */
+  recordEvents(
+    siteDomain: string,
+    events: AnalyticsEvent[],
+    options?: RecordEventsOptions,
+  ): RecordEventsResult;
+  /**
+   * Answers a Plausible Stats API v2 query (see `query.ts`). Throws `TypeError`
+   * naming the bad field, or `NotFoundError` for a site this node neither owns
+   * nor has events for.
+   */
+  queryStats(query: unknown): StatsResult;
+  /** Distinct visitors in the last 5 minutes. Throws like {@link Analytics.queryStats} for unknown sites. */
+  getRealtimeVisitors(siteDomain: string): { visitors: number };
+  /** Sites with events, most recently active first. */
+  listSites(): SiteSummary[];
+  /** Whether this node owns `domain` or has events for it. */
+  hasSite(domain: string): boolean;
+}
+
+export function createAnalytics(components: AnalyticsComponents, init: AnalyticsInit = {}): Analytics {
+  const { db, log } = components;
+  const now = init.now ?? Date.now;
+  const realtimeWindow = init.realtimeWindow ?? 5 * minute;
+  migrateAnalytics(db);
+  const writer = new AnalyticsWriter(db);
+  const siteRow = db.prepare("SELECT first_ts FROM analytics_sites WHERE site = ?");
+  const realtime = db.prepare(
+    "SELECT COUNT(DISTINCT visitor_id) AS n FROM analytics_events WHERE site = ? AND ts > ? AND ts <= ?",
+  );
+
+  const hasSite = (domain: string) =>
+    siteRow.get(domain) !== undefined || (init.isOwnedSite?.(domain) ?? false);
+  const requireSite = (domain: string) => {
+    if (!hasSite(domain)) {
+      throw new NotFoundError(
+        `No site "${domain}" on this node: it owns no such site and has no events for it`,
+      );
+    }
+  };
+
+  return {
+    recordEvents(siteDomain, events, options = {}) {
+      const result = writer.recordEvents(siteDomain, events, options);
+      log.debug("recorded analytics events", { site: siteDomain, ...result });
+      return result;
+    },
+
+    queryStats(input) {
+      const site = (input as { site_id?: unknown } | null)?.site_id;
+      const first = typeof site === "string"
+        ? (siteRow.get(site) as { first_ts: number } | undefined)?.first_ts ?? null
+        : null;
+      const parsed = parseStatsQuery(input, { now: now(), firstEventTs: first });
+      requireSite(parsed.query.site_id);
+      return runStatsQuery(db, parsed);
+    },
+
+    getRealtimeVisitors(siteDomain) {
+      checkDomain(siteDomain);
+      requireSite(siteDomain);
+      const t = now();
+      const row = realtime.get(siteDomain, t - realtimeWindow, t) as { n: number };
+      return { visitors: row.n };
+    },
+
+    listSites() {
+      const today = Math.floor(now() / day) * day;
+      const from = today - 29 * day;
+      const rows = db.prepare(
+        `SELECT s.site, s.first_ts, s.last_ts, s.events,
+          (SELECT COALESCE(SUM(visitors), 0) FROM analytics_hourly h WHERE h.site = s.site AND h.hour >= ?)
+            AS visitors,
+          (SELECT COALESCE(SUM(pageviews), 0) FROM analytics_hourly h WHERE h.site = s.site AND h.hour >= ?)
+            AS pageviews
+         FROM analytics_sites s ORDER BY s.last_ts DESC, s.site`,
+      ).all(from, from) as {
+        site: string;
+        first_ts: number;
+        last_ts: number;
+        events: number;
+        visitors: number;
+        pageviews: number;
+      }[];
+      return rows.map((r) => ({
+        domain: r.site,
+        visitors: r.visitors,
+        pageviews: r.pageviews,
+        events: r.events,
+        firstEventAt: r.first_ts,
+        lastEventAt: r.last_ts,
+      }));
+    },
+
+    hasSite(domain) {
+      return typeof domain === "string" && hasSite(domain);
+    },
+  };
+}

@@ -1,0 +1,513 @@
+/**
+ * The stats query: Plausible's Stats API v2 request shape, validated and
+ * normalized by {@link parseStatsQuery}, answered by {@link runStatsQuery}
+ * from the rollups when it can (no filters, whole UTC days, no dimension or
+ * only `time:day`/`time:month`) and from the raw events otherwise.
+ *
+ * Definitions, the same on both paths:
+ * - `visitors`: distinct (visitor id, UTC day of the visit start) pairs; visitor
+ *   ids rotate daily, so one id never spans two days anyway.
+ * - `visits`: visits with at least one matching event in the range.
+ * - `pageviews`, `events`: matching events named `pageview`, and all matching events.
+ * - `views_per_visit`: pageviews / visits, 2 decimals.
+ * - `bounce_rate`: % of those visits with exactly one pageview (in the whole visit), integer.
+ * - `visit_duration`: mean of (last − first event ts) over those visits, seconds, integer.
+ *
+ * All dates are UTC. Differences from Plausible: errors use the Kosmos shape
+ * `{ error: { code, message } }` rather than Plausible's `{ error: "…" }`;
+ * filters are a flat list joined by AND (no `and`/`or`/`not` groups); `contains`
+ * is case-sensitive; `include` and `event:props:*` are not supported.
+ */
+import type { Database } from "../db/mod.ts";
+import { day } from "../../constants.ts";
+import { checkDomain } from "./store.ts";
+
+export const METRICS = [
+  "visitors",
+  "visits",
+  "pageviews",
+  "views_per_visit",
+  "bounce_rate",
+  "visit_duration",
+  "events",
+] as const;
+export type Metric = typeof METRICS[number];
+
+export const DIMENSIONS = [
+  "event:page",
+  "event:name",
+  "visit:entry_page",
+  "visit:exit_page",
+  "visit:source",
+  "visit:referrer",
+  "visit:utm_source",
+  "visit:utm_medium",
+  "visit:utm_campaign",
+  "visit:utm_content",
+  "visit:utm_term",
+  "visit:device",
+  "visit:browser",
+  "visit:os",
+  "time:hour",
+  "time:day",
+  "time:month",
+] as const;
+export type Dimension = typeof DIMENSIONS[number];
+
+export const FILTER_OPS = ["is", "is_not", "contains"] as const;
+export type FilterOp = typeof FILTER_OPS[number];
+export type Filter = [FilterOp, Dimension, string[]];
+
+export const DATE_RANGES = ["day", "7d", "30d", "month", "all"] as const;
+export type DateRange = typeof DATE_RANGES[number] | [string, string];
+
+export type OrderBy = [Metric | Dimension, "asc" | "desc"];
+
+/** A `POST /api/v2/query` body. */
+export interface StatsQuery {
+  /** The site's domain. */
+  site_id: string;
+  date_range: DateRange;
+  metrics: Metric[];
+  /** @default [] */
+  dimensions?: Dimension[];
+  /** Joined by AND. @default [] */
+  filters?: Filter[];
+  /** @default time dimensions ascending, else the first metric descending */
+  order_by?: OrderBy[];
+  /** @default { limit: 10000, offset: 0 } */
+  pagination?: { limit?: number; offset?: number };
+}
+
+/** The query as it was run, echoed in the answer. */
+export interface NormalizedStatsQuery {
+  site_id: string;
+  /** First and last included instants, ISO 8601 UTC. */
+  date_range: [string, string];
+  metrics: Metric[];
+  dimensions: Dimension[];
+  filters: Filter[];
+  order_by: OrderBy[];
+  pagination: { limit: number; offset: number };
+}
+
+export interface StatsRow {
+  metrics: number[];
+  dimensions: string[];
+}
+
+/** The answer of `POST /api/v2/query`. */
+export interface StatsResult {
+  results: StatsRow[];
+  meta: Record<string, unknown>;
+  query: NormalizedStatsQuery;
+}
+
+/** A parsed query with its range as half-open `[from, to)` ms. */
+export interface ParsedStatsQuery {
+  query: NormalizedStatsQuery;
+  from: number;
+  to: number;
+}
+
+export const MAX_LIMIT = 10_000;
+const MAX_FILTER_VALUES = 100;
+const MAX_VALUE_LENGTH = 2048;
+const QUERY_KEYS = ["site_id", "date_range", "metrics", "dimensions", "filters", "order_by", "pagination"];
+
+/** A field of the query that cannot be run; its message names the field. */
+function invalid(field: string, problem: string): TypeError {
+  return new TypeError(`Invalid "${field}": ${problem}`);
+}
+
+const show = (value: unknown) => JSON.stringify(value)?.slice(0, 80) ?? String(value);
+
+export interface ParseStatsQueryOptions {
+  /** The clock, ms since the epoch. @default Date.now() */
+  now?: number;
+  /** The site's first event, for `"all"`. @default today */
+  firstEventTs?: number | null;
+}
+
+/**
+ * Validates a query body and resolves its date range. Throws `TypeError`
+ * whose message names the offending field.
+ */
+export function parseStatsQuery(input: unknown, options: ParseStatsQueryOptions = {}): ParsedStatsQuery {
+  const now = options.now ?? Date.now();
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new TypeError("Invalid query: expected a JSON object with site_id, date_range and metrics");
+  }
+  const body = input as Record<string, unknown>;
+  for (const key of Object.keys(body)) {
+    if (!QUERY_KEYS.includes(key)) {
+      throw invalid(key, `unknown field; use ${QUERY_KEYS.join(", ")}`);
+    }
+  }
+  if (body.site_id === undefined) throw invalid("site_id", "required (the site's domain)");
+  try {
+    checkDomain(body.site_id);
+  } catch (err) {
+    throw invalid("site_id", (err as Error).message);
+  }
+  const site = body.site_id as string;
+
+  if (body.date_range === undefined) {
+    throw invalid("date_range", `required; use ${DATE_RANGES.join(", ")} or [from, to]`);
+  }
+  const [from, to] = resolveDateRange(body.date_range, now, options.firstEventTs ?? null);
+
+  const metrics = readList(body.metrics, "metrics", METRICS, { required: true });
+  const dimensions = readList(body.dimensions, "dimensions", DIMENSIONS, { required: false });
+
+  const filters: Filter[] = [];
+  if (body.filters !== undefined) {
+    if (!Array.isArray(body.filters)) {
+      throw invalid("filters", "expected an array of [op, dimension, [values]]");
+    }
+    body.filters.forEach((f, i) => {
+      const field = `filters[${i}]`;
+      if (!Array.isArray(f) || f.length !== 3) throw invalid(field, "expected [op, dimension, [values]]");
+      const [op, dim, values] = f;
+      if (!FILTER_OPS.includes(op)) {
+        throw invalid(`${field}[0]`, `unknown operator ${show(op)}; use ${FILTER_OPS.join(", ")}`);
+      }
+      if (!DIMENSIONS.includes(dim) || String(dim).startsWith("time:")) {
+        throw invalid(`${field}[1]`, `cannot filter by ${show(dim)}; use an event: or visit: dimension`);
+      }
+      if (!Array.isArray(values) || values.length === 0 || values.length > MAX_FILTER_VALUES) {
+        throw invalid(`${field}[2]`, `expected an array of 1 to ${MAX_FILTER_VALUES} strings`);
+      }
+      values.forEach((v, j) => {
+        if (typeof v !== "string" || v.length > MAX_VALUE_LENGTH) {
+          throw invalid(`${field}[2][${j}]`, `expected a string of at most ${MAX_VALUE_LENGTH} characters`);
+        }
+      });
+      filters.push([op, dim, [...values]]);
+    });
+  }
+
+  const orderBy: OrderBy[] = [];
+  if (body.order_by !== undefined) {
+    if (!Array.isArray(body.order_by)) {
+      throw invalid("order_by", 'expected an array of [field, "asc"|"desc"]');
+    }
+    body.order_by.forEach((o, i) => {
+      const field = `order_by[${i}]`;
+      if (!Array.isArray(o) || o.length !== 2) throw invalid(field, 'expected [field, "asc"|"desc"]');
+      const [name, dir] = o;
+      if (!metrics.includes(name) && !dimensions.includes(name)) {
+        throw invalid(`${field}[0]`, `${show(name)} is not one of the query's metrics or dimensions`);
+      }
+      if (dir !== "asc" && dir !== "desc") {
+        throw invalid(`${field}[1]`, `expected "asc" or "desc", got ${show(dir)}`);
+      }
+      orderBy.push([name, dir]);
+    });
+  } else {
+    const time = dimensions.find((d) => d.startsWith("time:"));
+    orderBy.push(time ? [time, "asc"] : [metrics[0], "desc"]);
+  }
+
+  const pagination = { limit: MAX_LIMIT, offset: 0 };
+  if (body.pagination !== undefined) {
+    const p = body.pagination as Record<string, unknown>;
+    if (typeof p !== "object" || p === null || Array.isArray(p)) {
+      throw invalid("pagination", "expected { limit, offset }");
+    }
+    for (const key of Object.keys(p)) {
+      if (key !== "limit" && key !== "offset") {
+        throw invalid(`pagination.${key}`, "unknown field; use limit, offset");
+      }
+    }
+    if (p.limit !== undefined) {
+      if (!Number.isInteger(p.limit) || (p.limit as number) < 1 || (p.limit as number) > MAX_LIMIT) {
+        throw invalid("pagination.limit", `expected an integer from 1 to ${MAX_LIMIT}, got ${show(p.limit)}`);
+      }
+      pagination.limit = p.limit as number;
+    }
+    if (p.offset !== undefined) {
+      if (!Number.isInteger(p.offset) || (p.offset as number) < 0) {
+        throw invalid("pagination.offset", `expected an integer ≥ 0, got ${show(p.offset)}`);
+      }
+      pagination.offset = p.offset as number;
+    }
+  }
+  return {
+    query: {
+      site_id: site,
+      date_range: [new Date(from).toISOString(), new Date(to - 1).toISOString()],
+      metrics,
+      dimensions,
+      filters,
+      order_by: orderBy,
+      pagination,
+    },
+    from,
+    to,
+  };
+}
+
+function readList<T extends string>(
+  value: unknown,
+  field: string,
+  allowed: readonly T[],
+  options: { required: boolean },
+): T[] {
+  if (value === undefined && !options.required) return [];
+  if (!Array.isArray(value) || (options.required && value.length === 0)) {
+    throw invalid(
+      field,
+      `expected ${options.required ? "a non-empty" : "an"} array of ${allowed.join(", ")}`,
+    );
+  }
+  const seen = new Set<string>();
+  value.forEach((item, i) => {
+    if (!allowed.includes(item)) {
+      throw invalid(`${field}[${i}]`, `unknown ${show(item)}; use ${allowed.join(", ")}`);
+    }
+    if (seen.has(item)) throw invalid(`${field}[${i}]`, `${show(item)} is listed twice`);
+    seen.add(item);
+  });
+  return value as T[];
+}
+
+const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+const DATETIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** `[from, to)` in ms for a date range, UTC. */
+export function resolveDateRange(
+  range: unknown,
+  now: number,
+  firstEventTs: number | null = null,
+): [number, number] {
+  const today = Math.floor(now / day) * day;
+  switch (range) {
+    case "day":
+      return [today, today + day];
+    case "7d":
+      return [today - 6 * day, today + day];
+    case "30d":
+      return [today - 29 * day, today + day];
+    case "month": {
+      const d = new Date(today);
+      const first = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+      return [first, Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1)];
+    }
+    case "all": {
+      const first = firstEventTs === null ? today : Math.min(today, Math.floor(firstEventTs / day) * day);
+      return [first, today + day];
+    }
+  }
+  if (!Array.isArray(range) || range.length !== 2) {
+    throw invalid(
+      "date_range",
+      `expected ${DATE_RANGES.map((r) => `"${r}"`).join(", ")} or [from, to], got ${show(range)}`,
+    );
+  }
+  const parse = (value: unknown, i: 0 | 1): number => {
+    const field = `date_range[${i}]`;
+    if (typeof value !== "string") throw invalid(field, "expected an ISO 8601 date or date-time string");
+    if (DATE_RE.test(value)) {
+      const ms = Date.parse(`${value}T00:00:00Z`);
+      if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) {
+        throw invalid(field, `${show(value)} is not a calendar date`);
+      }
+      return i === 0 ? ms : ms + day;
+    }
+    if (DATETIME_RE.test(value)) {
+      const ms = Date.parse(value);
+      if (Number.isNaN(ms)) throw invalid(field, `${show(value)} is not a valid date-time`);
+      return i === 0 ? ms : ms + 1;
+    }
+    throw invalid(field, `expected "YYYY-MM-DD" or an ISO 8601 date-time with a zone, got ${show(value)}`);
+  };
+  const from = parse(range[0], 0);
+  const to = parse(range[1], 1);
+  if (to <= from) throw invalid("date_range", "the end is before the start");
+  if (to - from > 20 * 366 * day) throw invalid("date_range", "spans more than 20 years");
+  return [from, to];
+}
+
+/** SQL over `analytics_events e JOIN analytics_visits v` for each dimension. */
+const DIMENSION_SQL: Record<Dimension, string> = {
+  "event:page": "e.pathname",
+  "event:name": "e.name",
+  "visit:entry_page": "v.entry_page",
+  "visit:exit_page": "v.exit_page",
+  "visit:source": "COALESCE(v.source, 'Direct / None')",
+  "visit:referrer": "COALESCE(v.referrer, 'Direct / None')",
+  "visit:utm_source": "COALESCE(v.utm_source, '(none)')",
+  "visit:utm_medium": "COALESCE(v.utm_medium, '(none)')",
+  "visit:utm_campaign": "COALESCE(v.utm_campaign, '(none)')",
+  "visit:utm_content": "COALESCE(v.utm_content, '(none)')",
+  "visit:utm_term": "COALESCE(v.utm_term, '(none)')",
+  "visit:device": "v.device",
+  "visit:browser": "v.browser",
+  "visit:os": "v.os",
+  "time:hour": "strftime('%Y-%m-%d %H:00:00', e.ts / 1000, 'unixepoch')",
+  "time:day": "strftime('%Y-%m-%d', e.ts / 1000, 'unixepoch')",
+  "time:month": "strftime('%Y-%m-01', e.ts / 1000, 'unixepoch')",
+};
+
+/** Sums from which every metric derives. */
+interface Totals {
+  visitors: number;
+  visits: number;
+  pageviews: number;
+  events: number;
+  bounces: number;
+  durationMs: number;
+}
+
+function toMetric(t: Totals, metric: Metric): number {
+  switch (metric) {
+    case "visitors":
+      return t.visitors;
+    case "visits":
+      return t.visits;
+    case "pageviews":
+      return t.pageviews;
+    case "events":
+      return t.events;
+    case "views_per_visit":
+      return t.visits === 0 ? 0 : Math.round((t.pageviews / t.visits) * 100) / 100;
+    case "bounce_rate":
+      return t.visits === 0 ? 0 : Math.round((t.bounces / t.visits) * 100);
+    case "visit_duration":
+      return t.visits === 0 ? 0 : Math.round(t.durationMs / t.visits / 1000);
+  }
+}
+
+const zero = (): Totals => ({ visitors: 0, visits: 0, pageviews: 0, events: 0, bounces: 0, durationMs: 0 });
+
+/** Runs a parsed query against the analytics tables. */
+export function runStatsQuery(db: Database, parsed: ParsedStatsQuery): StatsResult {
+  const { query } = parsed;
+  const groups = canUseRollups(parsed) ? readRollups(db, parsed) : readEvents(db, parsed);
+  if (query.dimensions.length === 0 && groups.length === 0) groups.push({ dims: [], totals: zero() });
+  const rows = groups.map((g) => ({
+    dimensions: g.dims,
+    metrics: query.metrics.map((m) => toMetric(g.totals, m)),
+  }));
+  rows.sort((a, b) => {
+    for (const [field, dir] of query.order_by) {
+      const mi = query.metrics.indexOf(field as Metric);
+      const x = mi >= 0 ? a.metrics[mi] : a.dimensions[query.dimensions.indexOf(field as Dimension)];
+      const y = mi >= 0 ? b.metrics[mi] : b.dimensions[query.dimensions.indexOf(field as Dimension)];
+      const c = x < y ? -1 : x > y ? 1 : 0;
+      if (c !== 0) return dir === "asc" ? c : -c;
+    }
+    for (let i = 0; i < a.dimensions.length; i++) {
+      if (a.dimensions[i] !== b.dimensions[i]) return a.dimensions[i] < b.dimensions[i] ? -1 : 1;
+    }
+    return 0;
+  });
+  const { limit, offset } = query.pagination;
+  return { results: rows.slice(offset, offset + limit), meta: {}, query };
+}
+
+/** Whether the rollups answer the query exactly. */
+function canUseRollups({ query, from, to }: ParsedStatsQuery): boolean {
+  return query.filters.length === 0 && from % day === 0 && to % day === 0 &&
+    query.dimensions.every((d) => d === "time:day" || d === "time:month");
+}
+
+interface Group {
+  dims: string[];
+  totals: Totals;
+}
+
+function readRollups(db: Database, { query, from, to }: ParsedStatsQuery): Group[] {
+  const site = query.site_id;
+  const dim = query.dimensions[0] as "time:day" | "time:month" | undefined;
+  const label = (ts: number) => {
+    const iso = new Date(ts).toISOString();
+    return dim === "time:month" ? `${iso.slice(0, 7)}-01` : iso.slice(0, 10);
+  };
+  const groups = new Map<string, Totals>();
+  const get = (key: string) => {
+    let t = groups.get(key);
+    if (!t) groups.set(key, t = zero());
+    return t;
+  };
+  const sums = `SUM(visitors) AS visitors, SUM(pageviews) AS pageviews, SUM(events) AS events,
+    SUM(visits) AS visits, SUM(bounces) AS bounces, SUM(duration_ms) AS duration_ms`;
+  if (dim) {
+    const hours = db.prepare(
+      `SELECT hour / ${day} AS d, ${sums} FROM analytics_hourly
+       WHERE site = ? AND hour >= ? AND hour < ? GROUP BY d`,
+    ).all(site, from, to) as unknown as (HourRow & { d: number })[];
+    for (const r of hours) addHour(get(label(r.d * day)), r);
+  } else {
+    const r = db.prepare(`SELECT ${sums} FROM analytics_hourly WHERE site = ? AND hour >= ? AND hour < ?`)
+      .get(site, from, to) as unknown as HourRow;
+    addHour(get(""), r);
+  }
+  return [...groups].map(([key, totals]) => ({ dims: dim ? [key] : [], totals }));
+}
+
+interface HourRow {
+  visitors: number | null;
+  pageviews: number | null;
+  events: number | null;
+  visits: number | null;
+  bounces: number | null;
+  duration_ms: number | null;
+}
+
+function addHour(t: Totals, r: HourRow): void {
+  t.visitors += r.visitors ?? 0;
+  t.pageviews += r.pageviews ?? 0;
+  t.events += r.events ?? 0;
+  t.visits += r.visits ?? 0;
+  t.bounces += r.bounces ?? 0;
+  t.durationMs += r.duration_ms ?? 0;
+}
+
+function readEvents(db: Database, { query, from, to }: ParsedStatsQuery): Group[] {
+  const where = ["e.site = ?", "e.ts >= ?", "e.ts < ?"];
+  const params: (string | number)[] = [query.site_id, from, to];
+  for (const [op, dim, values] of query.filters) {
+    const expr = DIMENSION_SQL[dim];
+    if (op === "contains") {
+      where.push(`(${values.map(() => `instr(${expr}, ?) > 0`).join(" OR ")})`);
+    } else {
+      where.push(`${expr} ${op === "is" ? "IN" : "NOT IN"} (${values.map(() => "?").join(", ")})`);
+      if (op === "is_not") where.push(`${expr} IS NOT NULL`);
+    }
+    params.push(...values);
+  }
+  for (const d of query.dimensions) {
+    if (d === "visit:entry_page" || d === "visit:exit_page") where.push(`${DIMENSION_SQL[d]} IS NOT NULL`);
+  }
+  const dims = query.dimensions.map((d, i) => `${DIMENSION_SQL[d]} AS d${i}`);
+  const dimNames = query.dimensions.map((_, i) => `d${i}`);
+  const sql = `SELECT ${[...dimNames, ""].join(", ")}
+      COUNT(DISTINCT vkey) AS visitors, COUNT(*) AS visits, SUM(pv) AS pageviews, SUM(ev) AS events,
+      SUM(bounce) AS bounces, SUM(dur) AS duration_ms
+    FROM (
+      SELECT ${[...dims, ""].join(", ")} e.visit_id, v.visitor_id || ':' || v.day AS vkey,
+        SUM(e.name = 'pageview') AS pv, COUNT(*) AS ev, (v.pageviews = 1) AS bounce, v.end_ts - v.start_ts AS dur
+      FROM analytics_events e JOIN analytics_visits v ON v.id = e.visit_id
+      WHERE ${where.join(" AND ")}
+      GROUP BY ${[...dimNames, "e.visit_id"].join(", ")}
+    )${dimNames.length > 0 ? ` GROUP BY ${dimNames.join(", ")}` : ""}`;
+  const rows = db.prepare(sql).all(...params) as Record<string, number | string | null>[];
+  const groups: Group[] = [];
+  for (const r of rows) {
+    if (Number(r.visits) === 0) continue;
+    groups.push({
+      dims: dimNames.map((n) => String(r[n])),
+      totals: {
+        visitors: Number(r.visitors),
+        visits: Number(r.visits),
+        pageviews: Number(r.pageviews ?? 0),
+        events: Number(r.events ?? 0),
+        bounces: Number(r.bounces ?? 0),
+        durationMs: Number(r.duration_ms ?? 0),
+      },
+    });
+  }
+  return groups;
+}

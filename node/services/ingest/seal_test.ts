@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import type { AnalyticsEvent } from "../../../protocol/analytics.ts";
+import { decodeSealedBatch, encodeSealedBatch } from "../../../protocol/analytics.ts";
+import { openBatch, sealBatch } from "./seal.ts";
+
+const event: AnalyticsEvent = {
+  ts: 1_700_000_000_000,
+  name: "pageview",
+  pathname: "/very-secret-page",
+  hostname: "example.com",
+  referrer: null,
+  referrerSource: null,
+  utm: {},
+  device: "desktop",
+  browser: "Firefox",
+  os: "GNU/Linux",
+  visitorId: "0123456789abcdef0123456789abcdef",
+};
+
+async function keyPair() {
+  const pair = await crypto.subtle.generateKey({ name: "X25519" }, true, ["deriveBits"]) as CryptoKeyPair;
+  return {
+    publicKey: new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey)),
+    privateKey: pair.privateKey,
+  };
+}
+
+const id = "00112233445566778899aabbccddeeff";
+
+Deno.test("sealBatch() output opens only with the owner's key and hides the events", async () => {
+  const owner = await keyPair();
+  const sealed = await sealBatch([event], { id, site: "example.com", publicKey: owner.publicKey });
+  const bytes = encodeSealedBatch(sealed);
+  assert.ok(!new TextDecoder("latin1").decode(bytes).includes("very-secret-page"));
+  assert.deepEqual(await openBatch(decodeSealedBatch(bytes), owner.privateKey, owner.publicKey), [event]);
+  const other = await keyPair();
+  await assert.rejects(openBatch(sealed, other.privateKey, other.publicKey), TypeError);
+  // The site and id are bound to the ciphertext.
+  await assert.rejects(
+    openBatch({ ...sealed, site: "evil.com" }, owner.privateKey, owner.publicKey),
+    TypeError,
+  );
+  const again = await sealBatch([event], { id, site: "example.com", publicKey: owner.publicKey });
+  assert.notDeepEqual(again.epk, sealed.epk, "a fresh ephemeral key per batch");
+});
+
+Deno.test("openBatch() rejects decrypted content that is not a list of well-formed events", async () => {
+  const owner = await keyPair();
+  const bad = await sealBatch([{ ...event, visitorId: "1.2.3.4" }], {
+    id,
+    site: "example.com",
+    publicKey: owner.publicKey,
+  });
+  await assert.rejects(openBatch(bad, owner.privateKey, owner.publicKey), /Malformed analytics event/);
+});

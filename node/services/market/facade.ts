@@ -1,0 +1,111 @@
+/**
+ * The market part of the web facade (`web/facade.ts`): buying, purchases,
+ * sales, purchased data and quote previews, over the {@link Market}.
+ *
+ * ```ts
+ * const facade = { ...createMarketFacade({ market, fetches }), getNodeInfo };
+ * const { id } = await facade.buyListing(manifestCid);
+ * ```
+ */
+import type { KosmosFacade, PurchaseView, SaleView } from "../../../web/facade.ts";
+import type { Fetches } from "../transfer/mod.ts";
+import type { Market } from "./mod.ts";
+import type { PurchaseRecord, SaleRecord } from "./store.ts";
+
+export interface MarketFacadeComponents {
+  market: Market;
+  fetches: Fetches;
+}
+
+export type MarketFacade = Pick<
+  KosmosFacade,
+  "buyListing" | "getPurchase" | "listPurchases" | "listSales" | "readPurchaseData" | "previewQuote"
+>;
+
+export function createMarketFacade({ market, fetches }: MarketFacadeComponents): MarketFacade {
+  function toPurchaseView(p: PurchaseRecord): PurchaseView {
+    const fetch = fetches.getFetch(p.manifestCid);
+    const downloaded = p.status === "downloading" || p.status === "complete";
+    const view: PurchaseView = {
+      id: p.id,
+      listingId: p.manifestCid,
+      registryListingId: p.listingId.toString(),
+      status: p.status,
+      progress: {
+        chunksVerified: downloaded && fetch ? fetch.chunksVerified : 0,
+        chunksTotal: fetch?.chunksTotal ?? 0,
+      },
+      price: p.quote.price.toString(),
+      seller: p.seller,
+      gateway: p.quote.gateway,
+      saleId: p.saleId,
+      rights: { licence: p.licence, from: p.createdAt, until: null },
+      txs: p.txs.map((tx) => ({ action: tx.action, txHash: tx.hash })),
+      createdAt: p.createdAt,
+      updatedAt: p.updatedAt,
+    };
+    if (p.error !== undefined) view.error = p.error;
+    return view;
+  }
+
+  function toSaleView(s: SaleRecord): SaleView {
+    const view: SaleView = {
+      saleId: s.saleId,
+      listingId: s.manifestCid,
+      registryListingId: s.listingId.toString(),
+      status: s.status,
+      price: s.quote.price.toString(),
+      buyer: s.buyer,
+      rights: { licence: s.licence, from: s.createdAt, until: null },
+      txs: s.txs.map((tx) => ({ action: tx.action, txHash: tx.hash })),
+      createdAt: s.createdAt,
+      updatedAt: s.updatedAt,
+    };
+    if (s.error !== undefined) view.error = s.error;
+    return view;
+  }
+
+  return {
+    async buyListing(listingId, options = {}) {
+      return toPurchaseView(await market.buy(listingId, options));
+    },
+    // deno-lint-ignore require-await
+    async getPurchase(id) {
+      return toPurchaseView(market.getPurchase(id));
+    },
+    // deno-lint-ignore require-await
+    async listPurchases() {
+      return market.listPurchases().map(toPurchaseView);
+    },
+    // deno-lint-ignore require-await
+    async listSales() {
+      return market.listSales().map(toSaleView);
+    },
+    async readPurchaseData(id, options = {}) {
+      const { stream, manifest } = await market.readPurchaseData(id, options);
+      return {
+        stream,
+        contentType: manifest.contentType,
+        ...(manifest.filename !== undefined && { filename: manifest.filename }),
+        byteLength: manifest.byteLength,
+      };
+    },
+    async previewQuote(listingId, options = {}) {
+      const q = await market.previewQuote(listingId, options);
+      return {
+        listingId: q.manifestCid,
+        price: q.price.toString(),
+        split: {
+          seller: q.split.seller.toString(),
+          gateway: q.split.gateway.toString(),
+          treasury: q.split.treasury.toString(),
+        },
+        gas: {
+          units: q.gas.units.toString(),
+          gasPrice: q.gas.gasPrice.toString(),
+          wei: q.gas.wei.toString(),
+        },
+      };
+    },
+  };
+}

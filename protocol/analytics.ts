@@ -1,0 +1,261 @@
+/**
+ * Website analytics on the wire: the Plausible-compatible payload a browser
+ * posts to `POST /api/event` on any node, the anonymized {@link AnalyticsEvent}
+ * a proxy node makes of it, and the sealed batch in which it travels to the
+ * site owner's node over {@link INGEST_PROTOCOL}. Everything identifying is
+ * gone by then: the visitor id is a keyed hash that rotates daily, and the IP
+ * is never part of an event.
+ *
+ * ```ts
+ * const payload = parseEventPayload(JSON.parse(body)); // throws a TypeError naming the bad field
+ * const event: AnalyticsEvent = {
+ *   ts: Date.now(), name: "pageview", pathname: "/pricing", hostname: "example.com",
+ *   referrer: "https://news.ycombinator.com/", referrerSource: "news.ycombinator.com",
+ *   utm: {}, device: "desktop", browser: "Firefox", os: "Linux", visitorId: "9f2c…",
+ * };
+ * const bytes = encodeSealedBatch({ v: 1, id, site: "example.com", epk, iv, ct });
+ * ```
+ */
+import * as dagCbor from "@ipld/dag-cbor";
+
+/** One page view or custom event, anonymized on arrival at the proxy node. */
+export interface AnalyticsEvent {
+  ts: number; // ms since epoch (server receive time)
+  name: string; // "pageview" or custom event name
+  pathname: string; // URL path without query
+  hostname: string;
+  referrer: string | null;
+  referrerSource: string | null; // e.g. "Google", "news.ycombinator.com", null = direct
+  utm: { source?: string; medium?: string; campaign?: string; content?: string; term?: string };
+  device: "desktop" | "mobile" | "tablet" | "other";
+  browser: string;
+  os: string;
+  visitorId: string; // keyed hash (hex), never the IP
+  props?: Record<string, string>;
+}
+
+/** Largest `POST /api/event` body, in bytes; larger bodies get 413. */
+export const MAX_EVENT_BODY_BYTES = 4 * 1024;
+export const MAX_EVENT_NAME_LENGTH = 120;
+export const MAX_URL_LENGTH = 2000;
+export const MAX_DOMAIN_LENGTH = 253;
+export const MAX_PROPS = 30;
+export const MAX_PROP_KEY_LENGTH = 300;
+export const MAX_PROP_VALUE_LENGTH = 2000;
+/** Most events in one sealed batch. */
+export const MAX_BATCH_EVENTS = 1000;
+/** Largest encoded sealed batch, in bytes. */
+export const MAX_SEALED_BATCH_BYTES = 4 * 1024 * 1024;
+
+/** Delivery of sealed event batches from a proxy node to the site owner's node. */
+export const INGEST_PROTOCOL = "/kosmos/ingest/1.0.0";
+
+/** Response header of `POST /api/event` saying why an accepted (202) or refused event was not kept. */
+export const DROP_HEADER = "X-Kosmos-Dropped";
+
+/** Why `POST /api/event` did not keep an event. */
+export type EventDropReason = "bot" | "invalid" | "rate_limited" | "unknown_site" | "opted_out";
+
+/** A `POST /api/event` payload after validation. */
+export interface EventPayload {
+  /** `n`: "pageview" or a custom event name. */
+  name: string;
+  /** `u`: the page URL (http or https). */
+  url: string;
+  /** `d`: the site's registered domain, lowercased. */
+  domain: string;
+  /** `r`: the referrer URL, or null. */
+  referrer: string | null;
+  /** `p` (or `m`): custom properties, values as strings. */
+  props?: Record<string, string>;
+  /** `h`: hash-based routing; the URL fragment is part of the page path. */
+  hash: boolean;
+}
+
+const PAYLOAD_KEYS = new Set(["n", "u", "d", "r", "p", "m", "h", "i"]);
+const DOMAIN = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/;
+
+/** Whether `domain` is a valid lowercase host name (`example.com`, `localhost`, `blog.example.org`). */
+export function isSiteDomain(domain: unknown): domain is string {
+  return typeof domain === "string" && DOMAIN.test(domain);
+}
+
+/**
+ * Checks a parsed `POST /api/event` body (`{ n, u, d, r, p?, h? }`, as
+ * Plausible's tracker sends it) against the field limits. Throws a
+ * `TypeError` naming the first bad field.
+ */
+export function parseEventPayload(value: unknown): EventPayload {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError('Expected a JSON object like { "n": "pageview", "u": "https://…", "d": "…" }');
+  }
+  const body = value as Record<string, unknown>;
+  for (const key of Object.keys(body)) {
+    if (!PAYLOAD_KEYS.has(key)) throw new TypeError(`Unknown field "${key.slice(0, 40)}"`);
+  }
+  const name = body.n;
+  if (typeof name !== "string" || name.trim() === "" || name.length > MAX_EVENT_NAME_LENGTH) {
+    throw new TypeError(`Field "n" must be an event name of 1 to ${MAX_EVENT_NAME_LENGTH} characters`);
+  }
+  const url = checkUrl(body.u, "u");
+  if (url === null) throw new TypeError('Field "u" must be the page URL');
+  const domain = typeof body.d === "string" ? body.d.trim().toLowerCase() : body.d;
+  if (!isSiteDomain(domain)) throw new TypeError('Field "d" must be a domain name such as "example.com"');
+  const referrer = body.r === undefined || body.r === "" ? null : checkUrl(body.r, "r");
+  const props = checkProps(body.p ?? body.m);
+  if (body.h !== undefined && typeof body.h !== "boolean" && body.h !== 0 && body.h !== 1) {
+    throw new TypeError('Field "h" must be a boolean');
+  }
+  const payload: EventPayload = { name: name.trim(), url, domain, referrer, hash: !!body.h };
+  if (props) payload.props = props;
+  return payload;
+}
+
+function checkUrl(value: unknown, field: string): string | null {
+  if (value === null) return null;
+  if (typeof value !== "string" || value.length > MAX_URL_LENGTH) {
+    throw new TypeError(`Field "${field}" must be a URL of at most ${MAX_URL_LENGTH} characters`);
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new TypeError(`Field "${field}" is not a valid URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TypeError(`Field "${field}" must be an http or https URL`);
+  }
+  return value;
+}
+
+function checkProps(value: unknown): Record<string, string> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "string") {
+    if (value.length > MAX_EVENT_BODY_BYTES) throw new TypeError('Field "p" is too long');
+    try {
+      value = JSON.parse(value);
+    } catch {
+      throw new TypeError('Field "p" must be an object of properties');
+    }
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError('Field "p" must be an object of properties');
+  }
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length > MAX_PROPS) throw new TypeError(`Field "p" has more than ${MAX_PROPS} properties`);
+  const props: Record<string, string> = {};
+  for (const [key, raw] of entries) {
+    if (key === "" || key.length > MAX_PROP_KEY_LENGTH) {
+      throw new TypeError(`Property names must be 1 to ${MAX_PROP_KEY_LENGTH} characters`);
+    }
+    if (raw === null || raw === undefined) continue;
+    if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "boolean") {
+      throw new TypeError(`Property "${key.slice(0, 40)}" must be a string, number or boolean`);
+    }
+    const text = String(raw);
+    if (text.length > MAX_PROP_VALUE_LENGTH) {
+      throw new TypeError(
+        `Property "${key.slice(0, 40)}" is longer than ${MAX_PROP_VALUE_LENGTH} characters`,
+      );
+    }
+    props[key] = text;
+  }
+  return Object.keys(props).length > 0 ? props : undefined;
+}
+
+const DEVICES = new Set(["desktop", "mobile", "tablet", "other"]);
+const UTM_KEYS = new Set(["source", "medium", "campaign", "content", "term"]);
+
+function isShortString(value: unknown, max = MAX_URL_LENGTH): value is string {
+  return typeof value === "string" && value.length <= max;
+}
+
+/** Checks an event that arrived from another node (decrypted); throws a `TypeError` when it is malformed. */
+export function checkAnalyticsEvent(value: unknown): AnalyticsEvent {
+  const e = value as Record<string, unknown>;
+  const ok = typeof e === "object" && e !== null && !Array.isArray(e) &&
+    Number.isSafeInteger(e.ts) && (e.ts as number) > 0 &&
+    isShortString(e.name, MAX_EVENT_NAME_LENGTH) && isShortString(e.pathname) &&
+    isShortString(e.hostname, MAX_DOMAIN_LENGTH) &&
+    (e.referrer === null || isShortString(e.referrer)) &&
+    (e.referrerSource === null || isShortString(e.referrerSource)) &&
+    typeof e.utm === "object" && e.utm !== null && !Array.isArray(e.utm) &&
+    Object.entries(e.utm).every(([k, v]) => UTM_KEYS.has(k) && isShortString(v)) &&
+    DEVICES.has(e.device as string) && isShortString(e.browser, 64) && isShortString(e.os, 64) &&
+    typeof e.visitorId === "string" && /^[0-9a-f]{16,64}$/.test(e.visitorId) &&
+    (e.props === undefined || (typeof e.props === "object" && e.props !== null && !Array.isArray(e.props) &&
+      Object.keys(e.props).length <= MAX_PROPS &&
+      Object.entries(e.props).every(([k, v]) =>
+        k.length <= MAX_PROP_KEY_LENGTH && isShortString(v, MAX_PROP_VALUE_LENGTH)
+      )));
+  if (!ok) throw new TypeError("Malformed analytics event");
+  return e as unknown as AnalyticsEvent;
+}
+
+/**
+ * A batch of events sealed to the site owner's X25519 key: ECDH with the
+ * ephemeral key `epk`, HKDF-SHA256, AES-256-GCM with `id` and `site` as
+ * associated data. Only the owner's node can read `ct`.
+ */
+export interface SealedBatch {
+  v: 1;
+  /** Random batch id (hex); the owner acks it and ignores repeats. */
+  id: string;
+  /** The site's domain (public: sites are announced). */
+  site: string;
+  /** Ephemeral X25519 public key, 32 bytes. */
+  epk: Uint8Array;
+  /** AES-GCM nonce, 12 bytes. */
+  iv: Uint8Array;
+  /** Ciphertext with its 16-byte tag. */
+  ct: Uint8Array;
+}
+
+/** The owner's answer to one sealed batch: `ack` once stored durably, `reject` when it never will be. */
+export type IngestReply = { ack: string } | { reject: string };
+
+export function encodeSealedBatch(batch: SealedBatch): Uint8Array {
+  return dagCbor.encode(batch);
+}
+
+/** Decodes and checks a sealed batch; throws a `TypeError`. */
+export function decodeSealedBatch(bytes: Uint8Array): SealedBatch {
+  if (bytes.byteLength > MAX_SEALED_BATCH_BYTES) throw new TypeError("Sealed batch is too large");
+  let value: Record<string, unknown>;
+  try {
+    value = dagCbor.decode(bytes);
+  } catch {
+    throw new TypeError("Sealed batch is not DAG-CBOR");
+  }
+  const keys = ["v", "id", "site", "epk", "iv", "ct"];
+  if (
+    typeof value !== "object" || value === null || Object.keys(value).length !== keys.length ||
+    !keys.every((k) => k in value) || value.v !== 1 ||
+    typeof value.id !== "string" || !/^[0-9a-f]{32}$/.test(value.id) || !isSiteDomain(value.site) ||
+    !(value.epk instanceof Uint8Array) || value.epk.byteLength !== 32 ||
+    !(value.iv instanceof Uint8Array) || value.iv.byteLength !== 12 ||
+    !(value.ct instanceof Uint8Array) || value.ct.byteLength < 16
+  ) {
+    throw new TypeError("Sealed batch has bad fields");
+  }
+  return value as unknown as SealedBatch;
+}
+
+export function encodeIngestReply(reply: IngestReply): Uint8Array {
+  return dagCbor.encode(reply);
+}
+
+/** Decodes an owner's reply; throws a `TypeError`. */
+export function decodeIngestReply(bytes: Uint8Array): IngestReply {
+  let value: Record<string, unknown>;
+  try {
+    value = dagCbor.decode(bytes);
+  } catch {
+    throw new TypeError("Ingest reply is not DAG-CBOR");
+  }
+  if (typeof value === "object" && value !== null && Object.keys(value).length === 1) {
+    if (typeof value.ack === "string") return { ack: value.ack.slice(0, 64) };
+    if (typeof value.reject === "string") return { reject: value.reject.slice(0, 200) };
+  }
+  throw new TypeError("Ingest reply has bad fields");
+}

@@ -1,0 +1,173 @@
+/**
+ * `deno task bench query [--events 10000000] [--runs 20]`: dashboard queries
+ * over a site with N generated events in 30 days, in a SQLite file like a
+ * node's.
+ *
+ * Events are generated deterministically (visits of 1–6 pageviews, some custom
+ * events, 200 pages, a handful of sources, devices and browsers) and stored
+ * through `recordEvents` in batches of 10,000, which also measures ingestion.
+ * Then each query runs `--runs` times after one warm-up:
+ *
+ * - `dashboard`: the top figures of the last 30 days (every metric; the
+ *   headline figure, answered from the hourly rollups);
+ * - `graph`: visitors, visits and pageviews per day over 30 days (rollups);
+ * - `topPages`: the 10 top pages by visitors over 30 days (raw events, for
+ *   reference: breakdowns have no rollup yet).
+ *
+ * Reference, same run: `SELECT COUNT(*)` over the events table.
+ *
+ * Prints one JSON line:
+ * `{"bench":"query","events":…,"insertPerSec":…,"dashboard":{"p50Ms":…,"p95Ms":…},"graph":{…},"topPages":{…},"target":{"p95Ms":300},"reference":{"countP50Ms":…}}`
+ */
+import { join } from "node:path";
+import type { AnalyticsEvent } from "../../protocol/analytics.ts";
+import { openDatabase } from "../../node/services/db/mod.ts";
+import { createAnalytics } from "../../node/services/analytics/mod.ts";
+import { createLogger } from "../../node/log.ts";
+import { numberFlag, percentile, progress } from "./net.ts";
+
+const EVENTS = numberFlag("events", 10_000_000);
+const RUNS = numberFlag("runs", 20);
+const BATCH = 10_000;
+const SITE = "bench.example";
+const DAY = 86_400_000;
+const NOW = Date.UTC(2026, 0, 31, 23, 0, 0);
+const START = NOW - 30 * DAY + 3_600_000;
+
+const PAGES = Array.from({ length: 200 }, (_, i) => (i === 0 ? "/" : `/docs/page-${i}`));
+const SOURCES: [string | null, string | null][] = [
+  [null, null],
+  ["https://www.google.com/", "Google"],
+  ["https://news.ycombinator.com/", "news.ycombinator.com"],
+  ["https://duckduckgo.com/", "DuckDuckGo"],
+  ["https://github.com/", "GitHub"],
+];
+const DEVICES: AnalyticsEvent["device"][] = ["desktop", "desktop", "mobile", "tablet"];
+const BROWSERS = ["Chrome", "Firefox", "Safari", "Edge"];
+const OSES = ["Windows", "macOS", "Linux", "iOS", "Android"];
+
+/** A small deterministic PRNG (mulberry32), so runs are comparable. */
+function random(seed: number): () => number {
+  return () => {
+    seed |= 0;
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Yields batches of events in time order: visits spread evenly over 30 days. */
+function* generate(total: number): Generator<AnalyticsEvent[]> {
+  const rand = random(42);
+  const pick = <T>(list: T[]) => list[Math.floor(rand() * list.length)];
+  const meanVisit = 3.5;
+  const step = (30 * DAY - 3_600_000) / (total / meanVisit);
+  let batch: AnalyticsEvent[] = [];
+  let made = 0;
+  let t = START;
+  let visitor = 0;
+  while (made < total) {
+    const [referrer, referrerSource] = pick(SOURCES);
+    const who = {
+      visitorId: `v${visitor++ % 2_000_000}`,
+      device: pick(DEVICES),
+      browser: pick(BROWSERS),
+      os: pick(OSES),
+    };
+    const utm = rand() < 0.1 ? { source: "newsletter", medium: "email", campaign: "launch" } : {};
+    const views = 1 + Math.floor(rand() * 6);
+    for (let i = 0; i < views && made < total; i++, made++) {
+      const custom = i > 0 && rand() < 0.1;
+      batch.push({
+        ts: Math.floor(t + i * 20_000),
+        name: custom ? "Signup" : "pageview",
+        pathname: PAGES[Math.floor(PAGES.length * rand() ** 3)],
+        hostname: SITE,
+        referrer,
+        referrerSource,
+        utm,
+        ...who,
+      });
+      if (batch.length === BATCH) {
+        yield batch;
+        batch = [];
+      }
+    }
+    t += step;
+  }
+  if (batch.length > 0) yield batch;
+}
+
+function time(runs: number, fn: () => unknown): { p50Ms: number; p95Ms: number } {
+  fn();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    fn();
+    samples.push(performance.now() - started);
+  }
+  return { p50Ms: round(percentile(samples, 50)), p95Ms: round(percentile(samples, 95)) };
+}
+
+function round(v: number): number {
+  return Math.round(v * 100) / 100;
+}
+
+const dir = await Deno.makeTempDir({ prefix: "kosmos-bench-query-" });
+try {
+  const db = openDatabase(join(dir, "kosmos.db"));
+  const analytics = createAnalytics(
+    { db, log: createLogger({ level: "warn" }).forComponent("kosmos:analytics") },
+    { now: () => NOW },
+  );
+  const started = performance.now();
+  let stored = 0;
+  for (const batch of generate(EVENTS)) {
+    stored += analytics.recordEvents(SITE, batch).recorded;
+    if (stored % 1_000_000 === 0) progress(`stored ${stored} events`);
+  }
+  const insertPerSec = Math.round(stored / ((performance.now() - started) / 1000));
+  db.exec("ANALYZE");
+
+  const metrics = [
+    "visitors",
+    "visits",
+    "pageviews",
+    "views_per_visit",
+    "bounce_rate",
+    "visit_duration",
+    "events",
+  ];
+  const dashboard = time(RUNS, () => analytics.queryStats({ site_id: SITE, date_range: "30d", metrics }));
+  const graph = time(RUNS, () =>
+    analytics.queryStats({
+      site_id: SITE,
+      date_range: "30d",
+      metrics: ["visitors", "visits", "pageviews"],
+      dimensions: ["time:day"],
+    }));
+  const topPages = time(Math.min(RUNS, 3), () =>
+    analytics.queryStats({
+      site_id: SITE,
+      date_range: "30d",
+      metrics: ["visitors", "pageviews"],
+      dimensions: ["event:page"],
+      pagination: { limit: 10 },
+    }));
+  const count = db.prepare("SELECT COUNT(*) AS n FROM analytics_events");
+  const reference = time(RUNS, () => count.get());
+  db.close();
+  console.log(JSON.stringify({
+    bench: "query",
+    events: stored,
+    insertPerSec,
+    dashboard,
+    graph,
+    topPages,
+    target: { p95Ms: 300 },
+    reference: { countP50Ms: reference.p50Ms, countP95Ms: reference.p95Ms },
+  }));
+} finally {
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}

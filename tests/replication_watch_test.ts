@@ -1,0 +1,78 @@
+/**
+ * Nodes take responsibility for the datasets their catalog indexes: a
+ * dataset published through the datasets service on one node reaches its
+ * replication target on the others with no `watch()` call from outside,
+ * since every node watches each listing it hears about.
+ */
+import assert from "node:assert/strict";
+import { createNode, type KosmosNode } from "../node/node.ts";
+import { startAnvil } from "../node/services/chain/anvil.ts";
+import { announcementTopic } from "../protocol/topics.ts";
+import { testLogger, waitFor } from "./helpers.ts";
+
+Deno.test("a dataset published on one of four nodes reaches 3 providers through the catalog's listings alone", async () => {
+  await using anvil = await startAnvil();
+  const nodes: KosmosNode[] = [];
+  const dirs: string[] = [];
+  try {
+    for (let i = 0; i < 4; i++) {
+      const dataDir = await Deno.makeTempDir({ prefix: "kosmos-watch-" });
+      dirs.push(dataDir);
+      const node = await createNode({
+        dataDir,
+        port: 0,
+        listen: ["/ip4/127.0.0.1/tcp/0"],
+        bootstrap: nodes.map((n) => n.components.p2p.listenAddresses()[0]),
+        rpcUrl: anvil.rpcUrl,
+      }, {
+        logger: testLogger(),
+        services: { replication: { repairInterval: 250, probeTimeout: 1000, findTimeout: 2000 } },
+      });
+      await node.start();
+      nodes.push(node);
+    }
+    await waitFor("a full mesh", () => nodes.every((n) => n.components.p2p.peers().length === 3), {
+      timeout: 15_000,
+    });
+    const [a, ...others] = nodes;
+    // Gossip reaches only the peers already on the topic; wait for both directions.
+    const topic = announcementTopic("sensors");
+    await waitFor(
+      "the announcement topic to connect the nodes",
+      () =>
+        others.every((n) =>
+          a.components.p2p.topicPeers(topic).includes(n.peerId) &&
+          n.components.p2p.topicPeers(topic).includes(a.peerId)
+        ),
+      { timeout: 10_000 },
+    );
+    const rows = Array.from({ length: 5000 }, (_, i) => `${i},st${i % 17},${(i * 37) % 400}`);
+    const csv = new TextEncoder().encode(["id,station,value", ...rows].join("\n") + "\n");
+    const { manifestCid } = await a.components.datasets.publishDataset(ReadableStream.from([csv]), {
+      title: "Stations",
+      category: "sensors",
+      price: 10n ** 18n,
+      licence: "kosmos-research-1",
+      filename: "stations.csv",
+      chunkSize: 64 * 1024,
+    });
+
+    // Every node watches the listing as soon as its catalog indexes it.
+    await waitFor("every node to watch the dataset", () =>
+      others.every((n) => {
+        try {
+          n.components.catalog.getListing(manifestCid);
+        } catch {
+          return false;
+        }
+        return n.components.replication.getReplication(manifestCid) !== undefined;
+      }), { timeout: 10_000 });
+    const holders = () => nodes.filter((n) => n.components.replication.getReplication(manifestCid)?.local);
+    await waitFor("3 providers", () => holders().length >= 3, { timeout: 20_000 });
+    assert.equal(holders().length, 3, "more replicas than the target");
+    assert.ok(holders().includes(a));
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await Promise.all(dirs.map((d) => Deno.remove(d, { recursive: true }).catch(() => {})));
+  }
+});

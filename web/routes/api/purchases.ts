@@ -1,0 +1,132 @@
+/**
+ * Buying over HTTP:
+ *
+ * - `POST /api/v1/purchases { "listingId": "bafy…" }` → `202 { id, … }`: the
+ *   node gets a checked quote, then opens, verifies and downloads in the
+ *   background; a listing already bought answers with its purchase;
+ * - `GET /api/v1/purchases/:id` → status (`quoted`, `opened`, `revealed`,
+ *   `verified`, `downloading`, `complete`, `refunded`, `failed`), progress,
+ *   price, seller, transactions;
+ * - `GET /api/v1/purchases` (this node's purchases), `GET /api/v1/sales`
+ *   (sales of this node's datasets);
+ * - `GET /api/v1/purchases/:id/data` → the verified plaintext, streamed;
+ * - `GET /api/v1/listings/:id/quote` → price, 80/10/10 split and estimated
+ *   gas, before anything is signed.
+ */
+import { Hono } from "hono";
+import type { KosmosFacade } from "../../facade.ts";
+import { HttpError } from "../../http_error.ts";
+import { readJson } from "../../read_json.ts";
+import { defineRoute } from "../../router.ts";
+import { toManifestCid } from "../../../protocol/ids.ts";
+
+export function createPurchaseRoutes(facade: KosmosFacade): Hono {
+  const api = new Hono();
+  defineRoute(api, "/purchases", {
+    GET: async (c) => {
+      c.header("Cache-Control", "no-store");
+      return c.json({ purchases: await facade.listPurchases({ signal: c.req.raw.signal }) });
+    },
+    POST: async (c) => {
+      const body = await readJson(c.req.raw, { maxBytes: 4096 });
+      if (typeof body !== "object" || body === null || Array.isArray(body)) {
+        throw new HttpError(422, "unprocessable", 'Expected a JSON object like { "listingId": "bafy…" }');
+      }
+      const extra = Object.keys(body).filter((key) => key !== "listingId");
+      if (extra.length > 0) {
+        throw new HttpError(
+          422,
+          "unprocessable",
+          `Unknown field "${extra[0].slice(0, 40)}"; send only listingId`,
+        );
+      }
+      let listingId: string;
+      try {
+        listingId = toManifestCid((body as { listingId?: unknown }).listingId);
+      } catch (err) {
+        throw new HttpError(422, "unprocessable", (err as Error).message);
+      }
+      try {
+        const purchase = await facade.buyListing(listingId, { signal: c.req.raw.signal });
+        c.header("Location", `/api/v1/purchases/${purchase.id}`);
+        return c.json(purchase, 202);
+      } catch (err) {
+        throw toPurchaseError(err);
+      }
+    },
+  });
+  defineRoute(api, "/purchases/:id", {
+    GET: async (c) => {
+      c.header("Cache-Control", "no-store");
+      try {
+        return c.json(await facade.getPurchase(checkId(c.req.param("id")), { signal: c.req.raw.signal }));
+      } catch (err) {
+        throw toPurchaseError(err);
+      }
+    },
+  });
+  defineRoute(api, "/purchases/:id/data", {
+    GET: async (c) => {
+      try {
+        const data = await facade.readPurchaseData(checkId(c.req.param("id")), { signal: c.req.raw.signal });
+        const headers: Record<string, string> = {
+          "Content-Type": data.contentType,
+          "Content-Length": String(data.byteLength),
+          "Cache-Control": "no-store",
+          "X-Content-Type-Options": "nosniff",
+        };
+        if (data.filename) {
+          headers["Content-Disposition"] = `attachment; filename="${
+            data.filename.replace(/[^\w.\-]/g, "_")
+          }"`;
+        }
+        return new Response(data.stream, { status: 200, headers });
+      } catch (err) {
+        throw toPurchaseError(err);
+      }
+    },
+  });
+  defineRoute(api, "/sales", {
+    GET: async (c) => {
+      c.header("Cache-Control", "no-store");
+      return c.json({ sales: await facade.listSales({ signal: c.req.raw.signal }) });
+    },
+  });
+  defineRoute(api, "/listings/:id/quote", {
+    GET: async (c) => {
+      c.header("Cache-Control", "no-store");
+      let listingId: string;
+      try {
+        listingId = toManifestCid(c.req.param("id"));
+      } catch (err) {
+        throw new HttpError(400, "bad_request", (err as Error).message);
+      }
+      try {
+        return c.json(await facade.previewQuote(listingId, { signal: c.req.raw.signal }));
+      } catch (err) {
+        throw toPurchaseError(err);
+      }
+    },
+  });
+  return api;
+}
+
+function checkId(id: string | undefined): string {
+  if (!id || !/^[0-9a-f-]{36}$/.test(id)) {
+    throw new HttpError(404, "not_found", `No purchase "${(id ?? "").slice(0, 40)}" on this node`);
+  }
+  return id;
+}
+
+function toPurchaseError(err: unknown): unknown {
+  const { name, message } = err as Error;
+  if (name === "NotFoundError") return new HttpError(404, "not_found", message);
+  if (name === "TypeError" || name === "RangeError") return new HttpError(400, "bad_request", message);
+  if (name === "PurchaseNotReadyError") return new HttpError(409, "conflict", message);
+  if (name === "QuoteError" || name === "SaleProtocolError") {
+    return new HttpError(503, "unavailable", message);
+  }
+  if (name === "ChainUnavailableError") return new HttpError(503, "unavailable", message);
+  if (name === "ContractRevertError") return new HttpError(409, "conflict", message);
+  return err;
+}

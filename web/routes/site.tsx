@@ -1,0 +1,418 @@
+/**
+ * `/sites/:domain?period=day|7d|30d|month|all&compare=previous` — one site's
+ * analytics dashboard: current visitors (live), the period's top figures
+ * (with the change from the previous period when compared), the visitors
+ * graph (server-rendered SVG; the `site_graph` island adds hover tooltips),
+ * top pages, entry and exit pages, sources, referrers, UTM tags, devices,
+ * browsers, operating systems and custom events, a CSV export, and the one
+ * line to paste into the site.
+ */
+import { Island } from "../components/island.tsx";
+import type { ChartSeries } from "../components/chart.tsx";
+import type { KosmosFacade, StatsResult } from "../facade.ts";
+import { HttpError } from "../http_error.ts";
+import { SiteGraph } from "../islands/site_graph.tsx";
+import { SiteRealtime } from "../islands/site_realtime.tsx";
+import { definePage } from "../page.ts";
+import {
+  getPreviousRange,
+  type Granularity,
+  loadTimeSeries,
+  parsePeriod,
+  type Period,
+  PERIODS,
+  SUMMARY_METRICS,
+  type TimeSeries,
+} from "./api/site_stats.ts";
+
+type Row = StatsResult["results"][number];
+
+/** A table of the dashboard: one dimension, its metrics, the top rows. */
+interface Breakdown {
+  id: string;
+  title: string;
+  /** Column heading of the dimension. */
+  label: string;
+  /** Column headings of the metrics; the first one sizes the bars. */
+  columns: string[];
+  rows: Row[];
+  /** What an empty table means. */
+  empty: string;
+}
+
+export interface SiteDashboard {
+  domain: string;
+  period: Period;
+  compare: boolean;
+  /** This node's origin, for the snippet. */
+  origin: string;
+  /** {@link SUMMARY_METRICS} over the period, and over the previous one when compared. */
+  summary: number[];
+  previous: number[] | null;
+  series: TimeSeries;
+  previousSeries: TimeSeries | null;
+  realtime: number;
+  breakdowns: Breakdown[];
+}
+
+/** How many rows each table shows. */
+const TOP = 10;
+
+export const sitePage = definePage<SiteDashboard>({
+  path: "/sites/:domain",
+  title: "Site analytics",
+  description: "Cookie-less statistics of one website: who came, from where, and what they read.",
+  load: async ({ facade, url, signal }) => {
+    const domain = decodeURIComponent(url.pathname.split("/")[2] ?? "");
+    const period = parsePeriod(url.searchParams.get("period"));
+    const compare = url.searchParams.get("compare") === "previous" && period !== "all";
+    try {
+      return await loadDashboard(facade, domain, { period, compare, origin: url.origin, signal });
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name === "NotFoundError" || name === "TypeError") {
+        throw new HttpError(
+          404,
+          "not_found",
+          `No site "${domain.slice(0, 80)}" on this node: it owns no such site and has no events for it`,
+        );
+      }
+      throw err;
+    }
+  },
+  Page: ({ data }) => <Dashboard data={data} />,
+});
+
+async function loadDashboard(
+  facade: KosmosFacade,
+  domain: string,
+  options: { period: Period; compare: boolean; origin: string; signal: AbortSignal },
+): Promise<SiteDashboard> {
+  const { period, signal } = options;
+  const ask = (query: Record<string, unknown>) =>
+    facade.queryStats({ site_id: domain, date_range: period, ...query }, { signal });
+  const series = await loadTimeSeries(facade, domain, { dateRange: period, signal });
+  const previousRange = options.compare ? getPreviousRange(period, series.range) : null;
+  const top = (dimension: string, metrics: string[], filters: unknown[] = []) =>
+    ask({ metrics, dimensions: [dimension], filters, pagination: { limit: TOP } }).then((r) => r.results);
+  const notNone = (dimension: string) => [["is_not", dimension, ["(none)"]]];
+  const [summary, previous, previousSeries, realtime, ...tables] = await Promise.all([
+    ask({ metrics: [...SUMMARY_METRICS] }).then((r) => r.results[0].metrics),
+    previousRange
+      ? facade.queryStats(
+        { site_id: domain, date_range: previousRange, metrics: [...SUMMARY_METRICS] },
+        { signal },
+      ).then((r) => r.results[0].metrics)
+      : null,
+    previousRange ? loadTimeSeries(facade, domain, { dateRange: previousRange, signal }) : null,
+    facade.getRealtimeVisitors(domain, { signal }).then((r) => r.visitors),
+    top("visit:source", ["visitors", "visits"]),
+    top("visit:referrer", ["visitors", "visits"]),
+    top("event:page", ["visitors", "pageviews"], [["is", "event:name", ["pageview"]]]),
+    top("visit:entry_page", ["visitors", "visits"]),
+    top("visit:exit_page", ["visitors", "visits"]),
+    top("visit:utm_source", ["visitors"], notNone("visit:utm_source")),
+    top("visit:utm_medium", ["visitors"], notNone("visit:utm_medium")),
+    top("visit:utm_campaign", ["visitors"], notNone("visit:utm_campaign")),
+    top("visit:device", ["visitors"]),
+    top("visit:browser", ["visitors"]),
+    top("visit:os", ["visitors"]),
+    top("event:name", ["visitors", "events"], [["is_not", "event:name", ["pageview"]]]),
+  ]);
+  const [
+    sources,
+    referrers,
+    pages,
+    entries,
+    exits,
+    utmSources,
+    utmMediums,
+    utmCampaigns,
+    devices,
+    browsers,
+    os,
+    goals,
+  ] = tables as Row[][];
+  const noVisits = "No visits in this period.";
+  const breakdowns: Breakdown[] = [
+    {
+      id: "sources",
+      title: "Top sources",
+      label: "Source",
+      columns: ["Visitors", "Visits"],
+      rows: sources,
+      empty: noVisits,
+    },
+    {
+      id: "pages",
+      title: "Top pages",
+      label: "Page",
+      columns: ["Visitors", "Pageviews"],
+      rows: pages,
+      empty: noVisits,
+    },
+    {
+      id: "referrers",
+      title: "Referrers",
+      label: "Referrer",
+      columns: ["Visitors", "Visits"],
+      rows: referrers,
+      empty: noVisits,
+    },
+    {
+      id: "entry-pages",
+      title: "Entry pages",
+      label: "Page",
+      columns: ["Visitors", "Visits"],
+      rows: entries,
+      empty: noVisits,
+    },
+    {
+      id: "exit-pages",
+      title: "Exit pages",
+      label: "Page",
+      columns: ["Visitors", "Visits"],
+      rows: exits,
+      empty: noVisits,
+    },
+    {
+      id: "utm-sources",
+      title: "UTM sources",
+      label: "utm_source",
+      columns: ["Visitors"],
+      rows: utmSources,
+      empty: "No visits with UTM tags.",
+    },
+    {
+      id: "utm-mediums",
+      title: "UTM mediums",
+      label: "utm_medium",
+      columns: ["Visitors"],
+      rows: utmMediums,
+      empty: "No visits with UTM tags.",
+    },
+    {
+      id: "utm-campaigns",
+      title: "UTM campaigns",
+      label: "utm_campaign",
+      columns: ["Visitors"],
+      rows: utmCampaigns,
+      empty: "No visits with UTM tags.",
+    },
+    {
+      id: "devices",
+      title: "Devices",
+      label: "Device",
+      columns: ["Visitors"],
+      rows: devices,
+      empty: noVisits,
+    },
+    {
+      id: "browsers",
+      title: "Browsers",
+      label: "Browser",
+      columns: ["Visitors"],
+      rows: browsers,
+      empty: noVisits,
+    },
+    { id: "os", title: "Operating systems", label: "OS", columns: ["Visitors"], rows: os, empty: noVisits },
+    {
+      id: "events",
+      title: "Custom events",
+      label: "Event",
+      columns: ["Visitors", "Events"],
+      rows: goals,
+      empty: 'No custom events: send them with kosmos("Signup", { props: { plan: "pro" } }).',
+    },
+  ];
+  return {
+    domain,
+    period,
+    compare: previousRange !== null,
+    origin: options.origin,
+    summary,
+    previous,
+    series,
+    previousSeries,
+    realtime,
+    breakdowns,
+  };
+}
+
+const SUMMARY_LABELS: Record<(typeof SUMMARY_METRICS)[number], string> = {
+  visitors: "Unique visitors",
+  visits: "Total visits",
+  pageviews: "Total pageviews",
+  views_per_visit: "Views per visit",
+  bounce_rate: "Bounce rate",
+  visit_duration: "Visit duration",
+  events: "Total events",
+};
+
+function Dashboard({ data }: { data: SiteDashboard }) {
+  const base = `/sites/${encodeURIComponent(data.domain)}`;
+  const link = (period: Period, compare: boolean) =>
+    `${base}?period=${period}${compare && period !== "all" ? "&compare=previous" : ""}`;
+  const labels = data.series.points.map((p) => formatBucket(p.label, data.series.granularity, "short"));
+  const titles = data.series.points.map((p) => formatBucket(p.label, data.series.granularity, "long"));
+  const series: ChartSeries[] = [{ name: "Visitors", values: data.series.points.map((p) => p.values[0]) }];
+  let compareTitles: string[] = [];
+  if (data.previousSeries) {
+    const prev = data.previousSeries;
+    series.push({ name: "Previous period", compare: true, values: prev.points.map((p) => p.values[0]) });
+    compareTitles = prev.points.map((p) => formatBucket(p.label, prev.granularity, "long"));
+  }
+  const snippet =
+    `<script defer data-domain="${data.domain}" data-api="${data.origin}" src="${data.origin}/js/kosmos.js"></script>`;
+  return (
+    <>
+      <section class="card site-head">
+        <div class="site-title">
+          <h2 class="site-domain" data-testid="site-domain">{data.domain}</h2>
+          <Island
+            name="site_realtime"
+            component={SiteRealtime}
+            props={{ domain: data.domain, visitors: data.realtime }}
+          />
+        </div>
+        <nav class="period-picker" aria-label="Period">
+          {PERIODS.map((p) => (
+            <a
+              key={p.id}
+              href={link(p.id, data.compare)}
+              class={p.id === data.period ? "period active" : "period"}
+              aria-current={p.id === data.period ? "page" : undefined}
+            >
+              {p.label}
+            </a>
+          ))}
+          {data.period !== "all" && (
+            <a
+              href={link(data.period, !data.compare)}
+              class={data.compare ? "period active" : "period"}
+              data-testid="compare-toggle"
+            >
+              {data.compare ? "✓ Compared with previous period" : "Compare with previous period"}
+            </a>
+          )}
+          <a
+            class="button button-secondary export"
+            href={`/api/v1/sites/${encodeURIComponent(data.domain)}/export.csv?period=${data.period}`}
+            download
+          >
+            Export CSV
+          </a>
+        </nav>
+      </section>
+
+      <section class="card top-stats" data-testid="top-stats">
+        {SUMMARY_METRICS.filter((m) => m !== "events").map((metric) => {
+          const i = SUMMARY_METRICS.indexOf(metric);
+          return (
+            <div class="top-stat" key={metric} data-metric={metric}>
+              <span class="top-stat-label">{SUMMARY_LABELS[metric]}</span>
+              <span class="top-stat-value">{formatMetric(metric, data.summary[i])}</span>
+              {data.previous && <Change metric={metric} now={data.summary[i]} before={data.previous[i]} />}
+            </div>
+          );
+        })}
+        <div class="chart-card">
+          <Island
+            name="site_graph"
+            component={SiteGraph}
+            props={{ labels, titles, series, compareTitles }}
+          />
+        </div>
+      </section>
+
+      <div class="breakdowns">
+        {data.breakdowns.map((b) => <BreakdownTable key={b.id} breakdown={b} />)}
+      </div>
+
+      <section class="card snippet" data-testid="snippet">
+        <h2>Add the tracker to {data.domain}</h2>
+        <p class="muted">
+          Paste this line into the <code>&lt;head&gt;</code>{" "}
+          of every page. It sets no cookies, stores nothing in the browser, and sends nothing when
+          Do-Not-Track or Global Privacy Control is on. Any Kosmos node can take the events: change both
+          addresses to use another one.
+        </p>
+        <pre class="snippet-code"><code>{snippet}</code></pre>
+      </section>
+    </>
+  );
+}
+
+function Change({ metric, now, before }: { metric: string; now: number; before: number }) {
+  if (before === 0 && now === 0) return <span class="change muted-inline">no change</span>;
+  if (before === 0) return <span class="change change-up">new</span>;
+  const pct = Math.round(((now - before) / before) * 100);
+  const better = metric === "bounce_rate" ? pct < 0 : pct > 0;
+  const cls = pct === 0 ? "change" : better ? "change change-good" : "change change-bad";
+  return (
+    <span class={cls} title={`Previous period: ${formatMetric(metric, before)}`}>
+      {pct > 0 ? "↑" : pct < 0 ? "↓" : ""} {Math.abs(pct)}%
+    </span>
+  );
+}
+
+function BreakdownTable({ breakdown: b }: { breakdown: Breakdown }) {
+  const max = Math.max(1, ...b.rows.map((r) => r.metrics[0]));
+  return (
+    <section class="card breakdown" data-testid={`breakdown-${b.id}`}>
+      <h2>{b.title}</h2>
+      {b.rows.length === 0 ? <p class="empty">{b.empty}</p> : (
+        <table class="breakdown-table">
+          <thead>
+            <tr>
+              <th>{b.label}</th>
+              {b.columns.map((c) => <th key={c} class="num">{c}</th>)}
+            </tr>
+          </thead>
+          <tbody>
+            {b.rows.map((r) => (
+              <tr key={r.dimensions.join("\u0000")}>
+                <td class="bar-cell">
+                  <span class="bar" style={{ width: `${(r.metrics[0] / max) * 100}%` }} />
+                  <span class="bar-label" title={r.dimensions[0]}>{r.dimensions[0]}</span>
+                </td>
+                {r.metrics.map((v, i) => <td key={i} class="num">{v.toLocaleString("en-US")}</td>)}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+/** A metric as people read it: 1,234 · 1.75 · 50% · 2m 38s. */
+export function formatMetric(metric: string, value: number): string {
+  if (metric === "bounce_rate") return `${value}%`;
+  if (metric === "visit_duration") return formatDuration(value);
+  return value.toLocaleString("en-US");
+}
+
+/** 158 → "2m 38s"; 3725 → "1h 2m"; 9 → "9s". */
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ${seconds % 60}s`;
+  return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`;
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+/** A bucket label of the query API ("2024-03-15 10:00:00", "2024-03-15") for the graph. */
+export function formatBucket(label: string, granularity: Granularity, style: "short" | "long"): string {
+  const d = new Date(`${label.slice(0, 10)}T00:00:00Z`);
+  const month = MONTHS[d.getUTCMonth()];
+  if (granularity === "hour") {
+    const h = label.slice(11, 16);
+    return style === "short" ? h : `${d.getUTCDate()} ${month}, ${h} UTC`;
+  }
+  if (granularity === "month") return `${month} ${d.getUTCFullYear()}`;
+  return style === "short"
+    ? `${d.getUTCDate()} ${month}`
+    : `${WEEKDAYS[d.getUTCDay()]}, ${d.getUTCDate()} ${month} ${d.getUTCFullYear()}`;
+}
