@@ -29,6 +29,7 @@ Flags (environment variable, default):
   --rpc-url URL         KOSMOS_RPC_URL      none: start an embedded anvil
   --log-level LEVEL     KOSMOS_LOG_LEVEL    info (debug, info, warn, error, silent)
   --storage-quota-gb N  KOSMOS_STORAGE_QUOTA_GB  1
+  --trusted-proxies IPS KOSMOS_TRUSTED_PROXIES  none (comma-separated; only they may set X-Forwarded-For)
   --config FILE         KOSMOS_CONFIG       <data-dir>/config.json when it exists
 `;
 
