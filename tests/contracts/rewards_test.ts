@@ -103,3 +103,15 @@ chainTest("claim() never pays more than the distribution holds", async (c, { roo
     [1n, 5n * ONE, 7n * ONE],
   );
 });
+
+chainTest(
+  "createDistribution() refuses a total above 128 bits before taking any token",
+  async (c, { root }) => {
+    const max = 2n ** 128n - 1n;
+    await expectRevert(
+      c.send(c.wallets.reserve, rewardsTx(c, "createDistribution", [root, max + 1n])),
+      "DistributionExhausted",
+      [1n, max, max + 1n],
+    );
+  },
+);
