@@ -35,6 +35,12 @@ export interface PutOptions {
    * throws a `TypeError`. @default the raw CID of the bytes
    */
   cid?: CID;
+  /**
+   * The caller has just checked `bytes` against `cid` (as a fetch does with
+   * what a peer sent), so they are not hashed again; requires `cid`.
+   * @default false
+   */
+  verified?: boolean;
 }
 
 export interface BlockStoreUsage {
@@ -71,6 +77,8 @@ export async function matchesCid(cid: CID, bytes: Uint8Array): Promise<boolean> 
 export class BlockStore {
   readonly root: string;
   readonly #log: Logger;
+  /** Fan-out directories known to exist, so a put skips the `mkdir`. */
+  readonly #dirs = new Set<string>();
 
   constructor(root: string, log: Logger) {
     this.root = root;
@@ -127,19 +135,27 @@ export class BlockStore {
     if (bytes.byteLength > MAX_BLOCK_SIZE) {
       throw new RangeError(`Cannot put block: ${bytes.byteLength} bytes is over ${MAX_BLOCK_SIZE}`);
     }
-    const digest = await digestOf(bytes);
     let cid: CID;
-    if (options.cid === undefined) {
+    if (options.verified) {
+      if (options.cid === undefined) throw new TypeError("Cannot put block: verified needs its cid");
+      cid = checkCid(options.cid, "put block");
+    } else if (options.cid === undefined) {
+      const digest = await digestOf(bytes);
       cid = CID.createV1(RAW_CODE, digest);
     } else {
       cid = checkCid(options.cid, "put block");
+      const digest = await digestOf(bytes);
       if (!sameBytes(digest.digest, cid.multihash.digest)) {
         throw new TypeError(`Cannot put block "${cid}": bytes hash to ${CID.createV1(cid.code, digest)}`);
       }
     }
     const path = this.#path(cid);
     if (await this.has(cid)) return cid;
-    await Deno.mkdir(this.#dir(cid.toString()), { recursive: true });
+    const dir = this.#dir(cid.toString());
+    if (!this.#dirs.has(dir)) {
+      await Deno.mkdir(dir, { recursive: true });
+      this.#dirs.add(dir);
+    }
     const tmp = `${this.root}/${TMP_DIR}/${crypto.randomUUID()}`;
     try {
       const file = await Deno.open(tmp, { write: true, createNew: true });
@@ -150,12 +166,19 @@ export class BlockStore {
       } finally {
         file.close();
       }
-      await Deno.rename(tmp, path);
+      try {
+        await Deno.rename(tmp, path);
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+        // The directory went away since it was made (e.g. removed by hand): make it again.
+        await Deno.mkdir(dir, { recursive: true });
+        await Deno.rename(tmp, path);
+      }
     } catch (err) {
       await Deno.remove(tmp).catch(() => {});
       throw err;
     }
-    await syncDir(this.#dir(cid.toString()));
+    await syncDir(dir);
     return cid;
   }
 

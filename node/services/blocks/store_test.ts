@@ -136,3 +136,30 @@ Deno.test("BlockStore ignores a write killed half way and openBlockStore() sweep
     await assert.rejects(() => store.get(cid), CorruptBlockError);
   });
 });
+
+Deno.test("BlockStore put({ verified }) stores without hashing again, needs a CID, and get() still checks it", async () => {
+  await withDir(async (dir) => {
+    const store = await openBlockStore(dir);
+    const bytes = crypto.getRandomValues(new Uint8Array(2000));
+    const cid = CID.createV1(0x55, await sha256.digest(bytes));
+    assert.equal(String(await store.put(bytes, { cid, verified: true })), String(cid));
+    assert.deepEqual(await store.get(cid), bytes);
+    await assert.rejects(store.put(bytes, { verified: true }), TypeError);
+    // A caller that lies about having verified gets its block refused on read, not served.
+    const other = CID.createV1(0x55, await sha256.digest(new Uint8Array(1)));
+    await store.put(bytes, { cid: other, verified: true });
+    await assert.rejects(store.get(other), CorruptBlockError);
+    assert.equal(await store.has(other), false);
+  });
+});
+
+Deno.test("BlockStore put() makes its fan-out directory again when it was removed", async () => {
+  await withDir(async (dir) => {
+    const store = await openBlockStore(dir);
+    const a = crypto.getRandomValues(new Uint8Array(100));
+    const cid = await store.put(a);
+    await Deno.remove(fileOf(dir, cid).slice(0, fileOf(dir, cid).lastIndexOf("/")), { recursive: true });
+    await store.put(a);
+    assert.deepEqual(await store.get(cid), a);
+  });
+});

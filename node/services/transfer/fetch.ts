@@ -315,7 +315,7 @@ export async function fetchDataset(
             return false;
           }
         });
-        await blocks.put(bytes, { cid });
+        await blocks.put(bytes, { cid, verified: true });
         return (await decodeManifest(bytes, cid)).manifest;
       } finally {
         await closeAll(sessions);
@@ -357,7 +357,7 @@ export async function fetchDataset(
           const index = queue.shift()!;
           const chunkCid = manifest.chunks[index];
           const data = await getBlock(chunkCid, sessions, (b) => matchesCid(chunkCid, b));
-          await blocks.put(data, { cid: chunkCid });
+          await blocks.put(data, { cid: chunkCid, verified: true });
           verified++;
           bytes += data.byteLength;
           onProgress?.(progress());
