@@ -22,6 +22,8 @@ import type { Address, ListingId, ManifestCid } from "../../../protocol/ids.ts";
 import type { Category, Cell, Column } from "../../../protocol/manifest.ts";
 import type { ListingSort, ParsedListingQuery } from "./query.ts";
 
+type Statement = ReturnType<Database["prepare"]>;
+
 /** A listing as the catalog shows it. */
 export interface Listing {
   /** The listing id, which is the manifest CID. */
@@ -207,6 +209,8 @@ const ORDER_BY: Record<ListingSort, string> = {
 export class CatalogStore {
   #db: Database;
   #maxListings: number;
+  /** Prepared statements of the fixed-text queries on the gossip path (every node indexes every announcement). */
+  #statements = new Map<string, Statement>();
 
   constructor(db: Database, init: CatalogStoreInit = {}) {
     this.#db = db;
@@ -222,12 +226,12 @@ export class CatalogStore {
 
   /** How many listings the index holds. */
   count(): number {
-    return (this.#db.prepare("SELECT COUNT(*) AS c FROM catalog_listings").get() as { c: number }).c;
+    return (this.#prepare("SELECT COUNT(*) AS c FROM catalog_listings").get() as { c: number }).c;
   }
 
   /** The seller and timestamp of the indexed announcement of `id`, if any. */
   getVersion(id: string): ListingVersion | undefined {
-    const row = this.#db.prepare("SELECT seller, announced_at FROM catalog_listings WHERE id = ?").get(id) as
+    const row = this.#prepare("SELECT seller, announced_at FROM catalog_listings WHERE id = ?").get(id) as
       | { seller: string; announced_at: number }
       | undefined;
     return row && { seller: row.seller as Address, announcedAt: row.announced_at };
@@ -240,7 +244,7 @@ export class CatalogStore {
   putAnnouncement(a: Announcement, bytes: Uint8Array, options: { now?: number } = {}): PutResult {
     const now = options.now ?? Date.now();
     return transaction(this.#db, () => {
-      const existing = this.#db.prepare("SELECT n, seller, announced_at FROM catalog_listings WHERE id = ?")
+      const existing = this.#prepare("SELECT n, seller, announced_at FROM catalog_listings WHERE id = ?")
         .get(a.manifestCid) as { n: number; seller: string; announced_at: number } | undefined;
       if (existing && existing.seller !== a.seller) return "conflict";
       if (existing && existing.announced_at >= a.timestamp) return "stale";
@@ -270,28 +274,28 @@ export class CatalogStore {
       if (existing) {
         n = existing.n;
         const sets = Object.keys(values).map((k) => `${k} = :${k}`).join(", ");
-        this.#db.prepare(`UPDATE catalog_listings SET ${sets} WHERE n = :n`).run({ ...values, n });
-        this.#db.prepare("DELETE FROM catalog_search WHERE rowid = ?").run(n);
-        this.#db.prepare("UPDATE catalog_providers SET hint_position = NULL WHERE listing_n = ?").run(n);
+        this.#prepare(`UPDATE catalog_listings SET ${sets} WHERE n = :n`).run({ ...values, n });
+        this.#prepare("DELETE FROM catalog_search WHERE rowid = ?").run(n);
+        this.#prepare("UPDATE catalog_providers SET hint_position = NULL WHERE listing_n = ?").run(n);
       } else {
         const keys = Object.keys(values);
-        const result = this.#db.prepare(
+        const result = this.#prepare(
           `INSERT INTO catalog_listings (id, ${keys.join(", ")}) VALUES (:id, ${
             keys.map((k) => `:${k}`).join(", ")
           })`,
         ).run({ ...values, id: a.manifestCid });
         n = Number(result.lastInsertRowid);
       }
-      this.#db.prepare(
+      this.#prepare(
         "INSERT INTO catalog_search (rowid, title, description, category, columns) VALUES (?, ?, ?, ?, ?)",
       )
         .run(n, a.title, a.description, a.category, a.schema.map((c) => c.name).join(" "));
-      const hint = this.#db.prepare(
+      const hint = this.#prepare(
         `INSERT INTO catalog_providers (listing_n, peer_id, hint_position, added_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (listing_n, peer_id) DO UPDATE SET hint_position = excluded.hint_position`,
       );
       a.providers.forEach((peerId, i) => hint.run(n, peerId, i, now));
-      this.#db.prepare(
+      this.#prepare(
         "DELETE FROM catalog_providers WHERE listing_n = ? AND hint_position IS NULL AND replicated = 0",
       )
         .run(n);
@@ -301,7 +305,7 @@ export class CatalogStore {
 
   /** The listing `id`, or `undefined`. */
   getListing(id: string): Listing | undefined {
-    const row = this.#db.prepare(`SELECT ${LISTING_COLUMNS} FROM ${LISTINGS} WHERE l.id = ?`).get(id) as
+    const row = this.#prepare(`SELECT ${LISTING_COLUMNS} FROM ${LISTINGS} WHERE l.id = ?`).get(id) as
       | ListingRow
       | undefined;
     return row && this.#toListings([row])[0];
@@ -309,7 +313,7 @@ export class CatalogStore {
 
   /** The signed announcement bytes of listing `id`, or `undefined`. */
   getAnnouncementBytes(id: string): Uint8Array | undefined {
-    const row = this.#db.prepare("SELECT raw FROM catalog_listings WHERE id = ?").get(id) as
+    const row = this.#prepare("SELECT raw FROM catalog_listings WHERE id = ?").get(id) as
       | { raw: Uint8Array }
       | undefined;
     return row?.raw;
@@ -406,7 +410,7 @@ export class CatalogStore {
       const rows = this.#db.prepare("SELECT n FROM catalog_listings WHERE announced_at < ? AND seller != ?")
         .all(before, options.keepSeller ?? "") as { n: number }[];
       for (const { n } of rows) {
-        this.#db.prepare("DELETE FROM catalog_search WHERE rowid = ?").run(n);
+        this.#prepare("DELETE FROM catalog_search WHERE rowid = ?").run(n);
         this.#db.prepare("DELETE FROM catalog_listings WHERE n = ?").run(n);
       }
       return rows.length;
@@ -461,6 +465,13 @@ export class CatalogStore {
     ).run(peerId, epoch, cursor, options.now ?? Date.now());
   }
 
+  /** A cached prepared statement for `sql`; only for fixed query text, so the cache stays small. */
+  #prepare(sql: string): Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) this.#statements.set(sql, statement = this.#db.prepare(sql));
+    return statement;
+  }
+
   #nextSeq(): number {
     const seq = Number(this.#meta("seq") ?? "0") + 1;
     this.#setMeta("seq", String(seq));
@@ -468,14 +479,14 @@ export class CatalogStore {
   }
 
   #meta(key: string): string | undefined {
-    const row = this.#db.prepare("SELECT value FROM catalog_meta WHERE key = ?").get(key) as
+    const row = this.#prepare("SELECT value FROM catalog_meta WHERE key = ?").get(key) as
       | { value: string }
       | undefined;
     return row?.value;
   }
 
   #setMeta(key: string, value: string): void {
-    this.#db.prepare(
+    this.#prepare(
       "INSERT INTO catalog_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     ).run(key, value);
   }

@@ -17,10 +17,10 @@
  * if (check.result === "accept") store.putAnnouncement(check.announcement, check.bytes);
  * ```
  */
+import * as dagCbor from "@ipld/dag-cbor";
 import {
   type Announcement,
   decodeAnnouncement,
-  encodeAnnouncement,
   MAX_ANNOUNCEMENT_BYTES,
   MAX_CLOCK_SKEW,
   verifyAnnouncement,
@@ -86,11 +86,20 @@ export async function checkAnnouncement(
     // Without the manifest we cannot tell who is right; the first seller keeps the listing.
     return { result: "ignore", reason: "listed by another seller" };
   }
-  try {
-    return { result: "accept", announcement, bytes: encodeAnnouncement(announcement, timing) };
-  } catch (err) {
-    return { result: "reject", reason: (err as Error).message };
+  // `announcement` is the clean copy verifyAnnouncement validated, so its
+  // canonical encoding needs no third validation pass (encodeAnnouncement's).
+  // The received bytes are kept when they already are that encoding.
+  const canonical = dagCbor.encode(announcement);
+  if (canonical.byteLength > MAX_ANNOUNCEMENT_BYTES) {
+    return { result: "reject", reason: `${canonical.byteLength} bytes is over ${MAX_ANNOUNCEMENT_BYTES}` };
   }
+  return { result: "accept", announcement, bytes: equalBytes(canonical, bytes) ? bytes : canonical };
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**

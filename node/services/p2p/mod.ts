@@ -67,6 +67,18 @@ export interface P2PInit {
   maxMessageBytes?: number;
 }
 
+/** Author and seqno of a gossip message as a string: its message id under StrictSign, without decoding the key. */
+function fastMessageId(msg: { from?: Uint8Array; seqno?: Uint8Array }): string {
+  if (!msg.from || !msg.seqno) return crypto.randomUUID(); // invalid under StrictSign; never cached
+  return `${toHex(msg.from)}/${toHex(msg.seqno)}`;
+}
+
+function toHex(bytes: Uint8Array): string {
+  let hex = "";
+  for (const b of bytes) hex += b.toString(16).padStart(2, "0");
+  return hex;
+}
+
 export function createP2P(components: P2PComponents, init: P2PInit = {}): P2P {
   return new P2P(components, init);
 }
@@ -122,6 +134,12 @@ export class P2P {
             allowPublishToZeroTopicPeers: true,
             emitSelf: false,
             maxInboundDataLength: init.maxMessageBytes,
+            // Drops copies of a message already seen before their envelope
+            // signature is verified again (each node gets a copy from every
+            // mesh peer). Same key as the message id under StrictSign (author
+            // + seqno), and only messages whose signature verified enter this
+            // cache, so what counts as a duplicate is unchanged.
+            fastMsgIdFn: fastMessageId,
             // Message validity is decided by our topic validators; a rejected
             // message costs its sender score through P4 (invalid deliveries).
             scoreParams: { IPColocationFactorWeight: 0 },
