@@ -4,6 +4,7 @@
  */
 import { KosmosError } from "../errors.ts";
 import { DEFAULT_HTTP_PORT } from "../constants.ts";
+import type { ProgressBarInit } from "./progress.ts";
 
 /** The API of the local node unless `--url` or `KOSMOS_URL` says otherwise. */
 export const DEFAULT_URL = `http://127.0.0.1:${DEFAULT_HTTP_PORT}`;
@@ -84,6 +85,32 @@ export async function requestNode(
 }
 
 /** Reads an API error body into one line. */
+/** Options of the commands that start work on a node and follow its progress (`fetch`, `buy`). */
+export interface FollowCommandOptions {
+  env?: Record<string, string>;
+  /** @default console.log */
+  print?: (line: string) => void;
+  /** @default Deno.stderr */
+  progressOutput?: ProgressBarInit["output"];
+  /** ms between progress polls. @default 250 */
+  interval?: number;
+  signal?: AbortSignal;
+}
+
+/** POSTs `body` as JSON to the node at `url` (see {@link requestNode}). */
+export function postJson(
+  command: string,
+  url: URL,
+  options: { body: unknown; signal?: AbortSignal },
+): Promise<Response> {
+  return requestNode(command, url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify(options.body),
+    signal: options.signal,
+  });
+}
+
 export async function describeFailure(response: Response): Promise<string> {
   try {
     const body = await response.json();

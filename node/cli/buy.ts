@@ -7,8 +7,15 @@
  */
 import { KosmosError } from "../errors.ts";
 import { second } from "../constants.ts";
-import { describeFailure, getNodeUrl, parseArgs, requestNode } from "./args.ts";
-import { createProgressBar, type ProgressBarInit } from "./progress.ts";
+import {
+  describeFailure,
+  type FollowCommandOptions,
+  getNodeUrl,
+  parseArgs,
+  postJson,
+  requestNode,
+} from "./args.ts";
+import { createProgressBar } from "./progress.ts";
 
 export const BUY_USAGE = `Usage: kosmos buy LISTING_ID [--url URL]
 
@@ -37,16 +44,7 @@ const STEPS: Record<string, string> = {
   downloading: "Downloading",
 };
 
-export interface RunBuyOptions {
-  env?: Record<string, string>;
-  /** @default console.log */
-  print?: (line: string) => void;
-  /** @default Deno.stderr */
-  progressOutput?: ProgressBarInit["output"];
-  /** ms between progress polls. @default 250 */
-  interval?: number;
-  signal?: AbortSignal;
-}
+export type RunBuyOptions = FollowCommandOptions;
 
 /** Runs `kosmos buy`; resolves with the exit code. */
 export async function runBuy(args: string[], options: RunBuyOptions = {}): Promise<number> {
@@ -59,10 +57,8 @@ export async function runBuy(args: string[], options: RunBuyOptions = {}): Promi
   if (positionals.length !== 1) throw new KosmosError("buy: give exactly one LISTING_ID (try --help)");
   const listingId = positionals[0];
   const url = getNodeUrl("buy", flags, options.env ?? Deno.env.toObject());
-  const started = await requestNode("buy", new URL("/api/v1/purchases", url), {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json" },
-    body: JSON.stringify({ listingId }),
+  const started = await postJson("buy", new URL("/api/v1/purchases", url), {
+    body: { listingId },
     signal: options.signal,
   });
   if (started.status !== 202) {

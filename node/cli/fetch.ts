@@ -6,8 +6,15 @@
  */
 import { KosmosError } from "../errors.ts";
 import { second } from "../constants.ts";
-import { describeFailure, getNodeUrl, parseArgs, requestNode } from "./args.ts";
-import { createProgressBar, formatBytes, type ProgressBarInit } from "./progress.ts";
+import {
+  describeFailure,
+  type FollowCommandOptions,
+  getNodeUrl,
+  parseArgs,
+  postJson,
+  requestNode,
+} from "./args.ts";
+import { createProgressBar, formatBytes } from "./progress.ts";
 
 export const FETCH_USAGE = `Usage: kosmos fetch MANIFEST_CID [--url URL]
 
@@ -28,16 +35,7 @@ interface FetchView {
   error?: string;
 }
 
-export interface RunFetchOptions {
-  env?: Record<string, string>;
-  /** @default console.log */
-  print?: (line: string) => void;
-  /** @default Deno.stderr */
-  progressOutput?: ProgressBarInit["output"];
-  /** ms between progress polls. @default 250 */
-  interval?: number;
-  signal?: AbortSignal;
-}
+export type RunFetchOptions = FollowCommandOptions;
 
 /** Runs `kosmos fetch`; resolves with the exit code. */
 export async function runFetch(args: string[], options: RunFetchOptions = {}): Promise<number> {
@@ -50,10 +48,8 @@ export async function runFetch(args: string[], options: RunFetchOptions = {}): P
   if (positionals.length !== 1) throw new KosmosError("fetch: give exactly one MANIFEST_CID (try --help)");
   const cid = positionals[0];
   const url = getNodeUrl("fetch", flags, options.env ?? Deno.env.toObject());
-  const started = await requestNode("fetch", new URL("/api/v1/fetches", url), {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json" },
-    body: JSON.stringify({ manifestCid: cid }),
+  const started = await postJson("fetch", new URL("/api/v1/fetches", url), {
+    body: { manifestCid: cid },
     signal: options.signal,
   });
   if (started.status !== 202) {
