@@ -19,6 +19,7 @@ import type { NodeComponents } from "./node.ts";
 import { VERSION } from "./constants.ts";
 import { createChainFacade } from "./services/chain/facade.ts";
 import { createMarketFacade } from "./services/market/facade.ts";
+import { createConnectorsFacade } from "./services/connectors/facade.ts";
 import { NotFoundError } from "./errors.ts";
 import { getManifest } from "./services/blocks/mod.ts";
 import type { Listing, ListingQuery } from "./services/catalog/mod.ts";
@@ -29,6 +30,7 @@ export function createFacade(c: NodeComponents): KosmosFacade {
   return {
     ...createChainFacade(c),
     ...createMarketFacade(c),
+    ...createConnectorsFacade(c),
 
     async getNodeInfo(options = {}): Promise<NodeInfo> {
       const balance = await c.chain.getBalance(options);

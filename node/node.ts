@@ -32,6 +32,7 @@ import { createReplication, type Replication, type ReplicationInit } from "./ser
 import { type Catalog, createCatalog, type ListingIndexedDetail } from "./services/catalog/mod.ts";
 import { createDatasets, type Datasets } from "./services/datasets/mod.ts";
 import { createMarket, type Market, type MarketInit } from "./services/market/mod.ts";
+import { type Connectors, type ConnectorsInit, createConnectors } from "./services/connectors/mod.ts";
 import { createSites, type Sites } from "./services/sites/mod.ts";
 import { createIngest, type Ingest, type IngestInit } from "./services/ingest/mod.ts";
 import { type Analytics, createAnalytics } from "./services/analytics/mod.ts";
@@ -60,6 +61,7 @@ export interface NodeComponents {
   catalog: Catalog;
   datasets: Datasets;
   market: Market;
+  connectors: Connectors;
   sites: Sites;
   ingest: Ingest;
   analytics: Analytics;
@@ -86,6 +88,7 @@ export interface CreateNodeOptions {
     fetches?: FetchesInit;
     replication?: ReplicationInit;
     market?: MarketInit;
+    connectors?: ConnectorsInit;
     ingest?: IngestInit;
   };
 }
@@ -180,6 +183,10 @@ export async function createNode(
     fetches,
     log: logger.forComponent("kosmos:market"),
   }, options.services?.market);
+  const connectors = createConnectors(
+    { db, market, log: logger.forComponent("kosmos:connectors") },
+    options.services?.connectors,
+  );
   const sites = createSites({ db, identity, p2p, log: logger.forComponent("kosmos:sites") }, {
     dataDir: config.dataDir,
   });
@@ -211,6 +218,7 @@ export async function createNode(
     catalog,
     datasets,
     market,
+    connectors,
     sites,
     ingest,
     analytics,
@@ -246,7 +254,7 @@ class Node implements KosmosNode {
   async start(): Promise<void> {
     const { chain, p2p, transfer, fetches, replication, catalog, datasets, market, config, logger } =
       this.components;
-    const { sites, ingest } = this.components;
+    const { sites, ingest, connectors } = this.components;
     const log = logger.forComponent("kosmos:node");
     const http: Service = {
       start: async () => {
@@ -278,7 +286,7 @@ class Node implements KosmosNode {
     };
     try {
       const data = [chain, p2p, transfer, fetches, replication, catalog, datasets, market];
-      for (const service of [...data, sites, ingest, http]) {
+      for (const service of [...data, connectors, sites, ingest, http]) {
         await service.start();
         this.#started.push(service);
       }

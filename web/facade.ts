@@ -331,6 +331,33 @@ export interface QuotePreviewView {
   gas: { units: string; gasPrice: string; wei: string };
 }
 
+/** Formats of `GET /api/v1/purchases/:id/export` and of deliveries. */
+export type ExportFormat = "csv" | "ndjson";
+
+/** Where `POST /api/v1/purchases/:id/deliveries` sends a purchase's rows. */
+export type DeliveryTargetInput =
+  | { connector: "directory"; /** Absolute path. */ dir: string }
+  | { connector: "webhook"; /** `http:` or `https:`. */ url: string };
+
+/** `GET /api/v1/deliveries`: a purchase's rows delivered, in batches, to a connector. */
+export interface DeliveryView {
+  id: string;
+  purchaseId: string;
+  connector: DeliveryTargetInput["connector"];
+  /** The directory, or the webhook URL without its query. */
+  target: string;
+  format: ExportFormat;
+  status: "pending" | "delivered" | "failed";
+  /** Tries made, over all batches. */
+  attempts: number;
+  lastError: string | null;
+  /** Batches delivered. */
+  batches: number;
+  rows: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
 /**
  * Domain failures cross the facade as errors whose `name` the web layer maps
  * to a status: `TypeError`/`RangeError` (bad input), `NotFoundError`,
@@ -427,6 +454,23 @@ export interface KosmosFacade {
     { stream: ReadableStream<Uint8Array>; contentType: string; filename?: string; byteLength: number }
   >;
   previewQuote(listingId: string, options?: { signal?: AbortSignal }): Promise<QuotePreviewView>;
+  /** The rows of a complete purchase re-encoded as CSV or NDJSON, streamed; throws like `readPurchaseData`. */
+  exportPurchase(
+    id: string,
+    params: { format: ExportFormat },
+    options?: { signal?: AbortSignal },
+  ): Promise<{ stream: ReadableStream<Uint8Array>; contentType: string; filename: string }>;
+  /**
+   * Starts delivering a complete purchase's rows to a connector in the background.
+   * Throws `TypeError` for a bad target, and like `readPurchaseData`.
+   */
+  startDelivery(
+    purchaseId: string,
+    params: DeliveryTargetInput & { format?: ExportFormat },
+    options?: { signal?: AbortSignal },
+  ): Promise<DeliveryView>;
+  /** Every delivery, newest first. */
+  listDeliveries(options?: { signal?: AbortSignal }): Promise<DeliveryView[]>;
   /** Resolves a listing's challenges; arbiter only. `valid: false` removes the listing. */
   resolveChallenge(
     listingId: bigint,

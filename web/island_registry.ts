@@ -19,6 +19,7 @@ export const islandLoaders = {
   fetch_progress: () => import("./islands/fetch_progress.tsx").then((m) => m.FetchProgress),
   wallet_withdraw: () => import("./islands/wallet_withdraw.tsx").then((m) => m.WalletWithdraw),
   wallet_resolve: () => import("./islands/wallet_resolve.tsx").then((m) => m.WalletResolve),
+  buy_listing: () => import("./islands/buy_listing.tsx").then((m) => m.BuyListing),
   stake_listing: () => import("./islands/stake_listing.tsx").then((m) => m.StakeListing),
   site_graph: () => import("./islands/site_graph.tsx").then((m) => m.SiteGraph),
   site_realtime: () => import("./islands/site_realtime.tsx").then((m) => m.SiteRealtime),

@@ -1,7 +1,16 @@
 /** The small line icons of the navigation, inline SVG so they follow the text colour. */
 import type { JSX } from "preact";
 
-export type IconName = "market" | "data" | "sites" | "streams" | "wallet" | "network" | "logo";
+export type IconName =
+  | "market"
+  | "data"
+  | "purchases"
+  | "sales"
+  | "sites"
+  | "streams"
+  | "wallet"
+  | "network"
+  | "logo";
 
 const paths: Record<IconName, JSX.Element> = {
   market: (
@@ -16,6 +25,18 @@ const paths: Record<IconName, JSX.Element> = {
       <ellipse cx="12" cy="5.5" rx="8" ry="3" />
       <path d="M4 5.5v6c0 1.7 3.6 3 8 3s8-1.3 8-3v-6" />
       <path d="M4 11.5v6c0 1.7 3.6 3 8 3s8-1.3 8-3v-6" />
+    </>
+  ),
+  purchases: (
+    <>
+      <path d="M6 7h12l-1 13H7z" />
+      <path d="M9 7a3 3 0 0 1 6 0" />
+    </>
+  ),
+  sales: (
+    <>
+      <path d="M3 12l9-9h8v8l-9 9z" />
+      <circle cx="16" cy="8" r="1.5" />
     </>
   ),
   sites: (

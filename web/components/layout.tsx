@@ -15,6 +15,8 @@ export interface NavItem {
 export const navItems: NavItem[] = [
   { href: "/", label: "Marketplace", icon: "market" },
   { href: "/data", label: "My data", icon: "data" },
+  { href: "/purchases", label: "My purchases", icon: "purchases" },
+  { href: "/sales", label: "Sales", icon: "sales" },
   { href: "/sites", label: "Sites", icon: "sites" },
   { href: "/streams", label: "Streams", icon: "streams" },
   { href: "/wallet", label: "Wallet", icon: "wallet" },

@@ -3,12 +3,14 @@
  * say (size, rows, schema, masked preview, licence, seller), who provides
  * it, how well it is replicated, its registry stake and open challenges
  * (with a StakeListing island: "Stake to list" on this node's own dataset,
- * "Challenge" on others'), and a FetchProgress island that downloads the
- * encrypted chunks with live progress.
+ * "Challenge" on others'), a BuyListing island on others' datasets (quote,
+ * Buy, the key sale step by step, or "Owned" with the download link), and a
+ * FetchProgress island that downloads the encrypted chunks with live progress.
  */
 import { Island } from "../components/island.tsx";
-import type { ListingDetail, ListingReplication } from "../facade.ts";
+import type { ListingDetail, ListingReplication, PurchaseView } from "../facade.ts";
 import { HttpError } from "../http_error.ts";
+import { BuyListing } from "../islands/buy_listing.tsx";
 import { FetchProgress, formatBytes } from "../islands/fetch_progress.tsx";
 import { StakeListing } from "../islands/stake_listing.tsx";
 import { definePage } from "../page.ts";
@@ -25,6 +27,8 @@ const replicationLabel: Record<ListingReplication["status"], string> = {
 export interface DatasetData extends ListingDetail {
   /** Whether this node's wallet is the seller; `false` when the node cannot tell. */
   own: boolean;
+  /** This node's purchase of the listing (the latest), or `null`. */
+  purchase: PurchaseView | null;
 }
 
 export const datasetPage = definePage<DatasetData>({
@@ -38,7 +42,9 @@ export const datasetPage = definePage<DatasetData>({
         facade.getListing(id, { signal }),
         facade.getNodeInfo({ signal }).then((info) => info.address, () => null),
       ]);
-      return { ...listing, own: address !== null && address.toLowerCase() === listing.seller.toLowerCase() };
+      const own = address !== null && address.toLowerCase() === listing.seller.toLowerCase();
+      const purchase = own ? null : await findPurchase(facade.listPurchases({ signal }), listing.manifestCid);
+      return { ...listing, own, purchase };
     } catch (err) {
       const name = (err as Error).name;
       if (name === "NotFoundError" || name === "TypeError") {
@@ -101,6 +107,14 @@ export const datasetPage = definePage<DatasetData>({
             own: data.own,
           }}
         />
+
+        {!data.own && (
+          <Island
+            name="buy_listing"
+            component={BuyListing}
+            props={{ listingId: data.manifestCid, initial: data.purchase }}
+          />
+        )}
 
         <section class="card">
           <h2>Preview</h2>
@@ -248,6 +262,15 @@ export const datasetPage = definePage<DatasetData>({
     );
   },
 });
+
+/** The latest purchase of `listingId`; `null` when there is none or the node cannot list them. */
+async function findPurchase(
+  purchases: Promise<PurchaseView[]>,
+  listingId: string,
+): Promise<PurchaseView | null> {
+  const mine = (await purchases.catch(() => [])).filter((p) => p.listingId === listingId);
+  return mine.sort((a, b) => b.createdAt - a.createdAt)[0] ?? null;
+}
 
 function formatDate(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").replace(/:\d\d\.\d+Z$/, " UTC");

@@ -1,0 +1,103 @@
+/**
+ * Buying in a real browser against two real nodes and one anvil: on the
+ * buyer's dataset page the Buy island shows the quote (price, 80/10/10 split,
+ * gas), the Buy button runs the key sale step by step to "Complete", and the
+ * download link serves the data. After a reload the page says "Owned".
+ */
+import assert from "node:assert/strict";
+import { createNode, type KosmosNode } from "../../node/node.ts";
+import { startAnvil } from "../../node/services/chain/anvil.ts";
+import { setUpDevChain } from "../../node/services/chain/dev_chain.ts";
+import { getContractsPath, writeContractsFile } from "../../node/services/chain/contracts.ts";
+import { testLogger } from "../helpers.ts";
+import { launchBrowser, waitFor } from "./browser.ts";
+
+const ONE = 10n ** 18n;
+
+Deno.test("the Buy button on a dataset page runs the key sale to complete and offers the data", async () => {
+  const anvil = await startAnvil();
+  const nodes: KosmosNode[] = [];
+  const dirs: string[] = [];
+  const browser = await launchBrowser();
+  try {
+    const dev = await setUpDevChain(anvil.rpcUrl);
+    const start = async (config: { storage?: { quotaGB: number } } = {}) => {
+      const dataDir = await Deno.makeTempDir({ prefix: "kosmos-browser-buy-" });
+      dirs.push(dataDir);
+      await writeContractsFile(getContractsPath(dataDir), { chainId: 31337, contracts: dev.contracts });
+      const node = await createNode({
+        dataDir,
+        port: 0,
+        listen: ["/ip4/127.0.0.1/tcp/0"],
+        bootstrap: nodes.map((n) => n.components.p2p.listenAddresses()[0]),
+        rpcUrl: anvil.rpcUrl,
+        ...config,
+      }, { logger: testLogger(), services: { market: { tickInterval: 1000 } } });
+      await node.start();
+      nodes.push(node);
+      await dev.fund(node.address);
+      return node;
+    };
+    const seller = await start();
+    const buyer = await start({ storage: { quotaGB: 0 } });
+    const csv = ["id,value", ...Array.from({ length: 3000 }, (_, i) => `${i},${i % 17}`)].join("\n") + "\n";
+    const { manifestCid } = await seller.components.datasets.publishDataset(
+      ReadableStream.from([new TextEncoder().encode(csv)]),
+      {
+        title: "Rooftop wind",
+        category: "sensors",
+        price: 10n * ONE,
+        licence: "kosmos-research-1",
+        filename: "wind.csv",
+        gateway: seller.address,
+      },
+    );
+    await seller.facade.stakeListing({ manifestCid, amount: 100n * ONE });
+    await waitFor(() => {
+      try {
+        return buyer.components.catalog.getListing(manifestCid);
+      } catch {
+        return undefined;
+      }
+    }, { what: "the listing to reach the buyer" });
+
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on("pageerror", (err) => pageErrors.push(err.message));
+    await page.goto(`${buyer.url}/datasets/${manifestCid}`);
+    await waitFor(
+      () => page.locator('kosmos-island[data-island="buy_listing"][data-hydrated="true"]').count(),
+      { what: "the BuyListing island to hydrate" },
+    );
+    const quote = page.locator('[data-testid="buy-quote"]');
+    await quote.waitFor({ timeout: 10_000 });
+    assert.equal(await page.locator('[data-testid="buy-price"]').textContent(), "10 KOS");
+    const quoteText = (await quote.textContent())!;
+    assert.match(quoteText, /Seller \(80 %\)8 KOS/);
+    assert.match(quoteText, /Estimated gas/);
+
+    await page.click('[data-testid="buy-button"]');
+    await waitFor(
+      async () =>
+        (await page.locator('[data-testid="buy-status"]').getAttribute("data-status")) === "complete",
+      { timeoutMs: 30_000, what: "the purchase to complete" },
+    );
+    assert.equal((await page.locator('[data-testid="buy-status"]').textContent())?.trim(), "Owned");
+    assert.equal(await page.locator('[data-testid="buy-percent"]').textContent(), "100 %");
+    assert.equal(await page.locator(".buy-step-done").count(), 6);
+    const href = await page.locator('[data-testid="buy-download"]').getAttribute("href");
+    const data = await fetch(`${buyer.url}${href}`);
+    assert.equal(data.status, 200);
+    assert.equal(await data.text(), csv);
+
+    await page.reload();
+    assert.equal((await page.locator('[data-testid="buy-status"]').textContent())?.trim(), "Owned");
+    assert.equal(await page.locator('[data-testid="buy-button"]').count(), 0);
+    assert.deepEqual(pageErrors, []);
+  } finally {
+    await browser.close();
+    await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
+    await anvil.stop();
+    await Promise.all(dirs.map((d) => Deno.remove(d, { recursive: true }).catch(() => {})));
+  }
+});

@@ -1,0 +1,151 @@
+/**
+ * The buying pages against real nodes on loopback and one anvil: after a
+ * completed key sale, the buyer's `/purchases` lists it with its licence and
+ * a re-download link, its dataset page says "Owned", and the seller's
+ * `/sales` lists the buyer and the payout.
+ */
+import assert from "node:assert/strict";
+import { createNode, type KosmosNode } from "../node/node.ts";
+import type { NodeConfig } from "../node/config.ts";
+import { type Anvil, startAnvil } from "../node/services/chain/anvil.ts";
+import { type DevChain, setUpDevChain } from "../node/services/chain/dev_chain.ts";
+import { getContractsPath, writeContractsFile } from "../node/services/chain/contracts.ts";
+import { testLogger, waitFor } from "./helpers.ts";
+
+const ONE = 10n ** 18n;
+const PRICE = 10n * ONE;
+
+interface MarketCluster extends AsyncDisposable {
+  anvil: Anvil;
+  dev: DevChain;
+  start(config?: Partial<NodeConfig>): Promise<KosmosNode>;
+}
+
+/** One anvil with our contracts and funded nodes that bootstrap from each other. */
+async function startMarketCluster(): Promise<MarketCluster> {
+  const anvil = await startAnvil();
+  const dev = await setUpDevChain(anvil.rpcUrl);
+  const nodes: KosmosNode[] = [];
+  const dirs: string[] = [];
+  return {
+    anvil,
+    dev,
+    async start(config = {}) {
+      const dataDir = await Deno.makeTempDir({ prefix: "kosmos-pages-" });
+      dirs.push(dataDir);
+      await writeContractsFile(getContractsPath(dataDir), { chainId: 31337, contracts: dev.contracts });
+      const node = await createNode({
+        dataDir,
+        port: 0,
+        listen: ["/ip4/127.0.0.1/tcp/0"],
+        bootstrap: nodes.map((n) => n.components.p2p.listenAddresses()[0]),
+        rpcUrl: anvil.rpcUrl,
+        ...config,
+      }, { logger: testLogger(), services: { market: { tickInterval: 1000 } } });
+      await node.start();
+      nodes.push(node);
+      await dev.fund(node.address);
+      return node;
+    },
+    async [Symbol.asyncDispose]() {
+      await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
+      await anvil.stop();
+      await Promise.all(dirs.map((d) => Deno.remove(d, { recursive: true }).catch(() => {})));
+    },
+  };
+}
+
+/** Publishes and stakes a small CSV on `seller`; waits until `buyer` has the listing in its catalog. */
+async function listDataset(seller: KosmosNode, buyer: KosmosNode, title: string): Promise<string> {
+  const lines = ["id,value", ...Array.from({ length: 2000 }, (_, i) => `${i},${(i * 37) % 1000}`)];
+  const data = new TextEncoder().encode(lines.join("\n") + "\n");
+  const { manifestCid } = await seller.components.datasets.publishDataset(ReadableStream.from([data]), {
+    title,
+    category: "sensors",
+    price: PRICE,
+    licence: "kosmos-research-1",
+    filename: "readings.csv",
+    gateway: seller.address,
+  });
+  await seller.facade.stakeListing({ manifestCid, amount: 100n * ONE });
+  await waitFor("the listing to reach the buyer", () => {
+    try {
+      return buyer.components.catalog.getListing(manifestCid);
+    } catch {
+      return undefined;
+    }
+  });
+  return manifestCid;
+}
+
+async function getPage(url: string): Promise<string> {
+  const response = await fetch(url, { headers: { accept: "text/html" } });
+  assert.equal(response.status, 200, `GET ${url}`);
+  return await response.text();
+}
+
+Deno.test("/purchases and /sales list a completed key sale on the buyer's and the seller's nodes", async (t) => {
+  await using cluster = await startMarketCluster();
+  const seller = await cluster.start();
+  const buyer = await cluster.start({ storage: { quotaGB: 0 } });
+  const manifestCid = await listDataset(seller, buyer, "Balcony sensors");
+
+  await t.step("before buying: the dataset page offers Buy, /purchases and /sales are empty", async () => {
+    const dataset = await getPage(`${buyer.url}/datasets/${manifestCid}`);
+    assert.match(dataset, /data-island="buy_listing"/);
+    assert.match(dataset, /data-testid="buy-button"/);
+    assert.match(await getPage(`${buyer.url}/purchases`), /No purchases yet/);
+    assert.match(await getPage(`${seller.url}/sales`), /No sales yet/);
+    // The seller's own dataset page has nothing to buy.
+    assert.doesNotMatch(await getPage(`${seller.url}/datasets/${manifestCid}`), /data-island="buy_listing"/);
+  });
+
+  const response = await fetch(`${buyer.url}/api/v1/purchases`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ listingId: manifestCid }),
+  });
+  assert.equal(response.status, 202);
+  const { id } = await response.json();
+  const done = await buyer.components.market.waitForPurchase(id, { timeout: 30_000 });
+  assert.equal(done.status, "complete");
+
+  await t.step(
+    "the buyer's /purchases lists it with price, status, licence and a re-download link",
+    async () => {
+      const html = await getPage(`${buyer.url}/purchases`);
+      const row = html.match(new RegExp(`<tr[^>]*data-purchase-id="${id}"[\\s\\S]*?</tr>`))?.[0];
+      assert.ok(row, "a row for the purchase");
+      assert.match(row, /Balcony sensors/);
+      assert.match(row, /10 KOS/);
+      assert.match(row, /Complete/);
+      assert.match(row, /kosmos-research-1/);
+      assert.match(row, new RegExp(`href="/api/v1/purchases/${id}/data"`));
+      assert.match(html, /<a href="\/purchases" class="active" aria-current="page">/);
+      const data = await fetch(`${buyer.url}/api/v1/purchases/${id}/data`);
+      assert.equal(data.status, 200);
+      assert.match(await data.text(), /^id,value\n0,0\n/);
+    },
+  );
+
+  await t.step("the buyer's dataset page shows Owned with the download link", async () => {
+    const html = await getPage(`${buyer.url}/datasets/${manifestCid}`);
+    assert.match(html, /Owned/);
+    assert.match(html, new RegExp(`data-testid="buy-download"`));
+    assert.doesNotMatch(html, /data-testid="buy-button"/);
+  });
+
+  await t.step("the seller's /sales lists the buyer, price, status and payout", async () => {
+    await waitFor("the seller to mark its sale complete", () => {
+      return seller.components.market.listSales()[0]?.status === "complete";
+    }, { timeout: 20_000 });
+    const html = await getPage(`${seller.url}/sales`);
+    const row = html.match(/<tr[^>]*data-sale-id="0x[0-9a-f]+"[\s\S]*?<\/tr>/)?.[0];
+    assert.ok(row, "a row for the sale");
+    assert.match(row, /Balcony sensors/);
+    assert.match(row, new RegExp(`title="${buyer.address}"`));
+    assert.match(row, /Complete/);
+    assert.match(row, /data-testid="sale-payout">8 KOS</);
+    assert.match(await getPage(`${buyer.url}/sales`), /No sales yet/);
+  });
+});

@@ -1,0 +1,219 @@
+/**
+ * Island: buying a dataset this node does not sell. It first shows the quote
+ * preview from `GET /api/v1/listings/:id/quote` (price, the seller / gateway /
+ * treasury split, estimated gas) and a "Buy" button that posts
+ * `POST /api/v1/purchases { listingId }`; it then polls
+ * `GET /api/v1/purchases/:id` and shows each step of the key sale: quote,
+ * lock, reveal, verify, download %, complete (with the download link), or the
+ * reason of a refund or failure. A listing already bought shows "Owned" and
+ * the download link: rights are never paid twice.
+ */
+import { useSignal } from "@preact/signals";
+import { useEffect } from "preact/hooks";
+import type { PurchaseStatus, PurchaseView, QuotePreviewView } from "../facade.ts";
+import { formatEther } from "../format.ts";
+
+export interface BuyListingProps {
+  /** The catalog's listing id (manifest CID). */
+  listingId: string;
+  /** This node's purchase of the listing when the page was rendered, if any. */
+  initial: PurchaseView | null;
+  /** @default 500 */
+  intervalMs?: number;
+}
+
+/** The steps shown, each reached when the purchase has the matching status. */
+const steps: { label: string; status: PurchaseStatus }[] = [
+  { label: "Quote", status: "quoted" },
+  { label: "Lock", status: "opened" },
+  { label: "Reveal", status: "revealed" },
+  { label: "Verify", status: "verified" },
+  { label: "Download", status: "downloading" },
+  { label: "Complete", status: "complete" },
+];
+
+const order: PurchaseStatus[] = steps.map((s) => s.status);
+
+/** Whether the purchase is still moving on its own (the island keeps polling). */
+export function isPurchaseActive(status: PurchaseStatus): boolean {
+  return status !== "complete" && status !== "refunded" && status !== "failed";
+}
+
+export function BuyListing({ listingId, initial, intervalMs = 500 }: BuyListingProps) {
+  const purchase = useSignal<PurchaseView | null>(initial);
+  const quote = useSignal<QuotePreviewView | null>(null);
+  const quoteError = useSignal<string | null>(null);
+  const error = useSignal<string | null>(null);
+  const buying = useSignal(false);
+  const p = purchase.value;
+  const active = p !== null && isPurchaseActive(p.status);
+  const needsQuote = p === null || p.status === "refunded" || p.status === "failed";
+
+  useEffect(() => {
+    if (!needsQuote || quote.value) return;
+    const controller = new AbortController();
+    getJson<QuotePreviewView>(`/api/v1/listings/${encodeURIComponent(listingId)}/quote`, controller.signal)
+      .then((q) => (quote.value = q, quoteError.value = null))
+      .catch((err) => {
+        if (!controller.signal.aborted) quoteError.value = (err as Error).message;
+      });
+    return () => controller.abort();
+  }, [needsQuote, listingId]);
+
+  useEffect(() => {
+    if (!active || !p) return;
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const poll = async () => {
+      try {
+        const body = await getJson<PurchaseView>(
+          `/api/v1/purchases/${encodeURIComponent(p.id)}`,
+          controller.signal,
+        );
+        purchase.value = body;
+        error.value = null;
+        if (!isPurchaseActive(body.status)) return;
+      } catch (err) {
+        if (controller.signal.aborted) return;
+        error.value = (err as Error).message;
+      }
+      if (!controller.signal.aborted) timer = setTimeout(poll, intervalMs);
+    };
+    timer = setTimeout(poll, intervalMs);
+    return () => {
+      controller.abort();
+      clearTimeout(timer);
+    };
+  }, [active, p?.id, intervalMs]);
+
+  const buy = async () => {
+    buying.value = true;
+    error.value = null;
+    try {
+      const response = await fetch("/api/v1/purchases", {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json" },
+        body: JSON.stringify({ listingId }),
+      });
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) throw new Error(body?.error?.message ?? `The node answered ${response.status}`);
+      purchase.value = body;
+    } catch (err) {
+      error.value = (err as Error).message;
+    } finally {
+      buying.value = false;
+    }
+  };
+
+  const owned = p?.status === "complete";
+  const q = quote.value;
+  return (
+    <section class="card buy-card" aria-live="polite" data-testid="buy">
+      <header class="card-header">
+        <h2>Buy</h2>
+        {p && (
+          <span class={`status status-buy-${p.status}`} data-testid="buy-status" data-status={p.status}>
+            <span class="status-dot" aria-hidden="true" />
+            {owned ? "Owned" : statusLabel[p.status]}
+          </span>
+        )}
+      </header>
+
+      {needsQuote && (
+        q
+          ? (
+            <dl class="facts buy-quote" data-testid="buy-quote">
+              <dt>Price</dt>
+              <dd>
+                <strong data-testid="buy-price">{formatEther(q.price)} KOS</strong>
+              </dd>
+              <dt>Seller (80 %)</dt>
+              <dd>{formatEther(q.split.seller)} KOS</dd>
+              <dt>Gateway (10 %)</dt>
+              <dd>{formatEther(q.split.gateway)} KOS</dd>
+              <dt>Treasury (10 %)</dt>
+              <dd>{formatEther(q.split.treasury)} KOS</dd>
+              <dt>Estimated gas</dt>
+              <dd>
+                {formatEther(q.gas.wei)} ETH{" "}
+                <span class="muted-inline">· {BigInt(q.gas.units).toLocaleString("en-US")} gas</span>
+              </dd>
+            </dl>
+          )
+          : quoteError.value
+          ? <p class="form-error" role="alert">Cannot preview the price: {quoteError.value}</p>
+          : <p class="muted">Getting the price…</p>
+      )}
+
+      {p && (
+        <ol class="buy-steps" data-testid="buy-steps">
+          {steps.map((step, i) => {
+            const reached = order.indexOf(p.status);
+            const state = reached >= i ? "done" : reached + 1 === i && active ? "active" : "todo";
+            return (
+              <li key={step.status} class={`buy-step buy-step-${state}`} data-step={step.status}>
+                {step.label}
+                {step.status === "downloading" && (reached === i || reached > i) && (
+                  <span class="muted-inline" data-testid="buy-percent">{percentOf(p)} %</span>
+                )}
+              </li>
+            );
+          })}
+        </ol>
+      )}
+
+      {p && (p.status === "refunded" || p.status === "failed") && (
+        <p class="form-error" role="alert" data-testid="buy-reason">
+          {p.status === "refunded" ? "Refunded" : "Failed"}
+          {p.error ? `: ${p.error}` : ""}
+        </p>
+      )}
+      {error.value && <p class="form-error" role="alert">{error.value}</p>}
+
+      {owned && p
+        ? (
+          <p>
+            <a class="button" href={`/api/v1/purchases/${p.id}/data`} data-testid="buy-download" download>
+              Download data
+            </a>{" "}
+            <span class="muted-inline">Licence {p.rights.licence}</span>
+          </p>
+        )
+        : needsQuote && (
+          <button
+            type="button"
+            class="button"
+            data-testid="buy-button"
+            disabled={buying.value}
+            onClick={buy}
+          >
+            {buying.value ? "Asking the seller…" : p ? "Buy again" : "Buy"}
+          </button>
+        )}
+    </section>
+  );
+}
+
+const statusLabel: Record<PurchaseStatus, string> = {
+  quoted: "Quoted",
+  opened: "Locked",
+  revealed: "Key revealed",
+  verified: "Verified",
+  downloading: "Downloading",
+  complete: "Complete",
+  refunded: "Refunded",
+  failed: "Failed",
+};
+
+function percentOf(p: PurchaseView): number {
+  const { chunksVerified, chunksTotal } = p.progress;
+  if (p.status === "complete") return 100;
+  return chunksTotal > 0 ? Math.floor((chunksVerified / chunksTotal) * 100) : 0;
+}
+
+async function getJson<T>(url: string, signal: AbortSignal): Promise<T> {
+  const response = await fetch(url, { signal, headers: { accept: "application/json" } });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body?.error?.message ?? `The node answered ${response.status}`);
+  return body as T;
+}

@@ -1,0 +1,94 @@
+/**
+ * `/sales` — Sales: every key sale of this node's datasets, with the buyer,
+ * the price, the state of the sale and the seller's payout (80 % of the
+ * price, paid once the sale completes).
+ */
+import { EmptyState } from "../components/empty_state.tsx";
+import type { SaleView } from "../facade.ts";
+import { shortenId } from "../format.ts";
+import { definePage } from "../page.ts";
+import { formatPrice } from "./marketplace.tsx";
+import { formatDay, purchaseStatusLabel } from "./purchases.tsx";
+
+interface SalesData {
+  sales: (SaleView & { title: string | null })[];
+}
+
+export const salesPage = definePage<SalesData>({
+  path: "/sales",
+  title: "Sales",
+  description: "Key sales of this node's datasets: who bought what, and what it paid out.",
+  load: async ({ facade, signal }) => {
+    const sales = await facade.listSales({ signal });
+    const titles = await Promise.all(
+      sales.map((s) => facade.getListing(s.listingId, { signal }).then((l) => l.title, () => null)),
+    );
+    return {
+      sales: sales.map((s, i) => ({ ...s, title: titles[i] })).sort((a, b) => b.createdAt - a.createdAt),
+    };
+  },
+  Page: ({ data }) => {
+    if (data.sales.length === 0) {
+      return (
+        <EmptyState icon="sales" title="No sales yet">
+          Once a buyer opens a key sale for one of your <a href="/data">datasets</a>, it shows up here.
+        </EmptyState>
+      );
+    }
+    return (
+      <section class="card">
+        <h2>
+          Sales <span class="badge">{data.sales.length}</span>
+        </h2>
+        <div class="table-wrap">
+          <table class="sites-table" data-testid="sales">
+            <thead>
+              <tr>
+                <th>Listing</th>
+                <th>Buyer</th>
+                <th class="num">Price</th>
+                <th>Status</th>
+                <th class="num">Payout</th>
+                <th>Date</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.sales.map((s) => (
+                <tr key={s.saleId} data-sale-id={s.saleId} data-listing-id={s.listingId}>
+                  <td>
+                    <a href={`/datasets/${encodeURIComponent(s.listingId)}`} title={s.listingId}>
+                      {s.title ?? shortenId(s.listingId, 12, 6)}
+                    </a>
+                  </td>
+                  <td>
+                    <code title={s.buyer} data-testid="sale-buyer">{shortenId(s.buyer, 8, 6)}</code>
+                  </td>
+                  <td class="num">{formatPrice(s.price)}</td>
+                  <td>
+                    <span class={`status status-buy-${s.status}`} data-testid="sale-status">
+                      <span class="status-dot" aria-hidden="true" />
+                      {purchaseStatusLabel[s.status]}
+                    </span>
+                    {s.error && <span class="muted-inline" title={s.error}>· {s.error.slice(0, 80)}</span>}
+                  </td>
+                  <td class="num" data-testid="sale-payout">{formatPayout(s)}</td>
+                  <td>
+                    <time dateTime={new Date(s.createdAt).toISOString()}>{formatDay(s.createdAt)}</time>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </section>
+    );
+  },
+});
+
+/** The seller's 80 % once paid; pending while the sale runs; nothing when refunded or failed. */
+function formatPayout(sale: SaleView): string {
+  const share = formatPrice((BigInt(sale.price) * 8n / 10n).toString());
+  if (sale.status === "complete") return share;
+  if (sale.status === "refunded" || sale.status === "failed") return "—";
+  return `${share} (pending)`;
+}
