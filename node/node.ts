@@ -32,6 +32,7 @@ import { createReplication, type Replication, type ReplicationInit } from "./ser
 import { type Catalog, createCatalog, type ListingIndexedDetail } from "./services/catalog/mod.ts";
 import { createDatasets, type Datasets } from "./services/datasets/mod.ts";
 import { createMarket, type Market, type MarketInit } from "./services/market/mod.ts";
+import { createDelegation, type Delegation } from "./services/market/delegate.ts";
 import { type Connectors, type ConnectorsInit, createConnectors } from "./services/connectors/mod.ts";
 import { createSites, type Sites } from "./services/sites/mod.ts";
 import { createIngest, type Ingest, type IngestInit } from "./services/ingest/mod.ts";
@@ -61,6 +62,7 @@ export interface NodeComponents {
   catalog: Catalog;
   datasets: Datasets;
   market: Market;
+  delegation: Delegation;
   connectors: Connectors;
   sites: Sites;
   ingest: Ingest;
@@ -171,6 +173,17 @@ export async function createNode(
     replication,
     log: logger.forComponent("kosmos:datasets"),
   });
+  const delegation = createDelegation({
+    db,
+    identity,
+    p2p,
+    chain,
+    datasets,
+    blocks,
+    transfer,
+    log: logger.forComponent("kosmos:delegate"),
+    encryptionKey: () => sites.encryptionKey,
+  });
   const market = createMarket({
     db,
     identity,
@@ -182,6 +195,7 @@ export async function createNode(
     transfer,
     fetches,
     log: logger.forComponent("kosmos:market"),
+    delegation,
   }, options.services?.market);
   const connectors = createConnectors(
     { db, market, log: logger.forComponent("kosmos:connectors") },
@@ -218,6 +232,7 @@ export async function createNode(
     catalog,
     datasets,
     market,
+    delegation,
     connectors,
     sites,
     ingest,
@@ -254,7 +269,7 @@ class Node implements KosmosNode {
   async start(): Promise<void> {
     const { chain, p2p, transfer, fetches, replication, catalog, datasets, market, config, logger } =
       this.components;
-    const { sites, ingest, connectors } = this.components;
+    const { sites, ingest, connectors, delegation } = this.components;
     const log = logger.forComponent("kosmos:node");
     const http: Service = {
       start: async () => {
@@ -285,7 +300,7 @@ class Node implements KosmosNode {
       },
     };
     try {
-      const data = [chain, p2p, transfer, fetches, replication, catalog, datasets, market];
+      const data = [chain, p2p, transfer, fetches, replication, catalog, datasets, delegation, market];
       for (const service of [...data, connectors, sites, ingest, http]) {
         await service.start();
         this.#started.push(service);

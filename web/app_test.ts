@@ -74,6 +74,8 @@ const emptyNode: Omit<KosmosFacade, "getNodeInfo"> = {
     Promise.reject(Object.assign(new Error(`No purchase "${id}"`), { name: "NotFoundError" })),
   previewQuote: (id) =>
     Promise.reject(Object.assign(new Error(`No listing "${id}"`), { name: "NotFoundError" })),
+  delegateSales: (id) =>
+    Promise.reject(Object.assign(new Error(`No listing "${id}"`), { name: "NotFoundError" })),
   exportPurchase: (id) =>
     Promise.reject(Object.assign(new Error(`No purchase "${id}"`), { name: "NotFoundError" })),
   startDelivery: (id) =>

@@ -323,6 +323,17 @@ export interface SaleView {
   updatedAt: number;
 }
 
+/** `POST /api/v1/listings/:id/delegates`: a node now selling one of this node's listings. */
+export interface DelegateView {
+  listingId: string;
+  registryListingId: string;
+  peerId: string;
+  /** The delegate's wallet, approved on the escrow. */
+  delegate: `0x${string}`;
+  /** The approval transaction, when one was sent. */
+  txHash?: `0x${string}`;
+}
+
 /** `GET /api/v1/listings/:id/quote`: what buying costs, before anything is signed. */
 export interface QuotePreviewView {
   listingId: string;
@@ -454,6 +465,15 @@ export interface KosmosFacade {
     { stream: ReadableStream<Uint8Array>; contentType: string; filename?: string; byteLength: number }
   >;
   previewQuote(listingId: string, options?: { signal?: AbortSignal }): Promise<QuotePreviewView>;
+  /**
+   * Lets another node quote and reveal keys for one of this node's listings while it is offline.
+   * Throws `TypeError` (bad peer id), `NotFoundError` (not this node's listing), `DelegationError`.
+   */
+  delegateSales(
+    listingId: string,
+    params: { peerId: string },
+    options?: { signal?: AbortSignal },
+  ): Promise<DelegateView>;
   /** The rows of a complete purchase re-encoded as CSV or NDJSON, streamed; throws like `readPurchaseData`. */
   exportPurchase(
     id: string,

@@ -98,8 +98,9 @@ export async function runBuy(args: string[], options: RunBuyOptions = {}): Promi
   if (purchase.status !== "complete") {
     throw new KosmosError(`buy: ${listingId} ${purchase.status}: ${purchase.error ?? "no reason given"}`);
   }
+  const dataUrl = new URL(`/api/v1/purchases/${purchase.id}/data`, url);
   console.error(
-    `Bought ${listingId}: ${purchase.progress.chunksVerified} chunks verified; read it at ${url}/api/v1/purchases/${purchase.id}/data`,
+    `Bought ${listingId}: ${purchase.progress.chunksVerified} chunks verified; read it at ${dataUrl}`,
   );
   print(JSON.stringify(purchase));
   return 0;

@@ -42,7 +42,11 @@ Deno.test("Network page lists connected peers live, without reloading", async ()
       timeoutMs: 15_000,
       what: "node B in node A's peer list",
     });
-    assert.equal(await page.locator('[data-testid="peer-status"]').textContent(), "Live");
+    // B may already be in the server-rendered snapshot; the island turns "Live" at its first poll.
+    await waitFor(
+      async () => (await page.locator('[data-testid="peer-status"]').textContent()) === "Live",
+      { what: "the peer list to go live" },
+    );
 
     // Anything set on this window survives only if the page is never reloaded.
     await page.evaluate(() => Object.assign(globalThis, { kosmosSamePage: true }));

@@ -10,19 +10,27 @@
 import type { KosmosFacade, PurchaseView, SaleView } from "../../../web/facade.ts";
 import type { Fetches } from "../transfer/mod.ts";
 import type { Market } from "./mod.ts";
+import type { Delegation } from "./delegate.ts";
 import type { PurchaseRecord, SaleRecord } from "./store.ts";
 
 export interface MarketFacadeComponents {
   market: Market;
   fetches: Fetches;
+  delegation: Delegation;
 }
 
 export type MarketFacade = Pick<
   KosmosFacade,
-  "buyListing" | "getPurchase" | "listPurchases" | "listSales" | "readPurchaseData" | "previewQuote"
+  | "buyListing"
+  | "getPurchase"
+  | "listPurchases"
+  | "listSales"
+  | "readPurchaseData"
+  | "previewQuote"
+  | "delegateSales"
 >;
 
-export function createMarketFacade({ market, fetches }: MarketFacadeComponents): MarketFacade {
+export function createMarketFacade({ market, fetches, delegation }: MarketFacadeComponents): MarketFacade {
   function toPurchaseView(p: PurchaseRecord): PurchaseView {
     const fetch = fetches.getFetch(p.manifestCid);
     const downloaded = p.status === "downloading" || p.status === "complete";
@@ -88,6 +96,16 @@ export function createMarketFacade({ market, fetches }: MarketFacadeComponents):
         contentType: manifest.contentType,
         ...(manifest.filename !== undefined && { filename: manifest.filename }),
         byteLength: manifest.byteLength,
+      };
+    },
+    async delegateSales(listingId, params, options = {}) {
+      const r = await delegation.delegateSales(listingId, params.peerId, options);
+      return {
+        listingId: r.manifestCid,
+        registryListingId: r.listingId.toString(),
+        peerId: r.peerId,
+        delegate: r.delegate,
+        ...(r.hash && { txHash: r.hash }),
       };
     },
     async previewQuote(listingId, options = {}) {

@@ -63,6 +63,8 @@ import type { Catalog } from "../catalog/mod.ts";
 import type { Datasets } from "../datasets/mod.ts";
 import { type BlockStore, decryptDataset, getManifest } from "../blocks/mod.ts";
 import type { Fetches, Transfer } from "../transfer/mod.ts";
+import { isSaleDelegate } from "../chain/actions/escrow.ts";
+import type { DelegatedKey } from "./delegate.ts";
 import type { Logger } from "../../log.ts";
 import { KosmosError, NotFoundError } from "../../errors.ts";
 import { second } from "../../constants.ts";
@@ -121,6 +123,8 @@ export interface MarketComponents {
   transfer: Transfer;
   fetches: Fetches;
   log: Logger;
+  /** Listings this node sells for their owners (`./delegate.ts`). @default none */
+  delegation?: { getDelegatedKey(manifestCid: string): DelegatedKey | undefined };
 }
 
 export interface MarketInit {
@@ -258,10 +262,8 @@ export class Market extends EventTarget {
     const listing = this.#c.catalog.getListing(cid);
     const me = this.#c.identity.account.address;
     const self = this.#c.p2p.peerId.toString();
-    const peers = listing.providers.filter((p) => p !== self);
-    if (peers.length === 0) throw new QuoteError(`Cannot buy "${cid}": no node is known to sell it`);
     const failures: string[] = [];
-    for (const peerId of peers) {
+    for await (const peerId of this.#findSellers(cid, listing.providers, self, options.signal)) {
       let response: SaleResponse;
       try {
         response = await this.#exchange(peerId, cid, options);
@@ -283,6 +285,7 @@ export class Market extends EventTarget {
         signal: options.signal,
       });
     }
+    if (failures.length === 0) throw new QuoteError(`Cannot buy "${cid}": no node is known to sell it`);
     throw new QuoteError(`Cannot buy "${cid}": no seller quoted (${failures.join("; ")})`, {
       details: { manifestCid: cid },
     });
@@ -405,6 +408,42 @@ export class Market extends EventTarget {
       stream: decryptDataset(this.#c.blocks, manifest, { dek: p.dek, signal: options.signal }),
       manifest,
     };
+  }
+
+  /**
+   * Nodes to ask for a quote: the listing's providers, then nodes the DHT
+   * finds holding the dataset (a delegate selling for an offline seller).
+   */
+  async *#findSellers(
+    manifestCid: string,
+    providers: string[],
+    self: string,
+    signal?: AbortSignal,
+  ): AsyncGenerator<string> {
+    const seen = new Set([self]);
+    for (const peerId of providers) {
+      if (seen.has(peerId)) continue;
+      seen.add(peerId);
+      yield peerId;
+    }
+    const lookup = AbortSignal.any(
+      [AbortSignal.timeout(this.#init.quoteTimeout), signal].filter((s) => s !== undefined),
+    );
+    const found: string[] = [];
+    try {
+      const routing = this.#c.p2p.libp2p.contentRouting;
+      for await (const provider of routing.findProviders(CID.parse(manifestCid), { signal: lookup })) {
+        const peerId = provider.id.toString();
+        if (seen.has(peerId)) continue;
+        seen.add(peerId);
+        found.push(peerId);
+        if (found.length >= 20) break;
+      }
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      this.#c.log.debug("failed to find sellers", { manifestCid, error: err });
+    }
+    yield* found;
   }
 
   async #exchange(
@@ -554,11 +593,15 @@ export class Market extends EventTarget {
     if (getAddress(buyer) === getAddress(me)) {
       throw new QuoteRefusalError("bad-request", "a node cannot buy from itself");
     }
-    const dek = datasets.getDatasetKey(manifestCid);
+    const own = datasets.getDatasetKey(manifestCid);
+    const delegated = own ? undefined : this.#c.delegation?.getDelegatedKey(manifestCid);
+    const dek = own ?? delegated?.dek;
     if (!dek) throw new QuoteRefusalError("not-seller", `this node does not sell "${manifestCid}"`);
     const manifest = await getManifest(blocks, toManifestCid(manifestCid));
     const client = chain.client;
-    const listingId = await this.#findRegistryListing(manifestCid);
+    const listingId = delegated
+      ? await this.#checkDelegatedListing(delegated)
+      : await this.#findRegistryListing(manifestCid);
     if (listingId === undefined) {
       throw new QuoteRefusalError("unknown-listing", `"${manifestCid}" is not listed in the registry`);
     }
@@ -575,7 +618,8 @@ export class Market extends EventTarget {
       kSaleHash: keccak256(kSale),
       dekCommit: computeDekCommit([dekHex]),
       gateway: manifest.gateway,
-      nonce: this.#db.takeNonce(me),
+      // A delegate's nonces live above 2^64, keyed by its wallet, so they never meet the owner's.
+      nonce: delegated ? (BigInt(me) << 64n) | this.#db.takeNonce(delegated.owner) : this.#db.takeNonce(me),
       deadline: now + BigInt(this.#init.quoteTtl),
     };
     const typed = {
@@ -606,6 +650,19 @@ export class Market extends EventTarget {
     });
     this.dispatchEvent(new CustomEvent("sale", { detail: sale }));
     return { v: 1, quote, signature, z };
+  }
+
+  /** The listing of a delegated key, when its owner still owns it and still approves this wallet. */
+  async #checkDelegatedListing(delegated: DelegatedKey): Promise<bigint | undefined> {
+    const client = this.#c.chain.client;
+    const listing = await getListing(client, { listingId: delegated.listingId });
+    if (!listing || listing.manifestCid !== delegated.manifestCid) return undefined;
+    if (getAddress(listing.owner) !== delegated.owner) return undefined;
+    const me = this.#c.identity.account.address;
+    if (!(await isSaleDelegate(client, { owner: delegated.owner, delegate: me }))) {
+      throw new QuoteRefusalError("not-seller", "this node is no longer the listing owner's delegate");
+    }
+    return delegated.listingId;
   }
 
   /** The registry listing of `manifestCid` owned by this node's wallet, checked on chain. */

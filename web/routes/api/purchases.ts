@@ -11,7 +11,9 @@
  *   (sales of this node's datasets);
  * - `GET /api/v1/purchases/:id/data` → the verified plaintext, streamed;
  * - `GET /api/v1/listings/:id/quote` → price, 80/10/10 split and estimated
- *   gas, before anything is signed.
+ *   gas, before anything is signed;
+ * - `POST /api/v1/listings/:id/delegates { "peerId": "12D3…" }` → `201`: the
+ *   named node quotes and reveals keys for this node's listing from now on.
  */
 import { Hono } from "hono";
 import type { KosmosFacade } from "../../facade.ts";
@@ -108,6 +110,29 @@ export function createPurchaseRoutes(facade: KosmosFacade): Hono {
       }
     },
   });
+  defineRoute(api, "/listings/:id/delegates", {
+    POST: async (c) => {
+      let listingId: string;
+      try {
+        listingId = toManifestCid(c.req.param("id"));
+      } catch (err) {
+        throw new HttpError(400, "bad_request", (err as Error).message);
+      }
+      const body = await readJson(c.req.raw, { maxBytes: 4096 });
+      const peerId = (body as { peerId?: unknown } | null)?.peerId;
+      if (
+        typeof body !== "object" || body === null || Array.isArray(body) || Object.keys(body).length !== 1 ||
+        typeof peerId !== "string" || peerId.length === 0 || peerId.length > 100
+      ) {
+        throw new HttpError(422, "unprocessable", 'Expected a JSON object like { "peerId": "12D3KooW…" }');
+      }
+      try {
+        return c.json(await facade.delegateSales(listingId, { peerId }, { signal: c.req.raw.signal }), 201);
+      } catch (err) {
+        throw toPurchaseError(err);
+      }
+    },
+  });
   return api;
 }
 
@@ -123,7 +148,7 @@ function toPurchaseError(err: unknown): unknown {
   if (name === "NotFoundError") return new HttpError(404, "not_found", message);
   if (name === "TypeError" || name === "RangeError") return new HttpError(400, "bad_request", message);
   if (name === "PurchaseNotReadyError") return new HttpError(409, "conflict", message);
-  if (name === "QuoteError" || name === "SaleProtocolError") {
+  if (name === "QuoteError" || name === "SaleProtocolError" || name === "DelegationError") {
     return new HttpError(503, "unavailable", message);
   }
   if (name === "ChainUnavailableError") return new HttpError(503, "unavailable", message);

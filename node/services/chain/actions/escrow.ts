@@ -49,3 +49,47 @@ export async function withdrawPayouts(
   const [event] = parseEventLogs({ abi: kosmosEscrowAbi, eventName: "Withdrawn", logs: receipt.logs });
   return { amount: event?.args.amount ?? 0n, hash: receipt.transactionHash };
 }
+
+export interface SetSaleDelegateParameters extends ActionOptions {
+  /** The wallet that may sign quotes and reveal keys for this wallet's listings. */
+  delegate: Address;
+  /** @default true */
+  approved?: boolean;
+}
+export interface SetSaleDelegateReturnType {
+  hash: Hex;
+}
+
+/** Approves (or removes) a delegate that sells this wallet's listings on the escrow. */
+export async function setSaleDelegate(
+  client: KosmosClient,
+  params: SetSaleDelegateParameters,
+): Promise<SetSaleDelegateReturnType> {
+  const receipt = await sendContractCall(client, {
+    address: client.contracts.escrow,
+    abi: kosmosEscrowAbi,
+    functionName: "setDelegate",
+    args: [params.delegate, params.approved ?? true],
+  }, { signal: params.signal, action: "set sale delegate" });
+  return { hash: receipt.transactionHash };
+}
+
+export interface IsSaleDelegateParameters {
+  /** @default the wallet's address */
+  owner?: Address;
+  delegate: Address;
+}
+export type IsSaleDelegateReturnType = boolean;
+
+/** Whether `delegate` may sign quotes and reveal keys for `owner`'s listings. */
+export async function isSaleDelegate(
+  client: KosmosClient,
+  params: IsSaleDelegateParameters,
+): Promise<IsSaleDelegateReturnType> {
+  return await client.publicClient.readContract({
+    address: client.contracts.escrow,
+    abi: kosmosEscrowAbi,
+    functionName: "isDelegate",
+    args: [params.owner ?? client.walletClient.account.address, params.delegate],
+  });
+}

@@ -1,0 +1,131 @@
+/**
+ * `kosmos buy` as a person runs it: a real `kosmos` process asks an in-process
+ * buyer node to buy a listing of an in-process seller on one anvil, follows
+ * the sale's steps and the download with a progress bar on stderr, and prints
+ * the final purchase as JSON; a bad listing id ends with one line and code 1.
+ */
+import assert from "node:assert/strict";
+import { createNode, type KosmosNode } from "../node/node.ts";
+import { type Anvil, startAnvil } from "../node/services/chain/anvil.ts";
+import { type DevChain, setUpDevChain } from "../node/services/chain/dev_chain.ts";
+import { getContractsPath, writeContractsFile } from "../node/services/chain/contracts.ts";
+import { testLogger, waitFor } from "./helpers.ts";
+
+const main = new URL("../node/main.ts", import.meta.url).pathname;
+const ONE = 10n ** 18n;
+const MiB = 1024 * 1024;
+
+async function kosmos(args: string[]) {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", main, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).output();
+  return { code, stdout: new TextDecoder().decode(stdout), stderr: new TextDecoder().decode(stderr) };
+}
+
+function makeCsv(bytes: number): Uint8Array {
+  const lines = ["id,ts,value"];
+  let size = lines[0].length + 1;
+  for (let i = 0; size < bytes; i++) {
+    const line = `${i},${1_700_000_000_000 + i * 1000},${(i * 7919) % 100_000}`;
+    lines.push(line);
+    size += line.length + 1;
+  }
+  return new TextEncoder().encode(lines.join("\n") + "\n");
+}
+
+/** A seller and a buyer on one anvil with our contracts, both funded. */
+async function startMarket(): Promise<{ seller: KosmosNode; buyer: KosmosNode } & AsyncDisposable> {
+  const anvil: Anvil = await startAnvil();
+  const nodes: KosmosNode[] = [];
+  const dirs: string[] = [];
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
+    await anvil.stop();
+    await Promise.all(dirs.map((d) => Deno.remove(d, { recursive: true }).catch(() => {})));
+  };
+  try {
+    const dev: DevChain = await setUpDevChain(anvil.rpcUrl);
+    const start = async () => {
+      const dataDir = await Deno.makeTempDir({ prefix: "kosmos-cli-buy-" });
+      dirs.push(dataDir);
+      await writeContractsFile(getContractsPath(dataDir), { chainId: 31337, contracts: dev.contracts });
+      const node = await createNode({
+        dataDir,
+        port: 0,
+        listen: ["/ip4/127.0.0.1/tcp/0"],
+        bootstrap: nodes.map((n) => n.components.p2p.listenAddresses()[0]),
+        rpcUrl: anvil.rpcUrl,
+      }, { logger: testLogger(), services: { market: { tickInterval: 1000 } } });
+      await node.start();
+      nodes.push(node);
+      await dev.fund(node.address);
+      return node;
+    };
+    const seller = await start();
+    const buyer = await start();
+    return { seller, buyer, [Symbol.asyncDispose]: stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+Deno.test("kosmos buy follows a purchase to completion with a progress bar and prints it as JSON", async () => {
+  await using market = await startMarket();
+  const { seller, buyer } = market;
+  const data = makeCsv(4 * MiB);
+  const { manifestCid } = await seller.components.datasets.publishDataset(ReadableStream.from([data]), {
+    title: "Readings",
+    category: "sensors",
+    price: 10n * ONE,
+    licence: "kosmos-research-1",
+    filename: "readings.csv",
+    gateway: seller.address,
+  });
+  await seller.facade.stakeListing({ manifestCid, amount: 100n * ONE });
+  await waitFor("the listing to reach the buyer", () => {
+    try {
+      return buyer.components.catalog.getListing(manifestCid);
+    } catch {
+      return undefined;
+    }
+  });
+  // Slow the seller's disk reads so the CLI (polling every 250 ms) sees the download running.
+  const store = seller.components.blocks;
+  const get = store.get.bind(store);
+  store.get = async (...args: Parameters<typeof store.get>) => {
+    await new Promise((r) => setTimeout(r, 500));
+    return await get(...args);
+  };
+
+  const { code, stdout, stderr } = await kosmos(["buy", manifestCid, "--url", buyer.url]);
+  assert.equal(code, 0, stderr);
+  const purchase = JSON.parse(stdout.trim());
+  assert.equal(purchase.status, "complete");
+  assert.equal(purchase.listingId, manifestCid);
+  const chunks = Math.ceil(data.byteLength / MiB);
+  assert.deepEqual(purchase.progress, { chunksVerified: chunks, chunksTotal: chunks });
+  assert.match(stderr, /Downloading .*100 % /);
+  const readAt = stderr.match(
+    new RegExp(`Bought ${manifestCid}: ${chunks} chunks verified; read it at (\\S+)`),
+  );
+  assert.ok(readAt, stderr);
+  assert.equal(readAt[1], `${buyer.url}/api/v1/purchases/${purchase.id}/data`);
+  const body = await fetch(readAt[1]);
+  assert.equal(body.status, 200);
+  assert.deepEqual(new Uint8Array(await body.arrayBuffer()), data);
+});
+
+Deno.test("kosmos buy of a bad listing id ends with one line and exit code 1", async () => {
+  await using market = await startMarket();
+  const { code, stdout, stderr } = await kosmos(["buy", "bafy-nope", "--url", market.buyer.url]);
+  assert.equal(code, 1);
+  assert.equal(stdout, "");
+  const lines = stderr.trim().split("\n");
+  assert.equal(lines.length, 1, stderr);
+  assert.match(lines[0], /^kosmos: .*bafy-nope.*\(4\d\d\)/);
+});

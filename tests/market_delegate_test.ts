@@ -1,0 +1,211 @@
+/**
+ * Selling while offline, with real nodes on loopback and one anvil: a seller
+ * delegates its listing to its gateway and stops; the gateway quotes and
+ * reveals, the buyer verifies and completes, and the escrow still pays
+ * 80/10/10 to seller, gateway and treasury. A delegate handed a wrong key
+ * refuses it.
+ */
+import assert from "node:assert/strict";
+import { lpStream } from "@libp2p/utils";
+import { peerIdFromString } from "@libp2p/peer-id";
+import { hexToBytes } from "viem";
+import { createNode, type KosmosNode } from "../node/node.ts";
+import type { NodeConfig } from "../node/config.ts";
+import { type Anvil, startAnvil } from "../node/services/chain/anvil.ts";
+import { type DevChain, setUpDevChain } from "../node/services/chain/dev_chain.ts";
+import { getContractsPath, writeContractsFile } from "../node/services/chain/contracts.ts";
+import { getPayoutBalance, getTokenBalance } from "../node/services/chain/mod.ts";
+import { setSaleDelegate } from "../node/services/chain/actions/escrow.ts";
+import {
+  decodeDelegateResponse,
+  DELEGATE_PROTOCOL,
+  encodeDelegateRequest,
+  sealDek,
+} from "../node/services/market/delegate.ts";
+import { testLogger, waitFor } from "./helpers.ts";
+
+const MiB = 1024 * 1024;
+const ONE = 10n ** 18n;
+const PRICE = 10n * ONE;
+
+interface Cluster extends AsyncDisposable {
+  dev: DevChain;
+  start(config?: Partial<NodeConfig>): Promise<KosmosNode>;
+}
+
+async function startCluster(): Promise<Cluster> {
+  const anvil: Anvil = await startAnvil();
+  const dev = await setUpDevChain(anvil.rpcUrl);
+  const nodes: KosmosNode[] = [];
+  const dirs: string[] = [];
+  return {
+    dev,
+    async start(config = {}) {
+      const dataDir = await Deno.makeTempDir({ prefix: "kosmos-delegate-" });
+      dirs.push(dataDir);
+      await writeContractsFile(getContractsPath(dataDir), { chainId: 31337, contracts: dev.contracts });
+      const live = nodes.flatMap((n) => {
+        try {
+          return n.components.p2p.libp2p.status === "started"
+            ? n.components.p2p.listenAddresses().slice(0, 1)
+            : [];
+        } catch {
+          return [];
+        }
+      });
+      const node = await createNode({
+        dataDir,
+        port: 0,
+        listen: ["/ip4/127.0.0.1/tcp/0"],
+        bootstrap: live.slice(0, 3),
+        rpcUrl: anvil.rpcUrl,
+        ...config,
+      }, { logger: testLogger(), services: { market: { tickInterval: 1000 } } });
+      await node.start();
+      nodes.push(node);
+      await dev.fund(node.address);
+      return node;
+    },
+    async [Symbol.asyncDispose]() {
+      await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
+      await anvil.stop();
+      await Promise.all(dirs.map((d) => Deno.remove(d, { recursive: true }).catch(() => {})));
+    },
+  };
+}
+
+function makeCsv(bytes: number): Uint8Array {
+  const lines = ["id,value"];
+  let size = lines[0].length + 1;
+  for (let i = 0; size < bytes; i++) {
+    const line = `${i},${(i * 7919) % 100_000}`;
+    lines.push(line);
+    size += line.length + 1;
+  }
+  return new TextEncoder().encode(lines.join("\n") + "\n");
+}
+
+/** Sends one raw request on the delegation protocol from `from` to `to`. */
+async function sendRaw(from: KosmosNode, to: KosmosNode, request: Uint8Array) {
+  const stream = await from.components.p2p.libp2p.dialProtocol(
+    peerIdFromString(to.peerId),
+    DELEGATE_PROTOCOL,
+  );
+  const lp = lpStream(stream, { maxDataLength: 1024 });
+  await lp.write(request);
+  const response = decodeDelegateResponse((await lp.read()).subarray());
+  await stream.close().catch(() => {});
+  return response;
+}
+
+Deno.test("a delegate sells a stopped seller's listing: quote, reveal, 80/10/10 payouts", async (t) => {
+  await using cluster = await startCluster();
+  const seller = await cluster.start();
+  const gateway = await cluster.start();
+  const replica = await cluster.start();
+  const buyer = await cluster.start({ storage: { quotaGB: 0 } });
+  const data = makeCsv(2 * MiB);
+  const { manifestCid } = await seller.components.datasets.publishDataset(ReadableStream.from([data]), {
+    title: "Delegated readings",
+    category: "sensors",
+    price: PRICE,
+    licence: "kosmos-research-1",
+    filename: "readings.csv",
+    gateway: gateway.address,
+  });
+  const { listingId } = await seller.facade.stakeListing({ manifestCid, amount: 100n * ONE });
+  for (const n of [gateway, replica]) {
+    n.components.fetches.startFetch(manifestCid, { providers: [seller.peerId] });
+  }
+  for (const n of [gateway, replica]) {
+    await n.components.fetches.waitForFetch(manifestCid, { timeout: 20_000 });
+  }
+
+  await t.step("a delegate given a wrong DEK rejects it and stores nothing", async () => {
+    const client = seller.components.chain.client;
+    await seller.components.chain.exclusive(() => setSaleDelegate(client, { delegate: gateway.address }));
+    const hello = await sendRaw(seller, gateway, encodeDelegateRequest({ v: 1, type: "hello" }));
+    assert.ok("publicKey" in hello);
+    assert.equal(hello.address, gateway.address);
+    const wrong = crypto.getRandomValues(new Uint8Array(32));
+    const sealed = await sealDek(wrong, {
+      publicKey: hexToBytes(hello.publicKey),
+      manifestCid,
+      listingId: BigInt(listingId),
+    });
+    const answer = await sendRaw(
+      seller,
+      gateway,
+      encodeDelegateRequest({
+        v: 1,
+        type: "key",
+        manifestCid,
+        listingId: BigInt(listingId),
+        owner: seller.address,
+        sealed,
+      }),
+    );
+    assert.ok("error" in answer, "the wrong key was refused");
+    assert.equal(answer.error.code, "rejected");
+    assert.match(answer.error.message, /dekCommit/);
+    assert.equal(gateway.components.delegation.getDelegatedKey(manifestCid), undefined);
+  });
+
+  await t.step("POST /api/v1/listings/:id/delegates hands the key to the gateway", async () => {
+    const res = await fetch(`${seller.url}/api/v1/listings/${manifestCid}/delegates`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ peerId: gateway.peerId }),
+    });
+    assert.equal(res.status, 201);
+    const view = await res.json();
+    assert.equal(view.delegate, gateway.address);
+    assert.equal(view.registryListingId, String(listingId));
+    const key = gateway.components.delegation.getDelegatedKey(manifestCid);
+    assert.deepEqual(key?.dek, seller.components.datasets.getDatasetKey(manifestCid));
+    const bad = await fetch(`${seller.url}/api/v1/listings/${manifestCid}/delegates`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ peerId: "nope" }),
+    });
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error.code, "bad_request");
+  });
+
+  await t.step("the buyer buys from the delegate while the seller is stopped", async () => {
+    // The buyer knows only the seller from the listing; the DHT finds the gateway holding the dataset.
+    await waitFor("the buyer to see the listing", () => {
+      try {
+        return buyer.components.catalog.getListing(manifestCid);
+      } catch {
+        return undefined;
+      }
+    });
+    const client = buyer.components.chain.client;
+    const treasury = cluster.dev.deployer;
+    const before = {
+      buyer: await getTokenBalance(client),
+      seller: await getPayoutBalance(client, { address: seller.address }),
+      gateway: await getPayoutBalance(client, { address: gateway.address }),
+      treasury: await getPayoutBalance(client, { address: treasury }),
+    };
+    await seller.stop();
+    const purchase = await buyer.components.market.buy(manifestCid);
+    assert.equal(purchase.sellerPeer, gateway.peerId, "the delegate quoted");
+    const done = await buyer.components.market.waitForPurchase(purchase.id, { timeout: 30_000 });
+    assert.equal(done.status, "complete");
+    const { stream } = await buyer.components.market.readPurchaseData(purchase.id);
+    assert.deepEqual(new Uint8Array(await new Response(stream).arrayBuffer()), data);
+    const sales = gateway.components.market.listSales();
+    assert.equal(sales.length, 1);
+    assert.deepEqual(sales[0].txs.map((tx) => tx.action), ["reveal"], "the delegate revealed");
+
+    assert.equal(await getTokenBalance(client), before.buyer - PRICE);
+    assert.equal(
+      await getPayoutBalance(client, { address: seller.address }) - before.seller,
+      PRICE * 8n / 10n,
+    );
+    assert.equal(await getPayoutBalance(client, { address: gateway.address }) - before.gateway, PRICE / 10n);
+    assert.equal(await getPayoutBalance(client, { address: treasury }) - before.treasury, PRICE / 10n);
+  });
+});

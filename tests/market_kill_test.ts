@@ -1,0 +1,193 @@
+/**
+ * The buyer's node killed with SIGKILL between `open` and `reveal` (no
+ * shutdown code runs) resumes the purchase when it restarts with the same
+ * data dir, and completes it: the seller (and a replica) are in-process nodes
+ * on one anvil, the buyer is a real `kosmos` process. The seller's market is
+ * stopped as soon as it sees the sale opened, so the key cannot be revealed
+ * before the buyer dies.
+ */
+import assert from "node:assert/strict";
+import { createNode, type KosmosNode } from "../node/node.ts";
+import { startAnvil } from "../node/services/chain/anvil.ts";
+import { setUpDevChain } from "../node/services/chain/dev_chain.ts";
+import { getContractsPath, writeContractsFile } from "../node/services/chain/contracts.ts";
+import type { SaleRecord } from "../node/services/market/mod.ts";
+import { testLogger, waitFor } from "./helpers.ts";
+
+const main = new URL("../node/main.ts", import.meta.url).pathname;
+const ONE = 10n ** 18n;
+
+/** Starts `kosmos` as a child process; resolves once it prints its wallet and UI URL. */
+async function startKosmos(args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", main, "--port", "0", "--log-level", "error", ...args],
+    stdout: "piped",
+    stderr: "null",
+    stdin: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  while (!/Kosmos UI: (\S+)/.test(out)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`kosmos exited before it was up:\n${out}`);
+    out += value;
+  }
+  (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })().catch(() => {});
+  return {
+    child,
+    url: out.match(/Kosmos UI: (\S+)/)![1],
+    address: out.match(/wallet (0x[0-9a-fA-F]{40})/)![1] as `0x${string}`,
+  };
+}
+
+function makeCsv(bytes: number): Uint8Array {
+  const lines = ["id,ts,value"];
+  let size = lines[0].length + 1;
+  for (let i = 0; size < bytes; i++) {
+    const line = `${i},${1_700_000_000_000 + i * 1000},${(i * 7919) % 100_000}`;
+    lines.push(line);
+    size += line.length + 1;
+  }
+  return new TextEncoder().encode(lines.join("\n") + "\n");
+}
+
+async function getJson(url: string) {
+  const res = await fetch(url);
+  const body = await res.json();
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+Deno.test("a buyer's node killed with SIGKILL between open and reveal resumes after restart and completes", async () => {
+  const anvil = await startAnvil();
+  const dev = await setUpDevChain(anvil.rpcUrl);
+  const nodes: KosmosNode[] = [];
+  const dirs: string[] = [];
+  const children: Deno.ChildProcess[] = [];
+  const makeDir = async () => {
+    const dir = await Deno.makeTempDir({ prefix: "kosmos-market-kill-" });
+    dirs.push(dir);
+    await writeContractsFile(getContractsPath(dir), { chainId: 31337, contracts: dev.contracts });
+    return dir;
+  };
+  const startInProcess = async (dataDir: string, bootstrap: string[] = []) => {
+    const node = await createNode({
+      dataDir,
+      port: 0,
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      bootstrap,
+      rpcUrl: anvil.rpcUrl,
+    }, { logger: testLogger(), services: { market: { tickInterval: 1000 } } });
+    await node.start();
+    nodes.push(node);
+    return node;
+  };
+  const addressOf = (node: KosmosNode) => node.components.p2p.listenAddresses()[0];
+  try {
+    const seller = await startInProcess(await makeDir());
+    await dev.fund(seller.address);
+    const replica = await startInProcess(await makeDir(), [addressOf(seller)]);
+
+    const buyerDir = await makeDir();
+    const flags = (bootstrap: string[]) => [
+      "--data-dir",
+      buyerDir,
+      "--rpc-url",
+      anvil.rpcUrl,
+      "--bootstrap",
+      bootstrap.join(","),
+    ];
+    const first = await startKosmos(flags([addressOf(seller)]));
+    children.push(first.child);
+    await dev.fund(first.address);
+    await waitFor("the buyer to connect to the seller", async () => {
+      const info = await getJson(`${first.url}/api/v1/node`);
+      return info.peers.includes(seller.peerId);
+    });
+
+    const data = makeCsv(2 * 1024 * 1024);
+    const { manifestCid } = await seller.components.datasets.publishDataset(ReadableStream.from([data]), {
+      title: "Readings",
+      category: "sensors",
+      price: 10n * ONE,
+      licence: "kosmos-research-1",
+      filename: "readings.csv",
+      gateway: seller.address,
+    });
+    await seller.facade.stakeListing({ manifestCid, amount: 100n * ONE });
+    replica.components.fetches.startFetch(manifestCid, { providers: [seller.peerId] });
+    await replica.components.fetches.waitForFetch(manifestCid, { timeout: 20_000 });
+    await waitFor(
+      "the listing to reach the buyer",
+      () => getJson(`${first.url}/api/v1/listings/${manifestCid}`),
+      {
+        timeout: 15_000,
+      },
+    );
+
+    // Hold the reveal: the seller's market stops the moment it sees the sale opened.
+    let held: Promise<void> | undefined;
+    let heldSale: SaleRecord | undefined;
+    seller.components.market.addEventListener("sale", (e) => {
+      const sale = (e as CustomEvent<SaleRecord>).detail;
+      if (!held && sale.status === "opened") {
+        heldSale = sale;
+        held = seller.components.market.stop().then(() => seller.stop());
+      }
+    });
+
+    const res = await fetch(`${first.url}/api/v1/purchases`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ listingId: manifestCid }),
+    });
+    assert.equal(res.status, 202, await res.clone().text());
+    const { id } = await res.json();
+    const opened = await waitFor("the purchase to be opened", async () => {
+      const view = await getJson(`${first.url}/api/v1/purchases/${id}`);
+      assert.ok(["quoted", "opened"].includes(view.status), `status ${view.status}: ${view.error}`);
+      return view.status === "opened" ? view : undefined;
+    }, { timeout: 15_000, interval: 20 });
+    assert.deepEqual(opened.txs.map((tx: { action: string }) => tx.action), ["open"]);
+    first.child.kill("SIGKILL");
+    await first.child.status;
+
+    await waitFor("the seller to see the sale opened and stop", () => held !== undefined, {
+      timeout: 15_000,
+    });
+    await held;
+    assert.equal(heldSale!.status, "opened");
+    assert.deepEqual(heldSale!.txs, [], "the seller revealed nothing before the buyer was killed");
+
+    const again = await startInProcess(seller.config.dataDir, [addressOf(replica)]);
+    const second = await startKosmos(flags([addressOf(again), addressOf(replica)]));
+    children.push(second.child);
+    assert.equal(second.address, first.address, "the same wallet after restart");
+    const done = await waitFor("the resumed purchase to complete", async () => {
+      const view = await getJson(`${second.url}/api/v1/purchases/${id}`);
+      assert.ok(!["refunded", "failed"].includes(view.status), `status ${view.status}: ${view.error}`);
+      return view.status === "complete" ? view : undefined;
+    }, { timeout: 25_000, interval: 100 });
+    assert.deepEqual(done.txs.map((tx: { action: string }) => tx.action), ["open", "confirm"]);
+    const body = await fetch(`${second.url}/api/v1/purchases/${id}/data`);
+    assert.equal(body.status, 200);
+    assert.deepEqual(new Uint8Array(await body.arrayBuffer()), data);
+    const sale = await waitFor("the seller to mark its sale complete", () => {
+      const [s] = again.components.market.listSales();
+      return s?.status === "complete" ? s : undefined;
+    });
+    assert.deepEqual(sale.txs.map((tx) => tx.action), ["reveal"]);
+  } finally {
+    for (const child of children) {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already exited */ }
+      await child.status;
+    }
+    await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
+    await anvil.stop();
+    await Promise.all(dirs.map((d) => Deno.remove(d, { recursive: true }).catch(() => {})));
+  }
+});
