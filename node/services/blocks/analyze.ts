@@ -243,7 +243,7 @@ export function formatFromName(filename?: string, contentType?: string): Dataset
 }
 
 /** Streaming RFC 4180 reader: quoted fields, doubled quotes, CRLF / LF / CR, delimiter sniffed from the header. */
-class CsvReader {
+export class CsvReader {
   #delimiter = -1;
   #field = "";
   #row: string[] = [];
@@ -352,7 +352,7 @@ function sniffDelimiter(header: string): number {
 }
 
 /** Streaming NDJSON reader: one JSON object per non-blank line. */
-class NdjsonReader {
+export class NdjsonReader {
   #pending = "";
   #line = 0;
   constructor(readonly onRecord: (record: Record<string, unknown>) => void) {}
@@ -394,7 +394,7 @@ class NdjsonReader {
 }
 
 /** Streaming reader of a JSON array of objects: scans element boundaries and parses one element at a time. */
-class JsonArrayReader {
+export class JsonArrayReader {
   #state: "before" | "between" | "element" | "after" = "before";
   #element = "";
   #depth = 0;
