@@ -5,6 +5,7 @@
  * then the verified chunks. Prints the final purchase as JSON on stdout.
  * Buying a listing already bought shows that purchase and pays nothing.
  */
+import { delay } from "../delay.ts";
 import { KosmosError } from "../errors.ts";
 import { second } from "../constants.ts";
 import {
@@ -81,7 +82,7 @@ export async function runBuy(args: string[], options: RunBuyOptions = {}): Promi
       step = purchase.status;
       console.error(STEPS[step] ?? step);
     }
-    await delay(interval, options.signal);
+    await delay(Math.min(interval, 10 * second), options.signal);
     const response = await requestNode("buy", status, {
       headers: { accept: "application/json" },
       signal: options.signal,
@@ -104,19 +105,4 @@ export async function runBuy(args: string[], options: RunBuyOptions = {}): Promi
   );
   print(JSON.stringify(purchase));
   return 0;
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    signal?.throwIfAborted();
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, Math.min(ms, 10 * second));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

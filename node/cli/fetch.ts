@@ -4,6 +4,7 @@
  * progress bar of verified chunks on stderr until it is complete. Prints the
  * final progress as JSON on stdout.
  */
+import { delay } from "../delay.ts";
 import { KosmosError } from "../errors.ts";
 import { second } from "../constants.ts";
 import {
@@ -65,7 +66,7 @@ export async function runFetch(args: string[], options: RunFetchOptions = {}): P
   const status = new URL(`/api/v1/fetches/${progress.manifestCid}`, url);
   while (progress.status === "queued" || progress.status === "running") {
     bar.update(progress.chunksVerified, progress.chunksTotal);
-    await delay(interval, options.signal);
+    await delay(Math.min(interval, 10 * second), options.signal);
     const response = await requestNode("fetch", status, {
       headers: { accept: "application/json" },
       signal: options.signal,
@@ -89,19 +90,4 @@ export async function runFetch(args: string[], options: RunFetchOptions = {}): P
   );
   print(JSON.stringify(progress));
   return 0;
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    signal?.throwIfAborted();
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, Math.min(ms, 10 * second));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

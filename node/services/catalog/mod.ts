@@ -22,6 +22,7 @@
  * catalog.setStakes([{ manifestCid, stake: "100", challenges: 0, listingIds: ["1"] }]); // from the chain index
  * ```
  */
+import { delay } from "../../delay.ts";
 import type { Connection, PeerId, Stream } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import {
@@ -464,18 +465,4 @@ function checkPeerId(peerId: string): string {
   } catch (cause) {
     throw new TypeError(`Invalid peer id ${JSON.stringify(String(peerId).slice(0, 80))}`, { cause });
   }
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -10,6 +10,7 @@
  * await connector.deliver({ rows, format: "ndjson", seq: 1 }, { signal });
  * ```
  */
+import { delay } from "../../delay.ts";
 import type { Connector } from "./connector.ts";
 import { DeliveryError } from "./connector.ts";
 
@@ -60,7 +61,7 @@ export function webhookConnector(init: WebhookConnectorInit): Connector {
       let lastError = "";
       for (let attempt = 1; attempt <= retries + 1; attempt++) {
         options.signal?.throwIfAborted();
-        if (attempt > 1) await sleep(backoff * 2 ** (attempt - 2), options.signal);
+        if (attempt > 1) await delay(backoff * 2 ** (attempt - 2), options.signal);
         const signal = AbortSignal.any(
           [AbortSignal.timeout(timeout), options.signal].filter((s) => s !== undefined),
         );
@@ -105,19 +106,4 @@ export function webhookConnector(init: WebhookConnectorInit): Connector {
       );
     },
   };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    signal?.throwIfAborted();
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -30,7 +30,8 @@ import { computeDekCommit } from "../../../protocol/quote.ts";
 import { type Database, migrate } from "../db/mod.ts";
 import type { Identity } from "../identity/mod.ts";
 import type { P2P } from "../p2p/mod.ts";
-import { type ChainService, cidToBytes, getListing } from "../chain/mod.ts";
+import { type ChainService, getListing } from "../chain/mod.ts";
+import { findOwnListing } from "./own_listing.ts";
 import { isSaleDelegate, setSaleDelegate } from "../chain/actions/escrow.ts";
 import type { Datasets } from "../datasets/mod.ts";
 import { type BlockStore, getManifest } from "../blocks/mod.ts";
@@ -193,7 +194,7 @@ export class Delegation {
     if (peer.equals(this.#c.p2p.peerId)) throw new TypeError("Cannot delegate sales to this node itself");
     const dek = this.#c.datasets.getDatasetKey(cid);
     if (!dek) throw new NotFoundError(`This node does not sell "${cid}"`, { details: { manifestCid: cid } });
-    const listingId = await this.#findOwnListing(cid);
+    const listingId = await findOwnListing(this.#c, cid);
     if (listingId === undefined) {
       throw new NotFoundError(`"${cid}" is not listed in the registry by this node`, {
         details: { manifestCid: cid },
@@ -275,29 +276,6 @@ export class Delegation {
       stream.abort(err as Error);
       throw err;
     }
-  }
-
-  /** The registry listing of `manifestCid` owned by this node's wallet, checked on chain. */
-  async #findOwnListing(manifestCid: string): Promise<bigint | undefined> {
-    const { chain, identity } = this.#c;
-    const me = identity.account.address;
-    const cidBytes = cidToBytes(manifestCid).toLowerCase();
-    const find = () =>
-      chain.indexer.listEvents({ name: "Listed", account: me, limit: 100_000 })
-        .filter((e) => String(e.args.cid).toLowerCase() === cidBytes).map((e) => BigInt(e.listingId!))
-        .reverse();
-    let candidates = find();
-    if (candidates.length === 0) {
-      await chain.indexer.sync();
-      candidates = find();
-    }
-    for (const listingId of candidates) {
-      const listing = await getListing(chain.client, { listingId });
-      if (listing && listing.manifestCid === manifestCid && getAddress(listing.owner) === me) {
-        return listingId;
-      }
-    }
-    return undefined;
   }
 
   // ---------------------------------------------------------------- delegate

@@ -23,6 +23,7 @@
 import { type Address, bytesToHex, getAddress, type Hex, hexToBytes, isAddress } from "viem";
 import { toManifestCid } from "../../../protocol/ids.ts";
 import type { EncryptionKey } from "../sites/encryption_key.ts";
+import { openSealed, sealTo } from "../../sealed_box.ts";
 import { SaleProtocolError } from "./wire.ts";
 
 export const DELEGATE_PROTOCOL = "/kosmos/delegate/1.0.0";
@@ -169,32 +170,8 @@ export async function sealDek(
   dek: Uint8Array,
   options: SealContext & { publicKey: Uint8Array },
 ): Promise<SealedDek> {
-  const ephemeral = await crypto.subtle.generateKey({ name: "X25519" }, true, [
-    "deriveBits",
-  ]) as CryptoKeyPair;
-  const epk = new Uint8Array(await crypto.subtle.exportKey("raw", ephemeral.publicKey));
-  const recipient = await crypto.subtle.importKey(
-    "raw",
-    options.publicKey as Uint8Array<ArrayBuffer>,
-    { name: "X25519" },
-    false,
-    [],
-  );
-  const shared = await crypto.subtle.deriveBits(
-    { name: "X25519", public: recipient },
-    ephemeral.privateKey,
-    256,
-  );
-  const key = await deriveKey(shared, epk, options.publicKey, ["encrypt"]);
-  const iv = crypto.getRandomValues(new Uint8Array(12));
-  const ct = new Uint8Array(
-    await crypto.subtle.encrypt(
-      { name: "AES-GCM", iv, additionalData: aad(options) },
-      key,
-      dek as Uint8Array<ArrayBuffer>,
-    ),
-  );
-  return { epk: bytesToHex(epk), iv: bytesToHex(iv), ct: bytesToHex(ct) };
+  const box = await sealTo(options.publicKey, dek, { info: INFO, additionalData: aad(options) });
+  return { epk: bytesToHex(box.epk), iv: bytesToHex(box.iv), ct: bytesToHex(box.ct) };
 }
 
 /** Opens a DEK sealed to `key`; throws a `TypeError` when it was not sealed to it for this listing. */
@@ -204,45 +181,13 @@ export async function openDek(
   context: SealContext,
 ): Promise<Uint8Array> {
   try {
-    const epkBytes = hexToBytes(sealed.epk) as Uint8Array<ArrayBuffer>;
-    const epk = await crypto.subtle.importKey("raw", epkBytes, { name: "X25519" }, false, []);
-    const shared = await crypto.subtle.deriveBits({ name: "X25519", public: epk }, key.privateKey, 256);
-    const aes = await deriveKey(shared, epkBytes, key.publicKey, ["decrypt"]);
-    const dek = new Uint8Array(
-      await crypto.subtle.decrypt(
-        {
-          name: "AES-GCM",
-          iv: hexToBytes(sealed.iv) as Uint8Array<ArrayBuffer>,
-          additionalData: aad(context),
-        },
-        aes,
-        hexToBytes(sealed.ct) as Uint8Array<ArrayBuffer>,
-      ),
-    );
+    const box = { epk: hexToBytes(sealed.epk), iv: hexToBytes(sealed.iv), ct: hexToBytes(sealed.ct) };
+    const dek = await openSealed(box, key, { info: INFO, additionalData: aad(context) });
     if (dek.byteLength !== 32) throw new RangeError("expected 32 bytes");
     return dek;
   } catch (cause) {
     throw new TypeError("Cannot open the delegated key: not sealed to this node for this listing", { cause });
   }
-}
-
-async function deriveKey(
-  shared: ArrayBuffer,
-  epk: Uint8Array,
-  recipient: Uint8Array,
-  usages: KeyUsage[],
-): Promise<CryptoKey> {
-  const ikm = await crypto.subtle.importKey("raw", shared, "HKDF", false, ["deriveKey"]);
-  const salt = new Uint8Array(64);
-  salt.set(epk, 0);
-  salt.set(recipient, 32);
-  return await crypto.subtle.deriveKey(
-    { name: "HKDF", hash: "SHA-256", salt, info: INFO },
-    ikm,
-    { name: "AES-GCM", length: 256 },
-    false,
-    usages,
-  );
 }
 
 function aad(context: SealContext): Uint8Array<ArrayBuffer> {

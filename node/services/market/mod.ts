@@ -58,7 +58,8 @@ import { SALE_PROTOCOL } from "../../../protocol/topics.ts";
 import type { Database } from "../db/mod.ts";
 import type { Identity } from "../identity/mod.ts";
 import type { P2P } from "../p2p/mod.ts";
-import { type ChainService, cidToBytes, getListing, type IndexedDetail } from "../chain/mod.ts";
+import { type ChainService, getListing, type IndexedDetail } from "../chain/mod.ts";
+import { findOwnListing } from "./own_listing.ts";
 import type { Catalog } from "../catalog/mod.ts";
 import type { Datasets } from "../datasets/mod.ts";
 import { type BlockStore, decryptDataset, getManifest } from "../blocks/mod.ts";
@@ -601,7 +602,7 @@ export class Market extends EventTarget {
     const client = chain.client;
     const listingId = delegated
       ? await this.#checkDelegatedListing(delegated)
-      : await this.#findRegistryListing(manifestCid);
+      : await findOwnListing(this.#c, manifestCid);
     if (listingId === undefined) {
       throw new QuoteRefusalError("unknown-listing", `"${manifestCid}" is not listed in the registry`);
     }
@@ -663,29 +664,6 @@ export class Market extends EventTarget {
       throw new QuoteRefusalError("not-seller", "this node is no longer the listing owner's delegate");
     }
     return delegated.listingId;
-  }
-
-  /** The registry listing of `manifestCid` owned by this node's wallet, checked on chain. */
-  async #findRegistryListing(manifestCid: string): Promise<bigint | undefined> {
-    const { chain, identity } = this.#c;
-    const me = identity.account.address;
-    const cidBytes = cidToBytes(manifestCid).toLowerCase();
-    const find = () =>
-      chain.indexer.listEvents({ name: "Listed", account: me, limit: 100_000 })
-        .filter((e) => String(e.args.cid).toLowerCase() === cidBytes).map((e) => BigInt(e.listingId!))
-        .reverse();
-    let candidates = find();
-    if (candidates.length === 0) {
-      await chain.indexer.sync();
-      candidates = find();
-    }
-    for (const listingId of candidates) {
-      const listing = await getListing(chain.client, { listingId });
-      if (listing && listing.manifestCid === manifestCid && getAddress(listing.owner) === me) {
-        return listingId;
-      }
-    }
-    return undefined;
   }
 
   // ---------------------------------------------------------------- state machines

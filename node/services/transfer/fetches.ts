@@ -4,6 +4,7 @@
  * resumes every fetch that had not finished — chunks already verified in the
  * block store are not downloaded again.
  */
+import { delay } from "../../delay.ts";
 import { toManifestCid } from "../../../protocol/ids.ts";
 import type { Database } from "../db/mod.ts";
 import { migrate } from "../db/mod.ts";
@@ -64,22 +65,6 @@ export interface StartFetchOptions {
 }
 
 const DEFAULT_RETRY_DELAYS = [1000, 2000, 4000, 8000, 16000];
-
-/** Resolves after `ms`, or rejects as soon as `signal` aborts. */
-function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
 
 const MIGRATIONS = [
   `CREATE TABLE fetches (
@@ -325,14 +310,14 @@ export class Fetches extends EventTarget {
       });
     try {
       let result: Awaited<ReturnType<typeof attempt>> | undefined;
-      for (const delay of [...this.#init.retryDelays, -1]) {
+      for (const wait of [...this.#init.retryDelays, -1]) {
         try {
           result = await attempt();
           break;
         } catch (err) {
-          if (delay < 0 || signal.aborted || (err as Error).name !== "NoProviderError") throw err;
-          log.debug("found no provider yet; trying again", { manifestCid: cid, delay });
-          await abortableDelay(delay, signal);
+          if (wait < 0 || signal.aborted || (err as Error).name !== "NoProviderError") throw err;
+          log.debug("found no provider yet; trying again", { manifestCid: cid, delay: wait });
+          await delay(wait, signal);
         }
       }
       const { progress } = result!;
