@@ -2,12 +2,15 @@
  * Nodes take responsibility for the datasets their catalog indexes: a
  * dataset published through the datasets service on one node reaches its
  * replication target on the others with no `watch()` call from outside,
- * since every node watches each listing it hears about.
+ * since every node watches each listing it hears about, and only the nodes
+ * that could add a replica count its providers.
  */
 import assert from "node:assert/strict";
 import { createNode, type KosmosNode } from "../node/node.ts";
 import { startAnvil } from "../node/services/chain/anvil.ts";
 import { announcementTopic } from "../protocol/topics.ts";
+import { CID } from "multiformats/cid";
+import { datasetKey, sortByDistance } from "../node/services/replication/mod.ts";
 import { testLogger, waitFor } from "./helpers.ts";
 
 Deno.test("a dataset published on one of four nodes reaches 3 providers through the catalog's listings alone", async () => {
@@ -71,6 +74,16 @@ Deno.test("a dataset published on one of four nodes reaches 3 providers through 
     await waitFor("3 providers", () => holders().length >= 3, { timeout: 20_000 });
     assert.equal(holders().length, 3, "more replicas than the target");
     assert.ok(holders().includes(a));
+
+    // A node that could never be chosen to add a replica (ranked 3rd or further from the
+    // dataset among all four) does not count providers: the closest nodes keep the dataset.
+    const order = await sortByDistance(await datasetKey(CID.parse(manifestCid)), nodes.map((n) => n.peerId));
+    for (const n of nodes.filter((n) => !holders().includes(n))) {
+      await n.components.replication.repairNow();
+      const status = n.components.replication.getReplication(manifestCid)?.status;
+      if (order.indexOf(n.peerId) >= 3) assert.equal(status, "elsewhere");
+      else assert.notEqual(status, "elsewhere");
+    }
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
     await Promise.all(dirs.map((d) => Deno.remove(d, { recursive: true }).catch(() => {})));

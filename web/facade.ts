@@ -103,7 +103,7 @@ export interface ListingReplication {
   providers: string[];
   /** Whether this node holds the whole dataset. */
   local: boolean;
-  status: "pending" | "replicated" | "under-replicated" | "fetching" | "unavailable";
+  status: "pending" | "replicated" | "under-replicated" | "fetching" | "unavailable" | "elsewhere";
   /** ms since the epoch of the last count; 0 before the first. */
   checkedAt: number;
 }

@@ -1,5 +1,5 @@
 /**
- * `deno task bench gossip [--nodes 20] [--messages 30] [--gap 100] [--replication]`: announcement
+ * `deno task bench gossip [--nodes 20] [--messages 30] [--gap 100] [--no-replication]`: announcement
  * propagation over gossipsub between real nodes on loopback, all in this
  * process (one event loop, so every node's validation shares the CPU).
  *
@@ -12,11 +12,11 @@
  * message goes `--gap` ms after every node has the previous one (gossipsub has
  * no backpressure). A warm-up message is not counted.
  *
- * Replication is stopped on every node before measuring (pass `--replication`
- * to keep it): each indexed listing makes every node count its providers with
- * a DHT lookup, and with 20 nodes on one event loop those lookups (which run to
- * exhaustion for the stand-in manifests nobody provides) take most of the CPU.
- * On a real network each node does its lookup on its own machine.
+ * Every node runs as configured by default, replication included: each
+ * indexed listing makes the few nodes closest to it (the ones that could add
+ * a replica) count its providers with a DHT lookup, which here shares the
+ * one event loop with gossip. `--no-replication` stops replication on every
+ * node first, to see gossip alone.
  *
  * Reference, same run: libp2p ping round trip between two of the nodes. The
  * ping protocol allows one outbound stream per connection and libp2p's
@@ -47,7 +47,7 @@ const PINGS = 30;
 /** Ping attempts (successful or not) before the reference gives up. */
 const MAX_PING_ATTEMPTS = 60;
 const PING_TIMEOUT_MS = 1_000;
-const REPLICATION = Deno.args.includes("--replication");
+const REPLICATION = !Deno.args.includes("--no-replication");
 const MESSAGE_TIMEOUT_MS = 10_000;
 const CATEGORY = "environment";
 const topic = announcementTopic(CATEGORY);

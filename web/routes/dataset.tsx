@@ -22,6 +22,7 @@ const replicationLabel: Record<ListingReplication["status"], string> = {
   "under-replicated": "Under-replicated",
   fetching: "Adding a replica",
   unavailable: "No live provider",
+  elsewhere: "Kept by the nodes closest to it",
 };
 
 export interface DatasetData extends ListingDetail {

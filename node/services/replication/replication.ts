@@ -32,7 +32,9 @@ export type ReplicationStatus =
   /** This node is fetching a replica. */
   | "fetching"
   /** No live provider was found. */
-  | "unavailable";
+  | "unavailable"
+  /** Not counted here: this node is too far from the dataset to add a replica; the closest nodes keep it. */
+  | "elsewhere";
 
 export interface ReplicationState {
   manifestCid: string;
@@ -130,7 +132,11 @@ export class Replication extends EventTarget {
   #timer?: ReturnType<typeof setTimeout>;
   #stopping = new AbortController();
   #round?: Promise<void>;
+  /** A full round (every watched or held dataset) is due. */
   #again = false;
+  /** Datasets to check in the next round even when it is not a full one (newly watched). */
+  #due = new Set<string>();
+  #nextFullAt = 0;
   #deficitRounds = new Map<string, number>();
   #onFetchDone = (evt: Event) => void this.#fetchDone((evt as CustomEvent<FetchProgress>).detail);
   #started = false;
@@ -161,6 +167,7 @@ export class Replication extends EventTarget {
     migrate(this.#c.db, "replication", MIGRATIONS);
     this.#stopping = new AbortController();
     this.#started = true;
+    this.#nextFullAt = 0;
     this.#c.fetches.addEventListener("complete", this.#onFetchDone);
     // Provider records live in memory on the DHT peers: announce what we hold again.
     const local = this.#rows().filter((r) => r.local === 1);
@@ -197,7 +204,10 @@ export class Replication extends EventTarget {
       `INSERT INTO replication (manifest_cid, target, watched, created_at) VALUES (?, ?, 1, ?)
        ON CONFLICT (manifest_cid) DO UPDATE SET watched = 1, target = excluded.target`,
     ).run(cid, target, Date.now());
-    this.#schedule(0);
+    // Only this dataset: a full round per new listing would make every node look up every
+    // listing again each time one more is announced.
+    this.#due.add(cid);
+    this.#kick();
   }
 
   /** Stops watching a dataset (a replica already held stays until {@link unprovideDataset}). */
@@ -288,6 +298,7 @@ export class Replication extends EventTarget {
       this.#again = true;
       await this.#round;
     }
+    this.#again = true;
     await this.#runRound();
   }
 
@@ -336,22 +347,38 @@ export class Replication extends EventTarget {
     await Promise.all(Array.from({ length: Math.min(this.#init.provideConcurrency, keys.length) }, worker));
   }
 
+  /** Schedules a full round in `delay` ms (or right after the running one). */
   #schedule(delay: number): void {
     if (!this.#started) return;
     if (this.#round) {
       this.#again = true;
       return;
     }
+    this.#nextFullAt = Math.min(this.#nextFullAt, Date.now() + delay);
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => void this.#runRound(), delay);
+  }
+
+  /** Runs a round for the datasets in `#due` now (or right after the running one). */
+  #kick(): void {
+    if (!this.#started || this.#round) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.#runRound(), 0);
   }
 
   #runRound(): Promise<void> {
     if (this.#round) return this.#round;
     this.#round = (async () => {
       do {
+        const full = this.#again || Date.now() >= this.#nextFullAt;
         this.#again = false;
-        for (const row of this.#rows()) {
+        if (full) this.#nextFullAt = Date.now() + this.#init.repairInterval;
+        const due = this.#due;
+        this.#due = new Set();
+        const rows = full
+          ? this.#rows()
+          : [...due].map((cid) => this.#row(cid)).filter((r) => r !== undefined);
+        for (const row of rows) {
           if (!this.#started) return;
           if (row.watched !== 1 && row.local !== 1) continue;
           try {
@@ -362,12 +389,12 @@ export class Replication extends EventTarget {
             }
           }
         }
-      } while (this.#again && this.#started);
+      } while ((this.#again || this.#due.size > 0) && this.#started);
     })().finally(() => {
       this.#round = undefined;
       if (this.#started) {
         clearTimeout(this.#timer);
-        this.#timer = setTimeout(() => void this.#runRound(), this.#init.repairInterval);
+        this.#timer = setTimeout(() => void this.#runRound(), Math.max(0, this.#nextFullAt - Date.now()));
       }
     });
     return this.#round;
@@ -378,6 +405,7 @@ export class Replication extends EventTarget {
     const cid = CID.parse(row.manifest_cid);
     const selfId = this.#c.p2p.peerId.toString();
     const local = row.local === 1;
+    if (!local && row.watched === 1 && !(await this.#mayStepIn(row))) return;
     const live = await this.#liveProviders(cid);
     if (local) live.add(selfId);
     const providers = [...live].sort();
@@ -421,6 +449,35 @@ export class Replication extends EventTarget {
     this.dispatchEvent(
       new CustomEvent<ReplicationState>("checked", { detail: this.getReplication(row.manifest_cid)! }),
     );
+  }
+
+  /**
+   * Whether this node could be chosen to add a replica of `row` this round,
+   * whatever the provider count turns out to be. The chosen ones rank below
+   * `deficit + slack` among the candidates that do not hold it; leaving out
+   * the live providers lifts a node by at most their number, so a node ranked
+   * `target + slack` or further among all candidates is never chosen, and
+   * skips the DHT lookup: only the few nodes closest to a dataset count its
+   * providers, instead of every node that indexed the listing. Skipped rounds
+   * count towards widening the circle, as unanswered deficits do.
+   */
+  async #mayStepIn(row: Row): Promise<boolean> {
+    const fetch = this.#c.fetches.getFetch(row.manifest_cid);
+    if (fetch?.status === "queued" || fetch?.status === "running") return true;
+    const rounds = this.#deficitRounds.get(row.manifest_cid) ?? 0;
+    const slack = Math.floor(rounds / this.#init.escalateRounds);
+    const selfId = this.#c.p2p.peerId.toString();
+    const candidates = await this.#candidates(new Set());
+    const rank = (await sortByDistance(await datasetKey(CID.parse(row.manifest_cid)), candidates)).indexOf(
+      selfId,
+    );
+    if (rank >= 0 && rank < row.target + slack) return true;
+    this.#deficitRounds.set(row.manifest_cid, rounds + 1);
+    if (row.status !== "elsewhere") {
+      this.#c.db.prepare("UPDATE replication SET status = 'elsewhere', checked_at = ? WHERE manifest_cid = ?")
+        .run(Date.now(), row.manifest_cid);
+    }
+    return false;
   }
 
   /** DHT providers of `cid` (other than this node) that answer a `has` probe for the manifest. */
