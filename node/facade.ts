@@ -11,6 +11,7 @@ import type {
   ListingView,
   ManifestSummary,
   NodeInfo,
+  ReleaseView,
   SiteView,
 } from "../web/facade.ts";
 import { toManifestCid } from "../protocol/ids.ts";
@@ -25,6 +26,7 @@ import { getManifest } from "./services/blocks/mod.ts";
 import type { Listing, ListingQuery } from "./services/catalog/mod.ts";
 import type { FetchProgress } from "./services/transfer/mod.ts";
 import type { Site } from "./services/sites/mod.ts";
+import type { ReleaseDimension, ReleaseRecord } from "./services/analytics/mod.ts";
 
 export function createFacade(c: NodeComponents): KosmosFacade {
   return {
@@ -113,6 +115,21 @@ export function createFacade(c: NodeComponents): KosmosFacade {
       return c.analytics.listSites();
     },
 
+    async createRelease(domain, input, options = {}) {
+      const { release, id, manifestCid, budget } = await c.releases.createRelease(domain, {
+        ...input,
+        dimension: input.dimension as ReleaseDimension | null | undefined,
+        signal: options.signal,
+      });
+      return { id, manifestCid, release: toReleaseView(release), budget };
+    },
+
+    // deno-lint-ignore require-await
+    async listReleases(domain) {
+      const { budget, releases } = c.releases.listReleases(domain);
+      return { budget, releases: releases.map(toReleaseView) };
+    },
+
     // deno-lint-ignore require-await
     async getFetch(manifestCid) {
       const cid = toManifestCid(manifestCid);
@@ -139,6 +156,28 @@ export function createFacade(c: NodeComponents): KosmosFacade {
         : null,
     };
   }
+}
+
+function toReleaseView(r: ReleaseRecord): ReleaseView {
+  return {
+    id: r.id,
+    status: r.status,
+    from: r.from,
+    to: r.to,
+    dimension: r.dimension,
+    epsilon: r.epsilon,
+    k: r.k,
+    threshold: r.threshold,
+    delta: r.delta,
+    rows: r.rows,
+    suppressed: r.suppressed,
+    title: r.title,
+    price: r.price,
+    licence: r.licence,
+    manifestCid: r.manifestCid,
+    createdAt: r.createdAt,
+    error: r.error,
+  };
 }
 
 function toSiteView(site: Site): SiteView {

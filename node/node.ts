@@ -36,7 +36,13 @@ import { createDelegation, type Delegation } from "./services/market/delegate.ts
 import { type Connectors, type ConnectorsInit, createConnectors } from "./services/connectors/mod.ts";
 import { createSites, type Sites } from "./services/sites/mod.ts";
 import { createIngest, type Ingest, type IngestInit } from "./services/ingest/mod.ts";
-import { type Analytics, createAnalytics } from "./services/analytics/mod.ts";
+import {
+  type Analytics,
+  createAnalytics,
+  createReleases,
+  type Releases,
+  type ReleasesInit,
+} from "./services/analytics/mod.ts";
 import type { KosmosFacade } from "../web/facade.ts";
 import { createFacade } from "./facade.ts";
 import { createApp } from "../web/app.ts";
@@ -67,6 +73,7 @@ export interface NodeComponents {
   sites: Sites;
   ingest: Ingest;
   analytics: Analytics;
+  releases: Releases;
 }
 
 export interface KosmosNode {
@@ -92,6 +99,8 @@ export interface CreateNodeOptions {
     market?: MarketInit;
     connectors?: ConnectorsInit;
     ingest?: IngestInit;
+    /** Privacy budget of statistics releases (ε per site). */
+    releases?: ReleasesInit;
   };
 }
 
@@ -210,9 +219,21 @@ export async function createNode(
       return site !== undefined && sites.isOwnSite(site);
     },
   });
+  const releases = createReleases({
+    db,
+    datasets,
+    isOwnedSite: (domain) => {
+      const site = sites.getSite(domain);
+      return site !== undefined && sites.isOwnSite(site);
+    },
+    log: logger.forComponent("kosmos:releases"),
+  }, options.services?.releases);
   const ingest = createIngest({
     db,
     p2p,
+    blocks,
+    transfer,
+    quotaGB: config.storage.quotaGB,
     sites,
     recordEvents: (site, events, options) => analytics.recordEvents(site, events, options),
     trustedProxies: config.trustedProxies,
@@ -237,6 +258,7 @@ export async function createNode(
     sites,
     ingest,
     analytics,
+    releases,
   };
   return new Node(components);
 }

@@ -37,6 +37,7 @@ import { createEventRoutes } from "./routes/api/event.ts";
 import { createSiteRoutes } from "./routes/api/sites.ts";
 import { createQueryRoutes } from "./routes/api/query.ts";
 import { createSiteStatsRoutes } from "./routes/api/site_stats.ts";
+import { createReleaseRoutes } from "./routes/api/releases.ts";
 import { dataPage } from "./routes/data.tsx";
 import { datasetPage } from "./routes/dataset.tsx";
 import { arbitrationPage } from "./routes/arbitration.tsx";
@@ -92,6 +93,7 @@ export function createApp(facade: KosmosFacade, options: AppOptions = {}): Hono 
   app.route("/api/v1", createDeliveryRoutes(facade));
   app.route("/api/v1", createSiteRoutes(facade));
   app.route("/api/v1", createSiteStatsRoutes(facade));
+  app.route("/api/v1", createReleaseRoutes(facade));
   app.route("/api/v2", createQueryRoutes(facade));
   app.route("/", createEventRoutes(facade, { getManifest }));
 

@@ -63,6 +63,10 @@ const emptyNode: Omit<KosmosFacade, "getNodeInfo"> = {
   getRealtimeVisitors: (domain) =>
     Promise.reject(Object.assign(new Error(`No site "${domain}"`), { name: "NotFoundError" })),
   listAnalyticsSites: () => Promise.resolve([]),
+  createRelease: (domain) =>
+    Promise.reject(Object.assign(new Error(`No site "${domain}"`), { name: "NotFoundError" })),
+  listReleases: (domain) =>
+    Promise.reject(Object.assign(new Error(`No site "${domain}"`), { name: "NotFoundError" })),
   // Has bought and sold nothing.
   buyListing: (id) =>
     Promise.reject(Object.assign(new Error(`No listing "${id}"`), { name: "NotFoundError" })),

@@ -270,6 +270,70 @@ export interface AnalyticsSiteView {
   lastEventAt: number;
 }
 
+/** A site's differential-privacy budget: ε in total, spent by releases, and left. */
+export interface PrivacyBudgetView {
+  total: number;
+  spent: number;
+  remaining: number;
+}
+
+/** A release of a site's statistics (`GET /api/v1/sites/:domain/releases`); never the table itself. */
+export interface ReleaseView {
+  id: string;
+  /** `published`; `empty` when every row was suppressed; `failed` when publishing failed (ε spent in all three). */
+  status: "pending" | "published" | "empty" | "failed";
+  /** First and last day, `YYYY-MM-DD` (UTC). */
+  from: string;
+  to: string;
+  /** The breakdown besides the day; `null` for one row per day. */
+  dimension: string | null;
+  epsilon: number;
+  /** The minimum count asked for. */
+  k: number;
+  /** The least noisy visitor count of a released row (k, raised for open dimensions). */
+  threshold: number;
+  /** δ of the release; 0 for days alone and devices. */
+  delta: number;
+  /** Rows released and suppressed. */
+  rows: number;
+  suppressed: number;
+  title: string;
+  /** Token base units, decimal string. */
+  price: string;
+  licence: string;
+  /** The dataset, once published. */
+  manifestCid: string | null;
+  createdAt: number;
+  error: string | null;
+}
+
+/** `POST /api/v1/sites/:domain/releases`, already shaped by the route. */
+export interface CreateReleaseInput {
+  /** `YYYY-MM-DD`, UTC, first and last day included. */
+  from: string;
+  to: string;
+  /** One of page, entry_page, source, device, browser, os. @default none: one row per day */
+  dimension?: string | null;
+  epsilon: number;
+  /** @default 10 */
+  k?: number;
+  title: string;
+  /** @default "" */
+  description?: string;
+  /** Token base units, decimal string. */
+  price: string;
+  licence: string;
+}
+
+/** `201` answer of `POST /api/v1/sites/:domain/releases`. */
+export interface CreatedRelease {
+  /** The listing id, which is the manifest CID. */
+  id: string;
+  manifestCid: string;
+  release: ReleaseView;
+  budget: PrivacyBudgetView;
+}
+
 /** Status of a purchase (buyer) or a sale (seller), in the order of the honest path. */
 export type PurchaseStatus =
   | "quoted"
@@ -448,6 +512,23 @@ export interface KosmosFacade {
   getRealtimeVisitors(domain: string, options?: { signal?: AbortSignal }): Promise<{ visitors: number }>;
   /** Sites with analytics events, most recently active first. */
   listAnalyticsSites(options?: { signal?: AbortSignal }): Promise<AnalyticsSiteView[]>;
+  /**
+   * Selling statistics of a site this node owns: computes a differentially private table,
+   * charges its ε to the site's privacy budget, then publishes it as a dataset. Throws, with
+   * nothing charged: `TypeError` naming a bad field, `NotFoundError` (not this node's site),
+   * `PrivacyBudgetError`; with ε charged: `EmptyReleaseError` (every row suppressed), or the
+   * publish path's errors.
+   */
+  createRelease(
+    domain: string,
+    input: CreateReleaseInput,
+    options?: { signal?: AbortSignal },
+  ): Promise<CreatedRelease>;
+  /** A site's privacy budget and releases, newest first; throws like `createRelease`. */
+  listReleases(
+    domain: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<{ budget: PrivacyBudgetView; releases: ReleaseView[] }>;
   /**
    * Buying. `buyListing` quotes and starts the key sale (a listing already bought returns its
    * purchase). Failures: `QuoteError`, `SaleProtocolError` (no valid quote), `NotFoundError`,

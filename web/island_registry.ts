@@ -23,6 +23,7 @@ export const islandLoaders = {
   stake_listing: () => import("./islands/stake_listing.tsx").then((m) => m.StakeListing),
   site_graph: () => import("./islands/site_graph.tsx").then((m) => m.SiteGraph),
   site_realtime: () => import("./islands/site_realtime.tsx").then((m) => m.SiteRealtime),
+  sell_statistics: () => import("./islands/sell_statistics.tsx").then((m) => m.SellStatistics),
 } satisfies Record<string, () => Promise<AnyComponent>>;
 
 export type IslandName = keyof typeof islandLoaders;

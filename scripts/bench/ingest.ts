@@ -9,9 +9,16 @@
  * analytics store. Reference, same run and same load generator:
  * `OPTIONS /api/event`, a route that does nothing but answer.
  *
+ * The node's CPU time (all its threads, user + system) per request is
+ * measured too: on a busy machine throughput moves with the neighbours, but
+ * the node's cost per event against its cost per reference request does not.
+ * Events wait for their batch (up to the flush interval), so the events
+ * figure includes storing every accepted event: the run ends with a flush.
+ *
  * Prints one JSON line:
- * `{"bench":"ingest","cores":…,"eventsPerSec":…,"p50Ms":…,"p99Ms":…,"accepted":…,"target":{"eventsPerSec":10000},"reference":{"requestsPerSec":…,"p99Ms":…}}`
+ * `{"bench":"ingest","cores":…,"loadAverage":[…],"eventsPerSec":…,"p50Ms":…,"p99Ms":…,"cpuUsPerEvent":…,"accepted":…,"target":{"eventsPerSec":10000},"reference":{"requestsPerSec":…,"p99Ms":…,"cpuUsPerRequest":…}}`
  */
+import { cpuUsage } from "node:process";
 import { createNode } from "../../node/node.ts";
 import { createLogger } from "../../node/log.ts";
 import { numberFlag, percentile, progress } from "./net.ts";
@@ -77,32 +84,43 @@ async function runBench(): Promise<void> {
     await node.facade.registerSite(SITE);
     let accepted = 0;
     node.components.ingest.onEvents((_site, events) => accepted += events.length);
-    const load = async (reference: boolean) => {
+    /** Runs the load generator; `after` runs before the node's CPU time is read. */
+    const load = async (reference: boolean, after?: () => Promise<void>) => {
+      const cpu = cpuUsage();
       const args = ["run", "-A", new URL(import.meta.url).pathname, "--load", `${node.url}/api/event`];
       args.push("--seconds", String(SECONDS), "--concurrency", String(CONCURRENCY));
       if (reference) args.push("--reference");
       const out = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "inherit" })
         .output();
       if (!out.success) throw new Error("the load generator failed");
-      return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+      await after?.();
+      const used = cpuUsage(cpu);
+      const result = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+      return { ...result, cpuUs: round((used.user + used.system) / Math.max(1, result.count)) };
     };
     progress("ingest: reference route");
     const reference = await load(true);
     progress("ingest: POST /api/event");
-    const events = await load(false);
-    await node.components.ingest.flush();
+    const events = await load(false, () => node.components.ingest.flush());
     console.log(JSON.stringify({
       bench: "ingest",
       cores: navigator.hardwareConcurrency,
+      loadAverage: Deno.loadavg().map((v) => Math.round(v * 100) / 100),
       seconds: SECONDS,
       concurrency: CONCURRENCY,
       eventsPerSec: events.perSec,
       p50Ms: events.p50Ms,
       p99Ms: events.p99Ms,
+      cpuUsPerEvent: events.cpuUs,
       errors: events.errors,
       accepted,
       target: { eventsPerSec: 10_000 },
-      reference: { requestsPerSec: reference.perSec, p50Ms: reference.p50Ms, p99Ms: reference.p99Ms },
+      reference: {
+        requestsPerSec: reference.perSec,
+        p50Ms: reference.p50Ms,
+        p99Ms: reference.p99Ms,
+        cpuUsPerRequest: reference.cpuUs,
+      },
     }));
   } finally {
     await node.stop();

@@ -4,15 +4,17 @@
  * (with the change from the previous period when compared), the visitors
  * graph (server-rendered SVG; the `site_graph` island adds hover tooltips),
  * top pages, entry and exit pages, sources, referrers, UTM tags, devices,
- * browsers, operating systems and custom events, a CSV export, and the one
- * line to paste into the site.
+ * browsers, operating systems and custom events, a CSV export, the one
+ * line to paste into the site and, on the owner's node, "Sell statistics":
+ * the site's privacy budget, its past releases and the form for a new one.
  */
 import { Island } from "../components/island.tsx";
 import type { ChartSeries } from "../components/chart.tsx";
-import type { KosmosFacade, StatsResult } from "../facade.ts";
+import type { KosmosFacade, PrivacyBudgetView, ReleaseView, StatsResult } from "../facade.ts";
 import { HttpError } from "../http_error.ts";
 import { SiteGraph } from "../islands/site_graph.tsx";
 import { SiteRealtime } from "../islands/site_realtime.tsx";
+import { SellStatistics } from "../islands/sell_statistics.tsx";
 import { definePage } from "../page.ts";
 import {
   getPreviousRange,
@@ -24,6 +26,7 @@ import {
   SUMMARY_METRICS,
   type TimeSeries,
 } from "./api/site_stats.ts";
+import { RELEASE_DIMENSION_OPTIONS } from "./api/releases.ts";
 
 type Row = StatsResult["results"][number];
 
@@ -53,6 +56,18 @@ export interface SiteDashboard {
   previousSeries: TimeSeries | null;
   realtime: number;
   breakdowns: Breakdown[];
+  /** The site's privacy budget and releases; `null` when this node does not own the site. */
+  sales: SalesData | null;
+}
+
+/** The "Sell statistics" section. */
+export interface SalesData {
+  budget: PrivacyBudgetView;
+  releases: ReleaseView[];
+  /** `YYYY-MM-DD` (UTC): today, and the default range (the 30 days before today). */
+  today: string;
+  from: string;
+  to: string;
 }
 
 /** How many rows each table shows. */
@@ -96,7 +111,8 @@ async function loadDashboard(
   const top = (dimension: string, metrics: string[], filters: unknown[] = []) =>
     ask({ metrics, dimensions: [dimension], filters, pagination: { limit: TOP } }).then((r) => r.results);
   const notNone = (dimension: string) => [["is_not", dimension, ["(none)"]]];
-  const [summary, previous, previousSeries, realtime, ...tables] = await Promise.all([
+  const [sales, summary, previous, previousSeries, realtime, ...tables] = await Promise.all([
+    loadSales(facade, domain, signal),
     ask({ metrics: [...SUMMARY_METRICS] }).then((r) => r.results[0].metrics),
     previousRange
       ? facade.queryStats(
@@ -236,6 +252,30 @@ async function loadDashboard(
     previousSeries,
     realtime,
     breakdowns,
+    sales,
+  };
+}
+
+/** The privacy budget and releases of a site this node owns, else `null`. */
+async function loadSales(
+  facade: KosmosFacade,
+  domain: string,
+  signal: AbortSignal,
+): Promise<SalesData | null> {
+  let listed;
+  try {
+    listed = await facade.listReleases(domain, { signal });
+  } catch (err) {
+    if ((err as Error).name === "NotFoundError" || (err as Error).name === "TypeError") return null;
+    throw err;
+  }
+  const today = Math.floor(Date.now() / 86_400_000) * 86_400_000;
+  const iso = (ts: number) => new Date(ts).toISOString().slice(0, 10);
+  return {
+    ...listed,
+    today: iso(today),
+    from: iso(today - 30 * 86_400_000),
+    to: iso(today - 86_400_000),
   };
 }
 
@@ -329,6 +369,8 @@ function Dashboard({ data }: { data: SiteDashboard }) {
         {data.breakdowns.map((b) => <BreakdownTable key={b.id} breakdown={b} />)}
       </div>
 
+      {data.sales && <SellSection domain={data.domain} sales={data.sales} />}
+
       <section class="card snippet" data-testid="snippet">
         <h2>Add the tracker to {data.domain}</h2>
         <p class="muted">
@@ -340,6 +382,26 @@ function Dashboard({ data }: { data: SiteDashboard }) {
         <pre class="snippet-code"><code>{snippet}</code></pre>
       </section>
     </>
+  );
+}
+
+function SellSection({ domain, sales }: { domain: string; sales: SalesData }) {
+  return (
+    <section class="card sell-statistics" id="sell-statistics" data-testid="sell-statistics">
+      <Island
+        name="sell_statistics"
+        component={SellStatistics}
+        props={{
+          domain,
+          budget: sales.budget,
+          releases: sales.releases,
+          from: sales.from,
+          to: sales.to,
+          today: sales.today,
+          dimensions: RELEASE_DIMENSION_OPTIONS,
+        }}
+      />
+    </section>
   );
 }
 

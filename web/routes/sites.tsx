@@ -2,93 +2,181 @@
  * `/sites` — the websites whose analytics this node holds: every site with
  * events (visitors and pageviews of the last 30 days, last activity) and the
  * sites this node owns that have not sent any yet, each linking to its
- * dashboard at `/sites/:domain`.
+ * dashboard at `/sites/:domain`. A form registers a new site on this node: it
+ * posts to `POST /api/v1/sites`, which redirects back here with the new
+ * site's snippet or the reason it was refused, shown next to the field.
  */
 import type { AnalyticsSiteView } from "../facade.ts";
 import { EmptyState } from "../components/empty_state.tsx";
 import { definePage } from "../page.ts";
+import { type SiteFormError, withSnippet } from "./api/sites.ts";
+import { MAX_DOMAIN_LENGTH } from "../../protocol/analytics.ts";
 
 interface SitesData {
   sites: AnalyticsSiteView[];
   /** Sites this node owns without events yet. */
   waiting: string[];
   now: number;
+  /** A site the form just registered, with its snippet. */
+  registered?: { domain: string; snippet: string };
+  /** Why the form's last post was refused, and what was typed. */
+  formError?: { code: SiteFormError; domain: string };
 }
+
+const FORM_ERRORS: Record<SiteFormError, (domain: string) => string> = {
+  invalid: (domain) =>
+    `${domain ? `"${domain}" is not a domain name.` : "Enter a domain name."} ` +
+    "Type the host name only, such as example.com or blog.example.org, without a path.",
+  conflict: (domain) =>
+    `"${domain}" is registered by another owner, who keeps it. Register a host name you run.`,
+};
 
 export const sitesPage = definePage<SitesData>({
   path: "/sites",
   title: "Sites",
   description: "Cookie-less, anonymized statistics for websites that send page views to this node.",
-  load: async ({ facade, signal }) => {
+  load: async ({ facade, url, signal }) => {
     const [sites, owned] = await Promise.all([
       facade.listAnalyticsSites({ signal }),
       facade.listSites({ signal }).catch(() => []),
     ]);
     const withEvents = new Set(sites.map((s) => s.domain));
-    return {
+    const data: SitesData = {
       sites,
       waiting: owned.map((s) => s.domain).filter((d) => !withEvents.has(d)).sort(),
       now: Date.now(),
     };
-  },
-  Page: ({ data }) => {
-    if (data.sites.length === 0 && data.waiting.length === 0) {
-      return (
-        <EmptyState icon="sites" title="No sites yet">
-          Once a website sends page views to this node through the Kosmos SDK, its dashboard appears here.
-          Register a site with <code>POST /api/v1/sites</code> to get the line to paste into its pages.
-        </EmptyState>
-      );
+    const registered = owned.find((s) => s.domain === url.searchParams.get("registered"));
+    if (registered) {
+      data.registered = { domain: registered.domain, snippet: withSnippet(registered, url.origin).snippet };
     }
-    return (
-      <section class="card">
-        <h2>
-          Sites <span class="badge">{data.sites.length + data.waiting.length}</span>
-        </h2>
-        <div class="table-wrap">
-          <table class="sites-table" data-testid="sites">
-            <thead>
-              <tr>
-                <th>Site</th>
-                <th class="num">Visitors (30 days)</th>
-                <th class="num">Pageviews (30 days)</th>
-                <th class="num">Events, all time</th>
-                <th>Last event</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.sites.map((s) => (
-                <tr key={s.domain} data-domain={s.domain}>
-                  <td>
-                    <a href={`/sites/${encodeURIComponent(s.domain)}`} class="site-link">{s.domain}</a>
-                  </td>
-                  <td class="num">{s.visitors.toLocaleString("en-US")}</td>
-                  <td class="num">{s.pageviews.toLocaleString("en-US")}</td>
-                  <td class="num">{s.events.toLocaleString("en-US")}</td>
-                  <td>
-                    <time dateTime={new Date(s.lastEventAt).toISOString()}>
-                      {formatAgo(data.now - s.lastEventAt)}
-                    </time>
-                  </td>
-                </tr>
-              ))}
-              {data.waiting.map((domain) => (
-                <tr key={domain} data-domain={domain}>
-                  <td>
-                    <a href={`/sites/${encodeURIComponent(domain)}`} class="site-link">{domain}</a>
-                  </td>
-                  <td class="muted-inline" colSpan={4}>
-                    Waiting for the first page view — open it for the snippet
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      </section>
-    );
+    const code = url.searchParams.get("error");
+    if (code === "invalid" || code === "conflict") {
+      data.formError = { code, domain: (url.searchParams.get("domain") ?? "").slice(0, 300) };
+    }
+    return data;
   },
+  Page: ({ data }) => (
+    <>
+      <RegisterSiteForm data={data} />
+      {data.registered && <Registered {...data.registered} />}
+      {data.sites.length === 0 && data.waiting.length === 0
+        ? (
+          <EmptyState icon="sites" title="No sites yet">
+            Register a site above to get the line to paste into its pages. Once it sends page views to any
+            Kosmos node, its dashboard appears here.
+          </EmptyState>
+        )
+        : <SitesTable data={data} />}
+    </>
+  ),
 });
+
+function RegisterSiteForm({ data }: { data: SitesData }) {
+  const error = data.formError;
+  return (
+    <form class="card" method="post" action="/api/v1/sites" data-testid="site-form">
+      <h2>Register a site</h2>
+      <div class="form-grid">
+        <label class="field field-wide">
+          <span>Domain</span>
+          <input
+            name="domain"
+            required
+            maxLength={MAX_DOMAIN_LENGTH + 20}
+            autocomplete="off"
+            spellcheck={false}
+            placeholder="example.com"
+            value={error?.domain ?? ""}
+            aria-invalid={error ? "true" : undefined}
+            aria-describedby={error ? "site-form-error" : "site-form-hint"}
+            data-testid="site-domain-input"
+          />
+          <span class="dropzone-hint" id="site-form-hint">
+            The site's host name. Proxies seal its events to this node's key; only this node can read them.
+          </span>
+        </label>
+      </div>
+      {error && (
+        <p class="form-error" role="alert" id="site-form-error" data-testid="site-form-error">
+          {FORM_ERRORS[error.code](error.domain)}
+        </p>
+      )}
+      <div class="form-actions">
+        <button type="submit" class="button" data-testid="site-register">Register site</button>
+      </div>
+    </form>
+  );
+}
+
+function Registered({ domain, snippet }: { domain: string; snippet: string }) {
+  return (
+    <section class="card snippet" role="status" data-testid="site-registered">
+      <h2>Registered {domain}</h2>
+      <p class="muted">
+        Every Kosmos node now learns that events for <strong>{domain}</strong>{" "}
+        belong to this node. Paste this line into the <code>&lt;head&gt;</code> of every page of the site:
+      </p>
+      <pre class="snippet-code"><code>{snippet}</code></pre>
+      <p class="muted">
+        <a href={`/sites/${encodeURIComponent(domain)}`}>Open its dashboard</a>
+      </p>
+    </section>
+  );
+}
+
+function SitesTable({ data }: { data: SitesData }) {
+  return (
+    <section class="card">
+      <h2>
+        Sites <span class="badge">{data.sites.length + data.waiting.length}</span>
+      </h2>
+      <div class="table-wrap">
+        <table class="sites-table" data-testid="sites">
+          <thead>
+            <tr>
+              <th>Site</th>
+              <th class="num">Visitors (30 days)</th>
+              <th class="num">Pageviews (30 days)</th>
+              <th class="num">Events, all time</th>
+              <th>Last event</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.sites.map((s) => (
+              <tr key={s.domain} data-domain={s.domain}>
+                <td>
+                  <a href={`/sites/${encodeURIComponent(s.domain)}`} class="site-link">{s.domain}</a>
+                </td>
+                <td class="num">{s.visitors.toLocaleString("en-US")}</td>
+                <td class="num">{s.pageviews.toLocaleString("en-US")}</td>
+                <td class="num">{s.events.toLocaleString("en-US")}</td>
+                <td>
+                  <time dateTime={new Date(s.lastEventAt).toISOString()}>
+                    {formatAgo(data.now - s.lastEventAt)}
+                  </time>
+                </td>
+              </tr>
+            ))}
+            {data.waiting.map((domain) => (
+              <tr key={domain} data-domain={domain}>
+                <td>
+                  <a href={`/sites/${encodeURIComponent(domain)}`} class="site-link">{domain}</a>
+                </td>
+                <td class="muted-inline" colSpan={4}>
+                  Waiting for the first page view —{" "}
+                  <a href={`/sites/${encodeURIComponent(domain)}`} data-testid="snippet-link">
+                    get the snippet
+                  </a>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
 
 /** 42_000 → "just now"; 3_600_000 → "1 h ago". */
 export function formatAgo(ms: number): string {

@@ -15,6 +15,7 @@
  * Plus one pageview for another site, `other.org`, that no query of
  * `example.com` may count.
  */
+import fc from "fast-check";
 import type { AnalyticsEvent } from "../../../protocol/analytics.ts";
 
 export const NOW = Date.parse("2024-03-15T12:00:00Z");
@@ -82,3 +83,68 @@ export const BATCH_2: AnalyticsEvent[] = [
   event("2024-03-15T10:10:00Z", "pageview", "/docs", a, google, springMail),
   event("2024-03-15T10:00:00Z", "pageview", "/blog/hello", c, google),
 ];
+
+/**
+ * Random event logs for property tests, delivered in 1–4 batches out of time
+ * order: six visitors over three days, events clustered around a few times a
+ * day so that visits have several events, split after 30 minutes, continue
+ * across batches and get late events before their start, with per-event
+ * sources, UTM tags, devices and names (a visit keeps its first event's).
+ * With `awayFromMidnight`, no event is within an hour of UTC midnight, so no
+ * visit spans two days.
+ */
+export function arbitraryEventBatches(
+  options: { awayFromMidnight?: boolean } = {},
+): fc.Arbitrary<AnalyticsEvent[][]> {
+  const base = Date.parse("2024-03-13T00:00:00Z");
+  const visitors = ["v1", "v2", "v3", "v4", "v5", "v6"].map((visitorId, i) => ({
+    visitorId,
+    device: (["desktop", "mobile", "tablet", "other"] as const)[i % 4],
+    browser: ["Chrome", "Firefox", "Safari"][i % 3],
+    os: ["Linux", "Windows", "iOS", "Android"][i % 4],
+  }));
+  const from: [string | null, string | null][] = [
+    [null, null],
+    ["https://www.google.com/", "Google"],
+    ["https://news.ycombinator.com/item?id=1", "news.ycombinator.com"],
+  ];
+  const utms: AnalyticsEvent["utm"][] = [{}, {}, {
+    source: "newsletter",
+    medium: "email",
+    campaign: "spring",
+  }, {
+    source: "google",
+    medium: "cpc",
+  }];
+  const anchors = options.awayFromMidnight ? [90, 300, 600, 610, 900, 1290] : [0, 300, 600, 610, 1410, 1435];
+  const event = fc.record({
+    visitor: fc.nat(visitors.length - 1),
+    day: fc.nat(2),
+    anchor: fc.nat(anchors.length - 1),
+    offset: fc.integer({ min: -25 * 60, max: 45 * 60 }),
+    name: fc.constantFrom("pageview", "pageview", "pageview", "Signup", "Outbound Link: Click"),
+    path: fc.constantFrom("/", "/a", "/b", "/blog/x"),
+    from: fc.nat(from.length - 1),
+    utm: fc.nat(utms.length - 1),
+  }).map((r): AnalyticsEvent => {
+    // Away from midnight: anchors 01:30–21:30, ±25/45 minutes, stay within 01:05–22:15.
+    return {
+      ts: base + r.day * 86_400_000 + anchors[r.anchor] * 60_000 + r.offset * 1000,
+      name: r.name,
+      pathname: r.path,
+      hostname: SITE,
+      referrer: from[r.from][0],
+      referrerSource: from[r.from][1],
+      utm: utms[r.utm],
+      ...visitors[r.visitor],
+      device: r.from === 2 ? "mobile" : visitors[r.visitor].device,
+    };
+  });
+  return fc.tuple(fc.array(event, { minLength: 1, maxLength: 80 }), fc.array(fc.nat(80), { maxLength: 3 }))
+    .map(([events, cuts]) => {
+      const at = [...new Set(cuts.map((c) => c % events.length))].sort((a, b) => a - b);
+      return [0, ...at].map((start, i) => events.slice(start, at[i] ?? events.length)).filter((b) =>
+        b.length > 0
+      );
+    });
+}

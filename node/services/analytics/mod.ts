@@ -1,8 +1,10 @@
 /**
  * Website analytics on the site owner's node: stores the events proxy nodes
  * deliver (already anonymized, decrypted by the caller), derives visits with a
- * 30-minute inactivity rule, keeps hourly rollups, and answers Plausible-style
- * stats queries, realtime visitor counts and the list of sites with data.
+ * 30-minute inactivity rule, keeps hourly rollups and daily per-dimension
+ * rollups (the dashboard's breakdowns), answers Plausible-style stats queries,
+ * realtime visitor counts and the list of sites with data, and sells
+ * differentially private releases of a site's statistics (`releases.ts`).
  *
  * ```ts
  * const analytics = createAnalytics({ db, log });
@@ -48,6 +50,21 @@ export {
   type StatsResult,
   type StatsRow,
 } from "./query.ts";
+export {
+  type CreateReleaseParams,
+  type CreateReleaseResult,
+  createReleases,
+  DEFAULT_MIN_COUNT,
+  DEFAULT_PRIVACY_BUDGET,
+  EmptyReleaseError,
+  type PrivacyBudget,
+  PrivacyBudgetError,
+  type ReleaseRecord,
+  Releases,
+  type ReleasesInit,
+  type ReleaseStatus,
+} from "./releases.ts";
+export { RELEASE_DIMENSIONS, type ReleaseDimension } from "./release.ts";
 
 export interface AnalyticsComponents {
   db: Database;

@@ -1,15 +1,18 @@
 /**
  * The write path: visits across batches and out of order, batch idempotency,
- * malformed input (nothing stored), realtime visitors, the site list, and
- * throughput.
+ * malformed input (nothing stored), realtime visitors, the site list,
+ * throughput, and the daily breakdowns (against a rebuild, across a restart
+ * and an upgrade).
  */
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import type { AnalyticsEvent } from "../../../protocol/analytics.ts";
 import { type Database, openDatabase } from "../db/mod.ts";
 import { createLogger } from "../../log.ts";
 import { minute, second } from "../../constants.ts";
 import { createAnalytics } from "./mod.ts";
-import { BATCH_1, BATCH_2, NOW, SITE } from "./fixtures_test.ts";
+import { rebuildBreakdowns } from "./store.ts";
+import { arbitraryEventBatches, BATCH_1, BATCH_2, NOW, SITE } from "./fixtures_test.ts";
 
 const log = createLogger({ level: "silent" }).forComponent("kosmos:analytics");
 
@@ -192,4 +195,84 @@ Deno.test("recordEvents() stores 50,000 events in batches and counts every one",
     metrics: ["events", "pageviews"],
   });
   assert.deepEqual(results[0].metrics, [50_000, 45_000]);
+});
+
+/** The non-zero rows of `analytics_breakdowns`, in key order. */
+function breakdownsOf(db: Database) {
+  return db.prepare(
+    `SELECT site, dim, day, value, visitors, visits, pageviews, events, bounces, duration_ms, pageview_visitors,
+       pageview_visits
+     FROM analytics_breakdowns
+     WHERE visitors != 0 OR visits != 0 OR pageviews != 0 OR events != 0 OR bounces != 0 OR duration_ms != 0
+       OR pageview_visitors != 0 OR pageview_visits != 0
+     ORDER BY site, dim, day, value`,
+  ).all().map((row: Record<string, unknown>) => ({ ...row }));
+}
+
+Deno.test("recordEvents() keeps the breakdowns equal to a rebuild from the stored events", () => {
+  // Visits here may span midnight, continue across batches and gain events before their start.
+  fc.assert(
+    fc.property(arbitraryEventBatches(), (batches) => {
+      const { db, analytics } = setUp();
+      // Every other batch through a new writer, which remembers no visit and reads them back.
+      batches.forEach((events, i) =>
+        (i % 2 === 0 ? analytics : createAnalytics({ db, log }, { now: () => NOW })).recordEvents(
+          SITE,
+          events,
+        )
+      );
+      const incremental = breakdownsOf(db);
+      rebuildBreakdowns(db);
+      assert.deepEqual(incremental, breakdownsOf(db));
+    }),
+    { numRuns: 60 },
+  );
+});
+
+Deno.test("recordEvents() keeps the breakdowns across a restart, for a visit that continues after it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kosmos-analytics-test-" });
+  try {
+    const path = `${dir}/kosmos.db`;
+    let db = openDatabase(path);
+    createAnalytics({ db, log }, { now: () => NOW }).recordEvents(SITE, BATCH_1, { batchId: "b1" });
+    db.close();
+    // Reopened: BATCH_2 continues visit A from before the restart.
+    db = openDatabase(path);
+    const analytics = createAnalytics({ db, log }, { now: () => NOW });
+    analytics.recordEvents(SITE, BATCH_2, { batchId: "b2" });
+    const reference = setUp();
+    reference.analytics.recordEvents(SITE, BATCH_1, { batchId: "b1" });
+    reference.analytics.recordEvents(SITE, BATCH_2, { batchId: "b2" });
+    assert.deepEqual(breakdownsOf(db), breakdownsOf(reference.db));
+    // Top pages by visitors and pageviews, as the dashboard asks (see query_test.ts for the arithmetic).
+    const { results } = analytics.queryStats({
+      site_id: SITE,
+      date_range: "7d",
+      metrics: ["visitors", "pageviews"],
+      dimensions: ["event:page"],
+      filters: [["is", "event:name", ["pageview"]]],
+    });
+    assert.deepEqual(results.map((r) => [...r.dimensions, ...r.metrics]), [
+      ["/", 3, 3],
+      ["/pricing", 2, 2],
+      ["/blog/hello", 1, 2],
+      ["/docs", 1, 1],
+    ]);
+    db.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("createAnalytics() fills the breakdowns from events stored before they existed", () => {
+  const { db, analytics } = setUp();
+  analytics.recordEvents(SITE, BATCH_1);
+  analytics.recordEvents(SITE, BATCH_2);
+  const expected = breakdownsOf(db);
+  assert.ok(expected.length > 0);
+  // Back to the first version of the schema, as a node upgraded from it has.
+  db.exec(`DROP TABLE analytics_breakdowns; DROP INDEX analytics_events_by_visit;
+    DELETE FROM schema_migrations WHERE component = 'analytics' AND version > 1`);
+  createAnalytics({ db, log }, { now: () => NOW });
+  assert.deepEqual(breakdownsOf(db), expected);
 });

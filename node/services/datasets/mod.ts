@@ -20,7 +20,7 @@
 import { CID } from "multiformats/cid";
 import { type AnnouncementBody, signAnnouncement } from "../../../protocol/announcement.ts";
 import { type ManifestCid, toManifestCid } from "../../../protocol/ids.ts";
-import type { Category, Manifest } from "../../../protocol/manifest.ts";
+import type { Category, Manifest, PrivacyReport } from "../../../protocol/manifest.ts";
 import { type BlockStore, prepareDataset } from "../blocks/mod.ts";
 import type { Catalog } from "../catalog/mod.ts";
 import { type Database, migrate } from "../db/mod.ts";
@@ -56,6 +56,8 @@ export interface PublishDatasetOptions {
   contentType?: string;
   /** @default 1 MiB */
   chunkSize?: number;
+  /** The k and ε the seller applied, kept in the manifest. @default {} */
+  privacy?: PrivacyReport;
   signal?: AbortSignal;
 }
 
@@ -122,6 +124,7 @@ export class Datasets {
       filename: options.filename,
       contentType: options.contentType,
       chunkSize: options.chunkSize,
+      privacy: options.privacy,
       signal: options.signal,
     });
     const { manifest, manifestCid } = prepared;

@@ -9,35 +9,29 @@
  *
  * Events are batched per site (`batchSize` events or `flushInterval`). A
  * batch for a site this node owns goes straight to `recordEvents`; any other
- * batch is sealed to the owner's X25519 key in memory (`seal.ts`), put in
- * the outbox (ciphertext only) and delivered over `/kosmos/ingest/1.0.0`
- * until the owner acks it, which it does after `recordEvents` has stored it.
+ * batch is sealed to the owner's X25519 key in memory (`seal.ts`) and stored
+ * as a content-addressed block (ciphertext only), which `outbox.ts` provides
+ * in the DHT, hands to replicas while the owner has not acked it, and
+ * announces to the owner over `/kosmos/ingest/2.0.0`; the owner fetches it
+ * through the chunk protocol and acks after `recordEvents` has stored it.
  *
  * ```ts
- * const ingest = createIngest({ db, p2p, sites, log, trustedProxies: [], recordEvents });
+ * const ingest = createIngest({ db, p2p, blocks, transfer, sites, log, trustedProxies: [], recordEvents });
  * await ingest.start();
  * const result = await ingest.recordEvent(payload, { remoteAddress, userAgent }); // {} or { dropped }
  * const off = ingest.onEvents((site, events) => console.log(site, events.length));
  * ```
  */
-import type { Connection, Stream } from "@libp2p/interface";
-import { peerIdFromString } from "@libp2p/peer-id";
-import { lpStream } from "@libp2p/utils";
 import {
   type AnalyticsEvent,
-  decodeIngestReply,
-  decodeSealedBatch,
-  encodeIngestReply,
-  encodeSealedBatch,
   type EventDropReason,
   type EventPayload,
-  INGEST_PROTOCOL,
-  type IngestReply,
   MAX_BATCH_EVENTS,
-  MAX_SEALED_BATCH_BYTES,
 } from "../../../protocol/analytics.ts";
 import type { Database } from "../db/mod.ts";
 import type { P2P } from "../p2p/mod.ts";
+import type { BlockStore } from "../blocks/mod.ts";
+import type { Transfer } from "../transfer/mod.ts";
 import type { Site, Sites } from "../sites/mod.ts";
 import type { Logger } from "../../log.ts";
 import { day, minute, second } from "../../constants.ts";
@@ -46,7 +40,8 @@ import { isBot, parseUserAgent } from "./user_agent.ts";
 import { cleanReferrer, getReferrerSource, getUtm } from "./referrer.ts";
 import { TokenBuckets } from "./rate_limit.ts";
 import { migrateIngest } from "./schema.ts";
-import { openBatch, sealBatch } from "./seal.ts";
+import { randomBatchId } from "./seal.ts";
+import { type BatchState, createOutbox, type Outbox, type OutboxInit } from "./outbox.ts";
 import { VisitorSalts } from "./visitor.ts";
 
 export { isBot, parseUserAgent, type UserAgentInfo } from "./user_agent.ts";
@@ -54,7 +49,8 @@ export { getReferrerSource, getUtm } from "./referrer.ts";
 export { isProxyAddress, resolveClientIp } from "./client_ip.ts";
 export { TokenBuckets } from "./rate_limit.ts";
 export { SALT_RETENTION, VisitorSalts } from "./visitor.ts";
-export { openBatch, sealBatch } from "./seal.ts";
+export { openBatch, sealBatch, sealBlocks } from "./seal.ts";
+export { type BatchState, BlockUnavailableError, type OutboxInit } from "./outbox.ts";
 
 /**
  * Stores events of a site this node owns durably (the analytics service's
@@ -87,6 +83,12 @@ export interface RecordEventResult {
 export interface IngestComponents {
   db: Database;
   p2p: P2P;
+  /** Where sealed batches are kept, as blocks. */
+  blocks: BlockStore;
+  /** Fetches sealed batch blocks from the nodes that hold them. */
+  transfer: Transfer;
+  /** Disk offered for other proxies' batches, in GB (`config.storage.quotaGB`). @default 0 */
+  quotaGB?: number;
   sites: Sites;
   log: Logger;
   /** Addresses allowed to set `X-Forwarded-For` (config `trustedProxies`). */
@@ -95,7 +97,8 @@ export interface IngestComponents {
   recordEvents?: RecordEvents;
 }
 
-export interface IngestInit {
+/** Rate limits and batching; delivery settings are {@link OutboxInit}'s. */
+export interface IngestInit extends OutboxInit {
   /** Events per second one client may send, on average. @default 10 */
   clientRate?: number;
   /** Events one client may send at once. @default 100 */
@@ -108,10 +111,6 @@ export interface IngestInit {
   batchSize?: number;
   /** Longest an event waits for its batch, ms. @default 2 seconds */
   flushInterval?: number;
-  /** Longest one delivery attempt may take, ms. @default 10 seconds */
-  deliveryTimeout?: number;
-  /** Longest wait between delivery attempts, ms. @default 1 minute */
-  maxRetryDelay?: number;
   /** The clock, ms. @default Date.now */
   now?: () => number;
 }
@@ -130,17 +129,14 @@ export function createIngest(components: IngestComponents, init: IngestInit = {}
 
 export class Ingest {
   #c: IngestComponents;
-  #init: Required<IngestInit>;
+  #init: Required<Omit<IngestInit, Exclude<keyof OutboxInit, "now">>>;
   #salts?: VisitorSalts;
   #clients: TokenBuckets;
   #siteBuckets: TokenBuckets;
   #pending = new Map<string, Pending>();
   #flushing = new Set<Promise<void>>();
   #listeners = new Set<EventsListener>();
-  #controller?: AbortController;
-  #delivering?: Promise<void>;
-  #deliverAgain = false;
-  #retryTimer?: ReturnType<typeof setTimeout>;
+  #outbox: Outbox;
   #pruneTimer?: ReturnType<typeof setInterval>;
 
   constructor(components: IngestComponents, init: IngestInit) {
@@ -152,10 +148,18 @@ export class Ingest {
       siteBurst: init.siteBurst ?? 10_000,
       batchSize: Math.min(init.batchSize ?? 100, MAX_BATCH_EVENTS),
       flushInterval: init.flushInterval ?? 2 * second,
-      deliveryTimeout: init.deliveryTimeout ?? 10 * second,
-      maxRetryDelay: init.maxRetryDelay ?? minute,
       now: init.now ?? Date.now,
     };
+    this.#outbox = createOutbox({
+      db: components.db,
+      p2p: components.p2p,
+      blocks: components.blocks,
+      transfer: components.transfer,
+      sites: components.sites,
+      log: components.log,
+      quotaGB: components.quotaGB ?? 0,
+      receive: (site, events, batchId) => this.#receive(site, events, batchId),
+    }, init);
     const now = this.#init.now;
     this.#clients = new TokenBuckets({ rate: this.#init.clientRate, burst: this.#init.clientBurst, now });
     this.#siteBuckets = new TokenBuckets({ rate: this.#init.siteRate, burst: this.#init.siteBurst, now });
@@ -164,31 +168,16 @@ export class Ingest {
   async start(): Promise<void> {
     migrateIngest(this.#c.db);
     this.#salts ??= new VisitorSalts(this.#c.db, { now: this.#init.now });
-    this.#controller = new AbortController();
-    await this.#c.p2p.libp2p.handle(
-      INGEST_PROTOCOL,
-      (stream, connection) => this.#serve(stream, connection),
-      {
-        maxInboundStreams: 32,
-        maxOutboundStreams: 32,
-      },
-    );
+    await this.#outbox.start();
     this.#pruneTimer = setInterval(() => this.#prune(), 10 * minute);
-    const waiting = this.#countOutbox();
-    this.#c.log.info("started ingest", { outbox: waiting });
-    if (waiting > 0) this.#deliver();
+    this.#c.log.info("started ingest", { outbox: this.#outbox.countPending() });
   }
 
   async stop(): Promise<void> {
     clearInterval(this.#pruneTimer);
     for (const site of [...this.#pending.keys()]) this.#flush(site);
     await Promise.allSettled([...this.#flushing]);
-    this.#controller?.abort(new Error("ingest stopped"));
-    clearTimeout(this.#retryTimer);
-    await this.#delivering?.catch(() => {});
-    try {
-      await this.#c.p2p.libp2p.unhandle(INGEST_PROTOCOL);
-    } catch { /* p2p already stopped */ }
+    await this.#outbox.stop();
   }
 
   /** Calls `listener` with each batch of events this node stores for its own sites; returns an unsubscribe. */
@@ -238,13 +227,19 @@ export class Ingest {
     await Promise.allSettled([...this.#flushing]);
   }
 
-  /** Sealed batches waiting for their owner's ack. */
+  /** Sealed batches this node holds (as proxy or replica) that their owner has not acked yet. */
   countOutbox(): number {
-    return this.#countOutbox();
+    return this.#outbox.countPending();
   }
 
-  #countOutbox(): number {
-    return (this.#c.db.prepare("SELECT COUNT(*) AS n FROM ingest_outbox").get() as { n: number }).n;
+  /** The sealed batch blocks this node holds, with their delivery state. */
+  listBatches(): BatchState[] {
+    return this.#outbox.listBatches();
+  }
+
+  /** Delivers and replicates every held batch now, not at its next retry; resolves when that round is done. */
+  deliverNow(): Promise<void> {
+    return this.#outbox.deliverNow();
   }
 
   #enqueue(site: Site, event: AnalyticsEvent): void {
@@ -272,22 +267,16 @@ export class Ingest {
 
   async #dispatch(site: Site, events: AnalyticsEvent[]): Promise<void> {
     if (this.#c.sites.isOwnSite(site)) {
-      await this.#receive(site.domain, events, randomHex(16));
+      await this.#receive(site.domain, events, randomBatchId());
       return;
     }
-    const id = randomHex(16);
-    const key = hexToBytes(site.encryptionKey);
-    const bytes = encodeSealedBatch(await sealBatch(events, { id, site: site.domain, publicKey: key }));
-    const now = this.#init.now();
-    this.#c.db.prepare(
-      "INSERT INTO ingest_outbox (id, site, peer_id, bytes, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)",
-    ).run(id, site.domain, site.peerId, bytes, now, now);
-    this.#c.log.debug("sealed events", { site: site.domain, count: events.length, batch: id });
-    this.#deliver();
+    await this.#outbox.queue(site, events);
   }
 
-  async #receive(site: string, events: AnalyticsEvent[], batchId: string): Promise<void> {
-    await this.#c.recordEvents?.(site, events, { batchId });
+  /** Records a batch of an own site and tells listeners; false when the batch id was recorded before. */
+  async #receive(site: string, events: AnalyticsEvent[], batchId: string): Promise<boolean> {
+    const result = await this.#c.recordEvents?.(site, events, { batchId });
+    if ((result as { duplicate?: unknown } | undefined)?.duplicate === true) return false;
     for (const listener of this.#listeners) {
       try {
         listener(site, events);
@@ -295,133 +284,7 @@ export class Ingest {
         this.#c.log.warn("failed to notify an events listener", { error: err });
       }
     }
-  }
-
-  /** Starts a delivery round, or asks the running one to go again. */
-  #deliver(): void {
-    if (!this.#controller || this.#controller.signal.aborted) return;
-    if (this.#delivering) {
-      this.#deliverAgain = true;
-      return;
-    }
-    this.#delivering = (async () => {
-      do {
-        this.#deliverAgain = false;
-        await this.#deliverDue();
-      } while (this.#deliverAgain && !this.#controller?.signal.aborted);
-    })().catch((err) => this.#c.log.warn("failed to deliver events", { error: err }))
-      .finally(() => {
-        this.#delivering = undefined;
-        this.#scheduleRetry();
-      });
-  }
-
-  async #deliverDue(): Promise<void> {
-    const rows = this.#c.db.prepare(
-      "SELECT id, peer_id, bytes, attempts FROM ingest_outbox WHERE next_at <= ? ORDER BY created_at LIMIT 256",
-    ).all(this.#init.now()) as { id: string; peer_id: string; bytes: Uint8Array; attempts: number }[];
-    const byPeer = new Map<string, typeof rows>();
-    for (const row of rows) byPeer.set(row.peer_id, [...(byPeer.get(row.peer_id) ?? []), row]);
-    await Promise.all([...byPeer].map(async ([peerId, batches]) => {
-      for (const [i, batch] of batches.entries()) {
-        if (this.#controller?.signal.aborted) return;
-        try {
-          const reply = await this.#send(peerId, batch.bytes);
-          this.#c.db.prepare("DELETE FROM ingest_outbox WHERE id = ?").run(batch.id);
-          if ("reject" in reply) {
-            this.#c.log.warn("dropped a batch its owner rejected", {
-              peerId,
-              batch: batch.id,
-              reason: reply.reject,
-            });
-          } else this.#c.log.debug("delivered events", { peerId, batch: batch.id });
-        } catch (err) {
-          // The owner is unreachable: back off every batch for it, not only this one.
-          const retry = this.#c.db.prepare(
-            "UPDATE ingest_outbox SET attempts = attempts + 1, next_at = ? WHERE id = ?",
-          );
-          for (const later of batches.slice(i)) {
-            const delay = Math.min(this.#init.maxRetryDelay, second * 2 ** Math.min(later.attempts, 16));
-            retry.run(this.#init.now() + delay, later.id);
-          }
-          this.#c.log.debug("failed to deliver events", { peerId, batches: batches.length - i, error: err });
-          return;
-        }
-      }
-    }));
-  }
-
-  #scheduleRetry(): void {
-    clearTimeout(this.#retryTimer);
-    if (!this.#controller || this.#controller.signal.aborted) return;
-    const row = this.#c.db.prepare("SELECT MIN(next_at) AS next FROM ingest_outbox").get() as {
-      next: number | null;
-    };
-    if (row.next === null) return;
-    this.#retryTimer = setTimeout(() => this.#deliver(), Math.max(0, row.next - this.#init.now()));
-  }
-
-  async #send(peerId: string, bytes: Uint8Array): Promise<IngestReply> {
-    const signal = AbortSignal.any([
-      AbortSignal.timeout(this.#init.deliveryTimeout),
-      this.#controller!.signal,
-    ]);
-    const stream = await this.#c.p2p.libp2p.dialProtocol(peerIdFromString(peerId), INGEST_PROTOCOL, {
-      signal,
-    });
-    try {
-      const lp = lpStream(stream, { maxDataLength: 1024 });
-      await lp.write(bytes, { signal });
-      const reply = decodeIngestReply((await lp.read({ signal })).subarray());
-      await stream.close({ signal }).catch(() => {});
-      return reply;
-    } catch (err) {
-      stream.abort(err as Error);
-      throw err;
-    }
-  }
-
-  async #serve(stream: Stream, connection: Connection): Promise<void> {
-    const from = connection.remotePeer.toString();
-    const signal = AbortSignal.any([
-      AbortSignal.timeout(this.#init.deliveryTimeout),
-      this.#controller!.signal,
-    ]);
-    try {
-      const lp = lpStream(stream, { maxDataLength: MAX_SEALED_BATCH_BYTES });
-      const reply = await this.#accept((await lp.read({ signal })).subarray(), from);
-      await lp.write(encodeIngestReply(reply), { signal });
-      await stream.close({ signal });
-    } catch (err) {
-      stream.abort(err as Error);
-      this.#c.log.debug("failed to receive events", { from, error: err });
-    }
-  }
-
-  /** Opens and stores one sealed batch; throws only when storing failed (the proxy will retry). */
-  async #accept(bytes: Uint8Array, from: string): Promise<IngestReply> {
-    const { sites, db, log } = this.#c;
-    let batch;
-    try {
-      batch = decodeSealedBatch(bytes);
-    } catch (err) {
-      return { reject: (err as Error).message };
-    }
-    const site = sites.getSite(batch.site);
-    if (!site || !sites.isOwnSite(site)) return { reject: "this node does not own the site" };
-    if (db.prepare("SELECT 1 FROM ingest_received WHERE id = ?").get(batch.id)) return { ack: batch.id };
-    let events: AnalyticsEvent[];
-    try {
-      events = await openBatch(batch, sites.encryptionKey.privateKey, sites.encryptionKey.publicKey);
-    } catch (err) {
-      log.debug("rejected a sealed batch", { from, reason: (err as Error).message });
-      return { reject: (err as Error).message };
-    }
-    await this.#receive(batch.site, events, batch.id);
-    db.prepare("INSERT OR IGNORE INTO ingest_received (id, received_at) VALUES (?, ?)")
-      .run(batch.id, this.#init.now());
-    log.debug("received events", { from, site: batch.site, count: events.length });
-    return { ack: batch.id };
+    return true;
   }
 
   #prune(): void {
@@ -434,16 +297,4 @@ export class Ingest {
       this.#c.log.warn("failed to prune ingest state", { error: err });
     }
   }
-}
-
-function randomHex(bytes: number): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
-}
-
-function hexToBytes(hex: string): Uint8Array {
-  const clean = hex.startsWith("0x") ? hex.slice(2) : hex;
-  const out = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
-  return out;
 }

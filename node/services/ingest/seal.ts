@@ -8,15 +8,18 @@
  * ```ts
  * const sealed = await sealBatch(events, { id, site: "example.com", publicKey: ownerKey });
  * const events = await openBatch(sealed, privateKey, ownPublicKey);
+ * const blocks = await sealBlocks(events, { site: "example.com", publicKey: ownerKey }); // [{ id, bytes }]
  * ```
  */
 import { openSealed, sealTo } from "../../sealed_box.ts";
 import {
   type AnalyticsEvent,
   checkAnalyticsEvent,
+  encodeSealedBatch,
   MAX_BATCH_EVENTS,
   type SealedBatch,
 } from "../../../protocol/analytics.ts";
+import { MAX_SEALED_BLOCK_BYTES } from "../../../protocol/ingest.ts";
 
 const INFO = new TextEncoder().encode("kosmos/ingest/1 batch key");
 
@@ -32,6 +35,57 @@ export async function sealBatch(
   });
   plaintext.fill(0);
   return { v: 1, id: options.id, site: options.site, ...box };
+}
+
+/** One sealed batch, encoded: the bytes of its block. */
+export interface SealedBlock {
+  /** The batch id (32 hex digits), fresh for each block. */
+  id: string;
+  /** `encodeSealedBatch()` of the sealed batch: ciphertext and public fields only. */
+  bytes: Uint8Array;
+}
+
+/**
+ * Seals `events` to the X25519 `publicKey` as one or more encoded batches,
+ * each under a fresh batch id and at most `maxBytes` long: a batch that
+ * would be larger is split in halves (and those again) before sealing.
+ * Throws a `RangeError` when a single event does not fit.
+ */
+export async function sealBlocks(
+  events: AnalyticsEvent[],
+  options: { site: string; publicKey: Uint8Array; /** @default MAX_SEALED_BLOCK_BYTES */ maxBytes?: number },
+): Promise<SealedBlock[]> {
+  const maxBytes = options.maxBytes ?? MAX_SEALED_BLOCK_BYTES;
+  if (events.length === 0) return [];
+  if (events.length > MAX_BATCH_EVENTS) {
+    const half = Math.ceil(events.length / 2);
+    return [
+      ...await sealBlocks(events.slice(0, half), options),
+      ...await sealBlocks(events.slice(half), options),
+    ];
+  }
+  const id = randomBatchId();
+  const bytes = encodeSealedBatch(
+    await sealBatch(events, { id, site: options.site, publicKey: options.publicKey }),
+  );
+  if (bytes.byteLength <= maxBytes) return [{ id, bytes }];
+  if (events.length === 1) {
+    throw new RangeError(
+      `Cannot seal an event of ${bytes.byteLength} bytes: blocks hold at most ${maxBytes}`,
+    );
+  }
+  const half = Math.ceil(events.length / 2);
+  return [
+    ...await sealBlocks(events.slice(0, half), options),
+    ...await sealBlocks(events.slice(half), options),
+  ];
+}
+
+/** A fresh random batch id: 16 bytes as 32 hex digits. */
+export function randomBatchId(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join(
+    "",
+  );
 }
 
 /** Opens a batch sealed to this node; throws a `TypeError` when it cannot be opened or is malformed. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { AnalyticsEvent } from "../../../protocol/analytics.ts";
 import { decodeSealedBatch, encodeSealedBatch } from "../../../protocol/analytics.ts";
-import { openBatch, sealBatch } from "./seal.ts";
+import { openBatch, sealBatch, sealBlocks } from "./seal.ts";
 
 const event: AnalyticsEvent = {
   ts: 1_700_000_000_000,
@@ -52,4 +52,29 @@ Deno.test("openBatch() rejects decrypted content that is not a list of well-form
     publicKey: owner.publicKey,
   });
   await assert.rejects(openBatch(bad, owner.privateKey, owner.publicKey), /Malformed analytics event/);
+});
+
+Deno.test("sealBlocks() splits a batch that would not fit one block, each part under its own id", async () => {
+  const owner = await keyPair();
+  const events = Array.from({ length: 40 }, (_, i) => ({ ...event, pathname: `/page-${i}` }));
+  const [whole] = await sealBlocks(events, { site: "example.com", publicKey: owner.publicKey });
+  const blocks = await sealBlocks(events, {
+    site: "example.com",
+    publicKey: owner.publicKey,
+    maxBytes: Math.ceil(whole.bytes.byteLength / 3),
+  });
+  assert.ok(blocks.length >= 3, `${blocks.length} blocks`);
+  assert.equal(new Set(blocks.map((b) => b.id)).size, blocks.length);
+  const opened: AnalyticsEvent[] = [];
+  for (const block of blocks) {
+    assert.ok(block.bytes.byteLength <= Math.ceil(whole.bytes.byteLength / 3));
+    const batch = decodeSealedBatch(block.bytes);
+    assert.equal(batch.id, block.id);
+    opened.push(...await openBatch(batch, owner.privateKey, owner.publicKey));
+  }
+  assert.deepEqual(opened.map((e) => e.pathname), events.map((e) => e.pathname));
+  await assert.rejects(
+    sealBlocks([event], { site: "example.com", publicKey: owner.publicKey, maxBytes: 100 }),
+    RangeError,
+  );
 });

@@ -11,6 +11,7 @@
  * const id = await salts.getVisitorId({ site: "example.com", ip, userAgent }); // 32 hex digits
  * ```
  */
+import { createHmac } from "node:crypto";
 import type { Database } from "../db/mod.ts";
 import { day, hour } from "../../constants.ts";
 import { migrateIngest } from "./schema.ts";
@@ -26,7 +27,7 @@ export interface VisitorSaltsInit {
 export class VisitorSalts {
   #db: Database;
   #now: () => number;
-  #current?: { day: number; key: CryptoKey };
+  #current?: { day: number; salt: Uint8Array };
 
   constructor(db: Database, init: VisitorSaltsInit = {}) {
     this.#db = db;
@@ -35,13 +36,13 @@ export class VisitorSalts {
   }
 
   /** The visitor id (32 hex digits) of a client on a site, under today's salt. */
+  // deno-lint-ignore require-await -- async for callers; the HMAC runs in place (it is on every event's path)
   async getVisitorId(input: { site: string; ip: string; userAgent: string }): Promise<string> {
-    const key = await this.#getKey();
-    const data = new TextEncoder().encode(`${input.site}\n${input.ip}\n${input.userAgent}`);
-    const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, data));
-    let hex = "";
-    for (let i = 0; i < 16; i++) hex += mac[i].toString(16).padStart(2, "0");
-    return hex;
+    // node:crypto's HMAC is synchronous and several times cheaper per call than crypto.subtle.sign.
+    return createHmac("sha256", this.#getSalt())
+      .update(`${input.site}\n${input.ip}\n${input.userAgent}`, "utf8")
+      .digest("hex")
+      .slice(0, 32);
   }
 
   /** Days (since the epoch) whose salts are stored, oldest first. */
@@ -57,24 +58,17 @@ export class VisitorSalts {
     return Number(result.changes);
   }
 
-  async #getKey(): Promise<CryptoKey> {
+  #getSalt(): Uint8Array {
     const now = this.#now();
     const today = Math.floor(now / day);
-    if (this.#current?.day === today) return this.#current.key;
+    if (this.#current?.day === today) return this.#current.salt;
     this.#db.prepare("INSERT OR IGNORE INTO ingest_salts (day, salt, created_at) VALUES (?, ?, ?)")
       .run(today, crypto.getRandomValues(new Uint8Array(32)), now);
     const { salt } = this.#db.prepare("SELECT salt FROM ingest_salts WHERE day = ?").get(today) as {
       salt: Uint8Array;
     };
     this.pruneSalts();
-    const key = await crypto.subtle.importKey(
-      "raw",
-      salt as Uint8Array<ArrayBuffer>,
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign"],
-    );
-    if (Math.floor(this.#now() / day) === today) this.#current = { day: today, key };
-    return key;
+    this.#current = { day: today, salt };
+    return salt;
   }
 }

@@ -43,3 +43,33 @@ Deno.test("getVisitorId() rotates at midnight UTC; a salt is deleted 48 hours af
   const raw = JSON.stringify(db.prepare("SELECT * FROM ingest_salts").all());
   assert.doesNotMatch(raw, /203\.0\.113\.7/);
 });
+
+Deno.test("getVisitorId() is the first half of HMAC-SHA256(salt, site \\n IP \\n user agent)", async () => {
+  const db = openDatabase(":memory:");
+  const salts = new VisitorSalts(db, { now: () => 10 * day });
+  const id = await salts.getVisitorId(client);
+  const { salt } = db.prepare("SELECT salt FROM ingest_salts WHERE day = 10").get() as { salt: Uint8Array };
+  const key = await crypto.subtle.importKey(
+    "raw",
+    salt as Uint8Array<ArrayBuffer>,
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const data = new TextEncoder().encode(`${client.site}\n${client.ip}\n${client.userAgent}`);
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, data));
+  assert.equal(id, Array.from(mac.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join(""));
+  // Non-ASCII user agents are hashed as UTF-8.
+  const accented = { ...client, userAgent: "Mozilla/5.0 (Linux; é) Firefox/131.0" };
+  const mac2 = new Uint8Array(
+    await crypto.subtle.sign(
+      "HMAC",
+      key,
+      new TextEncoder().encode(`${accented.site}\n${accented.ip}\n${accented.userAgent}`),
+    ),
+  );
+  assert.equal(
+    await salts.getVisitorId(accented),
+    Array.from(mac2.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join(""),
+  );
+});

@@ -35,6 +35,10 @@ const cors: Record<string, string> = {
   "Access-Control-Max-Age": "86400",
 };
 
+const accepted: Record<string, string> = { ...cors, "Cache-Control": "no-store" };
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 export interface EventRoutesOptions {
   /** Resolves once the client build (which holds the tracker) is on disk. */
   getManifest: () => Promise<{ tracker?: string }>;
@@ -73,9 +77,8 @@ export function createEventRoutes(facade: KosmosFacade, options: EventRoutesOpti
           "Retry-After": String(result.retryAfter ?? 1),
         });
       }
-      const headers: Record<string, string> = { ...cors, "Cache-Control": "no-store" };
-      if (result.dropped) headers[DROP_HEADER] = result.dropped;
-      return c.body(null, 202, headers);
+      if (!result.dropped) return c.body(null, 202, accepted);
+      return c.body(null, 202, { ...accepted, [DROP_HEADER]: result.dropped });
     },
   });
 
@@ -102,12 +105,22 @@ export function createEventRoutes(facade: KosmosFacade, options: EventRoutesOpti
   return app as unknown as Hono;
 }
 
-/** Reads at most {@link MAX_EVENT_BODY_BYTES} of UTF-8; 413 beyond that, checked while streaming. */
+/**
+ * Reads at most {@link MAX_EVENT_BODY_BYTES} of UTF-8; 413 beyond that. A
+ * body with a `Content-Length` (what browsers send) is read whole, since the
+ * server ends it there; one without is checked while streaming.
+ */
 async function readBody(request: Request): Promise<string> {
-  const declared = Number(request.headers.get("content-length") ?? NaN);
+  const length = request.headers.get("content-length");
+  const declared = Number(length ?? NaN);
   if (declared > MAX_EVENT_BODY_BYTES || !request.body) {
     if (!request.body) throw dropError(400, "bad_request", "invalid", "Expected an event body");
     throw tooLarge();
+  }
+  if (length !== null && Number.isSafeInteger(declared) && declared >= 0) {
+    const whole = new Uint8Array(await request.arrayBuffer());
+    if (whole.byteLength > MAX_EVENT_BODY_BYTES) throw tooLarge();
+    return decode(whole);
   }
   const bytes = new Uint8Array(MAX_EVENT_BODY_BYTES);
   let size = 0;
@@ -126,8 +139,12 @@ async function readBody(request: Request): Promise<string> {
   } finally {
     reader.releaseLock();
   }
+  return decode(bytes.subarray(0, size));
+}
+
+function decode(bytes: Uint8Array): string {
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, size));
+    return utf8.decode(bytes);
   } catch {
     throw dropError(400, "bad_request", "invalid", "The request body is not valid UTF-8");
   }

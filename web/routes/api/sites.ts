@@ -5,8 +5,14 @@
  *   the `snippet` to paste into its pages; registering again re-announces it.
  *   `422` for a bad domain, `409` when another owner registered it first.
  * - `GET /api/v1/sites` → `{ sites: [...] }`, the sites this node owns.
+ *
+ * The Sites page's form posts the same route as
+ * `application/x-www-form-urlencoded` (it works without JavaScript): the
+ * answer is a `303` back to `/sites`, with `?registered=<domain>` or
+ * `?error=invalid|conflict&domain=<input>` for the page to show inline. Only
+ * same-origin form posts are taken, so another site cannot register one.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { KosmosFacade, SiteView } from "../../facade.ts";
 import { HttpError } from "../../http_error.ts";
 import { readJson } from "../../read_json.ts";
@@ -22,6 +28,7 @@ export function createSiteRoutes(facade: KosmosFacade): Hono {
       return c.json({ sites: sites.map((site) => withSnippet(site, origin)) });
     },
     POST: async (c) => {
+      if (isFormPost(c.req.raw)) return await registerFromForm(c, facade);
       const body = await readJson(c.req.raw, { maxBytes: 4096 });
       if (typeof body !== "object" || body === null || Array.isArray(body)) {
         throw new HttpError(422, "unprocessable", 'Expected a JSON object like { "domain": "example.com" }');
@@ -60,4 +67,101 @@ export function withSnippet(site: SiteView, origin: string): SiteView & { snippe
     snippet:
       `<script defer data-domain="${site.domain}" data-api="${origin}" src="${origin}/js/kosmos.js"></script>`,
   };
+}
+
+/** Why a form registration failed, as the Sites page names it in `?error=`. */
+export type SiteFormError = "invalid" | "conflict";
+
+const MAX_FORM_BYTES = 4096;
+
+function isFormPost(request: Request): boolean {
+  const type = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  return type === "application/x-www-form-urlencoded";
+}
+
+/**
+ * What a person typed into the domain field, as a domain to register: a
+ * pasted URL (`https://Example.com/pricing`) gives its host name. Anything
+ * else is passed on as typed, for `registerSite()` to judge.
+ */
+export function readDomainInput(input: string): string {
+  const text = input.trim();
+  if (/^https?:\/\//i.test(text)) {
+    try {
+      return new URL(text).hostname;
+    } catch { /* not a URL after all */ }
+  }
+  return text.toLowerCase().replace(/\.$/, "");
+}
+
+async function registerFromForm(c: Context, facade: KosmosFacade): Promise<Response> {
+  checkSameOrigin(c.req.raw);
+  const declared = Number(c.req.header("content-length") ?? NaN);
+  if (declared > MAX_FORM_BYTES) {
+    throw new HttpError(413, "payload_too_large", `The form is larger than ${MAX_FORM_BYTES} bytes`);
+  }
+  const text = await readText(c.req.raw, MAX_FORM_BYTES);
+  const input = new URLSearchParams(text).get("domain") ?? "";
+  const back = (params: Record<string, string>) => {
+    c.header("Cache-Control", "no-store");
+    return c.redirect(`/sites?${new URLSearchParams(params)}`, 303);
+  };
+  try {
+    const site = await facade.registerSite(readDomainInput(input), { signal: c.req.raw.signal });
+    return back({ registered: site.domain });
+  } catch (err) {
+    const { name } = err as Error;
+    const typed = input.trim().slice(0, 300);
+    if (name === "TypeError") return back({ error: "invalid" satisfies SiteFormError, domain: typed });
+    if (name === "SiteConflictError") {
+      return back({ error: "conflict" satisfies SiteFormError, domain: typed });
+    }
+    throw err;
+  }
+}
+
+/**
+ * Refuses a form post from another site (a page elsewhere cannot register
+ * sites on this node): browsers say where a post comes from in
+ * `Sec-Fetch-Site` or `Origin`; a client that sends neither is not a browser.
+ */
+function checkSameOrigin(request: Request): void {
+  const site = request.headers.get("sec-fetch-site");
+  if (site !== null) {
+    if (site === "same-origin" || site === "none") return;
+  } else {
+    const origin = request.headers.get("origin");
+    if (origin === null) return;
+    try {
+      if (new URL(origin).host === (request.headers.get("host") ?? new URL(request.url).host)) return;
+    } catch { /* "null" or garbage: refused below */ }
+  }
+  throw new HttpError(403, "forbidden", "Sites can only be registered from this node's own pages");
+}
+
+async function readText(request: Request, maxBytes: number): Promise<string> {
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        throw new HttpError(413, "payload_too_large", `The form is larger than ${maxBytes} bytes`);
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }
