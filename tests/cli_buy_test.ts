@@ -59,6 +59,8 @@ async function startMarket(): Promise<{ seller: KosmosNode; buyer: KosmosNode } 
         listen: ["/ip4/127.0.0.1/tcp/0"],
         bootstrap: nodes.map((n) => n.components.p2p.listenAddresses()[0]),
         rpcUrl: anvil.rpcUrl,
+        // No replicas: the buyer must download what it buys, not hold a copy already.
+        storage: { quotaGB: 0 },
       }, { logger: testLogger(), services: { market: { tickInterval: 1000 } } });
       await node.start();
       nodes.push(node);
