@@ -8,7 +8,10 @@
  * the directory. A write killed half way leaves only a temp file, which no
  * read or listing ever sees and the next open removes. Every read hashes the
  * bytes again: a block that no longer matches its CID is deleted and reported
- * as a {@link CorruptBlockError}, so the caller can fetch it anew.
+ * as a {@link CorruptBlockError}, so the caller can fetch it anew. Chunks
+ * are read, hashed and (through {@link BlockStore.putChecked}) written on
+ * worker threads ({@link BlockIo}), off the event loop that serves and
+ * fetches them; the steps and their order are the same.
  */
 import { CID } from "multiformats/cid";
 import * as Digest from "multiformats/hashes/digest";
@@ -18,6 +21,7 @@ import { NotFoundError } from "../../errors.ts";
 import { createLogger, type Logger } from "../../log.ts";
 import { CHUNK_OVERHEAD } from "./chunker.ts";
 import { CorruptBlockError } from "./errors.ts";
+import { BlockIo, MIN_WORKER_BYTES, ownsBuffer, type ReadResult, type WriteStatus } from "./block_io.ts";
 
 /** Largest block accepted: a maximal chunk with its nonce and tag. */
 export const MAX_BLOCK_SIZE = Math.max(MAX_CHUNK_SIZE + CHUNK_OVERHEAD, MAX_MANIFEST_BYTES);
@@ -48,7 +52,7 @@ export interface BlockStoreUsage {
   bytes: number;
 }
 
-/** sha2-256 of `bytes` through WebCrypto (off the main thread). */
+/** sha2-256 of `bytes` through WebCrypto (on the calling thread). */
 async function digestOf(bytes: Uint8Array): Promise<Digest.Digest<typeof SHA2_256_CODE, number>> {
   const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
   return Digest.create(SHA2_256_CODE, hash);
@@ -74,15 +78,25 @@ export async function matchesCid(cid: CID, bytes: Uint8Array): Promise<boolean> 
   return sameBytes((await digestOf(bytes)).digest, cid.multihash.digest);
 }
 
+export interface CheckBlockOptions {
+  /**
+   * The caller owns `bytes.buffer` and hands it over (it is detached while
+   * hashing); use the bytes returned. @default false
+   */
+  transfer?: boolean;
+}
+
 export class BlockStore {
   readonly root: string;
   readonly #log: Logger;
+  readonly #io: BlockIo;
   /** Fan-out directories known to exist, so a put skips the `mkdir`. */
   readonly #dirs = new Set<string>();
 
   constructor(root: string, log: Logger) {
     this.root = root;
     this.#log = log;
+    this.#io = new BlockIo(log);
   }
 
   #dir(key: string): string {
@@ -92,6 +106,15 @@ export class BlockStore {
   #path(cid: CID): string {
     const key = cid.toString();
     return `${this.#dir(key)}/${key}`;
+  }
+
+  #tmp(): string {
+    return `${this.root}/${TMP_DIR}/${crypto.randomUUID()}`;
+  }
+
+  /** Whether a block of this size goes to the block workers. */
+  #offload(byteLength: number): boolean {
+    return byteLength >= MIN_WORKER_BYTES && this.#io.available;
   }
 
   async has(cid: CID): Promise<boolean> {
@@ -104,12 +127,55 @@ export class BlockStore {
   }
 
   /**
+   * `bytes` when they hash to `cid` (sha2-256), else `undefined`. Large
+   * blocks are hashed off the event loop; with `transfer`, the returned bytes
+   * replace the input.
+   */
+  async check(
+    cid: CID,
+    bytes: Uint8Array,
+    options: CheckBlockOptions = {},
+  ): Promise<Uint8Array<ArrayBuffer> | undefined> {
+    const expect = checkCid(cid, "check block").multihash.digest;
+    if (this.#offload(bytes.byteLength)) {
+      const handOver = options.transfer === true && ownsBuffer(bytes);
+      try {
+        // A view on a larger buffer, or bytes the caller keeps: copy just the range.
+        const { digest, bytes: back } = await this.#io.digest(handOver ? bytes : bytes.slice());
+        if (!sameBytes(digest, expect)) return undefined;
+        return handOver ? back : bytes as Uint8Array<ArrayBuffer>;
+      } catch (err) {
+        if (handOver) throw err;
+        this.#log.debug("failed to hash in a block worker; hashing inline", { error: err });
+      }
+    }
+    return sameBytes((await digestOf(bytes)).digest, expect) ? bytes as Uint8Array<ArrayBuffer> : undefined;
+  }
+
+  /** Stops the block workers (a later call starts them again). */
+  close(): void {
+    this.#io.close();
+  }
+
+  /**
    * Reads a block and checks it against its CID. Throws `NotFoundError` when
    * absent and `CorruptBlockError` (after deleting the file) when it no
    * longer matches.
    */
   async get(cid: CID): Promise<Uint8Array<ArrayBuffer>> {
     const path = this.#path(checkCid(cid, "get block"));
+    // Chunks (raw) are large: read and hash them in a block worker; manifests inline.
+    if (cid.code === RAW_CODE && this.#io.available) {
+      let result: ReadResult | undefined;
+      try {
+        result = await this.#io.read(path, cid.multihash.digest);
+      } catch (err) {
+        this.#log.debug("failed to read in a block worker; reading inline", { error: err });
+      }
+      if (result?.status === "ok") return result.bytes;
+      if (result?.status === "missing") throw new NotFoundError(`Cannot get block "${cid}": not stored`);
+      if (result?.status === "corrupt") return await this.#corrupt(cid, path, result.size);
+    }
     let bytes: Uint8Array<ArrayBuffer>;
     try {
       bytes = await Deno.readFile(path);
@@ -119,14 +185,16 @@ export class BlockStore {
       }
       throw err;
     }
-    if (!(await matchesCid(cid, bytes))) {
-      await Deno.remove(path).catch(() => {});
-      this.#log.warn("removed corrupt block", { cid: cid.toString(), bytes: bytes.byteLength });
-      throw new CorruptBlockError(`Cannot get block "${cid}": stored bytes do not match the CID`, {
-        details: { cid: cid.toString() },
-      });
-    }
+    if (!(await matchesCid(cid, bytes))) return await this.#corrupt(cid, path, bytes.byteLength);
     return bytes;
+  }
+
+  async #corrupt(cid: CID, path: string, size: number): Promise<never> {
+    await Deno.remove(path).catch(() => {});
+    this.#log.warn("removed corrupt block", { cid: cid.toString(), bytes: size });
+    throw new CorruptBlockError(`Cannot get block "${cid}": stored bytes do not match the CID`, {
+      details: { cid: cid.toString() },
+    });
   }
 
   /** Stores `bytes` atomically and returns their CID; storing a block twice is a no-op. */
@@ -135,9 +203,24 @@ export class BlockStore {
     if (bytes.byteLength > MAX_BLOCK_SIZE) {
       throw new RangeError(`Cannot put block: ${bytes.byteLength} bytes is over ${MAX_BLOCK_SIZE}`);
     }
+    if (options.verified && options.cid === undefined) {
+      throw new TypeError("Cannot put block: verified needs its cid");
+    }
+    if (options.cid !== undefined && this.#offload(bytes.byteLength)) {
+      // The caller keeps `bytes`: the worker gets a copy (cheaper than hashing here).
+      const cid = checkCid(options.cid, "put block");
+      try {
+        const { status } = await this.#write(cid, bytes.slice(), options.verified === true);
+        if (status !== "mismatch") return cid;
+        const digest = await digestOf(bytes);
+        throw new TypeError(`Cannot put block "${cid}": bytes hash to ${CID.createV1(cid.code, digest)}`);
+      } catch (err) {
+        if (err instanceof TypeError || this.#io.available) throw err;
+        this.#log.debug("failed to write in a block worker; writing inline", { error: err });
+      }
+    }
     let cid: CID;
     if (options.verified) {
-      if (options.cid === undefined) throw new TypeError("Cannot put block: verified needs its cid");
       cid = checkCid(options.cid, "put block");
     } else if (options.cid === undefined) {
       const digest = await digestOf(bytes);
@@ -156,7 +239,7 @@ export class BlockStore {
       await Deno.mkdir(dir, { recursive: true });
       this.#dirs.add(dir);
     }
-    const tmp = `${this.root}/${TMP_DIR}/${crypto.randomUUID()}`;
+    const tmp = this.#tmp();
     try {
       const file = await Deno.open(tmp, { write: true, createNew: true });
       try {
@@ -180,6 +263,46 @@ export class BlockStore {
     }
     await syncDir(dir);
     return cid;
+  }
+
+  /**
+   * Checks `bytes` against `cid` and, when they match, stores them durably
+   * (as {@link put} does) before resolving, in one step off the event loop
+   * for large blocks. The store takes over `bytes.buffer` and hands back the
+   * bytes on the same memory, for the caller to reuse; `undefined` means they
+   * are not the block and nothing was written. Throws on storage failures.
+   */
+  async putChecked(cid: CID, bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer> | undefined> {
+    if (!(bytes instanceof Uint8Array)) throw new TypeError("Cannot put block: expected bytes");
+    if (bytes.byteLength > MAX_BLOCK_SIZE) {
+      throw new RangeError(`Cannot put block: ${bytes.byteLength} bytes is over ${MAX_BLOCK_SIZE}`);
+    }
+    cid = checkCid(cid, "put block");
+    if (this.#offload(bytes.byteLength) && ownsBuffer(bytes)) {
+      const { status, bytes: back } = await this.#write(cid, bytes, false);
+      return status === "mismatch" ? undefined : back;
+    }
+    const checked = await this.check(cid, bytes);
+    if (checked === undefined) return undefined;
+    await this.put(checked, { cid, verified: true });
+    return checked;
+  }
+
+  /** Checks (unless `verified`) and durably writes `bytes`, handed over, in a block worker. */
+  async #write(
+    cid: CID,
+    bytes: Uint8Array<ArrayBuffer>,
+    verified: boolean,
+  ): Promise<{ status: WriteStatus; bytes: Uint8Array<ArrayBuffer> }> {
+    const dir = this.#dir(cid.toString());
+    const result = await this.#io.write(bytes, {
+      path: this.#path(cid),
+      dir,
+      tmp: this.#tmp(),
+      expect: verified ? undefined : cid.multihash.digest,
+    });
+    if (result.status !== "mismatch") this.#dirs.add(dir);
+    return result;
   }
 
   /** Removes a block; returns whether it was there. */

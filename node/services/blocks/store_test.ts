@@ -16,6 +16,13 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
+/** `n` random bytes (getRandomValues fills at most 64 KiB at a time). */
+function randomBytes(n: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
+  return out;
+}
+
 function fileOf(dir: string, cid: CID): string {
   const key = cid.toString();
   return `${dir}/blocks/${key.slice(-3, -1)}/${key}`;
@@ -161,5 +168,69 @@ Deno.test("BlockStore put() makes its fan-out directory again when it was remove
     await Deno.remove(fileOf(dir, cid).slice(0, fileOf(dir, cid).lastIndexOf("/")), { recursive: true });
     await store.put(a);
     assert.deepEqual(await store.get(cid), a);
+  });
+});
+
+Deno.test("BlockStore moves large blocks through its workers: put(), putChecked(), check() and get() keep every check", async () => {
+  await withDir(async (dir) => {
+    const store = await openBlockStore(dir);
+    try {
+      const size = 1024 * 1024 + 28;
+      const a = randomBytes(size);
+      const cidA = CID.createV1(0x55, await sha256.digest(a));
+      assert.equal(String(await store.put(a, { cid: cidA })), String(cidA));
+      assert.equal(a.byteLength, size, "put() leaves the caller's bytes alone");
+      await assert.rejects(() => store.put(a.slice(1), { cid: cidA }), /bytes hash to/);
+      assert.deepEqual(await store.get(cidA), a);
+
+      // putChecked() takes the buffer over and hands back the same bytes once durable.
+      const b = randomBytes(size);
+      const cidB = CID.createV1(0x55, await sha256.digest(b));
+      const copy = b.slice();
+      const back = await store.putChecked(cidB, copy);
+      assert.ok(back);
+      assert.deepEqual(back, b);
+      assert.ok(await store.has(cidB));
+      assert.deepEqual(await store.get(cidB), b);
+      assert.ok(await store.putChecked(cidB, b.slice()), "storing twice is a no-op");
+
+      // Bytes that are not the block are refused and nothing is written.
+      const c = randomBytes(size);
+      const cidC = CID.createV1(0x55, await sha256.digest(c));
+      const wrong = c.slice();
+      wrong[12345] ^= 1;
+      assert.equal(await store.putChecked(cidC, wrong.slice()), undefined);
+      assert.equal(await store.has(cidC), false);
+      assert.equal(
+        (await Array.fromAsync(Deno.readDir(`${dir}/blocks/.tmp`))).length,
+        0,
+        "no temp file left",
+      );
+
+      // check(): a view on a larger buffer is copied, an owned buffer can be handed over.
+      const big = new Uint8Array(size + 10);
+      big.set(c, 5);
+      const view = big.subarray(5, 5 + size);
+      assert.equal(
+        await store.check(cidC, view, { transfer: true }),
+        view,
+        "a partial view stays the caller's",
+      );
+      assert.equal(big.byteLength, size + 10);
+      const owned = c.slice();
+      const checked = await store.check(cidC, owned, { transfer: true });
+      assert.deepEqual(checked, c);
+      assert.equal(await store.check(cidC, wrong.slice()), undefined);
+
+      // A large block corrupted on disk is found by the worker's re-check, removed and reported.
+      const bytes = await Deno.readFile(fileOf(dir, cidA));
+      bytes[size - 1] ^= 0xff;
+      await Deno.writeFile(fileOf(dir, cidA), bytes);
+      await assert.rejects(() => store.get(cidA), CorruptBlockError);
+      assert.equal(await store.has(cidA), false);
+      await assert.rejects(() => store.get(cidA), NotFoundError);
+    } finally {
+      store.close();
+    }
   });
 });

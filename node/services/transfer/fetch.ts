@@ -9,7 +9,7 @@
 import { CID } from "multiformats/cid";
 import { type ManifestCid, toManifestCid } from "../../../protocol/ids.ts";
 import { decodeManifest, type Manifest } from "../../../protocol/manifest.ts";
-import { type BlockStore, matchesCid } from "../blocks/mod.ts";
+import type { BlockStore } from "../blocks/mod.ts";
 import { CHUNK_OVERHEAD } from "../blocks/chunker.ts";
 import type { P2P } from "../p2p/mod.ts";
 import type { Logger } from "../../log.ts";
@@ -18,6 +18,9 @@ import { second } from "../../constants.ts";
 import { timeoutSignal } from "./signals.ts";
 import type { ChunkSession, Transfer } from "./transfer.ts";
 import type { ProviderScores } from "./scores.ts";
+
+/** Local chunk lookups run at once when a fetch starts. */
+const HAS_BATCH = 64;
 
 /** No reachable provider has a block the dataset needs. */
 export class NoProviderError extends KosmosError {
@@ -194,12 +197,17 @@ export async function fetchDataset(
     return best;
   };
 
-  /** Gets one block from some provider, verified by `verify`; tries the others on failure. */
+  /**
+   * Gets one block from some provider, checked by `verify` (which returns the
+   * bytes to keep, or `undefined` when they are not the block, and may store
+   * them); tries the others on failure.
+   */
   const getBlock = async (
     blockCid: CID,
     sessions: Map<string, ChunkSession>,
-    verify: (bytes: Uint8Array) => Promise<boolean>,
-  ): Promise<Uint8Array> => {
+    verify: (bytes: Uint8Array<ArrayBuffer>) => Promise<Uint8Array<ArrayBuffer> | undefined>,
+    alloc?: (byteLength: number) => Uint8Array<ArrayBuffer>,
+  ): Promise<Uint8Array<ArrayBuffer>> => {
     const tried = new Set<string>();
     let searchedBlock = false;
     while (true) {
@@ -243,9 +251,9 @@ export async function fetchDataset(
           }
           sessions.set(peerId, session);
         }
-        let bytes: Uint8Array;
+        let bytes: Uint8Array<ArrayBuffer>;
         try {
-          bytes = await session.get(blockCid, { signal });
+          bytes = await session.get(blockCid, { signal, alloc });
         } catch (err) {
           if (signal?.aborted) throw signal.reason;
           tried.add(peerId);
@@ -258,7 +266,9 @@ export async function fetchDataset(
           }
           continue;
         }
-        if (!(await verify(bytes))) {
+        // Errors here are this node's (e.g. a full disk), not the provider's: they end the fetch.
+        const checked = await verify(bytes);
+        if (checked === undefined) {
           log.warn("rejected corrupt block from provider", { peerId, cid: blockCid.toString() });
           tried.add(peerId);
           penalise(peerId, "corrupt");
@@ -268,7 +278,7 @@ export async function fetchDataset(
         }
         scores.reward(peerId);
         served.add(peerId);
-        return bytes;
+        return checked;
       } finally {
         active.set(peerId, active.get(peerId)! - 1);
       }
@@ -310,9 +320,9 @@ export async function fetchDataset(
         const bytes = await getBlock(cid, sessions, async (b) => {
           try {
             await decodeManifest(b, cid);
-            return true;
+            return b;
           } catch {
-            return false;
+            return undefined;
           }
         });
         await blocks.put(bytes, { cid, verified: true });
@@ -326,12 +336,17 @@ export async function fetchDataset(
     const queue: number[] = [];
     let verified = 0;
     let bytes = 0;
-    for (let i = 0; i < total; i++) {
-      if (await blocks.has(manifest.chunks[i])) {
-        verified++;
-        bytes += chunkBytes(manifest, i);
-      } else {
-        queue.push(i);
+    // Which chunks are already here (a resumed fetch), looked up a batch at a time.
+    for (let start = 0; start < total; start += HAS_BATCH) {
+      const indexes = Array.from({ length: Math.min(HAS_BATCH, total - start) }, (_, k) => start + k);
+      const present = await Promise.all(indexes.map((i) => blocks.has(manifest.chunks[i])));
+      for (const [k, i] of indexes.entries()) {
+        if (present[k]) {
+          verified++;
+          bytes += chunkBytes(manifest, i);
+        } else {
+          queue.push(i);
+        }
       }
     }
     const progress = (): DatasetProgress => ({
@@ -350,16 +365,25 @@ export async function fetchDataset(
       }
     }
 
+    // Chunks are received into buffers recycled once stored: fresh 1 MiB
+    // allocations cost page faults and zeroing on every chunk.
+    const spare: Uint8Array<ArrayBuffer>[] = [];
+    const alloc = (n: number) => {
+      const i = spare.findIndex((b) => b.byteLength === n);
+      return i >= 0 ? spare.splice(i, 1)[0] : new Uint8Array(n);
+    };
     const worker = async () => {
       const sessions = new Map<string, ChunkSession>();
       try {
         while (queue.length > 0) {
           const index = queue.shift()!;
           const chunkCid = manifest.chunks[index];
-          const data = await getBlock(chunkCid, sessions, (b) => matchesCid(chunkCid, b));
-          await blocks.put(data, { cid: chunkCid, verified: true });
+          // Checked against its CID and written durably in one step, off the
+          // event loop; only then does the chunk count as verified.
+          const data = await getBlock(chunkCid, sessions, (b) => blocks.putChecked(chunkCid, b), alloc);
           verified++;
           bytes += data.byteLength;
+          if (spare.length < concurrency) spare.push(data);
           onProgress?.(progress());
         }
       } catch (err) {

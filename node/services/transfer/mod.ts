@@ -39,6 +39,7 @@ export { type Penalty, ProviderScores, type ProviderScoresInit } from "./scores.
 export { TimeoutError, timeoutSignal } from "./signals.ts";
 export {
   BlockNotFoundError,
+  type ChunkGetOptions,
   ChunkSession,
   createTransfer,
   type OpenSessionOptions,

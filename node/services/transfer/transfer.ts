@@ -66,6 +66,15 @@ export interface ServedDetail {
   bytes: number;
 }
 
+export interface ChunkGetOptions {
+  signal?: AbortSignal;
+  /**
+   * Returns a buffer of exactly `byteLength` bytes, owned by the caller, for
+   * the block (e.g. one recycled from an earlier block). @default a new buffer
+   */
+  alloc?: (byteLength: number) => Uint8Array<ArrayBuffer>;
+}
+
 export interface OpenSessionOptions {
   signal?: AbortSignal;
   /** ms to dial and negotiate the stream. @default 10 s */
@@ -222,6 +231,26 @@ export class Transfer extends EventTarget {
   }
 }
 
+/**
+ * The pieces of `list` copied once into a buffer of exactly their length,
+ * which the caller owns (and may transfer to another thread).
+ */
+function toOwnedBytes(
+  list: Iterable<Uint8Array> & { byteLength: number },
+  alloc?: (byteLength: number) => Uint8Array<ArrayBuffer>,
+): Uint8Array<ArrayBuffer> {
+  const out = alloc?.(list.byteLength) ?? new Uint8Array(list.byteLength);
+  if (out.byteLength !== list.byteLength) {
+    throw new RangeError("Cannot copy a block into a buffer of another size");
+  }
+  let offset = 0;
+  for (const piece of list) {
+    out.set(piece, offset);
+    offset += piece.byteLength;
+  }
+  return out;
+}
+
 /** One client stream to one peer; requests run one at a time. */
 export class ChunkSession {
   readonly peerId: string;
@@ -243,10 +272,11 @@ export class ChunkSession {
   }
 
   /**
-   * The block's bytes as the peer sent them (NOT yet checked against `cid`).
-   * Throws {@link BlockNotFoundError} or {@link ProviderError}.
+   * The block's bytes as the peer sent them (NOT yet checked against `cid`),
+   * in a buffer of their own (so they can be transferred to a hashing
+   * thread). Throws {@link BlockNotFoundError} or {@link ProviderError}.
    */
-  async get(cid: CID, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> {
+  async get(cid: CID, options: ChunkGetOptions = {}): Promise<Uint8Array<ArrayBuffer>> {
     return (await this.#request(OP_GET, cid, options))!;
   }
 
@@ -261,7 +291,7 @@ export class ChunkSession {
     }
   }
 
-  async #request(op: Op, cid: CID, options: { signal?: AbortSignal }): Promise<Uint8Array | undefined> {
+  async #request(op: Op, cid: CID, options: ChunkGetOptions): Promise<Uint8Array<ArrayBuffer> | undefined> {
     if (this.#closed) throw new ProviderError(`Cannot request "${cid}" from ${this.peerId}: session closed`);
     if (this.#busy) throw new Error("Cannot request two blocks at once on one chunk session");
     this.#busy = true;
@@ -278,7 +308,7 @@ export class ChunkSession {
       }
       if (status !== Status.ok) throw new ProviderError(`peer answered ${statusName(status)}`);
       if (op === OP_HAS) return undefined;
-      return (await this.#lp.read({ signal: t.signal })).subarray();
+      return toOwnedBytes(await this.#lp.read({ signal: t.signal }), options.alloc);
     } catch (err) {
       if ((err as Error).name === "BlockNotFoundError") throw err;
       this.abort(err as Error);

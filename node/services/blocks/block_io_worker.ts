@@ -1,0 +1,143 @@
+/**
+ * Worker side of {@link BlockIo}: hashes, reads and durably writes blocks off
+ * the main event loop. Requests overlap: file calls are async, so one
+ * block's fsync (which may take milliseconds on a busy disk) holds up
+ * neither the next block's hashing nor its fsync. Every buffer it was sent
+ * goes back, transferred, with the answer.
+ *
+ *     { id, op: "digest", buffer }                    → { id, digest, buffer }
+ *     { id, op: "read", path, expect }                → { id, status: "ok", buffer } | { id, status: "missing" | "corrupt", size? }
+ *     { id, op: "write", path, dir, tmp, expect, buffer }
+ *                                                     → { id, status: "stored" | "exists" | "mismatch", buffer }
+ *     any failure                                     → { id, error, buffer? }
+ *
+ * `expect` is the 32-byte sha2-256 digest the bytes must have (a write
+ * without one was checked by the caller). A write goes
+ * to `tmp`, is fsynced, renamed to `path`, and `dir` is fsynced, so it is
+ * durable when answered; a killed write leaves only the temp file.
+ */
+interface WorkerScope {
+  addEventListener(type: "message", listener: (evt: MessageEvent) => void): void;
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+}
+
+type Request =
+  | { id: number; op: "digest"; buffer: ArrayBuffer }
+  | { id: number; op: "read"; path: string; expect: Uint8Array }
+  | {
+    id: number;
+    op: "write";
+    path: string;
+    dir: string;
+    tmp: string;
+    expect?: Uint8Array;
+    buffer: ArrayBuffer;
+  };
+
+const scope = globalThis as unknown as WorkerScope;
+
+async function digestOf(bytes: ArrayBuffer): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+async function syncDir(path: string): Promise<void> {
+  try {
+    const dir = await Deno.open(path, { read: true });
+    try {
+      await dir.sync();
+    } finally {
+      dir.close();
+    }
+  } catch {
+    // Not every platform can fsync a directory; the rename is still atomic.
+  }
+}
+
+async function writeDurably(tmp: string, path: string, dir: string, bytes: Uint8Array): Promise<void> {
+  try {
+    const file = await Deno.open(tmp, { write: true, createNew: true });
+    try {
+      let written = 0;
+      while (written < bytes.byteLength) written += await file.write(bytes.subarray(written));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    try {
+      await Deno.rename(tmp, path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      // The fan-out directory does not exist yet (or was removed by hand).
+      await Deno.mkdir(dir, { recursive: true });
+      await Deno.rename(tmp, path);
+    }
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+  await syncDir(dir);
+}
+
+async function handle(req: Request): Promise<[unknown, Transferable[]]> {
+  switch (req.op) {
+    case "digest": {
+      const digest = await digestOf(req.buffer);
+      return [{ id: req.id, digest, buffer: req.buffer }, [req.buffer]];
+    }
+    case "read": {
+      let bytes: Uint8Array<ArrayBuffer>;
+      try {
+        bytes = await Deno.readFile(req.path);
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) return [{ id: req.id, status: "missing" }, []];
+        throw err;
+      }
+      // readFile returns a buffer of its own; copy only if it ever did not.
+      const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+        ? bytes
+        : bytes.slice();
+      if (!sameBytes(await digestOf(owned.buffer), req.expect)) {
+        return [{ id: req.id, status: "corrupt", size: owned.byteLength }, []];
+      }
+      return [{ id: req.id, status: "ok", buffer: owned.buffer }, [owned.buffer]];
+    }
+    case "write": {
+      const bytes = new Uint8Array(req.buffer);
+      if (req.expect && !sameBytes(await digestOf(req.buffer), req.expect)) {
+        return [{ id: req.id, status: "mismatch", buffer: req.buffer }, [req.buffer]];
+      }
+      if (await isFile(req.path)) return [{ id: req.id, status: "exists", buffer: req.buffer }, [req.buffer]];
+      await writeDurably(req.tmp, req.path, req.dir, bytes);
+      return [{ id: req.id, status: "stored", buffer: req.buffer }, [req.buffer]];
+    }
+  }
+}
+
+scope.addEventListener("message", async (evt: MessageEvent) => {
+  const req = evt.data as Request;
+  try {
+    const [answer, transfer] = await handle(req);
+    scope.postMessage(answer, transfer);
+  } catch (err) {
+    const buffer = "buffer" in req && req.buffer.byteLength > 0 ? req.buffer : undefined;
+    scope.postMessage(
+      { id: req.id, error: String((err as Error)?.message ?? err), buffer },
+      buffer ? [buffer] : [],
+    );
+  }
+});
