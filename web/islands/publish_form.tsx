@@ -7,6 +7,7 @@
  */
 import { useSignal } from "@preact/signals";
 import type { PublishedDataset } from "../facade.ts";
+import { LicenceField, PriceField } from "../components/sale_fields.tsx";
 import { formatBytes } from "./fetch_progress.tsx";
 
 export interface PublishFormProps {
@@ -135,40 +136,8 @@ export function PublishForm({ categories, endpoint = "/api/v1/datasets" }: Publi
             {categories.map((c) => <option key={c} value={c}>{capitalize(c)}</option>)}
           </select>
         </label>
-        <label class="field">
-          <span>Price</span>
-          <span class="input-suffix">
-            <input
-              name="price"
-              required
-              inputMode="decimal"
-              pattern="\d+(\.\d{1,18})?"
-              placeholder="2.5"
-              title="A token amount such as 2.5"
-              disabled={busy}
-            />
-            <span>KOS</span>
-          </span>
-        </label>
-        <label class="field">
-          <span>License</span>
-          <input
-            name="license"
-            required
-            maxLength={64}
-            pattern="\S+"
-            list="licenses"
-            placeholder="CC-BY-4.0"
-            title="A licence id without spaces"
-            disabled={busy}
-          />
-          <datalist id="licenses">
-            <option value="kosmos-research-1" />
-            <option value="CC-BY-4.0" />
-            <option value="CC-BY-NC-4.0" />
-            <option value="ODbL-1.0" />
-          </datalist>
-        </label>
+        <PriceField busy={busy} />
+        <LicenceField busy={busy} name="license" />
         <label class="field field-wide dropzone">
           <span>File</span>
           <input

@@ -8,6 +8,7 @@
  */
 import { useSignal } from "@preact/signals";
 import type { CreatedRelease, PrivacyBudgetView, ReleaseView } from "../facade.ts";
+import { LicenceField, PriceField } from "../components/sale_fields.tsx";
 import { formatEther } from "../format.ts";
 
 export interface SellStatisticsProps {
@@ -194,33 +195,8 @@ export function SellStatistics(props: SellStatisticsProps) {
                   disabled={busy}
                 />
               </label>
-              <label class="field">
-                <span>Price</span>
-                <span class="input-suffix">
-                  <input
-                    name="price"
-                    required
-                    inputMode="decimal"
-                    pattern="\d+(\.\d{1,18})?"
-                    placeholder="2.5"
-                    title="A token amount such as 2.5"
-                    disabled={busy}
-                  />
-                  <span>KOS</span>
-                </span>
-              </label>
-              <label class="field">
-                <span>Licence</span>
-                <input
-                  name="licence"
-                  required
-                  maxLength={64}
-                  pattern="\S+"
-                  placeholder="CC-BY-4.0"
-                  title="A licence id without spaces"
-                  disabled={busy}
-                />
-              </label>
+              <PriceField busy={busy} />
+              <LicenceField busy={busy} name="licence" />
               <label class="field field-wide">
                 <span>Description</span>
                 <textarea

@@ -16,6 +16,8 @@
  * to `tmp`, is fsynced, renamed to `path`, and `dir` is fsynced, so it is
  * durable when answered; a killed write leaves only the temp file.
  */
+import { sameBytes, writeDurably } from "./durable.ts";
+
 interface WorkerScope {
   addEventListener(type: "message", listener: (evt: MessageEvent) => void): void;
   postMessage(message: unknown, transfer?: Transferable[]): void;
@@ -40,12 +42,6 @@ async function digestOf(bytes: ArrayBuffer): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 async function isFile(path: string): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isFile;
@@ -53,44 +49,6 @@ async function isFile(path: string): Promise<boolean> {
     if (err instanceof Deno.errors.NotFound) return false;
     throw err;
   }
-}
-
-async function syncDir(path: string): Promise<void> {
-  try {
-    const dir = await Deno.open(path, { read: true });
-    try {
-      await dir.sync();
-    } finally {
-      dir.close();
-    }
-  } catch {
-    // Not every platform can fsync a directory; the rename is still atomic.
-  }
-}
-
-async function writeDurably(tmp: string, path: string, dir: string, bytes: Uint8Array): Promise<void> {
-  try {
-    const file = await Deno.open(tmp, { write: true, createNew: true });
-    try {
-      let written = 0;
-      while (written < bytes.byteLength) written += await file.write(bytes.subarray(written));
-      await file.sync();
-    } finally {
-      file.close();
-    }
-    try {
-      await Deno.rename(tmp, path);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-      // The fan-out directory does not exist yet (or was removed by hand).
-      await Deno.mkdir(dir, { recursive: true });
-      await Deno.rename(tmp, path);
-    }
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
-  await syncDir(dir);
 }
 
 async function handle(req: Request): Promise<[unknown, Transferable[]]> {

@@ -21,6 +21,7 @@ import { NotFoundError } from "../../errors.ts";
 import { createLogger, type Logger } from "../../log.ts";
 import { CHUNK_OVERHEAD } from "./chunker.ts";
 import { CorruptBlockError } from "./errors.ts";
+import { sameBytes, writeDurably } from "./durable.ts";
 import { BlockIo, MIN_WORKER_BYTES, ownsBuffer, type ReadResult, type WriteStatus } from "./block_io.ts";
 
 /** Largest block accepted: a maximal chunk with its nonce and tag. */
@@ -56,12 +57,6 @@ export interface BlockStoreUsage {
 async function digestOf(bytes: Uint8Array): Promise<Digest.Digest<typeof SHA2_256_CODE, number>> {
   const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
   return Digest.create(SHA2_256_CODE, hash);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function checkCid(cid: unknown, what: string): CID {
@@ -239,29 +234,7 @@ export class BlockStore {
       await Deno.mkdir(dir, { recursive: true });
       this.#dirs.add(dir);
     }
-    const tmp = this.#tmp();
-    try {
-      const file = await Deno.open(tmp, { write: true, createNew: true });
-      try {
-        let written = 0;
-        while (written < bytes.byteLength) written += await file.write(bytes.subarray(written));
-        await file.sync();
-      } finally {
-        file.close();
-      }
-      try {
-        await Deno.rename(tmp, path);
-      } catch (err) {
-        if (!(err instanceof Deno.errors.NotFound)) throw err;
-        // The directory went away since it was made (e.g. removed by hand): make it again.
-        await Deno.mkdir(dir, { recursive: true });
-        await Deno.rename(tmp, path);
-      }
-    } catch (err) {
-      await Deno.remove(tmp).catch(() => {});
-      throw err;
-    }
-    await syncDir(dir);
+    await writeDurably(this.#tmp(), path, dir, bytes);
     return cid;
   }
 
@@ -347,19 +320,6 @@ export class BlockStore {
       }
     }
     return files;
-  }
-}
-
-async function syncDir(path: string): Promise<void> {
-  try {
-    const dir = await Deno.open(path, { read: true });
-    try {
-      await dir.sync();
-    } finally {
-      dir.close();
-    }
-  } catch {
-    // Not every platform can fsync a directory; the rename is still atomic.
   }
 }
 
