@@ -344,6 +344,7 @@ class Node implements KosmosNode {
       }
     }
     this.#started = [];
+    this.components.blocks.close(); // its worker thread; a later use starts one again
     try {
       this.components.db.close();
     } catch { /* already closed */ }
