@@ -5,11 +5,9 @@
  * the final purchase as JSON; a bad listing id ends with one line and code 1.
  */
 import assert from "node:assert/strict";
-import { createNode, type KosmosNode } from "../node/node.ts";
-import { type Anvil, startAnvil } from "../node/services/chain/anvil.ts";
-import { type DevChain, setUpDevChain } from "../node/services/chain/dev_chain.ts";
-import { getContractsPath, writeContractsFile } from "../node/services/chain/contracts.ts";
-import { testLogger, waitFor } from "./helpers.ts";
+import type { KosmosNode } from "../node/node.ts";
+import { waitFor } from "./helpers.ts";
+import { startMarketCluster } from "./market_cluster.ts";
 
 const main = new URL("../node/main.ts", import.meta.url).pathname;
 const ONE = 10n ** 18n;
@@ -39,39 +37,15 @@ function makeCsv(bytes: number): Uint8Array {
 
 /** A seller and a buyer on one anvil with our contracts, both funded. */
 async function startMarket(): Promise<{ seller: KosmosNode; buyer: KosmosNode } & AsyncDisposable> {
-  const anvil: Anvil = await startAnvil();
-  const nodes: KosmosNode[] = [];
-  const dirs: string[] = [];
-  const stop = async () => {
-    await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
-    await anvil.stop();
-    await Promise.all(dirs.map((d) => Deno.remove(d, { recursive: true }).catch(() => {})));
-  };
+  const cluster = await startMarketCluster({ prefix: "kosmos-cli-buy-" });
   try {
-    const dev: DevChain = await setUpDevChain(anvil.rpcUrl);
-    const start = async () => {
-      const dataDir = await Deno.makeTempDir({ prefix: "kosmos-cli-buy-" });
-      dirs.push(dataDir);
-      await writeContractsFile(getContractsPath(dataDir), { chainId: 31337, contracts: dev.contracts });
-      const node = await createNode({
-        dataDir,
-        port: 0,
-        listen: ["/ip4/127.0.0.1/tcp/0"],
-        bootstrap: nodes.map((n) => n.components.p2p.listenAddresses()[0]),
-        rpcUrl: anvil.rpcUrl,
-        // No replicas: the buyer must download what it buys, not hold a copy already.
-        storage: { quotaGB: 0 },
-      }, { logger: testLogger(), services: { market: { tickInterval: 1000 } } });
-      await node.start();
-      nodes.push(node);
-      await dev.fund(node.address);
-      return node;
-    };
-    const seller = await start();
-    const buyer = await start();
-    return { seller, buyer, [Symbol.asyncDispose]: stop };
+    // No replicas: the buyer must download what it buys, not hold a copy already.
+    const config = { storage: { quotaGB: 0 } };
+    const seller = await cluster.start({ config });
+    const buyer = await cluster.start({ config });
+    return { seller, buyer, [Symbol.asyncDispose]: () => cluster[Symbol.asyncDispose]() };
   } catch (err) {
-    await stop();
+    await cluster[Symbol.asyncDispose]();
     throw err;
   }
 }

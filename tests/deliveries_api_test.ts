@@ -5,11 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createNode, type KosmosNode } from "../node/node.ts";
-import { startAnvil } from "../node/services/chain/anvil.ts";
-import { setUpDevChain } from "../node/services/chain/dev_chain.ts";
-import { getContractsPath, writeContractsFile } from "../node/services/chain/contracts.ts";
-import { testLogger, waitFor } from "./helpers.ts";
+import { waitFor } from "./helpers.ts";
+import { startMarketCluster } from "./market_cluster.ts";
 
 const ONE = 10n ** 18n;
 const ROWS = [
@@ -19,8 +16,10 @@ const ROWS = [
 ];
 
 Deno.test("deliveries API exports a real purchase and delivers it to a directory and a webhook", async () => {
-  const anvil = await startAnvil();
-  const nodes: KosmosNode[] = [];
+  await using cluster = await startMarketCluster({
+    prefix: "kosmos-deliveries-",
+    services: { connectors: { backoff: 10, batchSize: 2 } },
+  });
   const dirs: string[] = [];
   const hookBodies: { seq: number; rows: unknown[] }[] = [];
   let hookCalls = 0;
@@ -31,28 +30,8 @@ Deno.test("deliveries API exports a real purchase and delivers it to a directory
     return new Response(null, { status: 204 });
   });
   try {
-    const dev = await setUpDevChain(anvil.rpcUrl);
-    const start = async (bootstrap: string[]) => {
-      const dataDir = await Deno.makeTempDir({ prefix: "kosmos-deliveries-" });
-      dirs.push(dataDir);
-      await writeContractsFile(getContractsPath(dataDir), { chainId: 31337, contracts: dev.contracts });
-      const node = await createNode({
-        dataDir,
-        port: 0,
-        listen: ["/ip4/127.0.0.1/tcp/0"],
-        bootstrap,
-        rpcUrl: anvil.rpcUrl,
-      }, {
-        logger: testLogger(),
-        services: { market: { tickInterval: 1000 }, connectors: { backoff: 10, batchSize: 2 } },
-      });
-      await node.start();
-      nodes.push(node);
-      await dev.fund(node.address);
-      return node;
-    };
-    const seller = await start([]);
-    const buyer = await start(seller.components.p2p.listenAddresses().slice(0, 1));
+    const seller = await cluster.start();
+    const buyer = await cluster.start();
 
     const data = new TextEncoder().encode(ROWS.map((r) => JSON.stringify(r)).join("\n") + "\n");
     const { manifestCid } = await seller.components.datasets.publishDataset(ReadableStream.from([data]), {
@@ -166,9 +145,7 @@ Deno.test("deliveries API exports a real purchase and delivers it to a directory
       'id,city,note\r\n1,"Paris, FR","said ""hi"""\r\n2,Berlin,"two\nlines"\r\n',
     );
   } finally {
-    await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
     await hook.shutdown();
-    await anvil.stop();
     await Promise.all(dirs.map((d) => Deno.remove(d, { recursive: true }).catch(() => {})));
   }
 });

@@ -1,6 +1,7 @@
 /**
  * Shared helpers for tests that cross services: temp dirs, polling for a
- * condition with a timeout (instead of sleeping), and a quiet logger.
+ * condition with a timeout (instead of sleeping), a quiet logger, and reading
+ * back every file under a data dir.
  */
 import { createLogger } from "../node/log.ts";
 
@@ -34,4 +35,15 @@ export async function waitFor<T>(
 export async function tempDir(prefix = "kosmos-test-"): Promise<{ path: string } & AsyncDisposable> {
   const path = await Deno.makeTempDir({ prefix });
   return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }).catch(() => {}) };
+}
+
+/** The contents of every file under `dir`, recursively. */
+export async function readFilesUnder(dir: string): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) out.push(...await readFilesUnder(path));
+    else if (entry.isFile) out.push(await Deno.readFile(path));
+  }
+  return out;
 }

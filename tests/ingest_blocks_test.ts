@@ -26,7 +26,7 @@ import { openDatabase } from "../node/services/db/mod.ts";
 import { sealBatch } from "../node/services/ingest/mod.ts";
 import { decodeRequest, OP_GET, Status } from "../node/services/transfer/mod.ts";
 import { startNetwork } from "./nodes.ts";
-import { testLogger, waitFor } from "./helpers.ts";
+import { readFilesUnder, testLogger, waitFor } from "./helpers.ts";
 
 const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0";
 
@@ -50,18 +50,27 @@ function collect(node: KosmosNode): AnalyticsEvent[] {
   return events;
 }
 
-async function readTree(dir: string): Promise<Uint8Array[]> {
-  const out: Uint8Array[] = [];
-  for await (const entry of Deno.readDir(dir)) {
-    const path = `${dir}/${entry.name}`;
-    if (entry.isDirectory) out.push(...await readTree(path));
-    else if (entry.isFile) out.push(await Deno.readFile(path));
+/**
+ * Two meshed nodes: B owns `domain` and A has learned it, so A proxies its
+ * events; `received` collects what B stores.
+ */
+async function startSiteOwner(domain: string) {
+  const net = await startNetwork(2);
+  try {
+    await net.waitForMesh();
+    const [a, b] = net.nodes;
+    const received = collect(b);
+    await b.facade.registerSite(domain);
+    await waitFor("A to learn the site", () => a.components.sites.getSite(domain));
+    return { ...net, a, b, received };
+  } catch (err) {
+    await net.stop();
+    throw err;
   }
-  return out;
 }
 
 async function assertNoPlaintext(node: KosmosNode, secret: string): Promise<void> {
-  for (const bytes of await readTree(node.config.dataDir)) {
+  for (const bytes of await readFilesUnder(node.config.dataDir)) {
     assert.ok(
       !new TextDecoder("latin1").decode(bytes).includes(secret),
       "a data dir holds a plaintext event",
@@ -170,13 +179,9 @@ Deno.test("a batch sealed while its owner is offline reaches the owner from a re
 });
 
 Deno.test("the owner refuses a block tampered with in transit and takes the valid copy later", async () => {
-  await using net = await startNetwork(2);
-  await net.waitForMesh();
-  const [a, b] = net.nodes;
   const domain = "tamper.example";
-  const received = collect(b);
-  await b.facade.registerSite(domain);
-  await waitFor("A to learn the site", () => a.components.sites.getSite(domain));
+  await using net = await startSiteOwner(domain);
+  const { a, b, received } = net;
 
   // A serves every block with one byte flipped.
   const libp2p = a.components.p2p.libp2p;
@@ -220,13 +225,9 @@ Deno.test("the owner refuses a block tampered with in transit and takes the vali
 });
 
 Deno.test("the owner and replicas reject forged, misaddressed and malformed batch notices", async () => {
-  await using net = await startNetwork(2);
-  await net.waitForMesh();
-  const [a, b] = net.nodes;
   const domain = "forged.example";
-  const received = collect(b);
-  await b.facade.registerSite(domain);
-  await waitFor("A to learn the site", () => a.components.sites.getSite(domain));
+  await using net = await startSiteOwner(domain);
+  const { a, b, received } = net;
   const event: AnalyticsEvent = {
     ts: Date.now(),
     name: "pageview",
@@ -282,13 +283,9 @@ Deno.test("the owner and replicas reject forged, misaddressed and malformed batc
 });
 
 Deno.test("batches an older version kept as bytes in SQLite become blocks, reach their owner after an upgrade, and are dropped after retention", async () => {
-  await using net = await startNetwork(2);
-  await net.waitForMesh();
-  const [a, b] = net.nodes;
   const domain = "upgrade.example";
-  const received = collect(b);
-  await b.facade.registerSite(domain);
-  await waitFor("A to learn the site", () => a.components.sites.getSite(domain));
+  await using net = await startSiteOwner(domain);
+  const { a, b, received } = net;
   const aDir = a.config.dataDir;
   await a.stop();
 

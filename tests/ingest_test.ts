@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import type { AnalyticsEvent } from "../protocol/analytics.ts";
 import type { KosmosNode } from "../node/node.ts";
 import { startNetwork } from "./nodes.ts";
-import { waitFor } from "./helpers.ts";
+import { readFilesUnder, waitFor } from "./helpers.ts";
 
 const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0";
 
@@ -29,16 +29,6 @@ function collect(node: KosmosNode): { events: AnalyticsEvent[]; sites: string[] 
     seen.events.push(...events);
   });
   return seen;
-}
-
-async function readTree(dir: string): Promise<Uint8Array[]> {
-  const out: Uint8Array[] = [];
-  for await (const entry of Deno.readDir(dir)) {
-    const path = `${dir}/${entry.name}`;
-    if (entry.isDirectory) out.push(...await readTree(path));
-    else if (entry.isFile) out.push(await Deno.readFile(path));
-  }
-  return out;
 }
 
 function contains(haystack: Uint8Array, needle: string): boolean {
@@ -101,7 +91,7 @@ Deno.test("events posted to node A for a site owned by node B reach B decrypted;
   assert.match(first.visitorId, /^[0-9a-f]{32}$/);
 
   await waitFor("A's outbox to empty once B acked", () => a.components.ingest.countOutbox() === 0);
-  for (const bytes of await readTree(a.config.dataDir)) {
+  for (const bytes of await readFilesUnder(a.config.dataDir)) {
     assert.ok(!contains(bytes, secret), "A's data dir holds the plaintext path");
     assert.ok(!contains(bytes, "utm_campaign=launch"), "A's data dir holds a raw event URL");
   }

@@ -9,11 +9,7 @@ import assert from "node:assert/strict";
 import { lpStream } from "@libp2p/utils";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { hexToBytes } from "viem";
-import { createNode, type KosmosNode } from "../node/node.ts";
-import type { NodeConfig } from "../node/config.ts";
-import { type Anvil, startAnvil } from "../node/services/chain/anvil.ts";
-import { type DevChain, setUpDevChain } from "../node/services/chain/dev_chain.ts";
-import { getContractsPath, writeContractsFile } from "../node/services/chain/contracts.ts";
+import type { KosmosNode } from "../node/node.ts";
 import { getPayoutBalance, getTokenBalance } from "../node/services/chain/mod.ts";
 import { setSaleDelegate } from "../node/services/chain/actions/escrow.ts";
 import {
@@ -22,57 +18,12 @@ import {
   encodeDelegateRequest,
   sealDek,
 } from "../node/services/market/delegate.ts";
-import { testLogger, waitFor } from "./helpers.ts";
+import { waitFor } from "./helpers.ts";
+import { startMarketCluster } from "./market_cluster.ts";
 
 const MiB = 1024 * 1024;
 const ONE = 10n ** 18n;
 const PRICE = 10n * ONE;
-
-interface Cluster extends AsyncDisposable {
-  dev: DevChain;
-  start(config?: Partial<NodeConfig>): Promise<KosmosNode>;
-}
-
-async function startCluster(): Promise<Cluster> {
-  const anvil: Anvil = await startAnvil();
-  const dev = await setUpDevChain(anvil.rpcUrl);
-  const nodes: KosmosNode[] = [];
-  const dirs: string[] = [];
-  return {
-    dev,
-    async start(config = {}) {
-      const dataDir = await Deno.makeTempDir({ prefix: "kosmos-delegate-" });
-      dirs.push(dataDir);
-      await writeContractsFile(getContractsPath(dataDir), { chainId: 31337, contracts: dev.contracts });
-      const live = nodes.flatMap((n) => {
-        try {
-          return n.components.p2p.libp2p.status === "started"
-            ? n.components.p2p.listenAddresses().slice(0, 1)
-            : [];
-        } catch {
-          return [];
-        }
-      });
-      const node = await createNode({
-        dataDir,
-        port: 0,
-        listen: ["/ip4/127.0.0.1/tcp/0"],
-        bootstrap: live.slice(0, 3),
-        rpcUrl: anvil.rpcUrl,
-        ...config,
-      }, { logger: testLogger(), services: { market: { tickInterval: 1000 } } });
-      await node.start();
-      nodes.push(node);
-      await dev.fund(node.address);
-      return node;
-    },
-    async [Symbol.asyncDispose]() {
-      await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
-      await anvil.stop();
-      await Promise.all(dirs.map((d) => Deno.remove(d, { recursive: true }).catch(() => {})));
-    },
-  };
-}
 
 function makeCsv(bytes: number): Uint8Array {
   const lines = ["id,value"];
@@ -99,11 +50,11 @@ async function sendRaw(from: KosmosNode, to: KosmosNode, request: Uint8Array) {
 }
 
 Deno.test("a delegate sells a stopped seller's listing: quote, reveal, 80/10/10 payouts", async (t) => {
-  await using cluster = await startCluster();
+  await using cluster = await startMarketCluster({ prefix: "kosmos-delegate-" });
   const seller = await cluster.start();
   const gateway = await cluster.start();
   const replica = await cluster.start();
-  const buyer = await cluster.start({ storage: { quotaGB: 0 } });
+  const buyer = await cluster.start({ config: { storage: { quotaGB: 0 } } });
   const data = makeCsv(2 * MiB);
   const { manifestCid } = await seller.components.datasets.publishDataset(ReadableStream.from([data]), {
     title: "Delegated readings",

@@ -8,11 +8,7 @@ import assert from "node:assert/strict";
 import { lpStream } from "@libp2p/utils";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { bytesToHex, hashTypedData, type Hex, keccak256 } from "viem";
-import { createNode, type KosmosNode } from "../node/node.ts";
-import type { NodeConfig } from "../node/config.ts";
-import { type Anvil, startAnvil } from "../node/services/chain/anvil.ts";
-import { type DevChain, setUpDevChain } from "../node/services/chain/dev_chain.ts";
-import { getContractsPath, writeContractsFile } from "../node/services/chain/contracts.ts";
+import type { KosmosNode } from "../node/node.ts";
 import { getPayoutBalance, getTokenBalance } from "../node/services/chain/mod.ts";
 import {
   decodeSaleResponse,
@@ -30,72 +26,12 @@ import {
   quoteTypes,
 } from "../protocol/quote.ts";
 import { SALE_PROTOCOL } from "../protocol/topics.ts";
-import { testLogger, waitFor } from "./helpers.ts";
+import { waitFor } from "./helpers.ts";
+import { startMarketCluster } from "./market_cluster.ts";
 
 const MiB = 1024 * 1024;
 const ONE = 10n ** 18n;
 const PRICE = 10n * ONE;
-
-interface Cluster extends AsyncDisposable {
-  anvil: Anvil;
-  dev: DevChain;
-  /** `config` overrides node settings, e.g. `{ storage: { quotaGB: 0 } }` for a node that keeps no replicas. */
-  start(dataDir?: string, config?: Partial<NodeConfig>): Promise<KosmosNode>;
-  increaseTime(seconds: number): Promise<void>;
-}
-
-async function startCluster(): Promise<Cluster> {
-  const anvil = await startAnvil();
-  const dev = await setUpDevChain(anvil.rpcUrl);
-  const nodes: KosmosNode[] = [];
-  const dirs = new Set<string>();
-  const rpc = (method: string, params: unknown[]) =>
-    fetch(anvil.rpcUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-    }).then((r) => r.json());
-  return {
-    anvil,
-    dev,
-    async start(dataDir, config = {}) {
-      const fresh = dataDir === undefined;
-      dataDir ??= await Deno.makeTempDir({ prefix: "kosmos-market-" });
-      dirs.add(dataDir);
-      await writeContractsFile(getContractsPath(dataDir), { chainId: 31337, contracts: dev.contracts });
-      const live = nodes.flatMap((n) => {
-        try {
-          return n.components.p2p.libp2p.status === "started"
-            ? n.components.p2p.listenAddresses().slice(0, 1)
-            : [];
-        } catch {
-          return [];
-        }
-      });
-      const node = await createNode({
-        dataDir,
-        port: 0,
-        listen: ["/ip4/127.0.0.1/tcp/0"],
-        bootstrap: live.slice(0, 3),
-        rpcUrl: anvil.rpcUrl,
-        ...config,
-      }, { logger: testLogger(), services: { market: { tickInterval: 1000 } } });
-      await node.start();
-      nodes.push(node);
-      if (fresh) await dev.fund(node.address);
-      return node;
-    },
-    async increaseTime(seconds) {
-      await rpc("evm_increaseTime", [seconds]);
-      await rpc("evm_mine", []);
-    },
-    async [Symbol.asyncDispose]() {
-      await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
-      await anvil.stop();
-      await Promise.all([...dirs].map((d) => Deno.remove(d, { recursive: true }).catch(() => {})));
-    },
-  };
-}
 
 /** A CSV of about `bytes` bytes, different for each seed. */
 function makeCsv(bytes: number, seed: number): Uint8Array {
@@ -210,12 +146,12 @@ async function makeOffer(
 }
 
 Deno.test("buy() completes a key sale end to end: 80/10/10 payouts, bytes from replicas after the seller stops", async (t) => {
-  await using cluster = await startCluster();
+  await using cluster = await startMarketCluster();
   const seller = await cluster.start();
   const gateway = await cluster.start();
   const replicas = [await cluster.start(), await cluster.start()];
   // The buyer keeps no replicas, so every chunk it holds was downloaded for the purchase.
-  const buyer = await cluster.start(undefined, { storage: { quotaGB: 0 } });
+  const buyer = await cluster.start({ config: { storage: { quotaGB: 0 } } });
   const data = makeCsv(10 * MiB, 1);
   const { manifestCid } = await sell(seller, data, { gateway: gateway.address, viewers: [buyer] });
   for (const r of replicas) r.components.fetches.startFetch(manifestCid, { providers: [seller.peerId] });
@@ -285,7 +221,7 @@ Deno.test("buy() completes a key sale end to end: 80/10/10 payouts, bytes from r
     assert.equal(await getPayoutBalance(client, { address: gateway.address }) - before.gateway, PRICE / 10n);
     assert.equal(await getPayoutBalance(client, { address: treasury }) - before.treasury, PRICE / 10n);
     // The restarted seller sees the confirmation it missed while stopped.
-    const again = await cluster.start(seller.config.dataDir);
+    const again = await cluster.start({ dataDir: seller.config.dataDir });
     const sales = await waitFor("the restarted seller to mark its sale complete", () => {
       const sales = again.components.market.listSales();
       return sales[0]?.status === "complete" ? sales : undefined;
@@ -299,7 +235,7 @@ Deno.test("buy() completes a key sale end to end: 80/10/10 payouts, bytes from r
 });
 
 Deno.test("the market refunds, finalizes and resumes without a human", async (t) => {
-  await using cluster = await startCluster();
+  await using cluster = await startMarketCluster();
   const seller = await cluster.start();
   const hostile = await cluster.start();
   const buyer = await cluster.start();
@@ -443,7 +379,7 @@ Deno.test("the market refunds, finalizes and resumes without a human", async (t)
     const purchase = await b2.components.market.buy(manifestCid);
     await waitFor("the buyer to stop after opening", () => stopped !== undefined);
     await stopped;
-    const again = await cluster.start(b2.config.dataDir);
+    const again = await cluster.start({ dataDir: b2.config.dataDir });
     const done = await again.components.market.waitForPurchase(purchase.id, { timeout: 30_000 });
     assert.equal(done.status, "complete");
     assert.deepEqual(done.txs.map((tx) => tx.action), ["open", "confirm"]);

@@ -8,7 +8,7 @@
  * await net.waitForMesh();
  * ```
  */
-import { createNode, type KosmosNode } from "../node/node.ts";
+import { createNode, type CreateNodeOptions, type KosmosNode } from "../node/node.ts";
 import { type Anvil, startAnvil } from "../node/services/chain/anvil.ts";
 import type { NodeConfig } from "../node/config.ts";
 import { testLogger, waitFor } from "./helpers.ts";
@@ -16,29 +16,43 @@ import { testLogger, waitFor } from "./helpers.ts";
 export interface TestNetwork extends AsyncDisposable {
   nodes: KosmosNode[];
   anvil: Anvil;
-  /** Starts one more node that bootstraps to the first. */
+  /** Starts one more node that bootstraps to the first (or to all, see {@link StartNetworkOptions.bootstrap}). */
   addNode(config?: Partial<NodeConfig>): Promise<KosmosNode>;
   /** Resolves when every node is connected to every other. */
   waitForMesh(options?: { timeout?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startNetwork(count: number, config: Partial<NodeConfig> = {}): Promise<TestNetwork> {
+export interface StartNetworkOptions {
+  /** Which running nodes a new node bootstraps to. @default "first" */
+  bootstrap?: "first" | "all";
+  /** Service settings every node gets. @default {} */
+  services?: CreateNodeOptions["services"];
+  /** Prefix of the nodes' temp data dirs. @default "kosmos-node-" */
+  prefix?: string;
+}
+
+export async function startNetwork(
+  count: number,
+  config: Partial<NodeConfig> = {},
+  options: StartNetworkOptions = {},
+): Promise<TestNetwork> {
   const anvil = await startAnvil();
   const nodes: KosmosNode[] = [];
   const dirs: string[] = [];
   const addNode = async (extra: Partial<NodeConfig> = {}) => {
-    const dataDir = await Deno.makeTempDir({ prefix: "kosmos-node-" });
+    const dataDir = await Deno.makeTempDir({ prefix: options.prefix ?? "kosmos-node-" });
     dirs.push(dataDir);
     const node = await createNode({
       dataDir,
       port: 0,
       listen: ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"],
-      bootstrap: nodes.length > 0 ? [nodes[0].components.p2p.listenAddresses()[0]] : [],
+      bootstrap: (options.bootstrap === "all" ? nodes : nodes.slice(0, 1))
+        .map((n) => n.components.p2p.listenAddresses()[0]),
       rpcUrl: anvil.rpcUrl,
       ...config,
       ...extra,
-    }, { logger: testLogger() });
+    }, { logger: testLogger(), services: options.services });
     await node.start();
     nodes.push(node);
     return node;

@@ -5,55 +5,12 @@
  * `/sales` lists the buyer and the payout.
  */
 import assert from "node:assert/strict";
-import { createNode, type KosmosNode } from "../node/node.ts";
-import type { NodeConfig } from "../node/config.ts";
-import { type Anvil, startAnvil } from "../node/services/chain/anvil.ts";
-import { type DevChain, setUpDevChain } from "../node/services/chain/dev_chain.ts";
-import { getContractsPath, writeContractsFile } from "../node/services/chain/contracts.ts";
-import { testLogger, waitFor } from "./helpers.ts";
+import type { KosmosNode } from "../node/node.ts";
+import { waitFor } from "./helpers.ts";
+import { startMarketCluster } from "./market_cluster.ts";
 
 const ONE = 10n ** 18n;
 const PRICE = 10n * ONE;
-
-interface MarketCluster extends AsyncDisposable {
-  anvil: Anvil;
-  dev: DevChain;
-  start(config?: Partial<NodeConfig>): Promise<KosmosNode>;
-}
-
-/** One anvil with our contracts and funded nodes that bootstrap from each other. */
-async function startMarketCluster(): Promise<MarketCluster> {
-  const anvil = await startAnvil();
-  const dev = await setUpDevChain(anvil.rpcUrl);
-  const nodes: KosmosNode[] = [];
-  const dirs: string[] = [];
-  return {
-    anvil,
-    dev,
-    async start(config = {}) {
-      const dataDir = await Deno.makeTempDir({ prefix: "kosmos-pages-" });
-      dirs.push(dataDir);
-      await writeContractsFile(getContractsPath(dataDir), { chainId: 31337, contracts: dev.contracts });
-      const node = await createNode({
-        dataDir,
-        port: 0,
-        listen: ["/ip4/127.0.0.1/tcp/0"],
-        bootstrap: nodes.map((n) => n.components.p2p.listenAddresses()[0]),
-        rpcUrl: anvil.rpcUrl,
-        ...config,
-      }, { logger: testLogger(), services: { market: { tickInterval: 1000 } } });
-      await node.start();
-      nodes.push(node);
-      await dev.fund(node.address);
-      return node;
-    },
-    async [Symbol.asyncDispose]() {
-      await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
-      await anvil.stop();
-      await Promise.all(dirs.map((d) => Deno.remove(d, { recursive: true }).catch(() => {})));
-    },
-  };
-}
 
 /** Publishes and stakes a small CSV on `seller`; waits until `buyer` has the listing in its catalog. */
 async function listDataset(seller: KosmosNode, buyer: KosmosNode, title: string): Promise<string> {
@@ -85,9 +42,9 @@ async function getPage(url: string): Promise<string> {
 }
 
 Deno.test("/purchases and /sales list a completed key sale on the buyer's and the seller's nodes", async (t) => {
-  await using cluster = await startMarketCluster();
+  await using cluster = await startMarketCluster({ prefix: "kosmos-pages-" });
   const seller = await cluster.start();
-  const buyer = await cluster.start({ storage: { quotaGB: 0 } });
+  const buyer = await cluster.start({ config: { storage: { quotaGB: 0 } } });
   const manifestCid = await listDataset(seller, buyer, "Balcony sensors");
 
   await t.step("before buying: the dataset page offers Buy, /purchases and /sales are empty", async () => {

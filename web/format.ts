@@ -1,4 +1,4 @@
-/** Formatting of node values for people: wei as ETH, long ids shortened. */
+/** Formatting of node values for people: wei as ETH, long ids shortened, dates for tables. */
 
 /**
  * Formats a wei amount (decimal string or bigint) as ETH with at most
@@ -24,4 +24,9 @@ export function formatEther(wei: string | bigint, maxDecimals = 6): string {
 /** Shortens a long id to its head and tail: `12D3KooW…x9Yz`. */
 export function shortenId(id: string, head = 8, tail = 4): string {
   return id.length <= head + tail + 1 ? id : `${id.slice(0, head)}…${id.slice(-tail)}`;
+}
+
+/** A date for tables: `2026-03-14 09:26 UTC`. */
+export function formatDay(ms: number): string {
+  return new Date(ms).toISOString().replace("T", " ").replace(/:\d\d\.\d+Z$/, " UTC");
 }

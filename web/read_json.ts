@@ -29,26 +29,7 @@ export async function readJson(request: Request, options: ReadJsonOptions = {}):
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) throw tooLarge(maxBytes);
   if (!request.body) throw new HttpError(400, "bad_request", "Expected a JSON body, got an empty request");
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = request.body.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) throw tooLarge(maxBytes);
-      chunks.push(value);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await readBytes(request, maxBytes);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -65,6 +46,40 @@ export async function readJson(request: Request, options: ReadJsonOptions = {}):
   }
 }
 
-function tooLarge(maxBytes: number): HttpError {
-  return new HttpError(413, "payload_too_large", `The request body is larger than ${maxBytes} bytes`);
+/**
+ * Reads a request body into memory (empty when there is none). Throws a 413
+ * `<subject> is larger than <maxBytes> bytes` as soon as it passes the limit,
+ * while streaming; `subject` defaults to "The request body".
+ */
+export async function readBytes(
+  request: Request,
+  maxBytes: number,
+  subject = "The request body",
+): Promise<Uint8Array> {
+  if (!request.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) throw tooLarge(maxBytes, subject);
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+function tooLarge(maxBytes: number, subject = "The request body"): HttpError {
+  return new HttpError(413, "payload_too_large", `${subject} is larger than ${maxBytes} bytes`);
 }

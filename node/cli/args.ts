@@ -1,9 +1,10 @@
 /**
  * Flag parsing and HTTP helpers shared by the client subcommands
- * (`kosmos publish`, `kosmos fetch`), which talk to a running node's API.
+ * (`kosmos publish`, `kosmos fetch`, `kosmos buy`), which talk to a running node's API.
  */
+import { delay } from "../delay.ts";
 import { KosmosError } from "../errors.ts";
-import { DEFAULT_HTTP_PORT } from "../constants.ts";
+import { DEFAULT_HTTP_PORT, second } from "../constants.ts";
 import type { ProgressBarInit } from "./progress.ts";
 
 /** The API of the local node unless `--url` or `KOSMOS_URL` says otherwise. */
@@ -84,7 +85,6 @@ export async function requestNode(
   return response;
 }
 
-/** Reads an API error body into one line. */
 /** Options of the commands that start work on a node and follow its progress (`fetch`, `buy`). */
 export interface FollowCommandOptions {
   env?: Record<string, string>;
@@ -111,10 +111,67 @@ export function postJson(
   });
 }
 
+/** Reads an API error body into one line. */
 export async function describeFailure(response: Response): Promise<string> {
   try {
     const body = await response.json();
     if (typeof body?.error?.message === "string") return `${body.error.message} (${response.status})`;
   } catch { /* not our error shape */ }
   return `the node answered ${response.status} ${response.statusText}`;
+}
+
+/**
+ * Asks the node to start `command`'s work on `subject` (POST `body` to
+ * `url`) and resolves with its first JSON view; anything but 202 throws.
+ */
+export async function startJob(
+  command: string,
+  url: URL,
+  options: { subject: string; body: unknown; signal?: AbortSignal },
+): Promise<unknown> {
+  const started = await postJson(command, url, { body: options.body, signal: options.signal });
+  if (started.status !== 202) {
+    throw new KosmosError(
+      `${command}: the node cannot ${command} ${options.subject}: ${await describeFailure(started)}`,
+    );
+  }
+  return await started.json();
+}
+
+/**
+ * Polls `status` while `running(view)`, calling `onView` with each running
+ * view before it waits `interval` ms (at most 10 s); resolves with the first
+ * view that is no longer running.
+ */
+export async function followJob<T>(
+  command: string,
+  status: URL,
+  options: {
+    /** The view `startJob` returned. */
+    first: T;
+    running: (view: T) => boolean;
+    onView: (view: T) => void;
+    /** Names the job in "lost track of …". */
+    subject: string;
+    /** @default 250 */
+    interval?: number;
+    signal?: AbortSignal;
+  },
+): Promise<T> {
+  let view = options.first;
+  while (options.running(view)) {
+    options.onView(view);
+    await delay(Math.min(options.interval ?? 250, 10 * second), options.signal);
+    const response = await requestNode(command, status, {
+      headers: { accept: "application/json" },
+      signal: options.signal,
+    });
+    if (!response.ok) {
+      throw new KosmosError(
+        `${command}: lost track of ${options.subject}: ${await describeFailure(response)}`,
+      );
+    }
+    view = await response.json() as T;
+  }
+  return view;
 }

@@ -5,17 +5,8 @@
  * then the verified chunks. Prints the final purchase as JSON on stdout.
  * Buying a listing already bought shows that purchase and pays nothing.
  */
-import { delay } from "../delay.ts";
 import { KosmosError } from "../errors.ts";
-import { second } from "../constants.ts";
-import {
-  describeFailure,
-  type FollowCommandOptions,
-  getNodeUrl,
-  parseArgs,
-  postJson,
-  requestNode,
-} from "./args.ts";
+import { type FollowCommandOptions, followJob, getNodeUrl, parseArgs, startJob } from "./args.ts";
 import { createProgressBar } from "./progress.ts";
 
 export const BUY_USAGE = `Usage: kosmos buy LISTING_ID [--url URL]
@@ -58,40 +49,33 @@ export async function runBuy(args: string[], options: RunBuyOptions = {}): Promi
   if (positionals.length !== 1) throw new KosmosError("buy: give exactly one LISTING_ID (try --help)");
   const listingId = positionals[0];
   const url = getNodeUrl("buy", flags, options.env ?? Deno.env.toObject());
-  const started = await postJson("buy", new URL("/api/v1/purchases", url), {
+  const first = await startJob("buy", new URL("/api/v1/purchases", url), {
+    subject: listingId,
     body: { listingId },
     signal: options.signal,
-  });
-  if (started.status !== 202) {
-    throw new KosmosError(`buy: the node cannot buy ${listingId}: ${await describeFailure(started)}`);
-  }
-  let purchase = await started.json() as PurchaseView;
+  }) as PurchaseView;
   let step = "";
   let bar: ReturnType<typeof createProgressBar> | undefined;
-  const interval = options.interval ?? 250;
-  const status = new URL(`/api/v1/purchases/${purchase.id}`, url);
-  while (!["complete", "refunded", "failed"].includes(purchase.status)) {
-    if (purchase.status === "downloading") {
-      bar ??= createProgressBar({
-        label: "Downloading",
-        total: purchase.progress.chunksTotal,
-        output: options.progressOutput,
-      });
-      bar.update(purchase.progress.chunksVerified, purchase.progress.chunksTotal);
-    } else if (purchase.status !== step) {
-      step = purchase.status;
-      console.error(STEPS[step] ?? step);
-    }
-    await delay(Math.min(interval, 10 * second), options.signal);
-    const response = await requestNode("buy", status, {
-      headers: { accept: "application/json" },
-      signal: options.signal,
-    });
-    if (!response.ok) {
-      throw new KosmosError(`buy: lost track of ${purchase.id}: ${await describeFailure(response)}`);
-    }
-    purchase = await response.json() as PurchaseView;
-  }
+  const purchase = await followJob("buy", new URL(`/api/v1/purchases/${first.id}`, url), {
+    first,
+    running: (p) => !["complete", "refunded", "failed"].includes(p.status),
+    onView: (p) => {
+      if (p.status === "downloading") {
+        bar ??= createProgressBar({
+          label: "Downloading",
+          total: p.progress.chunksTotal,
+          output: options.progressOutput,
+        });
+        bar.update(p.progress.chunksVerified, p.progress.chunksTotal);
+      } else if (p.status !== step) {
+        step = p.status;
+        console.error(STEPS[step] ?? step);
+      }
+    },
+    subject: first.id,
+    interval: options.interval,
+    signal: options.signal,
+  });
   if (bar) {
     bar.update(purchase.progress.chunksVerified, purchase.progress.chunksTotal);
     bar.finish();

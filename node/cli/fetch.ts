@@ -4,17 +4,8 @@
  * progress bar of verified chunks on stderr until it is complete. Prints the
  * final progress as JSON on stdout.
  */
-import { delay } from "../delay.ts";
 import { KosmosError } from "../errors.ts";
-import { second } from "../constants.ts";
-import {
-  describeFailure,
-  type FollowCommandOptions,
-  getNodeUrl,
-  parseArgs,
-  postJson,
-  requestNode,
-} from "./args.ts";
+import { type FollowCommandOptions, followJob, getNodeUrl, parseArgs, startJob } from "./args.ts";
 import { createProgressBar, formatBytes } from "./progress.ts";
 
 export const FETCH_USAGE = `Usage: kosmos fetch MANIFEST_CID [--url URL]
@@ -49,33 +40,24 @@ export async function runFetch(args: string[], options: RunFetchOptions = {}): P
   if (positionals.length !== 1) throw new KosmosError("fetch: give exactly one MANIFEST_CID (try --help)");
   const cid = positionals[0];
   const url = getNodeUrl("fetch", flags, options.env ?? Deno.env.toObject());
-  const started = await postJson("fetch", new URL("/api/v1/fetches", url), {
+  const first = await startJob("fetch", new URL("/api/v1/fetches", url), {
+    subject: cid,
     body: { manifestCid: cid },
     signal: options.signal,
-  });
-  if (started.status !== 202) {
-    throw new KosmosError(`fetch: the node cannot fetch ${cid}: ${await describeFailure(started)}`);
-  }
-  let progress = await started.json() as FetchView;
+  }) as FetchView;
   const bar = createProgressBar({
     label: "Fetching",
-    total: progress.chunksTotal,
+    total: first.chunksTotal,
     output: options.progressOutput,
   });
-  const interval = options.interval ?? 250;
-  const status = new URL(`/api/v1/fetches/${progress.manifestCid}`, url);
-  while (progress.status === "queued" || progress.status === "running") {
-    bar.update(progress.chunksVerified, progress.chunksTotal);
-    await delay(Math.min(interval, 10 * second), options.signal);
-    const response = await requestNode("fetch", status, {
-      headers: { accept: "application/json" },
-      signal: options.signal,
-    });
-    if (!response.ok) {
-      throw new KosmosError(`fetch: lost track of ${cid}: ${await describeFailure(response)}`);
-    }
-    progress = await response.json() as FetchView;
-  }
+  const progress = await followJob("fetch", new URL(`/api/v1/fetches/${first.manifestCid}`, url), {
+    first,
+    running: (p) => p.status === "queued" || p.status === "running",
+    onView: (p) => bar.update(p.chunksVerified, p.chunksTotal),
+    subject: cid,
+    interval: options.interval,
+    signal: options.signal,
+  });
   bar.update(progress.chunksVerified, progress.chunksTotal);
   bar.finish();
   if (progress.status === "failed") {

@@ -43,7 +43,7 @@
  * `{"bench":"fetch","mib":256,"mbPerSec":…,"reference":{"rawStreamMbPerSec":…,"bitswapMbPerSec":…|null,"bitswapMemoryMbPerSec":…|null,"bitswapOneProviderMbPerSec":…|null},"ratioRaw":…,"ratioBitswap":…,…,"cpuMsPerMiB":{"fetch":…,"raw":…},"targets":{"vsRaw":0.7,"vsBitswap":2},"load":[…,…]}`
  * (`cpuMsPerMiB`: process CPU, all threads, of the best fetch and raw rounds).
  */
-import type { Libp2p, PeerId, Startable, Stream } from "@libp2p/interface";
+import type { Libp2p, PeerId, Startable } from "@libp2p/interface";
 import { withBitswap } from "@helia/bitswap";
 import { MemoryBlockstore } from "blockstore-core";
 import { defaultLogger } from "@libp2p/logger";
@@ -51,31 +51,12 @@ import { sha256 } from "multiformats/hashes/sha2";
 import type { CID } from "multiformats/cid";
 import { type BlockStore, openBlockStore, prepareDataset } from "../../node/services/blocks/mod.ts";
 import { cpuUsage } from "node:process";
-import { MiB, numberFlag, progress, round2, startBenchNetwork } from "./net.ts";
+import { makeCsv, MiB, numberFlag, progress, round2, sendAll, startBenchNetwork } from "./net.ts";
 
 const TOTAL_MIB = numberFlag("mib", 256);
 const ROUNDS = numberFlag("rounds", 3);
 const PROVIDERS = 3;
 const RAW_PROTOCOL = "/kosmos/bench/raw/1.0.0";
-
-function makeCsv(bytes: number): Uint8Array {
-  const enc = new TextEncoder();
-  const out = new Uint8Array(bytes);
-  let off = 0;
-  off += enc.encodeInto("id,ts,sensor,value\n", out).written;
-  for (let i = 0; off < bytes; i++) {
-    const line = `${i},${1_700_000_000_000 + i * 1000},s${i % 97},${(i * 7919 % 100_000) / 100}\n`;
-    const { written } = enc.encodeInto(line, out.subarray(off));
-    if (written < line.length) break;
-    off += written;
-  }
-  return out.subarray(0, off);
-}
-
-async function sendAll(stream: Stream, chunks: Uint8Array[]): Promise<void> {
-  for (const chunk of chunks) if (!stream.send(chunk)) await stream.onDrain();
-  await stream.close();
-}
 
 /** ms of process CPU (user + system, every thread) since `from`. */
 function cpuMsSince(from: { user: number; system: number }): number {

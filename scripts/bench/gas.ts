@@ -133,60 +133,21 @@ try {
   // Escrow: a first sale (fresh storage everywhere), then a steady-state sale. Sellers number their
   // quotes sequentially, so 256 nonces share one storage word.
   let nonce = 0n;
-  const sale = async (gateway: Address) => {
-    const dek = bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
-    const kSale = bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
-    const z = encodeSaleKeys([dek], kSale);
+  /** Signs a quote to the buyer for `keys`, opens the sale as the buyer and reveals `kSale` as the seller. */
+  const openAndReveal = async (
+    keys: { dekCommit: Hex; kSale: Hex; z: Hex },
+    gateway: Address,
+    quoteNonce: bigint,
+  ) => {
     const quote: Quote = {
       listingId,
       buyer: a("buyer"),
       price: 100n * ONE,
-      zHash: keccak256(z),
-      kSaleHash: keccak256(kSale),
-      dekCommit: computeDekCommit([dek]),
+      zHash: keccak256(keys.z),
+      kSaleHash: keccak256(keys.kSale),
+      dekCommit: keys.dekCommit,
       gateway,
-      nonce: nonce++,
-      deadline: BigInt(Math.floor(Date.now() / 1000) + 3600),
-    };
-    const signature = await w.seller.signTypedData({
-      domain: getEscrowDomain(chain.id, addr.escrow),
-      types: quoteTypes,
-      primaryType: "Quote",
-      message: quote,
-    });
-    const opened = await escrow(w.buyer, "open", [quote, signature]);
-    const saleId = opened.result as Hex;
-    let s = parseEventLogs({ abi: kosmosEscrowAbi, logs: opened.logs, eventName: "Opened" })[0].args.sale;
-    const revealed = await escrow(w.seller, "reveal", [saleId, s, kSale]);
-    s = {
-      ...s,
-      disputeDeadline:
-        parseEventLogs({ abi: kosmosEscrowAbi, logs: revealed.logs, eventName: "Revealed" })[0].args
-          .disputeDeadline,
-    };
-    return { saleId, sale: s, kSale, z, open: opened.gas, reveal: revealed.gas };
-  };
-  const first = await sale(a("gateway"));
-  const firstConfirm = (await escrow(w.buyer, "confirm", [first.saleId, first.sale])).gas;
-  const steady = await sale(a("gateway"));
-  gas.open = steady.open;
-  gas.reveal = steady.reveal;
-  gas.confirm = (await escrow(w.buyer, "confirm", [steady.saleId, steady.sale])).gas;
-  const disputed = await sale(a("gateway"));
-  // A complaint needs a wrong key: a sale whose Z encodes another DEK than the committed one.
-  const lying = await (async () => {
-    const dek = bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
-    const kSale = bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
-    const z = encodeSaleKeys([keccak256(dek)], kSale);
-    const quote: Quote = {
-      listingId,
-      buyer: a("buyer"),
-      price: 100n * ONE,
-      zHash: keccak256(z),
-      kSaleHash: keccak256(kSale),
-      dekCommit: computeDekCommit([dek]),
-      gateway: zeroAddress,
-      nonce: 2n ** 100n,
+      nonce: quoteNonce,
       deadline: BigInt(Math.floor(Date.now() / 1000) + 3600),
     };
     const signature = await w.seller.signTypedData({
@@ -198,11 +159,42 @@ try {
     const opened = await escrow(w.buyer, "open", [quote, signature]);
     const saleId = opened.result as Hex;
     const s = parseEventLogs({ abi: kosmosEscrowAbi, logs: opened.logs, eventName: "Opened" })[0].args.sale;
-    const revealed = await escrow(w.seller, "reveal", [saleId, s, kSale]);
+    const revealed = await escrow(w.seller, "reveal", [saleId, s, keys.kSale]);
     const disputeDeadline =
       parseEventLogs({ abi: kosmosEscrowAbi, logs: revealed.logs, eventName: "Revealed" })[0].args
         .disputeDeadline;
-    return { saleId, sale: { ...s, disputeDeadline }, kSale, z };
+    return {
+      saleId,
+      sale: { ...s, disputeDeadline },
+      kSale: keys.kSale,
+      z: keys.z,
+      open: opened.gas,
+      reveal: revealed.gas,
+    };
+  };
+  const randomKey = () => bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
+  const sale = (gateway: Address) => {
+    const dek = randomKey();
+    const kSale = randomKey();
+    return openAndReveal(
+      { dekCommit: computeDekCommit([dek]), kSale, z: encodeSaleKeys([dek], kSale) },
+      gateway,
+      nonce++,
+    );
+  };
+  const first = await sale(a("gateway"));
+  const firstConfirm = (await escrow(w.buyer, "confirm", [first.saleId, first.sale])).gas;
+  const steady = await sale(a("gateway"));
+  gas.open = steady.open;
+  gas.reveal = steady.reveal;
+  gas.confirm = (await escrow(w.buyer, "confirm", [steady.saleId, steady.sale])).gas;
+  const disputed = await sale(a("gateway"));
+  // A complaint needs a wrong key: a sale whose Z encodes another DEK than the committed one.
+  const lying = await (() => {
+    const dek = randomKey();
+    const kSale = randomKey();
+    const z = encodeSaleKeys([keccak256(dek)], kSale);
+    return openAndReveal({ dekCommit: computeDekCommit([dek]), kSale, z }, zeroAddress, 2n ** 100n);
   })();
   gas.complain = (await escrow(w.buyer, "complain", [lying.saleId, lying.sale, lying.kSale, lying.z])).gas;
   await testClient.increaseTime({ seconds: 3 * DAY });

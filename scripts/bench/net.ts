@@ -1,7 +1,8 @@
 /**
  * Shared pieces of the multi-node benchmarks: real Kosmos nodes started in
  * this process on loopback, sharing one anvil, each bootstrapping to the
- * first; flag parsing; percentiles; waiting on a condition.
+ * first; a synthetic CSV dataset; sending chunks down a raw stream; flag
+ * parsing; percentiles; waiting on a condition.
  *
  * ```ts
  * await using net = await startBenchNetwork(3, { logLevel: "error" });
@@ -12,6 +13,7 @@ import { createNode, type CreateNodeOptions, type KosmosNode } from "../../node/
 import { createLogger, type LogLevel } from "../../node/log.ts";
 import { type Anvil, startAnvil } from "../../node/services/chain/anvil.ts";
 import type { NodeConfig } from "../../node/config.ts";
+import type { Stream } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 
 export const MiB = 1024 * 1024;
@@ -95,6 +97,27 @@ async function joinNetwork(node: KosmosNode, seed: KosmosNode): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   if (redials > 0) progress(`node ${node.peerId.slice(-6)} needed ${redials} redial(s) of the seed to join`);
+}
+
+/** A sensor-readings CSV of at most `bytes` bytes (whole lines only), the same for every call. */
+export function makeCsv(bytes: number): Uint8Array {
+  const enc = new TextEncoder();
+  const out = new Uint8Array(bytes);
+  let off = 0;
+  off += enc.encodeInto("id,ts,sensor,value\n", out).written;
+  for (let i = 0; off < bytes; i++) {
+    const line = `${i},${1_700_000_000_000 + i * 1000},s${i % 97},${(i * 7919 % 100_000) / 100}\n`;
+    const { written } = enc.encodeInto(line, out.subarray(off));
+    if (written < line.length) break;
+    off += written;
+  }
+  return out.subarray(0, off);
+}
+
+/** Writes `chunks` to `stream`, waiting for it to drain when full, then closes it. */
+export async function sendAll(stream: Stream, chunks: Uint8Array[]): Promise<void> {
+  for (const chunk of chunks) if (!stream.send(chunk)) await stream.onDrain();
+  await stream.close();
 }
 
 /** `--name value` from `Deno.args` as a number, or `fallback`. Throws a `RangeError` for a non-number. */

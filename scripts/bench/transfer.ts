@@ -9,120 +9,75 @@
  * Prints one JSON line:
  * `{"bench":"transfer","mbPerSec":…,"reference":{"rawStreamMbPerSec":…},"ratio":…,"mib":64,"chunks":64,"concurrency":16}`
  */
-import type { Stream } from "@libp2p/interface";
-import { createNode, type KosmosNode } from "../../node/node.ts";
 import { createLogger } from "../../node/log.ts";
-import { startAnvil } from "../../node/services/chain/anvil.ts";
 import { prepareDataset } from "../../node/services/blocks/mod.ts";
 import { fetchDataset } from "../../node/services/transfer/mod.ts";
+import { makeCsv, MiB, round2, sendAll, startBenchNetwork } from "./net.ts";
 
-const MiB = 1024 * 1024;
 const totalMiB = Number(Deno.args[0] ?? 64);
 const ROUNDS = 3;
 const CONCURRENCY = 16;
 const RAW_PROTOCOL = "/kosmos/bench/raw/1.0.0";
 
-function makeCsv(bytes: number): Uint8Array {
-  const enc = new TextEncoder();
-  const out = new Uint8Array(bytes);
-  let off = 0;
-  off += enc.encodeInto("id,ts,sensor,value\n", out).written;
-  for (let i = 0; off < bytes; i++) {
-    const line = `${i},${1_700_000_000_000 + i * 1000},s${i % 97},${(i * 7919 % 100_000) / 100}\n`;
-    const { written } = enc.encodeInto(line, out.subarray(off));
-    if (written < line.length) break;
-    off += written;
-  }
-  return out.subarray(0, off);
-}
+await using net = await startBenchNetwork(2);
+const [a, b] = net.nodes;
+const data = makeCsv(totalMiB * MiB);
+const { manifest, manifestCid } = await prepareDataset(a.components.blocks, ReadableStream.from([data]), {
+  title: "Bench",
+  category: "sensors",
+  seller: a.address,
+  price: 0n,
+  licence: "kosmos-research-1",
+  filename: "bench.csv",
+});
+const chunks = await Promise.all(manifest.chunks.map((cid) => a.components.blocks.get(cid)));
+const cipherBytes = chunks.reduce((s, c) => s + c.byteLength, 0);
+await a.components.p2p.libp2p.handle(RAW_PROTOCOL, (stream) => sendAll(stream, chunks));
 
-async function sendAll(stream: Stream, chunks: Uint8Array[]): Promise<void> {
-  for (const chunk of chunks) if (!stream.send(chunk)) await stream.onDrain();
+const timeRaw = async (): Promise<number> => {
+  const start = performance.now();
+  const stream = await b.components.p2p.libp2p.dialProtocol(a.components.p2p.peerId, RAW_PROTOCOL);
+  let got = 0;
+  for await (const piece of stream) got += piece.byteLength;
   await stream.close();
+  const ms = performance.now() - start;
+  if (got !== cipherBytes) throw new Error(`raw stream delivered ${got} of ${cipherBytes} bytes`);
+  return ms;
+};
+const timeVerified = async (): Promise<number> => {
+  for (const cid of manifest.chunks) await b.components.blocks.delete(cid);
+  const start = performance.now();
+  const { progress } = await fetchDataset(
+    {
+      ...b.components,
+      scores: b.components.fetches.scores,
+      log: createLogger({ level: "error" }).forComponent("bench"),
+    },
+    manifestCid,
+    { providers: [a.peerId], concurrency: CONCURRENCY },
+  );
+  const ms = performance.now() - start;
+  if (progress.chunksVerified !== manifest.chunks.length) throw new Error("verified fetch is incomplete");
+  return ms;
+};
+
+await timeRaw();
+await timeVerified();
+let bestRaw = Infinity;
+let best = Infinity;
+for (let round = 0; round < ROUNDS; round++) {
+  bestRaw = Math.min(bestRaw, await timeRaw());
+  best = Math.min(best, await timeVerified());
 }
-
-const anvil = await startAnvil();
-const dirs: string[] = [];
-const nodes: KosmosNode[] = [];
-try {
-  for (let i = 0; i < 2; i++) {
-    const dataDir = await Deno.makeTempDir({ prefix: "kosmos-bench-" });
-    dirs.push(dataDir);
-    const node = await createNode({
-      dataDir,
-      port: 0,
-      listen: ["/ip4/127.0.0.1/tcp/0"],
-      bootstrap: i > 0 ? [nodes[0].components.p2p.listenAddresses()[0]] : [],
-      rpcUrl: anvil.rpcUrl,
-      storage: { quotaGB: 0 },
-    }, { logger: createLogger({ level: "error" }) });
-    await node.start();
-    nodes.push(node);
-  }
-  const [a, b] = nodes;
-  const data = makeCsv(totalMiB * MiB);
-  const { manifest, manifestCid } = await prepareDataset(a.components.blocks, ReadableStream.from([data]), {
-    title: "Bench",
-    category: "sensors",
-    seller: a.address,
-    price: 0n,
-    licence: "kosmos-research-1",
-    filename: "bench.csv",
-  });
-  const chunks = await Promise.all(manifest.chunks.map((cid) => a.components.blocks.get(cid)));
-  const cipherBytes = chunks.reduce((s, c) => s + c.byteLength, 0);
-  await a.components.p2p.libp2p.handle(RAW_PROTOCOL, (stream) => sendAll(stream, chunks));
-
-  const timeRaw = async (): Promise<number> => {
-    const start = performance.now();
-    const stream = await b.components.p2p.libp2p.dialProtocol(a.components.p2p.peerId, RAW_PROTOCOL);
-    let got = 0;
-    for await (const piece of stream) got += piece.byteLength;
-    await stream.close();
-    const ms = performance.now() - start;
-    if (got !== cipherBytes) throw new Error(`raw stream delivered ${got} of ${cipherBytes} bytes`);
-    return ms;
-  };
-  const timeVerified = async (): Promise<number> => {
-    for (const cid of manifest.chunks) await b.components.blocks.delete(cid);
-    const start = performance.now();
-    const { progress } = await fetchDataset(
-      {
-        ...b.components,
-        scores: b.components.fetches.scores,
-        log: createLogger({ level: "error" }).forComponent("bench"),
-      },
-      manifestCid,
-      { providers: [a.peerId], concurrency: CONCURRENCY },
-    );
-    const ms = performance.now() - start;
-    if (progress.chunksVerified !== manifest.chunks.length) throw new Error("verified fetch is incomplete");
-    return ms;
-  };
-
-  await timeRaw();
-  await timeVerified();
-  let bestRaw = Infinity;
-  let best = Infinity;
-  for (let round = 0; round < ROUNDS; round++) {
-    bestRaw = Math.min(bestRaw, await timeRaw());
-    best = Math.min(best, await timeVerified());
-  }
-  const mib = cipherBytes / MiB;
-  const round2 = (x: number) => Math.round(x * 100) / 100;
-  const mbPerSec = mib / (best / 1000);
-  const rawStreamMbPerSec = mib / (bestRaw / 1000);
-  console.log(JSON.stringify({
-    bench: "transfer",
-    mbPerSec: round2(mbPerSec),
-    reference: { rawStreamMbPerSec: round2(rawStreamMbPerSec) },
-    ratio: round2(mbPerSec / rawStreamMbPerSec),
-    mib: totalMiB,
-    chunks: manifest.chunks.length,
-    concurrency: CONCURRENCY,
-  }));
-} finally {
-  await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
-  await anvil.stop();
-  await Promise.all(dirs.map((d) => Deno.remove(d, { recursive: true }).catch(() => {})));
-}
+const mib = cipherBytes / MiB;
+const mbPerSec = mib / (best / 1000);
+const rawStreamMbPerSec = mib / (bestRaw / 1000);
+console.log(JSON.stringify({
+  bench: "transfer",
+  mbPerSec: round2(mbPerSec),
+  reference: { rawStreamMbPerSec: round2(rawStreamMbPerSec) },
+  ratio: round2(mbPerSec / rawStreamMbPerSec),
+  mib: totalMiB,
+  chunks: manifest.chunks.length,
+  concurrency: CONCURRENCY,
+}));

@@ -5,41 +5,17 @@
  * download link serves the data. After a reload the page says "Owned".
  */
 import assert from "node:assert/strict";
-import { createNode, type KosmosNode } from "../../node/node.ts";
-import { startAnvil } from "../../node/services/chain/anvil.ts";
-import { setUpDevChain } from "../../node/services/chain/dev_chain.ts";
-import { getContractsPath, writeContractsFile } from "../../node/services/chain/contracts.ts";
-import { testLogger } from "../helpers.ts";
+import { startMarketCluster } from "../market_cluster.ts";
 import { launchBrowser, waitFor } from "./browser.ts";
 
 const ONE = 10n ** 18n;
 
 Deno.test("the Buy button on a dataset page runs the key sale to complete and offers the data", async () => {
-  const anvil = await startAnvil();
-  const nodes: KosmosNode[] = [];
-  const dirs: string[] = [];
+  await using cluster = await startMarketCluster({ prefix: "kosmos-browser-buy-" });
   const browser = await launchBrowser();
   try {
-    const dev = await setUpDevChain(anvil.rpcUrl);
-    const start = async (config: { storage?: { quotaGB: number } } = {}) => {
-      const dataDir = await Deno.makeTempDir({ prefix: "kosmos-browser-buy-" });
-      dirs.push(dataDir);
-      await writeContractsFile(getContractsPath(dataDir), { chainId: 31337, contracts: dev.contracts });
-      const node = await createNode({
-        dataDir,
-        port: 0,
-        listen: ["/ip4/127.0.0.1/tcp/0"],
-        bootstrap: nodes.map((n) => n.components.p2p.listenAddresses()[0]),
-        rpcUrl: anvil.rpcUrl,
-        ...config,
-      }, { logger: testLogger(), services: { market: { tickInterval: 1000 } } });
-      await node.start();
-      nodes.push(node);
-      await dev.fund(node.address);
-      return node;
-    };
-    const seller = await start();
-    const buyer = await start({ storage: { quotaGB: 0 } });
+    const seller = await cluster.start();
+    const buyer = await cluster.start({ config: { storage: { quotaGB: 0 } } });
     const csv = ["id,value", ...Array.from({ length: 3000 }, (_, i) => `${i},${i % 17}`)].join("\n") + "\n";
     const { manifestCid } = await seller.components.datasets.publishDataset(
       ReadableStream.from([new TextEncoder().encode(csv)]),
@@ -96,8 +72,5 @@ Deno.test("the Buy button on a dataset page runs the key sale to complete and of
     assert.deepEqual(pageErrors, []);
   } finally {
     await browser.close();
-    await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
-    await anvil.stop();
-    await Promise.all(dirs.map((d) => Deno.remove(d, { recursive: true }).catch(() => {})));
   }
 });

@@ -1,19 +1,14 @@
 import assert from "node:assert/strict";
 import { type Hex, keccak256, parseEventLogs, toHex } from "viem";
 import { kosmosAnchorAbi } from "../../protocol/contracts_generated.ts";
-import { createChainTest, expectRevert, type TestChain } from "./chain.ts";
+import { contractCalls, createChainTest, expectRevert, type TestChain } from "./chain.ts";
 import { buildTree } from "./merkle.ts";
 
 const chainTest = createChainTest();
 const leaves = ["a", "b", "c", "d", "e"].map((s) => keccak256(keccak256(toHex(s))));
 const { root, proofs } = buildTree(leaves);
 
-const anchorTx = (c: TestChain, functionName: string, args: readonly unknown[]) => ({
-  address: c.addresses.anchor,
-  abi: kosmosAnchorAbi,
-  functionName,
-  args,
-});
+const { tx: anchorTx } = contractCalls("anchor", kosmosAnchorAbi);
 
 async function verify(c: TestChain, r: Hex, leaf: Hex, proof: Hex[]) {
   return await c.publicClient.readContract({

@@ -110,6 +110,27 @@ export interface WriteParams {
   args?: readonly unknown[];
 }
 
+/**
+ * Untyped call helpers for one of our contracts (the tests pick function names at run time): `tx`
+ * builds the parameters for `c.send` and `expectRevert(c.send(…))`, `read` calls a view function.
+ *
+ * ```ts
+ * const { tx: tokenTx, read } = contractCalls("token", kosmosTokenAbi);
+ * assert.equal(await read(c, "decimals"), 18);
+ * ```
+ */
+export function contractCalls(contract: keyof ContractAddresses, abi: Abi) {
+  const tx = (c: TestChain, functionName: string, args: readonly unknown[]) => ({
+    address: c.addresses[contract],
+    abi,
+    functionName,
+    args,
+  });
+  const read = async <T>(c: TestChain, functionName: string, args: readonly unknown[] = []): Promise<T> =>
+    await c.publicClient.readContract({ ...tx(c, functionName, args) } as unknown as ReadParams) as T;
+  return { tx, read };
+}
+
 /** Starts anvil, funds the accounts with ether, deploys the contracts and hands out test tokens. */
 export async function startChain(): Promise<TestChain> {
   const anvil = await startAnvil();

@@ -2,25 +2,14 @@ import assert from "node:assert/strict";
 import { hashDomain, keccak256, parseEventLogs, toHex } from "viem";
 import { kosmosConsentAbi } from "../../protocol/contracts_generated.ts";
 import { consentGrantTypes, getConsentDomain } from "../../protocol/quote.ts";
-import { type AccountName, createChainTest, expectRevert, type ReadParams, type TestChain } from "./chain.ts";
+import { type AccountName, contractCalls, createChainTest, expectRevert, type TestChain } from "./chain.ts";
 
 const SOURCE = keccak256(toHex("example.com"));
 const PURPOSE = keccak256(toHex("analytics"));
 const YEAR = 365n * 86_400n;
 const chainTest = createChainTest();
 
-const consentTx = (c: TestChain, functionName: string, args: readonly unknown[]) => ({
-  address: c.addresses.consent,
-  abi: kosmosConsentAbi,
-  functionName,
-  args,
-});
-
-async function read<T>(c: TestChain, functionName: string, args: readonly unknown[] = []): Promise<T> {
-  return await c.publicClient.readContract(
-    { ...consentTx(c, functionName, args) } as unknown as ReadParams,
-  ) as T;
-}
+const { tx: consentTx, read } = contractCalls("consent", kosmosConsentAbi);
 
 async function signGrant(
   c: TestChain,

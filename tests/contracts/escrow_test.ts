@@ -13,7 +13,6 @@ import {
   kosmosEscrowAbi,
   kosmosEscrowBytecode,
   kosmosRegistryAbi,
-  kosmosTokenAbi,
 } from "../../protocol/contracts_generated.ts";
 import { decodeSaleKeys, getEscrowDomain, type Sale } from "../../protocol/quote.ts";
 import { createChainTest, expectRevert, ONE, type ReadParams, withSnapshot } from "./chain.ts";
@@ -27,6 +26,7 @@ import {
   openSale,
   randomBytes32,
   revealSale,
+  signPermit,
 } from "./sale.ts";
 
 const DAY = 24n * 3600n;
@@ -73,34 +73,7 @@ chainTest("open() locks the price, records the sale by hash and uses the nonce",
 chainTest("openWithPermit() permits and opens in one transaction", async (c, { listingId }) => {
   const q = await makeQuote(c, { listingId });
   const deadline = (await c.now()) + 3600n;
-  const nonce = await c.publicClient.readContract({
-    address: c.addresses.token,
-    abi: kosmosTokenAbi,
-    functionName: "nonces",
-    args: [c.accounts.buyer],
-  });
-  const permit = parseSignature(
-    await c.wallets.buyer.signTypedData({
-      domain: { name: "Kosmos", version: "1", chainId: 31337, verifyingContract: c.addresses.token },
-      types: {
-        Permit: [
-          { name: "owner", type: "address" },
-          { name: "spender", type: "address" },
-          { name: "value", type: "uint256" },
-          { name: "nonce", type: "uint256" },
-          { name: "deadline", type: "uint256" },
-        ],
-      },
-      primaryType: "Permit",
-      message: {
-        owner: c.accounts.buyer,
-        spender: c.addresses.escrow,
-        value: q.quote.price,
-        nonce,
-        deadline,
-      },
-    }),
-  );
+  const permit = await signPermit(c, "buyer", c.addresses.escrow, q.quote.price, deadline);
   const args = [q.quote, q.signature, deadline, Number(permit.v), permit.r, permit.s];
   const { logs } = await c.send(c.wallets.buyer, escrowTx(c, "openWithPermit", args));
   assert.equal(parseEventLogs({ abi: kosmosEscrowAbi, logs, eventName: "Opened" }).length, 1);

@@ -1,38 +1,23 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { type Hex, parseEventLogs, parseSignature } from "viem";
-import {
-  kosmosRegistryAbi,
-  kosmosRegistryBytecode,
-  kosmosTokenAbi,
-} from "../../protocol/contracts_generated.ts";
+import { type Hex, parseEventLogs } from "viem";
+import { kosmosRegistryAbi, kosmosRegistryBytecode } from "../../protocol/contracts_generated.ts";
 import {
   type AccountName,
+  contractCalls,
   createChainTest,
   expectRevert,
   ONE,
-  type ReadParams,
   type TestChain,
   withSnapshot,
 } from "./chain.ts";
-import { approve, balanceOf, listDataset } from "./sale.ts";
+import { approve, balanceOf, listDataset, signPermit } from "./sale.ts";
 
 const DAY = 86_400n;
 const CID = "0x0171122000112233445566778899aabbccddeeff00112233445566778899aabbccddeeff" as Hex;
 const chainTest = createChainTest();
 
-const registryTx = (c: TestChain, functionName: string, args: readonly unknown[]) => ({
-  address: c.addresses.registry,
-  abi: kosmosRegistryAbi,
-  functionName,
-  args,
-});
-
-async function read<T>(c: TestChain, functionName: string, args: readonly unknown[] = []): Promise<T> {
-  return await c.publicClient.readContract(
-    { ...registryTx(c, functionName, args) } as unknown as ReadParams,
-  ) as T;
-}
+const { tx: registryTx, read } = contractCalls("registry", kosmosRegistryAbi);
 
 async function challenge(c: TestChain, who: AccountName, listingId: bigint, amount: bigint) {
   await approve(c, who, c.addresses.registry, amount);
@@ -69,34 +54,7 @@ chainTest("list() rejects a stake below the minimum and an empty CID", async (c)
 
 chainTest("listWithPermit() lists with an EIP-2612 permit in one transaction", async (c) => {
   const deadline = (await c.now()) + 600n;
-  const nonce = await c.publicClient.readContract({
-    address: c.addresses.token,
-    abi: kosmosTokenAbi,
-    functionName: "nonces",
-    args: [c.accounts.seller],
-  });
-  const sig = parseSignature(
-    await c.wallets.seller.signTypedData({
-      domain: { name: "Kosmos", version: "1", chainId: 31337, verifyingContract: c.addresses.token },
-      types: {
-        Permit: [
-          { name: "owner", type: "address" },
-          { name: "spender", type: "address" },
-          { name: "value", type: "uint256" },
-          { name: "nonce", type: "uint256" },
-          { name: "deadline", type: "uint256" },
-        ],
-      },
-      primaryType: "Permit",
-      message: {
-        owner: c.accounts.seller,
-        spender: c.addresses.registry,
-        value: 100n * ONE,
-        nonce,
-        deadline,
-      },
-    }),
-  );
+  const sig = await signPermit(c, "seller", c.addresses.registry, 100n * ONE, deadline);
   const { result } = await c.send(
     c.wallets.seller,
     registryTx(c, "listWithPermit", [0, CID, 100n * ONE, deadline, Number(sig.v), sig.r, sig.s]),

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type Address, encodeAbiParameters, type Hex, keccak256 } from "viem";
 import { kosmosRewardsAbi } from "../../protocol/contracts_generated.ts";
-import { createChainTest, expectRevert, ONE, type ReadParams, type TestChain } from "./chain.ts";
+import { contractCalls, createChainTest, expectRevert, ONE } from "./chain.ts";
 import { approve, balanceOf } from "./sale.ts";
 import { buildTree } from "./merkle.ts";
 
@@ -16,18 +16,7 @@ function hashLeaf(index: bigint, account: Address, amount: bigint): Hex {
   );
 }
 
-const rewardsTx = (c: TestChain, functionName: string, args: readonly unknown[]) => ({
-  address: c.addresses.rewards,
-  abi: kosmosRewardsAbi,
-  functionName,
-  args,
-});
-
-async function read<T>(c: TestChain, functionName: string, args: readonly unknown[] = []): Promise<T> {
-  return await c.publicClient.readContract(
-    { ...rewardsTx(c, functionName, args) } as unknown as ReadParams,
-  ) as T;
-}
+const { tx: rewardsTx, read } = contractCalls("rewards", kosmosRewardsAbi);
 
 const chainTest = createChainTest((c) => {
   const entries = [

@@ -1,5 +1,6 @@
 /**
- * Helpers for the escrow tests: list a dataset, make and sign quotes, open, reveal and read sales.
+ * Helpers for the escrow tests: list a dataset, sign permits, make and sign quotes, open, reveal and
+ * read sales.
  *
  * ```ts
  * const listingId = await listDataset(c, "seller");
@@ -7,7 +8,7 @@
  * const { saleId, sale } = await openSale(c, q);
  * ```
  */
-import { type Address, bytesToHex, type Hex, keccak256, parseEventLogs } from "viem";
+import { type Address, bytesToHex, type Hex, keccak256, parseEventLogs, parseSignature } from "viem";
 import { kosmosEscrowAbi, kosmosRegistryAbi, kosmosTokenAbi } from "../../protocol/contracts_generated.ts";
 import {
   computeDekCommit,
@@ -17,7 +18,7 @@ import {
   quoteTypes,
   type Sale,
 } from "../../protocol/quote.ts";
-import { type AccountName, ONE, type TestChain } from "./chain.ts";
+import { type AccountName, contractCalls, ONE, type TestChain } from "./chain.ts";
 
 export function randomBytes32(): Hex {
   return bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
@@ -50,6 +51,41 @@ export async function approve(c: TestChain, owner: AccountName, spender: Address
     functionName: "approve",
     args: [spender, amount],
   });
+}
+
+/**
+ * Signs an EIP-2612 permit from `owner` with the token's domain written out
+ * ("Kosmos", version "1", chain 31337), so a wrong on-chain domain fails the test.
+ */
+export async function signPermit(
+  c: TestChain,
+  owner: AccountName,
+  spender: Address,
+  value: bigint,
+  deadline: bigint,
+) {
+  const nonce = await c.publicClient.readContract({
+    address: c.addresses.token,
+    abi: kosmosTokenAbi,
+    functionName: "nonces",
+    args: [c.accounts[owner]],
+  });
+  return parseSignature(
+    await c.wallets[owner].signTypedData({
+      domain: { name: "Kosmos", version: "1", chainId: 31337, verifyingContract: c.addresses.token },
+      types: {
+        Permit: [
+          { name: "owner", type: "address" },
+          { name: "spender", type: "address" },
+          { name: "value", type: "uint256" },
+          { name: "nonce", type: "uint256" },
+          { name: "deadline", type: "uint256" },
+        ],
+      },
+      primaryType: "Permit",
+      message: { owner: c.accounts[owner], spender, value, nonce, deadline },
+    }),
+  );
 }
 
 export async function balanceOf(c: TestChain, account: Address): Promise<bigint> {
@@ -165,6 +201,4 @@ export async function revealSale(
 }
 
 /** Parameters of an escrow call, for `c.send` and `expectRevert(c.send(…))`. */
-export function escrowTx(c: TestChain, functionName: string, args: readonly unknown[]) {
-  return { address: c.addresses.escrow, abi: kosmosEscrowAbi, functionName, args };
-}
+export const escrowTx = contractCalls("escrow", kosmosEscrowAbi).tx;

@@ -1,60 +1,14 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { parseSignature, zeroAddress } from "viem";
+import { zeroAddress } from "viem";
 import { kosmosTokenAbi, kosmosTokenBytecode } from "../../protocol/contracts_generated.ts";
 import { TOTAL_SUPPLY } from "../../node/services/chain/deploy.ts";
-import {
-  ACCOUNT_NAMES,
-  type AccountName,
-  createChainTest,
-  expectRevert,
-  ONE,
-  type ReadParams,
-  type TestChain,
-  withSnapshot,
-} from "./chain.ts";
-import { balanceOf } from "./sale.ts";
+import { ACCOUNT_NAMES, contractCalls, createChainTest, expectRevert, ONE, withSnapshot } from "./chain.ts";
+import { balanceOf, signPermit } from "./sale.ts";
 
 const chainTest = createChainTest();
 
-const tokenTx = (c: TestChain, functionName: string, args: readonly unknown[]) => ({
-  address: c.addresses.token,
-  abi: kosmosTokenAbi,
-  functionName,
-  args,
-});
-
-async function read<T>(c: TestChain, functionName: string, args: readonly unknown[] = []): Promise<T> {
-  return await c.publicClient.readContract(
-    { ...tokenTx(c, functionName, args) } as unknown as ReadParams,
-  ) as T;
-}
-
-async function signPermit(
-  c: TestChain,
-  owner: AccountName,
-  spender: `0x${string}`,
-  value: bigint,
-  deadline: bigint,
-) {
-  const nonce = await read<bigint>(c, "nonces", [c.accounts[owner]]);
-  return parseSignature(
-    await c.wallets[owner].signTypedData({
-      domain: { name: "Kosmos", version: "1", chainId: 31337, verifyingContract: c.addresses.token },
-      types: {
-        Permit: [
-          { name: "owner", type: "address" },
-          { name: "spender", type: "address" },
-          { name: "value", type: "uint256" },
-          { name: "nonce", type: "uint256" },
-          { name: "deadline", type: "uint256" },
-        ],
-      },
-      primaryType: "Permit",
-      message: { owner: c.accounts[owner], spender, value, nonce, deadline },
-    }),
-  );
-}
+const { tx: tokenTx, read } = contractCalls("token", kosmosTokenAbi);
 
 chainTest(
   "KosmosToken mints exactly 21,000,000 tokens with 18 decimals to the given recipients",

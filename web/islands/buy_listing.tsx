@@ -12,6 +12,8 @@ import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { PurchaseStatus, PurchaseView, QuotePreviewView } from "../facade.ts";
 import { formatEther } from "../format.ts";
+import { requestJson, usePollJson } from "../island_fetch.ts";
+import { PurchaseStatusBadge } from "../components/key_sale.tsx";
 
 export interface BuyListingProps {
   /** The catalog's listing id (manifest CID). */
@@ -52,7 +54,9 @@ export function BuyListing({ listingId, initial, intervalMs = 500 }: BuyListingP
   useEffect(() => {
     if (!needsQuote || quote.value) return;
     const controller = new AbortController();
-    getJson<QuotePreviewView>(`/api/v1/listings/${encodeURIComponent(listingId)}/quote`, controller.signal)
+    requestJson<QuotePreviewView>(`/api/v1/listings/${encodeURIComponent(listingId)}/quote`, {
+      signal: controller.signal,
+    })
       .then((q) => (quote.value = q, quoteError.value = null))
       .catch((err) => {
         if (!controller.signal.aborted) quoteError.value = (err as Error).message;
@@ -60,44 +64,25 @@ export function BuyListing({ listingId, initial, intervalMs = 500 }: BuyListingP
     return () => controller.abort();
   }, [needsQuote, listingId]);
 
-  useEffect(() => {
-    if (!active || !p) return;
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const poll = async () => {
-      try {
-        const body = await getJson<PurchaseView>(
-          `/api/v1/purchases/${encodeURIComponent(p.id)}`,
-          controller.signal,
-        );
-        purchase.value = body;
-        error.value = null;
-        if (!isPurchaseActive(body.status)) return;
-      } catch (err) {
-        if (controller.signal.aborted) return;
-        error.value = (err as Error).message;
-      }
-      if (!controller.signal.aborted) timer = setTimeout(poll, intervalMs);
-    };
-    timer = setTimeout(poll, intervalMs);
-    return () => {
-      controller.abort();
-      clearTimeout(timer);
-    };
-  }, [active, p?.id, intervalMs]);
+  usePollJson<PurchaseView>(active && p ? `/api/v1/purchases/${encodeURIComponent(p.id)}` : null, {
+    intervalMs,
+    onData: (body) => {
+      purchase.value = body;
+      error.value = null;
+      return isPurchaseActive(body.status);
+    },
+    onError: (err) => (error.value = err.message),
+  });
 
   const buy = async () => {
     buying.value = true;
     error.value = null;
     try {
-      const response = await fetch("/api/v1/purchases", {
+      purchase.value = await requestJson<PurchaseView>("/api/v1/purchases", {
         method: "POST",
-        headers: { "content-type": "application/json", accept: "application/json" },
+        headers: { "content-type": "application/json" },
         body: JSON.stringify({ listingId }),
       });
-      const body = await response.json().catch(() => ({}));
-      if (!response.ok) throw new Error(body?.error?.message ?? `The node answered ${response.status}`);
-      purchase.value = body;
     } catch (err) {
       error.value = (err as Error).message;
     } finally {
@@ -112,10 +97,12 @@ export function BuyListing({ listingId, initial, intervalMs = 500 }: BuyListingP
       <header class="card-header">
         <h2>Buy</h2>
         {p && (
-          <span class={`status status-buy-${p.status}`} data-testid="buy-status" data-status={p.status}>
-            <span class="status-dot" aria-hidden="true" />
-            {owned ? "Owned" : statusLabel[p.status]}
-          </span>
+          <PurchaseStatusBadge
+            status={p.status}
+            label={owned ? "Owned" : undefined}
+            data-testid="buy-status"
+            data-status={p.status}
+          />
         )}
       </header>
 
@@ -194,26 +181,8 @@ export function BuyListing({ listingId, initial, intervalMs = 500 }: BuyListingP
   );
 }
 
-const statusLabel: Record<PurchaseStatus, string> = {
-  quoted: "Quoted",
-  opened: "Locked",
-  revealed: "Key revealed",
-  verified: "Verified",
-  downloading: "Downloading",
-  complete: "Complete",
-  refunded: "Refunded",
-  failed: "Failed",
-};
-
 function percentOf(p: PurchaseView): number {
   const { chunksVerified, chunksTotal } = p.progress;
   if (p.status === "complete") return 100;
   return chunksTotal > 0 ? Math.floor((chunksVerified / chunksTotal) * 100) : 0;
-}
-
-async function getJson<T>(url: string, signal: AbortSignal): Promise<T> {
-  const response = await fetch(url, { signal, headers: { accept: "application/json" } });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body?.error?.message ?? `The node answered ${response.status}`);
-  return body as T;
 }

@@ -5,8 +5,9 @@
  * failed. Server-rendered with the fetch this node already has, if any.
  */
 import { useSignal } from "@preact/signals";
-import { useEffect } from "preact/hooks";
 import type { FetchView } from "../facade.ts";
+import { requestJson, usePollJson } from "../island_fetch.ts";
+import { ProgressBar } from "../components/progress_bar.tsx";
 
 export interface FetchProgressProps {
   manifestCid: string;
@@ -32,46 +33,25 @@ export function FetchProgress({ manifestCid, chunkCount, initial, intervalMs = 4
   const status = progress.value?.status;
   const active = status === "queued" || status === "running";
 
-  useEffect(() => {
-    if (!active) return;
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const poll = async () => {
-      try {
-        const response = await fetch(`/api/v1/fetches/${manifestCid}`, {
-          signal: controller.signal,
-          headers: { accept: "application/json" },
-        });
-        const body = await response.json();
-        if (!response.ok) throw new Error(body?.error?.message ?? `The node answered ${response.status}`);
-        progress.value = body;
-        error.value = null;
-        if (body.status === "complete" || body.status === "failed") return;
-      } catch (err) {
-        if (controller.signal.aborted) return;
-        error.value = (err as Error).message;
-      }
-      if (!controller.signal.aborted) timer = setTimeout(poll, intervalMs);
-    };
-    timer = setTimeout(poll, intervalMs);
-    return () => {
-      controller.abort();
-      clearTimeout(timer);
-    };
-  }, [active, manifestCid, intervalMs]);
+  usePollJson<FetchView>(active ? `/api/v1/fetches/${manifestCid}` : null, {
+    intervalMs,
+    onData: (body) => {
+      progress.value = body;
+      error.value = null;
+      return body.status !== "complete" && body.status !== "failed";
+    },
+    onError: (err) => (error.value = err.message),
+  });
 
   const start = async () => {
     starting.value = true;
     error.value = null;
     try {
-      const response = await fetch("/api/v1/fetches", {
+      progress.value = await requestJson<FetchView>("/api/v1/fetches", {
         method: "POST",
-        headers: { "content-type": "application/json", accept: "application/json" },
+        headers: { "content-type": "application/json" },
         body: JSON.stringify({ manifestCid }),
       });
-      const body = await response.json();
-      if (!response.ok) throw new Error(body?.error?.message ?? `The node answered ${response.status}`);
-      progress.value = body;
     } catch (err) {
       error.value = (err as Error).message;
     } finally {
@@ -101,15 +81,7 @@ export function FetchProgress({ manifestCid, chunkCount, initial, intervalMs = 4
       </p>
       {p && (
         <div class="progress-block">
-          <div
-            class="progress"
-            role="progressbar"
-            aria-valuemin={0}
-            aria-valuemax={100}
-            aria-valuenow={percent}
-          >
-            <span class="progress-bar" style={{ width: `${percent}%` }} />
-          </div>
+          <ProgressBar percent={percent} />
           <p class="progress-text">
             <span data-testid="fetch-chunks">{verified} / {total}</span> chunks verified ·{" "}
             {formatBytes(p.bytes)} · {p.providers.length} provider{p.providers.length === 1 ? "" : "s"}

@@ -8,6 +8,7 @@
 import { useSignal } from "@preact/signals";
 import type { PublishedDataset } from "../facade.ts";
 import { LicenceField, PriceField } from "../components/sale_fields.tsx";
+import { ProgressBar } from "../components/progress_bar.tsx";
 import { formatBytes } from "./fetch_progress.tsx";
 
 export interface PublishFormProps {
@@ -158,15 +159,7 @@ export function PublishForm({ categories, endpoint = "/api/v1/datasets" }: Publi
       </div>
       {p.kind !== "idle" && p.kind !== "failed" && (
         <div class="progress-block" aria-live="polite">
-          <div
-            class="progress"
-            role="progressbar"
-            aria-valuemin={0}
-            aria-valuemax={100}
-            aria-valuenow={percent}
-          >
-            <span class="progress-bar" style={{ width: `${percent}%` }} />
-          </div>
+          <ProgressBar percent={percent} />
           <p class="progress-text">
             <span data-testid="upload-percent">{percent} %</span> · {p.kind === "uploading"
               ? `${formatBytes(p.loaded)} of ${formatBytes(p.total)} uploaded`

@@ -139,28 +139,8 @@ export function SellStatistics(props: SellStatisticsProps) {
                   disabled={busy}
                 />
               </label>
-              <label class="field">
-                <span>From</span>
-                <input
-                  type="date"
-                  name="from"
-                  required
-                  defaultValue={props.from}
-                  max={props.today}
-                  disabled={busy}
-                />
-              </label>
-              <label class="field">
-                <span>To</span>
-                <input
-                  type="date"
-                  name="to"
-                  required
-                  defaultValue={props.to}
-                  max={props.today}
-                  disabled={busy}
-                />
-              </label>
+              <DayField label="From" name="from" value={props.from} max={props.today} busy={busy} />
+              <DayField label="To" name="to" value={props.to} max={props.today} busy={busy} />
               <label class="field">
                 <span>Per day and</span>
                 <select name="dimension" disabled={busy}>
@@ -225,6 +205,24 @@ export function SellStatistics(props: SellStatisticsProps) {
           </form>
         )}
     </div>
+  );
+}
+
+/** A required day (`YYYY-MM-DD`) of the released range, at most `max`. */
+function DayField(
+  { label, name, value, max, busy }: {
+    label: string;
+    name: "from" | "to";
+    value: string;
+    max: string;
+    busy: boolean;
+  },
+) {
+  return (
+    <label class="field">
+      <span>{label}</span>
+      <input type="date" name={name} required defaultValue={value} max={max} disabled={busy} />
+    </label>
   );
 }
 

@@ -4,25 +4,15 @@
  * link to download the verified data again (rights are never paid twice).
  */
 import { EmptyState } from "../components/empty_state.tsx";
-import type { PurchaseStatus, PurchaseView } from "../facade.ts";
-import { shortenId } from "../format.ts";
+import { DayCell, ListingCell, PurchaseStatusCell } from "../components/key_sale.tsx";
+import { TableCard } from "../components/table_card.tsx";
+import type { PurchaseView } from "../facade.ts";
 import { definePage } from "../page.ts";
 import { formatPrice } from "./marketplace.tsx";
 
 interface PurchasesData {
   purchases: (PurchaseView & { title: string | null })[];
 }
-
-export const purchaseStatusLabel: Record<PurchaseStatus, string> = {
-  quoted: "Quoted",
-  opened: "Locked",
-  revealed: "Key revealed",
-  verified: "Verified",
-  downloading: "Downloading",
-  complete: "Complete",
-  refunded: "Refunded",
-  failed: "Failed",
-};
 
 export const purchasesPage = definePage<PurchasesData>({
   path: "/purchases",
@@ -49,62 +39,41 @@ export const purchasesPage = definePage<PurchasesData>({
       );
     }
     return (
-      <section class="card">
-        <h2>
-          Purchases <span class="badge">{data.purchases.length}</span>
-        </h2>
-        <div class="table-wrap">
-          <table class="sites-table" data-testid="purchases">
-            <thead>
-              <tr>
-                <th>Listing</th>
-                <th class="num">Price</th>
-                <th>Status</th>
-                <th>Licence</th>
-                <th>Date</th>
-                <th>Data</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.purchases.map((p) => (
-                <tr key={p.id} data-purchase-id={p.id} data-listing-id={p.listingId}>
-                  <td>
-                    <a href={`/datasets/${encodeURIComponent(p.listingId)}`} title={p.listingId}>
-                      {p.title ?? shortenId(p.listingId, 12, 6)}
-                    </a>
-                  </td>
-                  <td class="num">{formatPrice(p.price)}</td>
-                  <td>
-                    <span class={`status status-buy-${p.status}`} data-testid="purchase-status">
-                      <span class="status-dot" aria-hidden="true" />
-                      {purchaseStatusLabel[p.status]}
-                    </span>
-                    {p.error && <span class="muted-inline" title={p.error}>· {p.error.slice(0, 80)}</span>}
-                  </td>
-                  <td>{p.rights.licence}</td>
-                  <td>
-                    <time dateTime={new Date(p.createdAt).toISOString()}>{formatDay(p.createdAt)}</time>
-                  </td>
-                  <td>
-                    {p.status === "complete"
-                      ? (
-                        <a href={`/api/v1/purchases/${p.id}/data`} data-testid="purchase-download" download>
-                          Download
-                        </a>
-                      )
-                      : <span class="muted-inline">—</span>}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      </section>
+      <TableCard
+        title="Purchases"
+        count={data.purchases.length}
+        class="sites-table"
+        data-testid="purchases"
+        head={
+          <>
+            <th>Listing</th>
+            <th class="num">Price</th>
+            <th>Status</th>
+            <th>Licence</th>
+            <th>Date</th>
+            <th>Data</th>
+          </>
+        }
+      >
+        {data.purchases.map((p) => (
+          <tr key={p.id} data-purchase-id={p.id} data-listing-id={p.listingId}>
+            <ListingCell listingId={p.listingId} title={p.title} />
+            <td class="num">{formatPrice(p.price)}</td>
+            <PurchaseStatusCell status={p.status} error={p.error} testId="purchase-status" />
+            <td>{p.rights.licence}</td>
+            <DayCell ms={p.createdAt} />
+            <td>
+              {p.status === "complete"
+                ? (
+                  <a href={`/api/v1/purchases/${p.id}/data`} data-testid="purchase-download" download>
+                    Download
+                  </a>
+                )
+                : <span class="muted-inline">—</span>}
+            </td>
+          </tr>
+        ))}
+      </TableCard>
     );
   },
 });
-
-/** A date for tables: `2026-03-14 09:26 UTC`. */
-export function formatDay(ms: number): string {
-  return new Date(ms).toISOString().replace("T", " ").replace(/:\d\d\.\d+Z$/, " UTC");
-}

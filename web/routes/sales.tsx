@@ -4,11 +4,12 @@
  * price, paid once the sale completes).
  */
 import { EmptyState } from "../components/empty_state.tsx";
+import { DayCell, ListingCell, PurchaseStatusCell } from "../components/key_sale.tsx";
+import { TableCard } from "../components/table_card.tsx";
 import type { SaleView } from "../facade.ts";
 import { shortenId } from "../format.ts";
 import { definePage } from "../page.ts";
 import { formatPrice } from "./marketplace.tsx";
-import { formatDay, purchaseStatusLabel } from "./purchases.tsx";
 
 interface SalesData {
   sales: (SaleView & { title: string | null })[];
@@ -36,51 +37,35 @@ export const salesPage = definePage<SalesData>({
       );
     }
     return (
-      <section class="card">
-        <h2>
-          Sales <span class="badge">{data.sales.length}</span>
-        </h2>
-        <div class="table-wrap">
-          <table class="sites-table" data-testid="sales">
-            <thead>
-              <tr>
-                <th>Listing</th>
-                <th>Buyer</th>
-                <th class="num">Price</th>
-                <th>Status</th>
-                <th class="num">Payout</th>
-                <th>Date</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.sales.map((s) => (
-                <tr key={s.saleId} data-sale-id={s.saleId} data-listing-id={s.listingId}>
-                  <td>
-                    <a href={`/datasets/${encodeURIComponent(s.listingId)}`} title={s.listingId}>
-                      {s.title ?? shortenId(s.listingId, 12, 6)}
-                    </a>
-                  </td>
-                  <td>
-                    <code title={s.buyer} data-testid="sale-buyer">{shortenId(s.buyer, 8, 6)}</code>
-                  </td>
-                  <td class="num">{formatPrice(s.price)}</td>
-                  <td>
-                    <span class={`status status-buy-${s.status}`} data-testid="sale-status">
-                      <span class="status-dot" aria-hidden="true" />
-                      {purchaseStatusLabel[s.status]}
-                    </span>
-                    {s.error && <span class="muted-inline" title={s.error}>· {s.error.slice(0, 80)}</span>}
-                  </td>
-                  <td class="num" data-testid="sale-payout">{formatPayout(s)}</td>
-                  <td>
-                    <time dateTime={new Date(s.createdAt).toISOString()}>{formatDay(s.createdAt)}</time>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      </section>
+      <TableCard
+        title="Sales"
+        count={data.sales.length}
+        class="sites-table"
+        data-testid="sales"
+        head={
+          <>
+            <th>Listing</th>
+            <th>Buyer</th>
+            <th class="num">Price</th>
+            <th>Status</th>
+            <th class="num">Payout</th>
+            <th>Date</th>
+          </>
+        }
+      >
+        {data.sales.map((s) => (
+          <tr key={s.saleId} data-sale-id={s.saleId} data-listing-id={s.listingId}>
+            <ListingCell listingId={s.listingId} title={s.title} />
+            <td>
+              <code title={s.buyer} data-testid="sale-buyer">{shortenId(s.buyer, 8, 6)}</code>
+            </td>
+            <td class="num">{formatPrice(s.price)}</td>
+            <PurchaseStatusCell status={s.status} error={s.error} testId="sale-status" />
+            <td class="num" data-testid="sale-payout">{formatPayout(s)}</td>
+            <DayCell ms={s.createdAt} />
+          </tr>
+        ))}
+      </TableCard>
     );
   },
 });

@@ -8,6 +8,7 @@
  */
 import type { AnalyticsSiteView } from "../facade.ts";
 import { EmptyState } from "../components/empty_state.tsx";
+import { TableCard } from "../components/table_card.tsx";
 import { definePage } from "../page.ts";
 import { type SiteFormError, withSnippet } from "./api/sites.ts";
 import { MAX_DOMAIN_LENGTH } from "../../protocol/analytics.ts";
@@ -127,54 +128,50 @@ function Registered({ domain, snippet }: { domain: string; snippet: string }) {
 
 function SitesTable({ data }: { data: SitesData }) {
   return (
-    <section class="card">
-      <h2>
-        Sites <span class="badge">{data.sites.length + data.waiting.length}</span>
-      </h2>
-      <div class="table-wrap">
-        <table class="sites-table" data-testid="sites">
-          <thead>
-            <tr>
-              <th>Site</th>
-              <th class="num">Visitors (30 days)</th>
-              <th class="num">Pageviews (30 days)</th>
-              <th class="num">Events, all time</th>
-              <th>Last event</th>
-            </tr>
-          </thead>
-          <tbody>
-            {data.sites.map((s) => (
-              <tr key={s.domain} data-domain={s.domain}>
-                <td>
-                  <a href={`/sites/${encodeURIComponent(s.domain)}`} class="site-link">{s.domain}</a>
-                </td>
-                <td class="num">{s.visitors.toLocaleString("en-US")}</td>
-                <td class="num">{s.pageviews.toLocaleString("en-US")}</td>
-                <td class="num">{s.events.toLocaleString("en-US")}</td>
-                <td>
-                  <time dateTime={new Date(s.lastEventAt).toISOString()}>
-                    {formatAgo(data.now - s.lastEventAt)}
-                  </time>
-                </td>
-              </tr>
-            ))}
-            {data.waiting.map((domain) => (
-              <tr key={domain} data-domain={domain}>
-                <td>
-                  <a href={`/sites/${encodeURIComponent(domain)}`} class="site-link">{domain}</a>
-                </td>
-                <td class="muted-inline" colSpan={4}>
-                  Waiting for the first page view —{" "}
-                  <a href={`/sites/${encodeURIComponent(domain)}`} data-testid="snippet-link">
-                    get the snippet
-                  </a>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-    </section>
+    <TableCard
+      title="Sites"
+      count={data.sites.length + data.waiting.length}
+      class="sites-table"
+      data-testid="sites"
+      head={
+        <>
+          <th>Site</th>
+          <th class="num">Visitors (30 days)</th>
+          <th class="num">Pageviews (30 days)</th>
+          <th class="num">Events, all time</th>
+          <th>Last event</th>
+        </>
+      }
+    >
+      {data.sites.map((s) => (
+        <tr key={s.domain} data-domain={s.domain}>
+          <td>
+            <a href={`/sites/${encodeURIComponent(s.domain)}`} class="site-link">{s.domain}</a>
+          </td>
+          <td class="num">{s.visitors.toLocaleString("en-US")}</td>
+          <td class="num">{s.pageviews.toLocaleString("en-US")}</td>
+          <td class="num">{s.events.toLocaleString("en-US")}</td>
+          <td>
+            <time dateTime={new Date(s.lastEventAt).toISOString()}>
+              {formatAgo(data.now - s.lastEventAt)}
+            </time>
+          </td>
+        </tr>
+      ))}
+      {data.waiting.map((domain) => (
+        <tr key={domain} data-domain={domain}>
+          <td>
+            <a href={`/sites/${encodeURIComponent(domain)}`} class="site-link">{domain}</a>
+          </td>
+          <td class="muted-inline" colSpan={4}>
+            Waiting for the first page view —{" "}
+            <a href={`/sites/${encodeURIComponent(domain)}`} data-testid="snippet-link">
+              get the snippet
+            </a>
+          </td>
+        </tr>
+      ))}
+    </TableCard>
   );
 }
 

@@ -1,8 +1,9 @@
 /** `/wallet` — this node's wallet: ETH and KOS balances, stakes, and payouts with a withdraw button. */
 import { EmptyState } from "../components/empty_state.tsx";
 import { Island } from "../components/island.tsx";
+import { TableCard } from "../components/table_card.tsx";
 import type { WalletView } from "../facade.ts";
-import { formatEther } from "../format.ts";
+import { formatDay, formatEther } from "../format.ts";
 import { WalletWithdraw } from "../islands/wallet_withdraw.tsx";
 import { definePage } from "../page.ts";
 
@@ -49,41 +50,32 @@ export const walletPage = definePage<WalletView>({
           </EmptyState>
         )
         : (
-          <section class="card">
-            <h2>Stakes</h2>
-            <div class="table-wrap">
-              <table class="preview" data-testid="stakes">
-                <thead>
-                  <tr>
-                    <th>Listing</th>
-                    <th>Manifest</th>
-                    <th>Stake</th>
-                    <th>Challenges</th>
-                    <th>Withdrawal</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.stakes.map((s) => (
-                    <tr key={s.listingId} data-listing-id={s.listingId}>
-                      <td>#{s.listingId}</td>
-                      <td>
-                        <code title={s.manifestCid}>{s.manifestCid}</code>
-                      </td>
-                      <td>{formatEther(s.stake)} KOS</td>
-                      <td>{s.challengeCount}</td>
-                      <td>
-                        {s.withdrawableAt === null
-                          ? "—"
-                          : `from ${
-                            new Date(s.withdrawableAt * 1000).toISOString().slice(0, 16).replace("T", " ")
-                          } UTC`}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          </section>
+          <TableCard
+            title="Stakes"
+            class="preview"
+            data-testid="stakes"
+            head={
+              <>
+                <th>Listing</th>
+                <th>Manifest</th>
+                <th>Stake</th>
+                <th>Challenges</th>
+                <th>Withdrawal</th>
+              </>
+            }
+          >
+            {data.stakes.map((s) => (
+              <tr key={s.listingId} data-listing-id={s.listingId}>
+                <td>#{s.listingId}</td>
+                <td>
+                  <code title={s.manifestCid}>{s.manifestCid}</code>
+                </td>
+                <td>{formatEther(s.stake)} KOS</td>
+                <td>{s.challengeCount}</td>
+                <td>{s.withdrawableAt === null ? "—" : `from ${formatDay(s.withdrawableAt * 1000)}`}</td>
+              </tr>
+            ))}
+          </TableCard>
         )}
     </>
   ),

@@ -405,7 +405,7 @@ export class AnalyticsWriter {
   constructor(db: Database) {
     this.#db = db;
     this.#insertEvent = db.prepare(
-      `INSERT INTO analytics_events (site, ts, name, pathname, hostname, referrer, referrer_source,
+      `INSERT INTO analytics_events (site, ts, name, pathname, hostname, referrer_source, referrer,
         utm_source, utm_medium, utm_campaign, utm_content, utm_term, device, browser, os, visitor_id,
         props, visit_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
     );
@@ -578,23 +578,13 @@ export class AnalyticsWriter {
           counts.pageviews += pv;
           counts.events += 1;
         } else visit.counts.set(eventDay, { pageviews: pv, events: 1 });
-        const utm = e.utm ?? {};
         this.#insertEvent.run(
           site,
           e.ts,
           name,
           path,
           clip(e.hostname) ?? "",
-          clip(e.referrer),
-          clip(e.referrerSource),
-          clip(utm.source),
-          clip(utm.medium),
-          clip(utm.campaign),
-          clip(utm.content),
-          clip(utm.term),
-          e.device,
-          clip(e.browser) ?? "",
-          clip(e.os) ?? "",
+          ...fixedColumns(e),
           e.visitorId,
           e.props && Object.keys(e.props).length > 0 ? JSON.stringify(e.props) : null,
           visit.id,
@@ -603,8 +593,6 @@ export class AnalyticsWriter {
       for (const list of visits.values()) {
         for (const v of list) {
           if (v.first) {
-            const e = v.first;
-            const utm = e.utm ?? {};
             this.#insertVisit.run(
               v.id,
               site,
@@ -617,16 +605,7 @@ export class AnalyticsWriter {
               v.entryPage,
               v.exitPage,
               v.exitTs,
-              clip(e.referrerSource),
-              clip(e.referrer),
-              clip(utm.source),
-              clip(utm.medium),
-              clip(utm.campaign),
-              clip(utm.content),
-              clip(utm.term),
-              e.device,
-              clip(e.browser) ?? "",
-              clip(e.os) ?? "",
+              ...fixedColumns(v.first),
             );
           } else if (v.dirty) {
             this.#updateVisit.run(
@@ -898,7 +877,10 @@ function visitDayOf(dim: string, value: string, visitDay: number): number {
   return dim === "time:hour" ? Math.floor(Number(value) / day) : visitDay;
 }
 
-function figuresOf(v: VisitState): VisitFigures {
+/** A visit's figures: a visit of one pageview is a bounce; its duration runs from first to last event. */
+function figuresOf(
+  v: Pick<VisitState, "pageviews" | "events" | "startTs" | "endTs" | "entryPage" | "exitPage">,
+): VisitFigures {
   return {
     pageviews: v.pageviews,
     events: v.events,
@@ -910,14 +892,14 @@ function figuresOf(v: VisitState): VisitFigures {
 }
 
 function storedFigures(row: StoredVisit): VisitFigures {
-  return {
+  return figuresOf({
     pageviews: row.pageviews,
     events: row.events,
-    bounces: row.pageviews === 1 ? 1 : 0,
-    durationMs: row.end_ts - row.start_ts,
+    startTs: row.start_ts,
+    endTs: row.end_ts,
     entryPage: row.entry_page,
     exitPage: row.exit_page,
-  };
+  });
 }
 
 /** The keys (`dimension \0 value`) of a visit's fixed dimensions, entry and exit pages. */
@@ -978,21 +960,29 @@ function addVisitBreakdowns(breakdowns: BreakdownDeltas, v: VisitState): void {
   }
 }
 
-/** The labels of the fixed dimensions of a visit whose first event is `e`. */
-function fixedLabels(e: AnalyticsEvent): string[] {
+/**
+ * The values of `e` in the columns of the {@link FIXED_DIMENSIONS}, in their
+ * order, as stored: clipped, `null` where absent (browser and os `""`).
+ */
+function fixedColumns(e: AnalyticsEvent): (string | null)[] {
   const utm = e.utm ?? {};
   return [
-    clip(e.referrerSource) ?? "Direct / None",
-    clip(e.referrer) ?? "Direct / None",
-    clip(utm.source) ?? "(none)",
-    clip(utm.medium) ?? "(none)",
-    clip(utm.campaign) ?? "(none)",
-    clip(utm.content) ?? "(none)",
-    clip(utm.term) ?? "(none)",
+    clip(e.referrerSource),
+    clip(e.referrer),
+    clip(utm.source),
+    clip(utm.medium),
+    clip(utm.campaign),
+    clip(utm.content),
+    clip(utm.term),
     e.device,
     clip(e.browser) ?? "",
     clip(e.os) ?? "",
   ];
+}
+
+/** The labels of the fixed dimensions of a visit whose first event is `e`. */
+function fixedLabels(e: AnalyticsEvent): string[] {
+  return fixedColumns(e).map((value, i) => value ?? FIXED_DIMENSIONS[i][2]);
 }
 
 /** The labels of the fixed dimensions of a stored visit. */

@@ -148,6 +148,10 @@ const MIGRATIONS = [
 const INBOX_RETENTION = 90 * day;
 /** Notices answered on one inbound stream before it is closed. */
 const MAX_NOTICES_PER_STREAM = 1024;
+/** Stores a batch sealed here: cid, site, peer_id, bytes, created_at, next_at, replicate_at. */
+const INSERT_PROXY_BATCH =
+  `INSERT OR IGNORE INTO ingest_batches (cid, site, peer_id, role, bytes, created_at, next_at, replicate_at)
+   VALUES (?, ?, ?, 'proxy', ?, ?, ?, ?)`;
 /** Providers asked for a block, hints included. */
 const MAX_PROVIDERS = 8;
 
@@ -254,10 +258,7 @@ export class Outbox {
     const { db, blocks, log } = this.#c;
     const sealed = await sealBlocks(events, { site: site.domain, publicKey: hexToBytes(site.encryptionKey) });
     const now = this.#init.now();
-    const insert = db.prepare(
-      `INSERT OR IGNORE INTO ingest_batches (cid, site, peer_id, role, bytes, created_at, next_at, replicate_at)
-       VALUES (?, ?, ?, 'proxy', ?, ?, ?, ?)`,
-    );
+    const insert = db.prepare(INSERT_PROXY_BATCH);
     const cids: string[] = [];
     for (const { bytes } of sealed) {
       const cid = await blocks.put(bytes);
@@ -454,7 +455,8 @@ export class Outbox {
        AND replicate_at IS NOT NULL AND replicate_at <= ? ORDER BY created_at LIMIT 64`,
     ).all(this.#init.now()) as unknown as Row[];
     if (rows.length === 0) return;
-    const candidates = await this.#candidates();
+    // Connected peers that hold batches for others.
+    const candidates = await this.#c.p2p.protocolPeers(INGEST_BLOCKS_PROTOCOL);
     const streams = new Map<string, NoticeStream>();
     const update = db.prepare("UPDATE ingest_batches SET replicas = ?, replicate_at = ? WHERE cid = ?");
     try {
@@ -492,20 +494,6 @@ export class Outbox {
     } finally {
       await Promise.all([...streams.values()].map((s) => s.close()));
     }
-  }
-
-  /** Connected peers that hold batches for others (they speak the ingest block protocol), minus this node. */
-  async #candidates(): Promise<string[]> {
-    const libp2p = this.#c.p2p.libp2p;
-    const peers = new Map<string, PeerId>();
-    for (const conn of libp2p.getConnections()) peers.set(conn.remotePeer.toString(), conn.remotePeer);
-    const out: string[] = [];
-    await Promise.all([...peers].map(async ([id, peerId]) => {
-      try {
-        if ((await libp2p.peerStore.get(peerId)).protocols.includes(INGEST_BLOCKS_PROTOCOL)) out.push(id);
-      } catch { /* not identified yet */ }
-    }));
-    return out;
   }
 
   // --- receiving -----------------------------------------------------------
@@ -776,10 +764,7 @@ export class Outbox {
     const next = db.prepare(
       "SELECT id, site, peer_id, bytes, created_at FROM ingest_outbox ORDER BY created_at LIMIT 1",
     );
-    const insert = db.prepare(
-      `INSERT OR IGNORE INTO ingest_batches (cid, site, peer_id, role, bytes, created_at, next_at, replicate_at)
-       VALUES (?, ?, ?, 'proxy', ?, ?, ?, ?)`,
-    );
+    const insert = db.prepare(INSERT_PROXY_BATCH);
     const remove = db.prepare("DELETE FROM ingest_outbox WHERE id = ?");
     let adopted = 0;
     let dropped = 0;

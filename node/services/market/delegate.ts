@@ -19,22 +19,21 @@
  * await delegation.delegateSales(manifestCid, gatewayPeerId);
  * ```
  */
-import { CID } from "multiformats/cid";
 import { lpStream } from "@libp2p/utils";
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { Connection, Stream } from "@libp2p/interface";
 import { type Address, bytesToHex, getAddress, hexToBytes } from "viem";
 import { toManifestCid } from "../../../protocol/ids.ts";
-import { decodeManifest, type Manifest } from "../../../protocol/manifest.ts";
 import { computeDekCommit } from "../../../protocol/quote.ts";
 import { type Database, migrate } from "../db/mod.ts";
 import type { Identity } from "../identity/mod.ts";
 import type { P2P } from "../p2p/mod.ts";
 import { type ChainService, getListing } from "../chain/mod.ts";
 import { findOwnListing } from "./own_listing.ts";
+import { loadManifest } from "./load_manifest.ts";
 import { isSaleDelegate, setSaleDelegate } from "../chain/actions/escrow.ts";
 import type { Datasets } from "../datasets/mod.ts";
-import { type BlockStore, getManifest } from "../blocks/mod.ts";
+import type { BlockStore } from "../blocks/mod.ts";
 import type { Transfer } from "../transfer/mod.ts";
 import type { EncryptionKey } from "../sites/encryption_key.ts";
 import type { Logger } from "../../log.ts";
@@ -343,7 +342,7 @@ export class Delegation {
     if (!(await isSaleDelegate(client, { owner, delegate: me }))) {
       throw new RejectedKeyError(`${owner} has not approved this node's wallet as its delegate`);
     }
-    const manifest = await this.#loadManifest(manifestCid, peerId, signal);
+    const manifest = await loadManifest(this.#c, manifestCid, { peerId, signal });
     if (computeDekCommit([bytesToHex(dek)]) !== manifest.dekCommit) {
       throw new RejectedKeyError("the key does not match the manifest's dekCommit");
     }
@@ -352,20 +351,6 @@ export class Delegation {
        VALUES (?, ?, ?, ?, ?, ?)`,
     ).run(manifestCid, listingId.toString(), owner, dek, peerId, Date.now());
     this.#c.log.info("accepted delegated sales", { manifestCid, listingId, owner, peerId });
-  }
-
-  async #loadManifest(manifestCid: string, peerId: string, signal: AbortSignal): Promise<Manifest> {
-    const cid = CID.parse(manifestCid);
-    if (await this.#c.blocks.has(cid)) return await getManifest(this.#c.blocks, cid);
-    const session = await this.#c.transfer.openSession(peerId, { signal });
-    try {
-      const bytes = await session.get(cid, { signal });
-      const { manifest } = await decodeManifest(bytes, cid);
-      await this.#c.blocks.put(bytes, { cid });
-      return manifest;
-    } finally {
-      await session.close().catch(() => {});
-    }
   }
 }
 

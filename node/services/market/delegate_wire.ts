@@ -20,11 +20,11 @@
  * const dek = await openDek(sealed, key, { manifestCid, listingId }); // throws TypeError
  * ```
  */
-import { type Address, bytesToHex, getAddress, type Hex, hexToBytes, isAddress } from "viem";
+import { type Address, bytesToHex, type Hex, hexToBytes } from "viem";
 import { toManifestCid } from "../../../protocol/ids.ts";
 import type { EncryptionKey } from "../sites/encryption_key.ts";
 import { openSealed, sealTo } from "../../sealed_box.ts";
-import { SaleProtocolError } from "./wire.ts";
+import { checkAddress, checkHex, hasOnlyKeys, isObject, SaleProtocolError } from "./wire_fields.ts";
 
 export const DELEGATE_PROTOCOL = "/kosmos/delegate/1.0.0";
 /** Largest frame either side accepts. */
@@ -51,14 +51,6 @@ export type DelegateResponse =
 
 const INFO = new TextEncoder().encode("kosmos/market/1 delegated key");
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function hasOnlyKeys(value: Record<string, unknown>, keys: string[]): boolean {
-  return Object.keys(value).every((k) => keys.includes(k)) && keys.every((k) => k in value);
-}
-
 function parse(bytes: Uint8Array, what: string): Record<string, unknown> {
   if (bytes.byteLength > MAX_DELEGATE_FRAME_BYTES) {
     throw new SaleProtocolError(`Cannot decode delegate ${what}: ${bytes.byteLength} bytes`);
@@ -73,23 +65,6 @@ function parse(bytes: Uint8Array, what: string): Record<string, unknown> {
     throw new SaleProtocolError(`Cannot decode delegate ${what}: bad version`);
   }
   return value;
-}
-
-function checkHex(value: unknown, bytes: number | undefined, field: string): Hex {
-  if (typeof value !== "string" || !/^0x([0-9a-fA-F]{2})*$/.test(value)) {
-    throw new SaleProtocolError(`Invalid ${field}: expected hex`);
-  }
-  if (bytes !== undefined && value.length !== 2 + 2 * bytes) {
-    throw new SaleProtocolError(`Invalid ${field}: expected ${bytes} bytes`);
-  }
-  return value.toLowerCase() as Hex;
-}
-
-function checkAddress(value: unknown, field: string): Address {
-  if (typeof value !== "string" || !isAddress(value, { strict: false })) {
-    throw new SaleProtocolError(`Invalid ${field}: expected an address`);
-  }
-  return getAddress(value);
 }
 
 export function encodeDelegateRequest(request: DelegateRequest): Uint8Array {

@@ -45,7 +45,7 @@ import {
 } from "viem";
 import { kosmosEscrowAbi } from "../../../protocol/contracts_generated.ts";
 import { toManifestCid } from "../../../protocol/ids.ts";
-import { decodeManifest, type Manifest } from "../../../protocol/manifest.ts";
+import type { Manifest } from "../../../protocol/manifest.ts";
 import {
   computeDekCommit,
   decodeSaleKeys,
@@ -60,6 +60,7 @@ import type { Identity } from "../identity/mod.ts";
 import type { P2P } from "../p2p/mod.ts";
 import { type ChainService, getListing, type IndexedDetail } from "../chain/mod.ts";
 import { findOwnListing } from "./own_listing.ts";
+import { loadManifest } from "./load_manifest.ts";
 import type { Catalog } from "../catalog/mod.ts";
 import type { Datasets } from "../datasets/mod.ts";
 import { type BlockStore, decryptDataset, getManifest } from "../blocks/mod.ts";
@@ -519,31 +520,12 @@ export class Market extends EventTarget {
       fail("bad signature");
     }
     if (getAddress(signer!) !== getAddress(onChain!.owner)) {
-      const delegate = await client.publicClient.readContract({
-        address: client.contracts.escrow,
-        abi: kosmosEscrowAbi,
-        functionName: "isDelegate",
-        args: [onChain!.owner, signer!],
-      });
+      const delegate = await isSaleDelegate(client, { owner: onChain!.owner, delegate: signer! });
       if (!delegate) fail("bad signature: not signed by the listing's owner or its delegate");
     }
-    const manifest = await this.#loadManifest(ctx.manifestCid, ctx.peerId, ctx.signal);
+    const manifest = await loadManifest(this.#c, ctx.manifestCid, { peerId: ctx.peerId, signal: ctx.signal });
     if (manifest.dekCommit !== quote.dekCommit) fail("its key commitment differs from the manifest's");
     return { ...offer, saleId: hashTypedData(typed), peerId: ctx.peerId, manifest };
-  }
-
-  async #loadManifest(manifestCid: string, peerId: string, signal?: AbortSignal): Promise<Manifest> {
-    const cid = CID.parse(manifestCid);
-    if (await this.#c.blocks.has(cid)) return await getManifest(this.#c.blocks, cid);
-    const session = await this.#c.transfer.openSession(peerId, { signal });
-    try {
-      const bytes = await session.get(cid, { signal });
-      const { manifest } = await decodeManifest(bytes, cid);
-      await this.#c.blocks.put(bytes, { cid });
-      return manifest;
-    } finally {
-      await session.close().catch(() => {});
-    }
   }
 
   // ---------------------------------------------------------------- seller

@@ -14,21 +14,18 @@
  * const request = decodeSaleRequest(bytes); // throws SaleProtocolError
  * ```
  */
-import { type Address, getAddress, type Hex, isAddress } from "viem";
+import type { Address, Hex } from "viem";
 import type { Quote } from "../../../protocol/quote.ts";
 import { toManifestCid } from "../../../protocol/ids.ts";
-import { KosmosError } from "../../errors.ts";
+import { checkAddress, checkHex, hasOnlyKeys, isObject, SaleProtocolError } from "./wire_fields.ts";
+
+export { SaleProtocolError };
 
 export const SALE_VERSION = 1;
 /** Largest request frame accepted. */
 export const MAX_SALE_REQUEST_BYTES = 512;
 /** Largest response frame accepted (one quote, one signature, one 32-byte Z). */
 export const MAX_SALE_RESPONSE_BYTES = 2048;
-
-/** The other side broke the sale protocol (malformed, oversized or unexpected frame). */
-export class SaleProtocolError extends KosmosError {
-  override name = "SaleProtocolError";
-}
 
 /** Why a seller declined a quote request. */
 export type QuoteRefusal = "bad-request" | "unknown-listing" | "not-seller" | "unavailable";
@@ -58,14 +55,6 @@ export type SaleResponse = QuoteOffer | QuoteDeclined;
 
 const REFUSALS: readonly QuoteRefusal[] = ["bad-request", "unknown-listing", "not-seller", "unavailable"];
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function hasOnlyKeys(value: Record<string, unknown>, keys: string[]): boolean {
-  return Object.keys(value).every((k) => keys.includes(k)) && keys.every((k) => k in value);
-}
-
 function parseJson(bytes: Uint8Array, max: number, what: string): unknown {
   if (bytes.byteLength > max) {
     throw new SaleProtocolError(`Cannot decode sale ${what}: ${bytes.byteLength} bytes, over ${max}`);
@@ -77,16 +66,6 @@ function parseJson(bytes: Uint8Array, max: number, what: string): unknown {
   }
 }
 
-function checkHex(value: unknown, bytes: number | undefined, field: string): Hex {
-  if (typeof value !== "string" || !/^0x([0-9a-fA-F]{2})*$/.test(value)) {
-    throw new SaleProtocolError(`Invalid ${field}: expected hex`);
-  }
-  if (bytes !== undefined && value.length !== 2 + 2 * bytes) {
-    throw new SaleProtocolError(`Invalid ${field}: expected ${bytes} bytes`);
-  }
-  return value.toLowerCase() as Hex;
-}
-
 function checkUint(value: unknown, field: string): bigint {
   if (typeof value !== "string" || !/^(0|[1-9][0-9]{0,77})$/.test(value)) {
     throw new SaleProtocolError(`Invalid ${field}: expected a decimal integer string`);
@@ -94,13 +73,6 @@ function checkUint(value: unknown, field: string): bigint {
   const n = BigInt(value);
   if (n >= 2n ** 256n) throw new SaleProtocolError(`Invalid ${field}: over 256 bits`);
   return n;
-}
-
-function checkAddress(value: unknown, field: string): Address {
-  if (typeof value !== "string" || !isAddress(value, { strict: false })) {
-    throw new SaleProtocolError(`Invalid ${field}: expected an address`);
-  }
-  return getAddress(value);
 }
 
 export function encodeSaleRequest(request: QuoteRequest): Uint8Array {

@@ -368,6 +368,20 @@ export class P2P {
     return recipients.length;
   }
 
+  /** Peer ids of connected peers that identify says speak `protocol`, unordered. */
+  async protocolPeers(protocol: string): Promise<string[]> {
+    const libp2p = this.libp2p;
+    const peers = new Map<string, PeerId>();
+    for (const conn of libp2p.getConnections()) peers.set(conn.remotePeer.toString(), conn.remotePeer);
+    const out: string[] = [];
+    await Promise.all([...peers].map(async ([id, peerId]) => {
+      try {
+        if ((await libp2p.peerStore.get(peerId)).protocols.includes(protocol)) out.push(id);
+      } catch { /* not identified yet */ }
+    }));
+    return out;
+  }
+
   /** Peers currently subscribed to `topic`. */
   topicPeers(topic: string): string[] {
     return this.#node?.services.pubsub.getSubscribers(topic).map((p) => p.toString()) ?? [];

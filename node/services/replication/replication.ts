@@ -6,7 +6,6 @@
  * among the known nodes that do not hold it yet fetch it and provide it.
  */
 import { CID } from "multiformats/cid";
-import type { PeerId } from "@libp2p/interface";
 import { toManifestCid } from "../../../protocol/ids.ts";
 import { decodeManifest, type Manifest } from "../../../protocol/manifest.ts";
 import { CHUNKS_PROTOCOL } from "../../../protocol/topics.ts";
@@ -519,16 +518,9 @@ export class Replication extends EventTarget {
 
   /** This node and the connected Kosmos nodes (they speak the chunk protocol), minus `exclude`. */
   async #candidates(exclude: Set<string>): Promise<string[]> {
-    const libp2p = this.#c.p2p.libp2p;
     const out = new Set<string>();
-    if (this.#c.quotaGB > 0) out.add(libp2p.peerId.toString());
-    const peers = new Map<string, PeerId>();
-    for (const conn of libp2p.getConnections()) peers.set(conn.remotePeer.toString(), conn.remotePeer);
-    await Promise.all([...peers].map(async ([id, peerId]) => {
-      try {
-        if ((await libp2p.peerStore.get(peerId)).protocols.includes(CHUNKS_PROTOCOL)) out.add(id);
-      } catch { /* not identified yet */ }
-    }));
+    if (this.#c.quotaGB > 0) out.add(this.#c.p2p.libp2p.peerId.toString());
+    for (const id of await this.#c.p2p.protocolPeers(CHUNKS_PROTOCOL)) out.add(id);
     for (const id of exclude) out.delete(id);
     return [...out];
   }

@@ -15,7 +15,7 @@
 import { type Context, Hono } from "hono";
 import type { KosmosFacade, SiteView } from "../../facade.ts";
 import { HttpError } from "../../http_error.ts";
-import { readJson } from "../../read_json.ts";
+import { readBytes, readJson } from "../../read_json.ts";
 import { defineRoute } from "../../router.ts";
 
 export function createSiteRoutes(facade: KosmosFacade): Hono {
@@ -100,7 +100,7 @@ async function registerFromForm(c: Context, facade: KosmosFacade): Promise<Respo
   if (declared > MAX_FORM_BYTES) {
     throw new HttpError(413, "payload_too_large", `The form is larger than ${MAX_FORM_BYTES} bytes`);
   }
-  const text = await readText(c.req.raw, MAX_FORM_BYTES);
+  const text = new TextDecoder().decode(await readBytes(c.req.raw, MAX_FORM_BYTES, "The form"));
   const input = new URLSearchParams(text).get("domain") ?? "";
   const back = (params: Record<string, string>) => {
     c.header("Cache-Control", "no-store");
@@ -137,31 +137,4 @@ function checkSameOrigin(request: Request): void {
     } catch { /* "null" or garbage: refused below */ }
   }
   throw new HttpError(403, "forbidden", "Sites can only be registered from this node's own pages");
-}
-
-async function readText(request: Request, maxBytes: number): Promise<string> {
-  if (!request.body) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        throw new HttpError(413, "payload_too_large", `The form is larger than ${maxBytes} bytes`);
-      }
-      chunks.push(value);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
 }

@@ -1,0 +1,101 @@
+/**
+ * Real Kosmos nodes on loopback sharing one anvil with our contracts deployed,
+ * for tests that buy and sell: every node gets the contracts file, bootstraps
+ * to up to three nodes already running, and (unless it reuses a data dir) is
+ * funded from the dev faucet.
+ *
+ * ```ts
+ * await using cluster = await startMarketCluster();
+ * const seller = await cluster.start();
+ * const buyer = await cluster.start({ config: { storage: { quotaGB: 0 } } });
+ * ```
+ */
+import { createNode, type CreateNodeOptions, type KosmosNode } from "../node/node.ts";
+import type { NodeConfig } from "../node/config.ts";
+import { type Anvil, startAnvil } from "../node/services/chain/anvil.ts";
+import { type DevChain, setUpDevChain } from "../node/services/chain/dev_chain.ts";
+import { getContractsPath, writeContractsFile } from "../node/services/chain/contracts.ts";
+import { testLogger } from "./helpers.ts";
+
+export interface MarketCluster extends AsyncDisposable {
+  anvil: Anvil;
+  dev: DevChain;
+  /** Starts one more node. */
+  start(options?: StartMarketNodeOptions): Promise<KosmosNode>;
+  /** Moves the chain's clock forward and mines a block. */
+  increaseTime(seconds: number): Promise<void>;
+}
+
+export interface StartMarketNodeOptions {
+  /** An existing data dir, to restart a node; such a node is not funded again. @default a fresh temp dir */
+  dataDir?: string;
+  /** Node settings over the defaults, e.g. `{ storage: { quotaGB: 0 } }` for a node that keeps no replicas. @default {} */
+  config?: Partial<NodeConfig>;
+}
+
+export interface StartMarketClusterOptions {
+  /** Prefix of the nodes' temp data dirs. @default "kosmos-market-" */
+  prefix?: string;
+  /** Service settings every node gets, over `{ market: { tickInterval: 1000 } }`. @default {} */
+  services?: CreateNodeOptions["services"];
+}
+
+export async function startMarketCluster(options: StartMarketClusterOptions = {}): Promise<MarketCluster> {
+  const anvil = await startAnvil();
+  let dev: DevChain;
+  try {
+    dev = await setUpDevChain(anvil.rpcUrl);
+  } catch (err) {
+    await anvil.stop();
+    throw err;
+  }
+  const services = { market: { tickInterval: 1000 }, ...options.services };
+  const nodes: KosmosNode[] = [];
+  const dirs = new Set<string>();
+  const rpc = (method: string, params: unknown[]) =>
+    fetch(anvil.rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+    }).then((r) => r.json());
+  return {
+    anvil,
+    dev,
+    async start({ dataDir, config = {} } = {}) {
+      const fresh = dataDir === undefined;
+      dataDir ??= await Deno.makeTempDir({ prefix: options.prefix ?? "kosmos-market-" });
+      dirs.add(dataDir);
+      await writeContractsFile(getContractsPath(dataDir), { chainId: 31337, contracts: dev.contracts });
+      const live = nodes.flatMap((n) => {
+        try {
+          return n.components.p2p.libp2p.status === "started"
+            ? n.components.p2p.listenAddresses().slice(0, 1)
+            : [];
+        } catch {
+          return [];
+        }
+      });
+      const node = await createNode({
+        dataDir,
+        port: 0,
+        listen: ["/ip4/127.0.0.1/tcp/0"],
+        bootstrap: live.slice(0, 3),
+        rpcUrl: anvil.rpcUrl,
+        ...config,
+      }, { logger: testLogger(), services });
+      await node.start();
+      nodes.push(node);
+      if (fresh) await dev.fund(node.address);
+      return node;
+    },
+    async increaseTime(seconds) {
+      await rpc("evm_increaseTime", [seconds]);
+      await rpc("evm_mine", []);
+    },
+    async [Symbol.asyncDispose]() {
+      await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
+      await anvil.stop();
+      await Promise.all([...dirs].map((d) => Deno.remove(d, { recursive: true }).catch(() => {})));
+    },
+  };
+}
