@@ -100,9 +100,8 @@ export function createFacade(c: NodeComponents): KosmosFacade {
       return c.sites.listOwnSites().map(toSiteView);
     },
 
-    // deno-lint-ignore require-await
-    async queryStats(query) {
-      return c.analytics.queryStats(query);
+    queryStats(query, options) {
+      return c.analytics.queryStats(query, options);
     },
 
     // deno-lint-ignore require-await

@@ -214,6 +214,7 @@ export async function createNode(
     dataDir: config.dataDir,
   });
   const analytics = createAnalytics({ db, log: logger.forComponent("kosmos:analytics") }, {
+    dbPath: join(config.dataDir, "kosmos.db"),
     isOwnedSite: (domain) => {
       const site = sites.getSite(domain);
       return site !== undefined && sites.isOwnSite(site);
@@ -345,6 +346,7 @@ class Node implements KosmosNode {
     }
     this.#started = [];
     this.components.blocks.close(); // its worker thread; a later use starts one again
+    this.components.analytics.close(); // likewise
     try {
       this.components.db.close();
     } catch { /* already closed */ }

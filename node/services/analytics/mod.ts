@@ -9,7 +9,7 @@
  * ```ts
  * const analytics = createAnalytics({ db, log });
  * analytics.recordEvents("example.com", events, { batchId: "b-1" });
- * const { results } = analytics.queryStats({
+ * const { results } = await analytics.queryStats({
  *   site_id: "example.com",
  *   date_range: "7d",
  *   metrics: ["visitors", "pageviews", "bounce_rate"],
@@ -30,7 +30,15 @@ import {
   type RecordEventsOptions,
   type RecordEventsResult,
 } from "./store.ts";
-import { parseStatsQuery, runStatsQuery, type StatsResult } from "./query.ts";
+import {
+  type ParsedStatsQuery,
+  parseStatsQuery,
+  readsRawEvents,
+  runStatsQuery,
+  runStatsQueryWith,
+  type StatsResult,
+} from "./query.ts";
+import { EventsReader } from "./reader.ts";
 
 export type { AnalyticsEvent } from "../../../protocol/analytics.ts";
 export type { RecordEventsOptions, RecordEventsResult } from "./store.ts";
@@ -78,6 +86,12 @@ export interface AnalyticsInit {
   isOwnedSite?: (domain: string) => boolean;
   /** Window of the realtime visitor count, ms. @default 5 minutes */
   realtimeWindow?: number;
+  /**
+   * The database file, for a worker thread's own read-only connection: queries
+   * that read the raw events run there, off the event loop. @default none:
+   * they run on the caller's thread
+   */
+  dbPath?: string;
 }
 
 /** A site with events on this node, for the Sites page. */
@@ -104,17 +118,26 @@ export interface Analytics {
     options?: RecordEventsOptions,
   ): RecordEventsResult;
   /**
-   * Answers a Plausible Stats API v2 query (see `query.ts`). Throws `TypeError`
-   * naming the bad field, or `NotFoundError` for a site this node neither owns
-   * nor has events for.
+   * Answers a Plausible Stats API v2 query (see `query.ts`). Rejects with
+   * `TypeError` naming the bad field, `NotFoundError` for a site this node
+   * neither owns nor has events for, or the signal's reason. A query the
+   * rollups cannot answer reads the raw events on a worker thread (with
+   * `dbPath`), and an aborted one stops there.
    */
-  queryStats(query: unknown): StatsResult;
+  queryStats(query: unknown, options?: { signal?: AbortSignal }): Promise<StatsResult>;
+  /**
+   * {@link Analytics.queryStats} on the caller's thread, throwing the same
+   * errors; a raw-events query blocks it until answered.
+   */
+  queryStatsSync(query: unknown): StatsResult;
   /** Distinct visitors in the last 5 minutes. Throws like {@link Analytics.queryStats} for unknown sites. */
   getRealtimeVisitors(siteDomain: string): { visitors: number };
   /** Sites with events, most recently active first. */
   listSites(): SiteSummary[];
   /** Whether this node owns `domain` or has events for it. */
   hasSite(domain: string): boolean;
+  /** Stops the raw-events worker (a later query starts it again); pending raw queries fail. */
+  close(): void;
 }
 
 export function createAnalytics(components: AnalyticsComponents, init: AnalyticsInit = {}): Analytics {
@@ -127,6 +150,18 @@ export function createAnalytics(components: AnalyticsComponents, init: Analytics
   const realtime = db.prepare(
     "SELECT COUNT(DISTINCT visitor_id) AS n FROM analytics_events WHERE site = ? AND ts > ? AND ts <= ?",
   );
+
+  let reader: EventsReader | undefined;
+
+  const parse = (input: unknown): ParsedStatsQuery => {
+    const site = (input as { site_id?: unknown } | null)?.site_id;
+    const first = typeof site === "string"
+      ? (siteRow.get(site) as { first_ts: number } | undefined)?.first_ts ?? null
+      : null;
+    const parsed = parseStatsQuery(input, { now: now(), firstEventTs: first });
+    requireSite(parsed.query.site_id);
+    return parsed;
+  };
 
   const hasSite = (domain: string) =>
     siteRow.get(domain) !== undefined || (init.isOwnedSite?.(domain) ?? false);
@@ -145,14 +180,28 @@ export function createAnalytics(components: AnalyticsComponents, init: Analytics
       return result;
     },
 
-    queryStats(input) {
-      const site = (input as { site_id?: unknown } | null)?.site_id;
-      const first = typeof site === "string"
-        ? (siteRow.get(site) as { first_ts: number } | undefined)?.first_ts ?? null
-        : null;
-      const parsed = parseStatsQuery(input, { now: now(), firstEventTs: first });
-      requireSite(parsed.query.site_id);
-      return runStatsQuery(db, parsed);
+    async queryStats(input, options = {}) {
+      const parsed = parse(input);
+      options.signal?.throwIfAborted();
+      if (init.dbPath === undefined || !readsRawEvents(parsed)) return runStatsQuery(db, parsed);
+      reader ??= new EventsReader(init.dbPath);
+      const started = performance.now();
+      try {
+        return await runStatsQueryWith(db, parsed, (sql, params) => reader!.read(sql, params, options));
+      } catch (err) {
+        if ((err as Error)?.name !== "EventsReaderError") throw err;
+        log.warn("failed to read events on the worker; reading them here", { error: err });
+        return runStatsQuery(db, parsed);
+      } finally {
+        log.debug("answered a stats query from the raw events", {
+          site: parsed.query.site_id,
+          ms: Math.round(performance.now() - started),
+        });
+      }
+    },
+
+    queryStatsSync(input) {
+      return runStatsQuery(db, parse(input));
     },
 
     getRealtimeVisitors(siteDomain) {
@@ -193,6 +242,11 @@ export function createAnalytics(components: AnalyticsComponents, init: Analytics
 
     hasSite(domain) {
       return typeof domain === "string" && hasSite(domain);
+    },
+
+    close() {
+      reader?.close();
+      reader = undefined;
     },
   };
 }

@@ -27,13 +27,13 @@
  * on both. Only the days at the edges of a range can differ, and only by such
  * visits; per hour (`time:hour`) the paths agree.
  *
- * Cost: the rollup paths read one row per day and value. The raw path runs
- * synchronously on the caller's thread — the node's event loop — and reads
+ * Cost: the rollup paths read one row per day and value. The raw path reads
  * every event of the range (13–17 s for 10 million events on a 2-core
- * machine, during which the node's HTTP server answers nothing). The
- * dashboard never needs it; an API client asking for other filters or
- * several dimensions over a long range does. Moving it to a worker with its
- * own read connection needs `queryStats` to become asynchronous.
+ * machine). The dashboard never needs it; an API client asking for other
+ * filters or several dimensions over a long range does. {@link runStatsQuery}
+ * runs it on the caller's thread; the node runs it with
+ * {@link runStatsQueryWith} on a worker thread with its own read-only
+ * connection (`reader.ts`), so its event loop keeps serving meanwhile.
  *
  * All dates are UTC. Differences from Plausible: errors use the Kosmos shape
  * `{ error: { code, message } }` rather than Plausible's `{ error: "…" }`;
@@ -403,15 +403,55 @@ function toMetric(t: Totals, metric: Metric): number {
 
 const zero = (): Totals => ({ visitors: 0, visits: 0, pageviews: 0, events: 0, bounces: 0, durationMs: 0 });
 
-/** Runs a parsed query against the analytics tables. */
+/** A row of the raw-events statement: its dimension columns `d0…` and the sums. */
+export type EventRow = Record<string, number | string | null>;
+
+/** Runs the raw-events statement (e.g. on another thread, over its own read connection). */
+export type ReadEventRows = (sql: string, params: (string | number)[]) => Promise<EventRow[]>;
+
+/**
+ * Runs a parsed query against the analytics tables, on this thread. A query
+ * the rollups cannot answer reads the raw events and blocks the caller for as
+ * long as that takes; {@link runStatsQueryWith} runs that part elsewhere.
+ */
 export function runStatsQuery(db: Database, parsed: ParsedStatsQuery): StatsResult {
-  const { query } = parsed;
+  const plan = planQuery(db, parsed);
+  const groups = Array.isArray(plan)
+    ? plan
+    : eventGroups(db.prepare(plan.sql).all(...plan.params) as EventRow[], plan.dimNames);
+  return toResult(parsed, groups);
+}
+
+/**
+ * {@link runStatsQuery}, with the raw-events statement (if the query needs
+ * it) run by `readRows`; the rollups are still read on this thread (a few
+ * milliseconds at most).
+ */
+export async function runStatsQueryWith(
+  db: Database,
+  parsed: ParsedStatsQuery,
+  readRows: ReadEventRows,
+): Promise<StatsResult> {
+  const plan = planQuery(db, parsed);
+  const groups = Array.isArray(plan)
+    ? plan
+    : eventGroups(await readRows(plan.sql, plan.params), plan.dimNames);
+  return toResult(parsed, groups);
+}
+
+/** Whether the query reads the raw events (every other query is answered by the rollups). */
+export function readsRawEvents(parsed: ParsedStatsQuery): boolean {
+  return !canUseRollups(parsed) && planBreakdown(parsed) === null;
+}
+
+/** The groups from the rollups, or the raw-events statement that gives them. */
+function planQuery(db: Database, parsed: ParsedStatsQuery): Group[] | EventsStatement {
+  if (canUseRollups(parsed)) return readRollups(db, parsed);
   const breakdown = planBreakdown(parsed);
-  const groups = canUseRollups(parsed)
-    ? readRollups(db, parsed)
-    : breakdown
-    ? readBreakdowns(db, parsed, breakdown)
-    : readEvents(db, parsed);
+  return breakdown ? readBreakdowns(db, parsed, breakdown) : eventsStatement(parsed);
+}
+
+function toResult({ query }: ParsedStatsQuery, groups: Group[]): StatsResult {
   if (query.dimensions.length === 0 && groups.length === 0) groups.push({ dims: [], totals: zero() });
   const rows = groups.map((g) => ({
     dimensions: g.dims,
@@ -576,7 +616,15 @@ function addHour(t: Totals, r: HourRow): void {
   t.durationMs += r.duration_ms ?? 0;
 }
 
-function readEvents(db: Database, { query, from, to }: ParsedStatsQuery): Group[] {
+interface EventsStatement {
+  sql: string;
+  params: (string | number)[];
+  /** Names of the dimension columns, in query order. */
+  dimNames: string[];
+}
+
+/** The one statement that answers a query from the raw events. */
+function eventsStatement({ query, from, to }: ParsedStatsQuery): EventsStatement {
   const where = ["e.site = ?", "e.ts >= ?", "e.ts < ?"];
   const params: (string | number)[] = [query.site_id, from, to];
   for (const [op, dim, values] of query.filters) {
@@ -604,7 +652,10 @@ function readEvents(db: Database, { query, from, to }: ParsedStatsQuery): Group[
       WHERE ${where.join(" AND ")}
       GROUP BY ${[...dimNames, "e.visit_id"].join(", ")}
     )${dimNames.length > 0 ? ` GROUP BY ${dimNames.join(", ")}` : ""}`;
-  const rows = db.prepare(sql).all(...params) as Record<string, number | string | null>[];
+  return { sql, params, dimNames };
+}
+
+function eventGroups(rows: EventRow[], dimNames: string[]): Group[] {
   const groups: Group[] = [];
   for (const r of rows) {
     if (Number(r.visits) === 0) continue;

@@ -44,7 +44,7 @@ const ALL = [
 ] as const;
 
 function run(query: Partial<StatsQuery>) {
-  return analytics.queryStats({ site_id: SITE, date_range: "7d", metrics: [...ALL], ...query });
+  return analytics.queryStatsSync({ site_id: SITE, date_range: "7d", metrics: [...ALL], ...query });
 }
 function rows(query: Partial<StatsQuery>) {
   return run(query).results.map((r) => [...r.dimensions, ...r.metrics]);
@@ -281,7 +281,7 @@ Deno.test("queryStats() orders by order_by, then by dimension values, and pagina
 });
 
 Deno.test("queryStats() echoes the normalized query", () => {
-  const { query, meta } = analytics.queryStats({
+  const { query, meta } = analytics.queryStatsSync({
     site_id: SITE,
     date_range: "7d",
     metrics: ["pageviews"],
@@ -302,12 +302,12 @@ Deno.test("queryStats() echoes the normalized query", () => {
 Deno.test("queryStats() keeps sites apart, answers zeros for an owned site and refuses unknown ones", () => {
   // other.org: one pageview from the same visitor id as B.
   assert.deepEqual(
-    analytics.queryStats({ site_id: OTHER_SITE, date_range: "day", metrics: ["visitors", "pageviews"] })
+    analytics.queryStatsSync({ site_id: OTHER_SITE, date_range: "day", metrics: ["visitors", "pageviews"] })
       .results,
     [{ dimensions: [], metrics: [1, 1] }],
   );
   assert.deepEqual(
-    analytics.queryStats({
+    analytics.queryStatsSync({
       site_id: "empty.example",
       date_range: "day",
       metrics: ["visitors", "bounce_rate"],
@@ -316,7 +316,7 @@ Deno.test("queryStats() keeps sites apart, answers zeros for an owned site and r
     [{ dimensions: [], metrics: [0, 0] }],
   );
   assert.deepEqual(
-    analytics.queryStats({
+    analytics.queryStatsSync({
       site_id: "empty.example",
       date_range: "day",
       metrics: ["visitors"],
@@ -325,7 +325,7 @@ Deno.test("queryStats() keeps sites apart, answers zeros for an owned site and r
     [],
   );
   assert.throws(
-    () => analytics.queryStats({ site_id: "unknown.example", date_range: "day", metrics: ["visitors"] }),
+    () => analytics.queryStatsSync({ site_id: "unknown.example", date_range: "day", metrics: ["visitors"] }),
     { name: "NotFoundError", message: /unknown\.example/ },
   );
 });
@@ -361,7 +361,11 @@ Deno.test("queryStats() rejects bad input with a TypeError naming the field", ()
     [{ ...base, interval: "date" }, /"interval": unknown field/],
   ];
   for (const [input, message] of cases) {
-    assert.throws(() => analytics.queryStats(input), { name: "TypeError", message }, JSON.stringify(input));
+    assert.throws(
+      () => analytics.queryStatsSync(input),
+      { name: "TypeError", message },
+      JSON.stringify(input),
+    );
   }
 });
 
@@ -404,15 +408,18 @@ Deno.test("queryStats() answers each breakdown from the daily rollups exactly as
           }
         }
       }
-      const answers = queries.map((q) => generated.queryStats(q).results);
+      const answers = queries.map((q) => generated.queryStatsSync(q).results);
       queries.forEach((q, i) => {
-        const raw = generated.queryStats({ ...q, filters: [...q.filters!, ...rawOnly(q.dimensions![0])] });
+        const raw = generated.queryStatsSync({
+          ...q,
+          filters: [...q.filters!, ...rawOnly(q.dimensions![0])],
+        });
         assert.deepEqual(answers[i], raw.results, JSON.stringify(q));
       });
       // Without the raw events the rollups still answer every one of them.
       db.exec("DELETE FROM analytics_events");
       queries.forEach((q, i) =>
-        assert.deepEqual(generated.queryStats(q).results, answers[i], JSON.stringify(q))
+        assert.deepEqual(generated.queryStatsSync(q).results, answers[i], JSON.stringify(q))
       );
     }),
     { numRuns: 40 },

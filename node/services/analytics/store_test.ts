@@ -87,7 +87,7 @@ Deno.test("recordEvents() puts a late event at the start of its visit", () => {
     entry_page: "/first",
     exit_page: "/third",
   }]);
-  const { results } = analytics.queryStats({
+  const { results } = analytics.queryStatsSync({
     site_id: SITE,
     date_range: "day",
     metrics: ["visits", "visit_duration"],
@@ -106,7 +106,11 @@ Deno.test("recordEvents() stores a batch id once per site", () => {
     duplicate: true,
   });
   analytics.recordEvents(SITE, BATCH_2, { batchId: "b2" });
-  const totals = analytics.queryStats({ site_id: SITE, date_range: "all", metrics: ["pageviews", "events"] });
+  const totals = analytics.queryStatsSync({
+    site_id: SITE,
+    date_range: "all",
+    metrics: ["pageviews", "events"],
+  });
   assert.deepEqual(totals.results[0].metrics, [10, 12]);
   // The same id for another site is another batch.
   assert.equal(analytics.recordEvents("other.org", [pageview(NOW, "x")], { batchId: "b1" }).recorded, 1);
@@ -189,7 +193,7 @@ Deno.test("recordEvents() stores 50,000 events in batches and counts every one",
     events.push(i % 10 === 0 ? { ...e, name: "Signup", props: { plan: "pro" } } : e);
   }
   for (let i = 0; i < events.length; i += 5000) analytics.recordEvents(SITE, events.slice(i, i + 5000));
-  const { results } = analytics.queryStats({
+  const { results } = analytics.queryStatsSync({
     site_id: SITE,
     date_range: "all",
     metrics: ["events", "pageviews"],
@@ -245,7 +249,7 @@ Deno.test("recordEvents() keeps the breakdowns across a restart, for a visit tha
     reference.analytics.recordEvents(SITE, BATCH_2, { batchId: "b2" });
     assert.deepEqual(breakdownsOf(db), breakdownsOf(reference.db));
     // Top pages by visitors and pageviews, as the dashboard asks (see query_test.ts for the arithmetic).
-    const { results } = analytics.queryStats({
+    const { results } = analytics.queryStatsSync({
       site_id: SITE,
       date_range: "7d",
       metrics: ["visitors", "pageviews"],
