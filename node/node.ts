@@ -296,7 +296,11 @@ class Node implements KosmosNode {
     const log = logger.forComponent("kosmos:node");
     const http: Service = {
       start: async () => {
-        const app = await createApp(this.facade, { log: logger.forComponent("kosmos:http") });
+        const app = await createApp(this.facade, {
+          log: logger.forComponent("kosmos:http"),
+          // Listening on loopback only: no other name can reach it but by DNS rebinding.
+          allowedHosts: isLoopback(config.host) ? ["127.0.0.1", "localhost", "::1"] : undefined,
+        });
         try {
           this.#server = Deno.serve({
             hostname: config.host,
@@ -362,4 +366,9 @@ async function prepareDataDir(dir: string): Promise<void> {
   } catch (cause) {
     throw new ConfigError(`data dir ${dir} is not writable: ${(cause as Error).message}`, { cause });
   }
+}
+
+/** Whether `host` is a loopback address or name (127.0.0.0/8, ::1, localhost). */
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

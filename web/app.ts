@@ -24,6 +24,7 @@ import { type ErrorStatus, getCodeForStatus, HttpError } from "./http_error.ts";
 import type { PageDefinition } from "./page.ts";
 import { renderDocument } from "./render.tsx";
 import { defineRoute } from "./router.ts";
+import { requestGuard } from "./request_guard.ts";
 import { createDatasetRoutes } from "./routes/api/datasets.ts";
 import { createFetchRoutes } from "./routes/api/fetches.ts";
 import { createPurchaseRoutes } from "./routes/api/purchases.ts";
@@ -63,6 +64,11 @@ export interface AppOptions {
   log?: AppLogger;
   /** Largest dataset upload accepted by `POST /api/v1/datasets`, in bytes. @default 64 GiB */
   maxUploadBytes?: number;
+  /**
+   * Host names requests may be addressed to (see `request_guard.ts`); the
+   * node gives its loopback names when it listens on loopback only. @default any
+   */
+  allowedHosts?: string[];
 }
 
 /** Headers of every HTML page: no inline scripts, nothing from elsewhere, no framing. */
@@ -82,6 +88,8 @@ export function createApp(facade: KosmosFacade, options: AppOptions = {}): Hono 
 
   const app = new Hono();
 
+  // Before every route: other websites may neither write here nor rebind a name to this node.
+  app.use(requestGuard({ allowedHosts: options.allowedHosts, exempt: ["/api/event", "/js/kosmos.js"] }));
   app.route("/api/v1", createNodeRoutes(facade));
   app.route("/api/v1", createChainRoutes(facade));
   app.route("/api/v1", createWalletRoutes(facade));

@@ -9,8 +9,9 @@
  * The Sites page's form posts the same route as
  * `application/x-www-form-urlencoded` (it works without JavaScript): the
  * answer is a `303` back to `/sites`, with `?registered=<domain>` or
- * `?error=invalid|conflict&domain=<input>` for the page to show inline. Only
- * same-origin form posts are taken, so another site cannot register one.
+ * `?error=invalid|conflict&domain=<input>` for the page to show inline. The
+ * app's request guard (`request_guard.ts`) refuses posts from other sites, so
+ * another site cannot register one.
  */
 import { type Context, Hono } from "hono";
 import type { KosmosFacade, SiteView } from "../../facade.ts";
@@ -95,7 +96,6 @@ export function readDomainInput(input: string): string {
 }
 
 async function registerFromForm(c: Context, facade: KosmosFacade): Promise<Response> {
-  checkSameOrigin(c.req.raw);
   const declared = Number(c.req.header("content-length") ?? NaN);
   if (declared > MAX_FORM_BYTES) {
     throw new HttpError(413, "payload_too_large", `The form is larger than ${MAX_FORM_BYTES} bytes`);
@@ -118,23 +118,4 @@ async function registerFromForm(c: Context, facade: KosmosFacade): Promise<Respo
     }
     throw err;
   }
-}
-
-/**
- * Refuses a form post from another site (a page elsewhere cannot register
- * sites on this node): browsers say where a post comes from in
- * `Sec-Fetch-Site` or `Origin`; a client that sends neither is not a browser.
- */
-function checkSameOrigin(request: Request): void {
-  const site = request.headers.get("sec-fetch-site");
-  if (site !== null) {
-    if (site === "same-origin" || site === "none") return;
-  } else {
-    const origin = request.headers.get("origin");
-    if (origin === null) return;
-    try {
-      if (new URL(origin).host === (request.headers.get("host") ?? new URL(request.url).host)) return;
-    } catch { /* "null" or garbage: refused below */ }
-  }
-  throw new HttpError(403, "forbidden", "Sites can only be registered from this node's own pages");
 }
