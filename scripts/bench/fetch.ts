@@ -41,11 +41,13 @@
  * into the other two providers' stores (`put` re-checks every CID).
  *
  * Prints one JSON line:
- * `{"bench":"fetch","mib":256,"mbPerSec":…,"reference":{"rawStreamMbPerSec":…,"bitswapMbPerSec":…|null,"bitswapMemoryMbPerSec":…|null,"bitswapOneProviderMbPerSec":…|null},"ratioRaw":…,"ratioBitswap":…,…,"cpuMsPerMiB":{"fetch":…,"raw":…},"targets":{"vsRaw":0.7,"vsBitswap":2},"load":[…,…]}`
+ * `{"bench":"fetch","mib":256,"mbPerSec":…,"reference":{"rawStreamMbPerSec":…,"bitswapMbPerSec":…|null,"bitswapMemoryMbPerSec":…|null,"bitswapOneProviderMbPerSec":…|null},"ratioRaw":…,"ratioBitswap":…,…,"cpuMsPerMiB":{"fetch":…,"raw":…},"roundsMbPerSec":{"fetch":[…],"raw":[…]},"targets":{"vsRaw":0.7,"vsBitswap":2},"load":[…,…]}`
  * (`cpuMsPerMiB`: process CPU, all threads, of the best fetch and raw rounds;
+ * `roundsMbPerSec`: every round of the fetch and of the raw stream, in order;
  * `bitswapRetries`, when present: bitswap tries that failed and were run
- * again; `bitswapNote`: why the bitswap figures are null, after
- * {@link BITSWAP_ATTEMPTS} failed tries of one of them).
+ * again; `bitswapFailedRounds`: measurements that failed
+ * {@link BITSWAP_ATTEMPTS} times (the round counts without them);
+ * `bitswapNote`: why a bitswap figure is null, when every round of it failed).
  */
 import type { Libp2p, PeerId, Startable } from "@libp2p/interface";
 import { withBitswap } from "@helia/bitswap";
@@ -223,13 +225,18 @@ try {
   const load = [round2(Deno.loadavg()[0])];
   let fetchMs = Infinity;
   let rawMs = Infinity;
+  // ms of every round, for the spread between rounds.
+  const fetchRounds: number[] = [];
+  const rawRounds: number[] = [];
   // Process CPU (all threads, user + system) of the best fetch and raw rounds.
   let fetchCpuMs = 0;
   let rawCpuMs = 0;
   type Variant = "disk" | "memory" | "one";
   const bitswapMs: Record<Variant, number> = { disk: Infinity, memory: Infinity, one: Infinity };
-  let bitswapNote: string | undefined;
   let bitswapRetries = 0;
+  // The last failure of each variant whose every try in some round failed.
+  const bitswapFailures = new Map<Variant, string>();
+  let bitswapFailedRounds = 0;
   for (let round = 1; round <= ROUNDS; round++) {
     // A fetcher with a fresh data dir; it learns of all three providers from
     // the start, so no DHT lookup is on the clock.
@@ -243,6 +250,7 @@ try {
     const done = await fetcher.components.fetches.waitForFetch(manifestCid, { timeout: 150_000 });
     const ms = performance.now() - start;
     if (ms < fetchMs) [fetchMs, fetchCpuMs] = [ms, cpuMsSince(cpu)];
+    fetchRounds.push(ms);
     if (done.chunksVerified !== manifest.chunks.length) throw new Error("verified fetch is incomplete");
     for (const chunk of manifest.chunks) {
       if (!(await fetcher.components.blocks.has(chunk))) throw new Error(`fetcher lacks chunk ${chunk}`);
@@ -255,6 +263,7 @@ try {
     const rawCpu = cpuUsage();
     const ms2 = await timeRaw(receiver);
     if (ms2 < rawMs) [rawMs, rawCpuMs] = [ms2, cpuMsSince(rawCpu)];
+    rawRounds.push(ms2);
 
     const variants: { name: string; key: Variant; senders: Libp2p[]; sources: BenchBlockstore[] }[] = [
       {
@@ -272,14 +281,16 @@ try {
       },
     ];
     for (const { name, key, senders, sources } of variants) {
-      if (bitswapNote) break;
-      // A bitswap stream is now and then reset under this load; such a try is
-      // run again (with a fresh sink), and counted in `bitswapRetries`.
+      // A bitswap stream is now and then reset under this load, or its
+      // connection closed; such a try is run again (with a fresh sink and new
+      // connections), and counted in `bitswapRetries`.
       for (let attempt = 1; attempt <= BITSWAP_ATTEMPTS; attempt++) {
         const sinkDir = await Deno.makeTempDir({ prefix: "kosmos-bench-bitswap-" });
         let sinkStore: BlockStore | undefined;
         try {
           progress(`round ${round}: timing bitswap from ${name}`);
+          // A failed try may leave a connection whose muxer is closed: start afresh.
+          if (attempt > 1) await Promise.all(senders.map((s) => receiver.hangUp(s.peerId).catch(() => {})));
           sinkStore = key === "disk" ? await openBlockStore(sinkDir) : undefined;
           const sink = sinkStore ? kosmosBlockstore(sinkStore) : await memoryStore([], []);
           bitswapMs[key] = Math.min(
@@ -290,8 +301,12 @@ try {
         } catch (err) {
           const message = `bitswap reference (${name}) failed: ${(err as Error).message}`;
           progress(message);
-          if (attempt === BITSWAP_ATTEMPTS) bitswapNote = message;
-          else bitswapRetries++;
+          if (attempt < BITSWAP_ATTEMPTS) {
+            bitswapRetries++;
+          } else {
+            bitswapFailures.set(key, message);
+            bitswapFailedRounds++;
+          }
         } finally {
           sinkStore?.close();
           await Deno.remove(sinkDir, { recursive: true }).catch(() => {});
@@ -312,7 +327,9 @@ try {
   const rate = (ms: number) => mib / (ms / 1000);
   const mbPerSec = rate(fetchMs);
   const rawStreamMbPerSec = rate(rawMs);
-  const bitswapRate = (key: Variant) => bitswapNote ? null : rate(bitswapMs[key]);
+  const bitswapRate = (key: Variant) => Number.isFinite(bitswapMs[key]) ? rate(bitswapMs[key]) : null;
+  const bitswapNote = (["disk", "memory", "one"] as const).filter((k) => !Number.isFinite(bitswapMs[k]))
+    .map((k) => bitswapFailures.get(k)).join("; ");
   const bitswapMbPerSec = bitswapRate("disk");
   const bitswapMemoryMbPerSec = bitswapRate("memory");
   const bitswapOneMbPerSec = bitswapRate("one");
@@ -336,9 +353,14 @@ try {
     ratioBitswapMemory: ratio(bitswapMemoryMbPerSec),
     ratioBitswapOneProvider: ratio(bitswapOneMbPerSec),
     cpuMsPerMiB: { fetch: round2(fetchCpuMs / mib), raw: round2(rawCpuMs / mib) },
+    roundsMbPerSec: {
+      fetch: fetchRounds.map((ms) => round2(rate(ms))),
+      raw: rawRounds.map((ms) => round2(rate(ms))),
+    },
     targets: { vsRaw: 0.7, vsBitswap: 2 },
     load,
     ...(bitswapRetries > 0 ? { bitswapRetries } : {}),
+    ...(bitswapFailedRounds > 0 ? { bitswapFailedRounds } : {}),
     ...(bitswapNote ? { bitswapNote } : {}),
   }));
 } catch (err) {
