@@ -27,13 +27,15 @@
  * Every measurement runs `--rounds` times, interleaved (so a burst of load on
  * the machine hits all of them) and the best round of each counts; each fetch
  * round uses a new fetcher node with a fresh data dir (removed after its
- * round, as the bitswap sinks are after theirs); the raw stream has one
- * warm-up. `load` is the 1-minute load average before and after: other work
- * on the machine makes every figure noisy, the same-run ratios less so. The
- * raw stream itself varies by up to 1.5× between runs on a quiet machine;
- * a likely cause is that yamux grows a stream's window only within 4 RTTs of
- * the last update, with the RTT measured in whole milliseconds by a ping when
- * the connection opens (on loopback 0 or a few ms, by chance).
+ * round, as the bitswap sinks are after theirs). A first round, not counted,
+ * warms every measurement up. `load` is the 1-minute load average before and
+ * after: other work on the machine makes every figure noisy, the same-run
+ * ratios less so. The raw stream itself varies by up to 1.7× between runs on
+ * a quiet machine, with the same work (its process CPU per MiB varies as
+ * much; yamux windows do grow to 16 MiB in every run). On a virtual machine,
+ * memory the guest has not touched lately costs a host page fault per page
+ * on first use: writing into the page cache and allocating buffers cost more
+ * or less depending on what ran before.
  * All nodes share this process (one event loop, two cores on the usual
  * machine), so CPU spent anywhere slows everything.
  *
@@ -237,20 +239,25 @@ try {
   // The last failure of each variant whose every try in some round failed.
   const bitswapFailures = new Map<Variant, string>();
   let bitswapFailedRounds = 0;
-  for (let round = 1; round <= ROUNDS; round++) {
+  // Round 0 warms every measurement up (first connections, first reads of
+  // the providers' stores, first use of the fetcher's disk pages) and counts
+  // for none of them.
+  for (let round = 0; round <= ROUNDS; round++) {
+    const timed = round > 0;
     // A fetcher with a fresh data dir; it learns of all three providers from
     // the start, so no DHT lookup is on the clock.
     const fetcher = await net.addNode();
+    const label = timed ? `round ${round}` : "warm-up";
     progress(
-      `round ${round}: fetching ${manifest.chunks.length} chunks (${round2(cipherBytes / MiB)} MiB) verified`,
+      `${label}: fetching ${manifest.chunks.length} chunks (${round2(cipherBytes / MiB)} MiB) verified`,
     );
     const start = performance.now();
     const cpu = cpuUsage();
     fetcher.components.fetches.startFetch(manifestCid, { providers: providerIds });
     const done = await fetcher.components.fetches.waitForFetch(manifestCid, { timeout: 150_000 });
     const ms = performance.now() - start;
-    if (ms < fetchMs) [fetchMs, fetchCpuMs] = [ms, cpuMsSince(cpu)];
-    fetchRounds.push(ms);
+    if (timed && ms < fetchMs) [fetchMs, fetchCpuMs] = [ms, cpuMsSince(cpu)];
+    if (timed) fetchRounds.push(ms);
     if (done.chunksVerified !== manifest.chunks.length) throw new Error("verified fetch is incomplete");
     for (const chunk of manifest.chunks) {
       if (!(await fetcher.components.blocks.has(chunk))) throw new Error(`fetcher lacks chunk ${chunk}`);
@@ -258,12 +265,11 @@ try {
     const receiver = fetcher.components.p2p.libp2p;
 
     // Raw reference: first provider → fetcher, one stream, bytes from memory.
-    progress(`round ${round}: timing the raw stream`);
-    if (round === 1) await timeRaw(receiver); // warm-up
+    progress(`${label}: timing the raw stream`);
     const rawCpu = cpuUsage();
     const ms2 = await timeRaw(receiver);
-    if (ms2 < rawMs) [rawMs, rawCpuMs] = [ms2, cpuMsSince(rawCpu)];
-    rawRounds.push(ms2);
+    if (timed && ms2 < rawMs) [rawMs, rawCpuMs] = [ms2, cpuMsSince(rawCpu)];
+    if (timed) rawRounds.push(ms2);
 
     const variants: { name: string; key: Variant; senders: Libp2p[]; sources: BenchBlockstore[] }[] = [
       {
@@ -288,19 +294,18 @@ try {
         const sinkDir = await Deno.makeTempDir({ prefix: "kosmos-bench-bitswap-" });
         let sinkStore: BlockStore | undefined;
         try {
-          progress(`round ${round}: timing bitswap from ${name}`);
+          progress(`${label}: timing bitswap from ${name}`);
           // A failed try may leave a connection whose muxer is closed: start afresh.
           if (attempt > 1) await Promise.all(senders.map((s) => receiver.hangUp(s.peerId).catch(() => {})));
           sinkStore = key === "disk" ? await openBlockStore(sinkDir) : undefined;
           const sink = sinkStore ? kosmosBlockstore(sinkStore) : await memoryStore([], []);
-          bitswapMs[key] = Math.min(
-            bitswapMs[key],
-            await timeBitswap(senders, sources, receiver, sink, manifest.chunks, chunks),
-          );
+          const ms = await timeBitswap(senders, sources, receiver, sink, manifest.chunks, chunks);
+          if (timed) bitswapMs[key] = Math.min(bitswapMs[key], ms);
           break;
         } catch (err) {
           const message = `bitswap reference (${name}) failed: ${(err as Error).message}`;
           progress(message);
+          if (!timed) break;
           if (attempt < BITSWAP_ATTEMPTS) {
             bitswapRetries++;
           } else {
