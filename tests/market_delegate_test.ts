@@ -158,5 +158,7 @@ Deno.test("a delegate sells a stopped seller's listing: quote, reveal, 80/10/10 
     );
     assert.equal(await getPayoutBalance(client, { address: gateway.address }) - before.gateway, PRICE / 10n);
     assert.equal(await getPayoutBalance(client, { address: treasury }) - before.treasury, PRICE / 10n);
+    // The delegate's Sales page shows what the chain paid it: the gateway's share, not the seller's.
+    assert.equal(await gateway.components.market.payoutOf(sales[0]), PRICE / 10n);
   });
 });

@@ -380,6 +380,11 @@ export interface SaleView {
   status: Exclude<PurchaseStatus, "verified" | "downloading">;
   price: string;
   buyer: `0x${string}`;
+  /**
+   * What the sale pays this node's wallet, in token wei: the seller's share
+   * when it sells, plus the gateway's when it brokered the sale.
+   */
+  payout: string;
   rights: { licence: string; from: number; until: null };
   txs: MarketTxView[];
   error?: string;

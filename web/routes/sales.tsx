@@ -1,7 +1,8 @@
 /**
  * `/sales` — Sales: every key sale of this node's datasets, with the buyer,
- * the price, the state of the sale and the seller's payout (80 % of the
- * price, paid once the sale completes).
+ * the price, the state of the sale and what it pays this node (the seller's
+ * share, plus the gateway's when this node brokered the sale, as it does for
+ * its own listings by default), paid once the sale completes.
  */
 import { EmptyState } from "../components/empty_state.tsx";
 import { DayCell, ListingCell, PurchaseStatusCell } from "../components/key_sale.tsx";
@@ -70,9 +71,9 @@ export const salesPage = definePage<SalesData>({
   },
 });
 
-/** The seller's 80 % once paid; pending while the sale runs; nothing when refunded or failed. */
+/** This node's payout once paid; pending while the sale runs; nothing when refunded or failed. */
 function formatPayout(sale: SaleView): string {
-  const share = formatPrice((BigInt(sale.price) * 8n / 10n).toString());
+  const share = formatPrice(sale.payout);
   if (sale.status === "complete") return share;
   if (sale.status === "refunded" || sale.status === "failed") return "—";
   return `${share} (pending)`;

@@ -56,7 +56,7 @@ export function createMarketFacade({ market, fetches, delegation }: MarketFacade
     return view;
   }
 
-  function toSaleView(s: SaleRecord): SaleView {
+  function toSaleView(s: SaleRecord, payout: bigint): SaleView {
     const view: SaleView = {
       saleId: s.saleId,
       listingId: s.manifestCid,
@@ -64,6 +64,7 @@ export function createMarketFacade({ market, fetches, delegation }: MarketFacade
       status: s.status,
       price: s.quote.price.toString(),
       buyer: s.buyer,
+      payout: payout.toString(),
       rights: { licence: s.licence, from: s.createdAt, until: null },
       txs: s.txs.map((tx) => ({ action: tx.action, txHash: tx.hash })),
       createdAt: s.createdAt,
@@ -85,9 +86,10 @@ export function createMarketFacade({ market, fetches, delegation }: MarketFacade
     async listPurchases() {
       return market.listPurchases().map(toPurchaseView);
     },
-    // deno-lint-ignore require-await
     async listSales() {
-      return market.listSales().map(toSaleView);
+      const sales = market.listSales();
+      const payouts = await Promise.all(sales.map((s) => market.payoutOf(s)));
+      return sales.map((s, i) => toSaleView(s, payouts[i]));
     },
     async readPurchaseData(id, options = {}) {
       const { stream, manifest } = await market.readPurchaseData(id, options);

@@ -182,6 +182,7 @@ export class Market extends EventTarget {
   #controller?: AbortController;
   #timer?: ReturnType<typeof setInterval>;
   #running = new Map<string, { again: boolean; done: Promise<void> }>();
+  #split?: Promise<{ sellerBps: bigint; gatewayBps: bigint }>;
 
   constructor(components: MarketComponents, init: MarketInit = {}) {
     super();
@@ -236,10 +237,8 @@ export class Market extends EventTarget {
     options.signal?.throwIfAborted();
     const listing = this.#c.catalog.getListing(manifestCid);
     const client = this.#c.chain.client;
-    const escrow = { address: client.contracts.escrow, abi: kosmosEscrowAbi } as const;
-    const [sellerBps, gatewayBps, gasPrice] = await Promise.all([
-      client.publicClient.readContract({ ...escrow, functionName: "sellerBps" }),
-      client.publicClient.readContract({ ...escrow, functionName: "gatewayBps" }),
+    const [{ sellerBps, gatewayBps }, gasPrice] = await Promise.all([
+      this.payoutSplit(),
       client.publicClient.getGasPrice(),
     ]);
     const price = BigInt(listing.price);
@@ -351,6 +350,38 @@ export class Market extends EventTarget {
   /** Sales of this node's datasets that were opened on chain, newest first. */
   listSales(): SaleRecord[] {
     return this.#db.listSales();
+  }
+
+  /** The escrow's shares of a sale's price for the seller and the gateway, in basis points (read once). */
+  payoutSplit(): Promise<{ sellerBps: bigint; gatewayBps: bigint }> {
+    if (!this.#split) {
+      const client = this.#c.chain.client;
+      const escrow = { address: client.contracts.escrow, abi: kosmosEscrowAbi } as const;
+      const split = Promise.all([
+        client.publicClient.readContract({ ...escrow, functionName: "sellerBps" }),
+        client.publicClient.readContract({ ...escrow, functionName: "gatewayBps" }),
+      ]).then(([sellerBps, gatewayBps]) => ({ sellerBps, gatewayBps }));
+      split.catch(() => {
+        if (this.#split === split) this.#split = undefined; // read again next time
+      });
+      this.#split = split;
+    }
+    return this.#split;
+  }
+
+  /**
+   * What `sale` pays this node's wallet, in token wei: the seller's share when
+   * it sells the dataset, plus the gateway's when it brokered the sale (a node
+   * selling its own listing is both, by default).
+   */
+  async payoutOf(sale: SaleRecord): Promise<bigint> {
+    const { sellerBps, gatewayBps } = await this.payoutSplit();
+    const me = this.#c.identity.account.address.toLowerCase();
+    const price = sale.quote.price;
+    let payout = 0n;
+    if ((sale.sale?.seller ?? me).toLowerCase() === me) payout += price * sellerBps / 10_000n;
+    if (sale.quote.gateway.toLowerCase() === me) payout += price * gatewayBps / 10_000n;
+    return payout;
   }
 
   getSale(saleId: string): SaleRecord | undefined {
