@@ -30,3 +30,14 @@ export function shortenId(id: string, head = 8, tail = 4): string {
 export function formatDay(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").replace(/:\d\d\.\d+Z$/, " UTC");
 }
+
+/**
+ * " (80 %)" for `part` of `whole` (token wei), to a tenth of a percent,
+ * rounded down; nothing when `whole` is 0 (a free listing).
+ */
+export function formatShare(part: string | bigint, whole: string | bigint): string {
+  const total = BigInt(whole);
+  if (total === 0n) return "";
+  const tenths = Number(BigInt(part) * 1000n / total);
+  return ` (${(tenths / 10).toLocaleString("en-US")} %)`;
+}

@@ -50,6 +50,8 @@ Deno.test("the Buy button on a dataset page runs the key sale to complete and of
     assert.equal(await page.locator('[data-testid="buy-price"]').textContent(), "10 KOS");
     const quoteText = (await quote.textContent())!;
     assert.match(quoteText, /Seller \(80 %\)8 KOS/);
+    assert.match(quoteText, /Gateway \(10 %\)1 KOS/);
+    assert.match(quoteText, /Treasury \(10 %\)1 KOS/);
     assert.match(quoteText, /Estimated gas/);
 
     await page.click('[data-testid="buy-button"]');

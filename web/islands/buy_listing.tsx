@@ -11,7 +11,7 @@
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import type { PurchaseStatus, PurchaseView, QuotePreviewView } from "../facade.ts";
-import { formatEther } from "../format.ts";
+import { formatEther, formatShare } from "../format.ts";
 import { requestJson, usePollJson } from "../island_fetch.ts";
 import { PurchaseStatusBadge } from "../components/key_sale.tsx";
 
@@ -114,11 +114,11 @@ export function BuyListing({ listingId, initial, intervalMs = 500 }: BuyListingP
               <dd>
                 <strong data-testid="buy-price">{formatEther(q.price)} KOS</strong>
               </dd>
-              <dt>Seller (80 %)</dt>
+              <dt>Seller{formatShare(q.split.seller, q.price)}</dt>
               <dd>{formatEther(q.split.seller)} KOS</dd>
-              <dt>Gateway (10 %)</dt>
+              <dt>Gateway{formatShare(q.split.gateway, q.price)}</dt>
               <dd>{formatEther(q.split.gateway)} KOS</dd>
-              <dt>Treasury (10 %)</dt>
+              <dt>Treasury{formatShare(q.split.treasury, q.price)}</dt>
               <dd>{formatEther(q.split.treasury)} KOS</dd>
               <dt>Estimated gas</dt>
               <dd>
