@@ -228,7 +228,7 @@ export async function createNode(
       return site !== undefined && sites.isOwnSite(site);
     },
     log: logger.forComponent("kosmos:releases"),
-  }, options.services?.releases);
+  }, { dbPath: join(config.dataDir, "kosmos.db"), ...options.services?.releases });
   const ingest = createIngest({
     db,
     p2p,
@@ -351,6 +351,7 @@ class Node implements KosmosNode {
     this.#started = [];
     this.components.blocks.close(); // its worker thread; a later use starts one again
     this.components.analytics.close(); // likewise
+    this.components.releases.close(); // likewise
     try {
       this.components.db.close();
     } catch { /* already closed */ }

@@ -1,33 +1,40 @@
 /**
- * {@link EventsReader}: runs the raw-events statements of stats queries on a
- * worker thread with its own read-only connection to the node's database.
+ * {@link EventsReader}: runs the raw-events statements of stats queries, and
+ * the bounded tables of statistics releases, on a worker thread with its own
+ * read-only connection to the node's database.
  * Such a statement reads every event of its range (seconds for millions of
  * events), and `node:sqlite` is synchronous: on the event loop it would stop
  * the node's HTTP server and libp2p services meanwhile. The database is in
  * WAL mode, so the worker sees every committed write and blocks no writer.
  *
- * Statements run one at a time, in order. A caller that gives up (its signal
+ * Reads run one at a time, in order. A caller that gives up (its signal
  * aborts) stops its statement: a queued one is dropped, a running one ends
  * with its worker, and the next statement starts a new worker.
  *
  * ```ts
  * const reader = new EventsReader("/data/kosmos.db");
  * const rows = await reader.read("SELECT …", [site, from, to], { signal });
+ * const table = await reader.boundedTable("example.com", { from: "2024-03-01", to: "2024-03-31" });
  * reader.close();
  * ```
  */
 import type { EventRow } from "./query.ts";
+import type { BoundedTable, ComputeBoundedTableOptions } from "./release.ts";
 
 /** The worker could not run the statement (it failed to start, or the statement failed). */
 export class EventsReaderError extends Error {
   override name = "EventsReaderError";
 }
 
+/** What the worker is asked: one statement's rows, or one release's bounded table. */
+type Work =
+  | { op: "rows"; sql: string; params: (string | number)[] }
+  | { op: "table"; site: string; options: ComputeBoundedTableOptions };
+
 interface Job {
   id: number;
-  sql: string;
-  params: (string | number)[];
-  resolve(rows: EventRow[]): void;
+  work: Work;
+  resolve(result: unknown): void;
   reject(err: unknown): void;
   signal?: AbortSignal;
   onAbort?: () => void;
@@ -52,13 +59,34 @@ export class EventsReader {
     params: (string | number)[],
     options: { signal?: AbortSignal } = {},
   ): Promise<EventRow[]> {
+    return this.#run<EventRow[]>({ op: "rows", sql, params }, options.signal);
+  }
+
+  /**
+   * `computeBoundedTable(db, site, options)` (`release.ts`) on the worker; its
+   * `TypeError`s come back as {@link EventsReaderError}s with the same message.
+   */
+  boundedTable(
+    site: string,
+    options: ComputeBoundedTableOptions,
+    { signal }: { signal?: AbortSignal } = {},
+  ): Promise<BoundedTable> {
+    return this.#run<BoundedTable>({ op: "table", site, options }, signal);
+  }
+
+  #run<T>(work: Work, signal?: AbortSignal): Promise<T> {
     if (this.#closed) {
       return Promise.reject(new EventsReaderError("Cannot read events: the reader is closed"));
     }
-    const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const { promise, resolve, reject } = Promise.withResolvers<EventRow[]>();
-    const job: Job = { id: this.#nextId++, sql, params, resolve, reject, signal };
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    const job: Job = {
+      id: this.#nextId++,
+      work,
+      resolve: resolve as (result: unknown) => void,
+      reject,
+      signal,
+    };
     if (signal) {
       job.onAbort = () => this.#abort(job, signal.reason);
       signal.addEventListener("abort", job.onAbort, { once: true });
@@ -89,18 +117,18 @@ export class EventsReader {
       return;
     }
     this.#running = job;
-    worker.postMessage({ id: job.id, path: this.path, sql: job.sql, params: job.params });
+    worker.postMessage({ id: job.id, path: this.path, ...job.work });
   }
 
   #startWorker(): Worker {
     const worker = new Worker(new URL("./reader_worker.ts", import.meta.url), { type: "module" });
     worker.addEventListener("message", (evt: MessageEvent) => {
-      const answer = evt.data as { id: number; rows?: EventRow[]; error?: string };
+      const answer = evt.data as { id: number; result?: unknown; error?: string };
       const job = this.#running;
       if (!job || job.id !== answer.id) return;
       this.#running = undefined;
       if (answer.error !== undefined) this.#settle(job, new EventsReaderError(answer.error));
-      else this.#settle(job, undefined, answer.rows ?? []);
+      else this.#settle(job, undefined, { value: answer.result });
       this.#pump();
     });
     worker.addEventListener("error", (evt: ErrorEvent) => {
@@ -129,9 +157,9 @@ export class EventsReader {
     this.#pump();
   }
 
-  #settle(job: Job, err: unknown, rows?: EventRow[]): void {
+  #settle(job: Job, err: unknown, result?: { value: unknown }): void {
     if (job.onAbort) job.signal?.removeEventListener("abort", job.onAbort);
-    if (rows) job.resolve(rows);
+    if (result) job.resolve(result.value);
     else job.reject(err);
   }
 

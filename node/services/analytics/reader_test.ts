@@ -1,8 +1,9 @@
 /**
  * Stats queries that read the raw events run on the reader's worker thread
- * (`reader.ts`), over its own read-only connection: the same answers as on
- * the caller's thread, aborts and closes that stop them, and a fallback to
- * the caller's thread when the worker cannot read the database.
+ * (`reader.ts`), over its own read-only connection, and so do the bounded
+ * tables of statistics releases: the same answers as on the caller's thread,
+ * aborts and closes that stop them, and a fallback to the caller's thread
+ * when the worker cannot read the database.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -11,6 +12,7 @@ import { createLogger } from "../../log.ts";
 import { type Analytics, createAnalytics, type StatsQuery } from "./mod.ts";
 import { BATCH_1, BATCH_2, NOW, OTHER_EVENTS, OTHER_SITE, SITE } from "./fixtures_test.ts";
 import { EventsReader } from "./reader.ts";
+import { computeBoundedTable, RELEASE_DIMENSIONS } from "./release.ts";
 
 const log = createLogger({ level: "silent" }).forComponent("kosmos:analytics");
 
@@ -162,6 +164,32 @@ Deno.test("EventsReader runs statements in order, drops aborted queued ones and 
     reader.close();
     await assert.rejects(pending, { name: "EventsReaderError" });
     await assert.rejects(reader.read("SELECT 1", []), { name: "EventsReaderError" });
+  } finally {
+    reader.close();
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("EventsReader computes a release's bounded table on the worker as computeBoundedTable() does here", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kosmos-analytics-reader-" });
+  const path = join(dir, "kosmos.db");
+  const db = openDatabase(path);
+  const analytics = createAnalytics({ db, log }, { now: () => NOW });
+  analytics.recordEvents(SITE, BATCH_1, { batchId: "b1" });
+  analytics.recordEvents(SITE, BATCH_2, { batchId: "b2" });
+  const reader = new EventsReader(path);
+  try {
+    for (const dimension of [null, ...RELEASE_DIMENSIONS]) {
+      const options = { from: "2024-02-01", to: "2024-03-15", dimension };
+      const table = await reader.boundedTable(SITE, options);
+      assert.deepEqual(table, computeBoundedTable(db, SITE, options), String(dimension));
+      assert.ok(table.rows.some((r) => r.visitors > 0), `${dimension}: the fixture's visitors are counted`);
+    }
+    await assert.rejects(reader.boundedTable(SITE, { from: "2024-03-15", to: "2024-03-01" }), {
+      name: "EventsReaderError",
+      message: /before "from"/,
+    });
   } finally {
     reader.close();
     db.close();

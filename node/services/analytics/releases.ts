@@ -36,9 +36,12 @@ import {
 } from "../../../protocol/manifest.ts";
 import { checkDomain } from "./store.ts";
 import type { RandomSource } from "./noise.ts";
+import { EventsReader } from "./reader.ts";
 import {
   addNoise,
+  type BoundedTable,
   computeBoundedTable,
+  type ComputeBoundedTableOptions,
   DEFAULT_DELTA,
   encodeReleaseCsv,
   type NoisyTable,
@@ -103,6 +106,12 @@ export interface ReleasesInit {
   now?: () => number;
   /** @default crypto.getRandomValues */
   random?: RandomSource;
+  /**
+   * The database file: the bounded table (which reads every event of the
+   * range) is then computed on a worker thread with its own read-only
+   * connection, off the event loop. @default none: on the caller's thread
+   */
+  dbPath?: string;
 }
 
 /** What the owner asks for. */
@@ -237,6 +246,8 @@ export class Releases {
   readonly #delta: number;
   readonly #now: () => number;
   readonly #random?: RandomSource;
+  readonly #dbPath?: string;
+  #reader?: EventsReader;
 
   constructor(components: ReleasesComponents, init: ReleasesInit = {}) {
     this.#c = components;
@@ -248,11 +259,35 @@ export class Releases {
     this.#delta = init.delta ?? DEFAULT_DELTA;
     this.#now = init.now ?? Date.now;
     this.#random = init.random;
+    this.#dbPath = init.dbPath;
     migrate(components.db, "analytics_releases", MIGRATIONS);
     // A release charged before a crash never got published: say so (its ε stays spent).
     components.db.prepare(
       "UPDATE analytics_releases SET status = 'failed', error = ? WHERE status = 'pending'",
     ).run("The node stopped before publishing; the ε stays spent");
+  }
+
+  /** Stops the worker that computes bounded tables (a later release starts it again). */
+  close(): void {
+    this.#reader?.close();
+    this.#reader = undefined;
+  }
+
+  /**
+   * The bounded table, on the reader's worker when there is a database file
+   * (the budget is checked again when it is charged, so a release computed
+   * meanwhile cannot overspend), else here.
+   */
+  async #boundedTable(site: string, options: ComputeBoundedTableOptions): Promise<BoundedTable> {
+    if (this.#dbPath === undefined) return computeBoundedTable(this.#c.db, site, options);
+    this.#reader ??= new EventsReader(this.#dbPath);
+    try {
+      return await this.#reader.boundedTable(site, options);
+    } catch (err) {
+      if ((err as Error)?.name !== "EventsReaderError") throw err;
+      this.#c.log.warn("failed to compute the table on the worker; computing it here", { error: err });
+      return computeBoundedTable(this.#c.db, site, options);
+    }
   }
 
   /** The site's budget; a site without releases has the whole default. Throws `TypeError` for a bad domain. */
@@ -285,7 +320,7 @@ export class Releases {
     const p = this.#checkParams(params);
     this.#checkBudget(site, p.epsilonMicro);
     const table = addNoise(
-      computeBoundedTable(this.#c.db, site, {
+      await this.#boundedTable(site, {
         from: formatDay(p.fromDay),
         to: formatDay(p.toDay),
         dimension: p.dimension,
