@@ -8,7 +8,12 @@ import assert from "node:assert/strict";
 import { createApp } from "../web/app.ts";
 import { createNode, type KosmosNode } from "../node/node.ts";
 import type { AnalyticsEvent } from "../protocol/analytics.ts";
-import { BATCH_1, BATCH_2, SITE } from "../node/services/analytics/fixtures_test.ts";
+import {
+  BATCH_1,
+  BATCH_2,
+  pageview as sitePageview,
+  SITE,
+} from "../node/services/analytics/fixtures_test.ts";
 import { launchBrowser, waitFor } from "./browser/browser.ts";
 import { testLogger } from "./helpers.ts";
 
@@ -34,26 +39,9 @@ async function withNode(fn: (node: KosmosNode, app: ReturnType<typeof createApp>
   }
 }
 
-function pageview(
-  ts: number,
-  visitorId: string,
-  pathname: string,
-  extra: Partial<AnalyticsEvent> = {},
-): AnalyticsEvent {
-  return {
-    ts,
-    name: "pageview",
-    pathname,
-    hostname: LIVE,
-    referrer: null,
-    referrerSource: null,
-    utm: {},
-    device: "desktop",
-    browser: "Firefox",
-    os: "Linux",
-    visitorId,
-    ...extra,
-  };
+/** A pageview on the realtime test site. */
+function pageview(ts: number, visitorId: string, pathname: string, extra: Partial<AnalyticsEvent> = {}) {
+  return sitePageview(ts, visitorId, pathname, { hostname: LIVE, ...extra });
 }
 
 /**

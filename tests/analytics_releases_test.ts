@@ -12,6 +12,7 @@ import { createApp } from "../web/app.ts";
 import { createNode, type KosmosNode } from "../node/node.ts";
 import type { NodeConfig } from "../node/config.ts";
 import type { AnalyticsEvent } from "../protocol/analytics.ts";
+import { pageview } from "../node/services/analytics/fixtures_test.ts";
 import { decryptDataset, getManifest } from "../node/services/blocks/mod.ts";
 import { computeBoundedTable } from "../node/services/analytics/release.ts";
 import { testLogger, waitFor } from "./helpers.ts";
@@ -50,19 +51,7 @@ function traffic(): AnalyticsEvent[] {
       const ts = start + d * day + v * minute;
       const visitorId = `secret-visitor-${d}-${v}`;
       for (const [i, pathname] of [`/page-${v % 8}`, "/checkout"].entries()) {
-        events.push({
-          ts: ts + i * 1000,
-          name: "pageview",
-          pathname,
-          hostname: SITE,
-          referrer: null,
-          referrerSource: null,
-          utm: {},
-          device: "desktop",
-          browser: "Firefox",
-          os: "Linux",
-          visitorId,
-        });
+        events.push(pageview(ts + i * 1000, visitorId, pathname, { hostname: SITE }));
       }
     }
   }

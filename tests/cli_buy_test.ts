@@ -6,8 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { KosmosNode } from "../node/node.ts";
-import { waitFor } from "./helpers.ts";
-import { startMarketCluster } from "./market_cluster.ts";
+import { listForSale, startMarketCluster } from "./market_cluster.ts";
 
 const main = new URL("../node/main.ts", import.meta.url).pathname;
 const ONE = 10n ** 18n;
@@ -54,21 +53,10 @@ Deno.test("kosmos buy follows a purchase to completion with a progress bar and p
   await using market = await startMarket();
   const { seller, buyer } = market;
   const data = makeCsv(4 * MiB);
-  const { manifestCid } = await seller.components.datasets.publishDataset(ReadableStream.from([data]), {
+  const { manifestCid } = await listForSale(seller, data, {
     title: "Readings",
-    category: "sensors",
     price: 10n * ONE,
-    licence: "kosmos-research-1",
-    filename: "readings.csv",
-    gateway: seller.address,
-  });
-  await seller.facade.stakeListing({ manifestCid, amount: 100n * ONE });
-  await waitFor("the listing to reach the buyer", () => {
-    try {
-      return buyer.components.catalog.getListing(manifestCid);
-    } catch {
-      return undefined;
-    }
+    viewers: [buyer],
   });
   // Slow the seller's disk reads so the CLI (polling every 250 ms) sees the download running.
   const store = seller.components.blocks;

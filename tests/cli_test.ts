@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { tempDir } from "./helpers.ts";
+import { startKosmosProcess } from "./process.ts";
 
 const main = new URL("../node/main.ts", import.meta.url).pathname;
 
@@ -28,23 +29,6 @@ async function expectFailure(args: string[], message: RegExp, env: Record<string
   assert.match(lines[0], /^kosmos: /);
   assert.match(lines[0], message);
   assert.doesNotMatch(lines[0] + new TextDecoder().decode(stdout), /\n\s+at /);
-}
-
-/** Starts the node and resolves with its UI URL once it prints it. */
-async function startProcess(args: string[]) {
-  const child = kosmos(args).spawn();
-  child.stderr.pipeTo(new WritableStream()).catch(() => {});
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (!/Kosmos UI: (\S+)/.test(out)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`node exited before it was up:\n${out}`);
-    out += value;
-  }
-  (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })().catch(() => {});
-  return { child, url: out.match(/Kosmos UI: (\S+)/)![1] };
 }
 
 Deno.test("kosmos ends with one line and a non-zero code on bad config", async (t) => {
@@ -101,7 +85,7 @@ Deno.test("kosmos keeps its peer id and wallet across restarts and exits 0 on SI
   await using dir = await tempDir();
   const identities: { peerId: string; address: string }[] = [];
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    const { child, url } = await startProcess(["--data-dir", dir.path, "--port", "0"]);
+    const { child, url } = await startKosmosProcess(["--data-dir", dir.path, "--port", "0"]);
     try {
       const info = await (await fetch(`${url}/api/v1/node`)).json();
       assert.match(info.peerId, /^12D3KooW/);

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { waitFor } from "./helpers.ts";
-import { startMarketCluster } from "./market_cluster.ts";
+import { listForSale, startMarketCluster } from "./market_cluster.ts";
 
 const ONE = 10n ** 18n;
 const ROWS = [
@@ -34,21 +34,11 @@ Deno.test("deliveries API exports a real purchase and delivers it to a directory
     const buyer = await cluster.start();
 
     const data = new TextEncoder().encode(ROWS.map((r) => JSON.stringify(r)).join("\n") + "\n");
-    const { manifestCid } = await seller.components.datasets.publishDataset(ReadableStream.from([data]), {
+    const { manifestCid } = await listForSale(seller, data, {
       title: "Cities",
-      category: "sensors",
       price: 1n * ONE,
-      licence: "kosmos-research-1",
       filename: "cities.ndjson",
-      gateway: seller.address,
-    });
-    await seller.facade.stakeListing({ manifestCid, amount: 100n * ONE });
-    await waitFor("the listing to reach the buyer", () => {
-      try {
-        return buyer.components.catalog.getListing(manifestCid);
-      } catch {
-        return undefined;
-      }
+      viewers: [buyer],
     });
     const api = (path: string, init?: RequestInit) => fetch(`${buyer.url}/api/v1${path}`, init);
     const post = (path: string, body: unknown) =>

@@ -6,30 +6,14 @@
 import assert from "node:assert/strict";
 import { startNetwork } from "./nodes.ts";
 import { waitFor } from "./helpers.ts";
+import { startKosmosProcess } from "./process.ts";
 import { openBlockStore, prepareDataset } from "../node/services/blocks/mod.ts";
 
-const main = new URL("../node/main.ts", import.meta.url).pathname;
 const KiB = 1024;
 
-/** Starts `kosmos` as a child process; resolves once it prints its UI URL. */
-async function startKosmos(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, "--port", "0", "--log-level", "error", ...args],
-    stdout: "piped",
-    stderr: "null",
-    stdin: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (!/Kosmos UI: (\S+)/.test(out)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`kosmos exited before it was up:\n${out}`);
-    out += value;
-  }
-  (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })().catch(() => {});
-  return { child, url: out.match(/Kosmos UI: (\S+)/)![1] };
+/** Starts `kosmos` as a child process, quiet, on a free port. */
+function startKosmos(args: string[]) {
+  return startKosmosProcess(["--port", "0", "--log-level", "error", ...args]);
 }
 
 function makeCsv(rows: number): Uint8Array {

@@ -15,7 +15,7 @@ import type { NodeConfig } from "../node/config.ts";
 import { type Anvil, startAnvil } from "../node/services/chain/anvil.ts";
 import { type DevChain, setUpDevChain } from "../node/services/chain/dev_chain.ts";
 import { getContractsPath, writeContractsFile } from "../node/services/chain/contracts.ts";
-import { testLogger } from "./helpers.ts";
+import { testLogger, waitFor } from "./helpers.ts";
 
 export interface MarketCluster extends AsyncDisposable {
   anvil: Anvil;
@@ -98,4 +98,44 @@ export async function startMarketCluster(options: StartMarketClusterOptions = {}
       await Promise.all([...dirs].map((d) => Deno.remove(d, { recursive: true }).catch(() => {})));
     },
   };
+}
+
+export interface ListForSaleOptions {
+  /** @default "Sensor readings" */
+  title?: string;
+  /** Token base units. */
+  price: bigint;
+  /** @default "readings.csv" */
+  filename?: string;
+  /** @default the seller */
+  gateway?: string;
+  /** Nodes that must have the listing in their catalog before this resolves. @default [] */
+  viewers?: KosmosNode[];
+}
+
+/** Publishes `data` on `seller`, stakes 100 KOS on the listing and waits until every viewer lists it. */
+export async function listForSale(
+  seller: KosmosNode,
+  data: Uint8Array,
+  options: ListForSaleOptions,
+): Promise<{ manifestCid: string; listingId: bigint }> {
+  const { manifestCid } = await seller.components.datasets.publishDataset(ReadableStream.from([data]), {
+    title: options.title ?? "Sensor readings",
+    category: "sensors",
+    price: options.price,
+    licence: "kosmos-research-1",
+    filename: options.filename ?? "readings.csv",
+    gateway: options.gateway ?? seller.address,
+  });
+  const { listingId } = await seller.facade.stakeListing({ manifestCid, amount: 100n * 10n ** 18n });
+  for (const viewer of options.viewers ?? []) {
+    await waitFor("the listing to reach the buyer", () => {
+      try {
+        return viewer.components.catalog.getListing(manifestCid);
+      } catch {
+        return undefined;
+      }
+    });
+  }
+  return { manifestCid, listingId: BigInt(listingId) };
 }

@@ -19,7 +19,7 @@ import {
   sealDek,
 } from "../node/services/market/delegate.ts";
 import { waitFor } from "./helpers.ts";
-import { startMarketCluster } from "./market_cluster.ts";
+import { listForSale, startMarketCluster } from "./market_cluster.ts";
 
 const MiB = 1024 * 1024;
 const ONE = 10n ** 18n;
@@ -56,15 +56,11 @@ Deno.test("a delegate sells a stopped seller's listing: quote, reveal, 80/10/10 
   const replica = await cluster.start();
   const buyer = await cluster.start({ config: { storage: { quotaGB: 0 } } });
   const data = makeCsv(2 * MiB);
-  const { manifestCid } = await seller.components.datasets.publishDataset(ReadableStream.from([data]), {
+  const { manifestCid, listingId } = await listForSale(seller, data, {
     title: "Delegated readings",
-    category: "sensors",
     price: PRICE,
-    licence: "kosmos-research-1",
-    filename: "readings.csv",
     gateway: gateway.address,
   });
-  const { listingId } = await seller.facade.stakeListing({ manifestCid, amount: 100n * ONE });
   for (const n of [gateway, replica]) {
     n.components.fetches.startFetch(manifestCid, { providers: [seller.peerId] });
   }

@@ -13,33 +13,14 @@ import { setUpDevChain } from "../node/services/chain/dev_chain.ts";
 import { getContractsPath, writeContractsFile } from "../node/services/chain/contracts.ts";
 import type { SaleRecord } from "../node/services/market/mod.ts";
 import { testLogger, waitFor } from "./helpers.ts";
+import { listForSale } from "./market_cluster.ts";
+import { startKosmosProcess } from "./process.ts";
 
-const main = new URL("../node/main.ts", import.meta.url).pathname;
 const ONE = 10n ** 18n;
 
-/** Starts `kosmos` as a child process; resolves once it prints its wallet and UI URL. */
-async function startKosmos(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, "--port", "0", "--log-level", "error", ...args],
-    stdout: "piped",
-    stderr: "null",
-    stdin: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (!/Kosmos UI: (\S+)/.test(out)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`kosmos exited before it was up:\n${out}`);
-    out += value;
-  }
-  (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })().catch(() => {});
-  return {
-    child,
-    url: out.match(/Kosmos UI: (\S+)/)![1],
-    address: out.match(/wallet (0x[0-9a-fA-F]{40})/)![1] as `0x${string}`,
-  };
+/** Starts `kosmos` as a child process, quiet, on a free port. */
+function startKosmos(args: string[]) {
+  return startKosmosProcess(["--port", "0", "--log-level", "error", ...args]);
 }
 
 function makeCsv(bytes: number): Uint8Array {
@@ -108,15 +89,7 @@ Deno.test("a buyer's node killed with SIGKILL between open and reveal resumes af
     });
 
     const data = makeCsv(2 * 1024 * 1024);
-    const { manifestCid } = await seller.components.datasets.publishDataset(ReadableStream.from([data]), {
-      title: "Readings",
-      category: "sensors",
-      price: 10n * ONE,
-      licence: "kosmos-research-1",
-      filename: "readings.csv",
-      gateway: seller.address,
-    });
-    await seller.facade.stakeListing({ manifestCid, amount: 100n * ONE });
+    const { manifestCid } = await listForSale(seller, data, { title: "Readings", price: 10n * ONE });
     replica.components.fetches.startFetch(manifestCid, { providers: [seller.peerId] });
     await replica.components.fetches.waitForFetch(manifestCid, { timeout: 20_000 });
     await waitFor(

@@ -27,7 +27,7 @@ import {
 } from "../protocol/quote.ts";
 import { SALE_PROTOCOL } from "../protocol/topics.ts";
 import { waitFor } from "./helpers.ts";
-import { startMarketCluster } from "./market_cluster.ts";
+import { listForSale, startMarketCluster } from "./market_cluster.ts";
 
 const MiB = 1024 * 1024;
 const ONE = 10n ** 18n;
@@ -45,33 +45,6 @@ function makeCsv(bytes: number, seed: number): Uint8Array {
     size += line.length + 1;
   }
   return new TextEncoder().encode(lines.join("\n") + "\n");
-}
-
-/** Publishes and lists `data` on `seller`; waits until every `viewer` has the listing in its catalog. */
-async function sell(
-  seller: KosmosNode,
-  data: Uint8Array,
-  options: { gateway: string; viewers: KosmosNode[] },
-): Promise<{ manifestCid: string; listingId: bigint }> {
-  const { manifestCid } = await seller.components.datasets.publishDataset(ReadableStream.from([data]), {
-    title: "Sensor readings",
-    category: "sensors",
-    price: PRICE,
-    licence: "kosmos-research-1",
-    filename: "readings.csv",
-    gateway: options.gateway,
-  });
-  const { listingId } = await seller.facade.stakeListing({ manifestCid, amount: 100n * ONE });
-  for (const viewer of options.viewers) {
-    await waitFor("the listing to reach the buyer", () => {
-      try {
-        return viewer.components.catalog.getListing(manifestCid);
-      } catch {
-        return undefined;
-      }
-    });
-  }
-  return { manifestCid, listingId: BigInt(listingId) };
 }
 
 async function readAll(node: KosmosNode, id: string): Promise<Uint8Array> {
@@ -153,7 +126,11 @@ Deno.test("buy() completes a key sale end to end: 80/10/10 payouts, bytes from r
   // The buyer keeps no replicas, so every chunk it holds was downloaded for the purchase.
   const buyer = await cluster.start({ config: { storage: { quotaGB: 0 } } });
   const data = makeCsv(10 * MiB, 1);
-  const { manifestCid } = await sell(seller, data, { gateway: gateway.address, viewers: [buyer] });
+  const { manifestCid } = await listForSale(seller, data, {
+    price: PRICE,
+    gateway: gateway.address,
+    viewers: [buyer],
+  });
   for (const r of replicas) r.components.fetches.startFetch(manifestCid, { providers: [seller.peerId] });
   for (const r of replicas) await r.components.fetches.waitForFetch(manifestCid, { timeout: 20_000 });
 
@@ -259,11 +236,20 @@ Deno.test("the market refunds, finalizes and resumes without a human", async (t)
   // Listed before any step moves the chain's clock (listing permits expire by wall-clock time).
   const b2 = await cluster.start();
   const resumeData = small(6);
-  const forFinalize = await sell(seller, small(5), { gateway: hostile.address, viewers: [buyer] });
-  const forResume = await sell(seller, resumeData, { gateway: hostile.address, viewers: [b2] });
+  const forFinalize = await listForSale(seller, small(5), {
+    price: PRICE,
+    gateway: hostile.address,
+    viewers: [buyer],
+  });
+  const forResume = await listForSale(seller, resumeData, {
+    price: PRICE,
+    gateway: hostile.address,
+    viewers: [b2],
+  });
 
   await t.step("hostile quotes (bad signature, expired, wrong price, oversized) change nothing", async () => {
-    const { manifestCid, listingId } = await sell(hostile, small(2), {
+    const { manifestCid, listingId } = await listForSale(hostile, small(2), {
+      price: PRICE,
       gateway: hostile.address,
       viewers: [buyer],
     });
@@ -308,7 +294,8 @@ Deno.test("the market refunds, finalizes and resumes without a human", async (t)
   });
 
   await t.step("a wrong Z: the buyer's node complains and is refunded", async () => {
-    const { manifestCid, listingId } = await sell(hostile, small(3), {
+    const { manifestCid, listingId } = await listForSale(hostile, small(3), {
+      price: PRICE,
       gateway: hostile.address,
       viewers: [buyer],
     });
@@ -332,7 +319,8 @@ Deno.test("the market refunds, finalizes and resumes without a human", async (t)
   });
 
   await t.step("no reveal: the buyer's node takes its money back after the deadline", async () => {
-    const { manifestCid, listingId } = await sell(hostile, small(4), {
+    const { manifestCid, listingId } = await listForSale(hostile, small(4), {
+      price: PRICE,
       gateway: hostile.address,
       viewers: [buyer],
     });

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { KosmosNode } from "../node/node.ts";
 import { waitFor } from "./helpers.ts";
-import { startMarketCluster } from "./market_cluster.ts";
+import { listForSale, startMarketCluster } from "./market_cluster.ts";
 
 const ONE = 10n ** 18n;
 const PRICE = 10n * ONE;
@@ -16,22 +16,7 @@ const PRICE = 10n * ONE;
 async function listDataset(seller: KosmosNode, buyer: KosmosNode, title: string): Promise<string> {
   const lines = ["id,value", ...Array.from({ length: 2000 }, (_, i) => `${i},${(i * 37) % 1000}`)];
   const data = new TextEncoder().encode(lines.join("\n") + "\n");
-  const { manifestCid } = await seller.components.datasets.publishDataset(ReadableStream.from([data]), {
-    title,
-    category: "sensors",
-    price: PRICE,
-    licence: "kosmos-research-1",
-    filename: "readings.csv",
-    gateway: seller.address,
-  });
-  await seller.facade.stakeListing({ manifestCid, amount: 100n * ONE });
-  await waitFor("the listing to reach the buyer", () => {
-    try {
-      return buyer.components.catalog.getListing(manifestCid);
-    } catch {
-      return undefined;
-    }
-  });
+  const { manifestCid } = await listForSale(seller, data, { title, price: PRICE, viewers: [buyer] });
   return manifestCid;
 }
 

@@ -5,7 +5,7 @@
  * download link serves the data. After a reload the page says "Owned".
  */
 import assert from "node:assert/strict";
-import { startMarketCluster } from "../market_cluster.ts";
+import { listForSale, startMarketCluster } from "../market_cluster.ts";
 import { launchBrowser, waitFor } from "./browser.ts";
 
 const ONE = 10n ** 18n;
@@ -17,25 +17,12 @@ Deno.test("the Buy button on a dataset page runs the key sale to complete and of
     const seller = await cluster.start();
     const buyer = await cluster.start({ config: { storage: { quotaGB: 0 } } });
     const csv = ["id,value", ...Array.from({ length: 3000 }, (_, i) => `${i},${i % 17}`)].join("\n") + "\n";
-    const { manifestCid } = await seller.components.datasets.publishDataset(
-      ReadableStream.from([new TextEncoder().encode(csv)]),
-      {
-        title: "Rooftop wind",
-        category: "sensors",
-        price: 10n * ONE,
-        licence: "kosmos-research-1",
-        filename: "wind.csv",
-        gateway: seller.address,
-      },
-    );
-    await seller.facade.stakeListing({ manifestCid, amount: 100n * ONE });
-    await waitFor(() => {
-      try {
-        return buyer.components.catalog.getListing(manifestCid);
-      } catch {
-        return undefined;
-      }
-    }, { what: "the listing to reach the buyer" });
+    const { manifestCid } = await listForSale(seller, new TextEncoder().encode(csv), {
+      title: "Rooftop wind",
+      price: 10n * ONE,
+      filename: "wind.csv",
+      viewers: [buyer],
+    });
 
     const page = await browser.newPage();
     const pageErrors: string[] = [];

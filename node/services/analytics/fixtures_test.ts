@@ -46,6 +46,32 @@ function event(
   return { ts: Date.parse(at), name, pathname, hostname: SITE, ...from, utm, ...who };
 }
 
+/**
+ * A pageview on `SITE` (or `extra.hostname`) from a Linux Firefox desktop
+ * with no referrer, for tests that build their own event logs.
+ */
+export function pageview(
+  ts: number,
+  visitorId: string,
+  pathname = "/",
+  extra: Partial<AnalyticsEvent> = {},
+): AnalyticsEvent {
+  return {
+    ts,
+    name: "pageview",
+    pathname,
+    hostname: SITE,
+    referrer: null,
+    referrerSource: null,
+    utm: {},
+    device: "desktop",
+    browser: "Firefox",
+    os: "Linux",
+    visitorId,
+    ...extra,
+  };
+}
+
 const springMail = {
   source: "newsletter",
   medium: "email",

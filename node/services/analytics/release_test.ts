@@ -10,7 +10,7 @@ import type { AnalyticsEvent } from "../../../protocol/analytics.ts";
 import { openDatabase } from "../db/mod.ts";
 import { day, minute } from "../../constants.ts";
 import { AnalyticsWriter, migrateAnalytics } from "./store.ts";
-import { BATCH_1, BATCH_2, OTHER_EVENTS, OTHER_SITE, SITE } from "./fixtures_test.ts";
+import { BATCH_1, BATCH_2, OTHER_EVENTS, OTHER_SITE, pageview, SITE } from "./fixtures_test.ts";
 import {
   addNoise,
   type BoundedTable,
@@ -35,28 +35,6 @@ function setUp(...batches: AnalyticsEvent[][]) {
 }
 
 const DAY0 = Date.parse("2024-03-10T00:00:00Z");
-
-function pageview(
-  ts: number,
-  visitorId: string,
-  pathname = "/",
-  extra: Partial<AnalyticsEvent> = {},
-): AnalyticsEvent {
-  return {
-    ts,
-    name: "pageview",
-    pathname,
-    hostname: SITE,
-    referrer: null,
-    referrerSource: null,
-    utm: {},
-    device: "desktop",
-    browser: "Firefox",
-    os: "Linux",
-    visitorId,
-    ...extra,
-  };
-}
 
 const row = (date: string, value: string | null, visitors: number, visits: number, pageviews: number) => ({
   date,

@@ -12,29 +12,13 @@ import { createLogger } from "../../log.ts";
 import { minute, second } from "../../constants.ts";
 import { createAnalytics } from "./mod.ts";
 import { rebuildBreakdowns } from "./store.ts";
-import { arbitraryEventBatches, BATCH_1, BATCH_2, NOW, SITE } from "./fixtures_test.ts";
+import { arbitraryEventBatches, BATCH_1, BATCH_2, NOW, pageview, SITE } from "./fixtures_test.ts";
 
 const log = createLogger({ level: "silent" }).forComponent("kosmos:analytics");
 
 function setUp(now = NOW) {
   const db = openDatabase(":memory:");
   return { db, analytics: createAnalytics({ db, log }, { now: () => now }) };
-}
-
-function pageview(ts: number, visitorId: string, pathname = "/"): AnalyticsEvent {
-  return {
-    ts,
-    name: "pageview",
-    pathname,
-    hostname: SITE,
-    referrer: null,
-    referrerSource: null,
-    utm: {},
-    device: "desktop",
-    browser: "Firefox",
-    os: "Linux",
-    visitorId,
-  };
 }
 
 function visitsOf(db: Database) {

@@ -1,0 +1,45 @@
+/**
+ * A Kosmos node as a child process, as a person starts it (`node/main.ts`),
+ * for tests that kill it, restart it or check what it prints.
+ *
+ * ```ts
+ * const { child, url, address } = await startKosmosProcess(["--data-dir", dir, "--port", "0"]);
+ * child.kill("SIGKILL");
+ * ```
+ */
+
+const main = new URL("../node/main.ts", import.meta.url).pathname;
+
+export interface KosmosProcess {
+  child: Deno.ChildProcess;
+  /** The UI and API, as the node printed it. */
+  url: string;
+  /** The node's wallet, as it printed it. */
+  address: `0x${string}`;
+}
+
+/** Starts the node with `args`; resolves once it has printed its wallet and UI URL. */
+export async function startKosmosProcess(args: string[]): Promise<KosmosProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", main, ...args],
+    stdout: "piped",
+    stderr: "null",
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  while (!/Kosmos UI: (\S+)/.test(out)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`kosmos exited before it was up:\n${out}`);
+    out += value;
+  }
+  (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })().catch(() => {});
+  return {
+    child,
+    url: out.match(/Kosmos UI: (\S+)/)![1],
+    address: out.match(/wallet (0x[0-9a-fA-F]{40})/)![1] as `0x${string}`,
+  };
+}
