@@ -157,26 +157,9 @@ export function createFacade(c: NodeComponents): KosmosFacade {
   }
 }
 
-function toReleaseView(r: ReleaseRecord): ReleaseView {
-  return {
-    id: r.id,
-    status: r.status,
-    from: r.from,
-    to: r.to,
-    dimension: r.dimension,
-    epsilon: r.epsilon,
-    k: r.k,
-    threshold: r.threshold,
-    delta: r.delta,
-    rows: r.rows,
-    suppressed: r.suppressed,
-    title: r.title,
-    price: r.price,
-    licence: r.licence,
-    manifestCid: r.manifestCid,
-    createdAt: r.createdAt,
-    error: r.error,
-  };
+/** A release as the web layer shows it: everything but the site, which the route already names. */
+function toReleaseView({ site: _site, ...view }: ReleaseRecord): ReleaseView {
+  return view;
 }
 
 function toSiteView(site: Site): SiteView {

@@ -40,6 +40,7 @@ import {
   type Analytics,
   createAnalytics,
   createReleases,
+  EventsReader,
   type Releases,
   type ReleasesInit,
 } from "./services/analytics/mod.ts";
@@ -74,6 +75,8 @@ export interface NodeComponents {
   ingest: Ingest;
   analytics: Analytics;
   releases: Releases;
+  /** The worker that reads whole ranges of analytics events. */
+  eventsReader: EventsReader;
 }
 
 export interface KosmosNode {
@@ -213,8 +216,11 @@ export async function createNode(
   const sites = createSites({ db, identity, p2p, log: logger.forComponent("kosmos:sites") }, {
     dataDir: config.dataDir,
   });
+  // Reads of every event in a range (some stats queries, release tables) run
+  // on one worker with its own read-only connection, off the event loop.
+  const eventsReader = new EventsReader(join(config.dataDir, "kosmos.db"));
   const analytics = createAnalytics({ db, log: logger.forComponent("kosmos:analytics") }, {
-    dbPath: join(config.dataDir, "kosmos.db"),
+    reader: eventsReader,
     isOwnedSite: (domain) => {
       const site = sites.getSite(domain);
       return site !== undefined && sites.isOwnSite(site);
@@ -228,7 +234,7 @@ export async function createNode(
       return site !== undefined && sites.isOwnSite(site);
     },
     log: logger.forComponent("kosmos:releases"),
-  }, { dbPath: join(config.dataDir, "kosmos.db"), ...options.services?.releases });
+  }, { reader: eventsReader, ...options.services?.releases });
   const ingest = createIngest({
     db,
     p2p,
@@ -260,6 +266,7 @@ export async function createNode(
     ingest,
     analytics,
     releases,
+    eventsReader,
   };
   return new Node(components);
 }
@@ -350,8 +357,7 @@ class Node implements KosmosNode {
     }
     this.#started = [];
     this.components.blocks.close(); // its worker thread; a later use starts one again
-    this.components.analytics.close(); // likewise
-    this.components.releases.close(); // likewise
+    this.components.eventsReader.close(); // its worker thread
     try {
       this.components.db.close();
     } catch { /* already closed */ }

@@ -6,6 +6,7 @@
  * replica when it comes back. A block tampered with in transit is refused
  * until a valid copy is served; forged or misaddressed notices are rejected.
  */
+import { pageview } from "../node/services/analytics/fixtures_test.ts";
 import assert from "node:assert/strict";
 import { lpStream } from "@libp2p/utils";
 import { peerIdFromString } from "@libp2p/peer-id";
@@ -228,19 +229,7 @@ Deno.test("the owner and replicas reject forged, misaddressed and malformed batc
   const domain = "forged.example";
   await using net = await startSiteOwner(domain);
   const { a, b, received } = net;
-  const event: AnalyticsEvent = {
-    ts: Date.now(),
-    name: "pageview",
-    pathname: "/forged",
-    hostname: domain,
-    referrer: null,
-    referrerSource: null,
-    utm: {},
-    device: "desktop",
-    browser: "Firefox",
-    os: "GNU/Linux",
-    visitorId: "0123456789abcdef0123456789abcdef",
-  };
+  const event = pageview(Date.now(), "0123456789abcdef0123456789abcdef", "/forged", { hostname: domain });
   const wrongKey = await crypto.subtle.generateKey({ name: "X25519" }, true, ["deriveBits"]) as CryptoKeyPair;
   const wrongPublic = new Uint8Array(await crypto.subtle.exportKey("raw", wrongKey.publicKey));
   const put = async (site: string, publicKey: Uint8Array) =>
@@ -291,19 +280,9 @@ Deno.test("batches an older version kept as bytes in SQLite become blocks, reach
 
   // What the previous version left in A's outbox: a sealed batch as a row.
   const id = "00112233445566778899aabbccddeeff";
-  const event: AnalyticsEvent = {
-    ts: Date.now(),
-    name: "pageview",
-    pathname: "/before-upgrade",
+  const event = pageview(Date.now(), "0123456789abcdef0123456789abcdef", "/before-upgrade", {
     hostname: domain,
-    referrer: null,
-    referrerSource: null,
-    utm: {},
-    device: "desktop",
-    browser: "Firefox",
-    os: "GNU/Linux",
-    visitorId: "0123456789abcdef0123456789abcdef",
-  };
+  });
   const bytes = encodeSealedBatch(
     await sealBatch([event], { id, site: domain, publicKey: b.components.sites.encryptionKey.publicKey }),
   );

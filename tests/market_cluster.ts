@@ -128,14 +128,17 @@ export async function listForSale(
     gateway: options.gateway ?? seller.address,
   });
   const { listingId } = await seller.facade.stakeListing({ manifestCid, amount: 100n * 10n ** 18n });
-  for (const viewer of options.viewers ?? []) {
-    await waitFor("the listing to reach the buyer", () => {
-      try {
-        return viewer.components.catalog.getListing(manifestCid);
-      } catch {
-        return undefined;
-      }
-    });
-  }
+  for (const viewer of options.viewers ?? []) await waitForListing(viewer, manifestCid);
   return { manifestCid, listingId: BigInt(listingId) };
+}
+
+/** Resolves with `node`'s catalog entry for `manifestCid` once it has one. */
+export function waitForListing(node: KosmosNode, manifestCid: string) {
+  return waitFor("the listing to reach the buyer", () => {
+    try {
+      return node.components.catalog.getListing(manifestCid);
+    } catch {
+      return undefined;
+    }
+  });
 }

@@ -18,8 +18,7 @@ import {
   encodeDelegateRequest,
   sealDek,
 } from "../node/services/market/delegate.ts";
-import { waitFor } from "./helpers.ts";
-import { listForSale, startMarketCluster } from "./market_cluster.ts";
+import { listForSale, startMarketCluster, waitForListing } from "./market_cluster.ts";
 
 const MiB = 1024 * 1024;
 const ONE = 10n ** 18n;
@@ -121,13 +120,7 @@ Deno.test("a delegate sells a stopped seller's listing: quote, reveal, 80/10/10 
 
   await t.step("the buyer buys from the delegate while the seller is stopped", async () => {
     // The buyer knows only the seller from the listing; the DHT finds the gateway holding the dataset.
-    await waitFor("the buyer to see the listing", () => {
-      try {
-        return buyer.components.catalog.getListing(manifestCid);
-      } catch {
-        return undefined;
-      }
-    });
+    await waitForListing(buyer, manifestCid);
     const client = buyer.components.chain.client;
     const treasury = cluster.dev.deployer;
     const before = {

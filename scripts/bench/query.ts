@@ -28,7 +28,7 @@
 import { join } from "node:path";
 import type { AnalyticsEvent } from "../../protocol/analytics.ts";
 import { openDatabase } from "../../node/services/db/mod.ts";
-import { createAnalytics } from "../../node/services/analytics/mod.ts";
+import { createAnalytics, EventsReader } from "../../node/services/analytics/mod.ts";
 import { createLogger } from "../../node/log.ts";
 import { numberFlag, percentile, progress } from "./net.ts";
 
@@ -123,9 +123,10 @@ function round(v: number): number {
 const dir = await Deno.makeTempDir({ prefix: "kosmos-bench-query-" });
 try {
   const db = openDatabase(join(dir, "kosmos.db"));
+  const reader = new EventsReader(join(dir, "kosmos.db"));
   const analytics = createAnalytics(
     { db, log: createLogger({ level: "warn" }).forComponent("kosmos:analytics") },
-    { now: () => NOW, dbPath: join(dir, "kosmos.db") },
+    { now: () => NOW, reader },
   );
   const started = performance.now();
   let stored = 0;
@@ -193,7 +194,7 @@ try {
   const fallbackMs = performance.now() - fallbackStarted;
   clearInterval(ticker);
   const rawFallback = { ms: round(fallbackMs), eventLoopMaxGapMs: round(maxGapMs) };
-  analytics.close();
+  reader.close();
   const count = db.prepare("SELECT COUNT(*) AS n FROM analytics_events");
   const reference = time(RUNS, () => count.get());
   db.close();

@@ -38,7 +38,7 @@ import {
   runStatsQueryWith,
   type StatsResult,
 } from "./query.ts";
-import { EventsReader } from "./reader.ts";
+import type { EventsReader } from "./reader.ts";
 
 export type { AnalyticsEvent } from "../../../protocol/analytics.ts";
 export type { RecordEventsOptions, RecordEventsResult } from "./store.ts";
@@ -73,6 +73,7 @@ export {
   type ReleaseStatus,
 } from "./releases.ts";
 export { RELEASE_DIMENSIONS, type ReleaseDimension } from "./release.ts";
+export { EventsReader, EventsReaderError } from "./reader.ts";
 
 export interface AnalyticsComponents {
   db: Database;
@@ -87,11 +88,10 @@ export interface AnalyticsInit {
   /** Window of the realtime visitor count, ms. @default 5 minutes */
   realtimeWindow?: number;
   /**
-   * The database file, for a worker thread's own read-only connection: queries
-   * that read the raw events run there, off the event loop. @default none:
-   * they run on the caller's thread
+   * Where queries that read the raw events run, off the event loop (its
+   * owner closes it). @default none: on the caller's thread
    */
-  dbPath?: string;
+  reader?: EventsReader;
 }
 
 /** A site with events on this node, for the Sites page. */
@@ -121,8 +121,8 @@ export interface Analytics {
    * Answers a Plausible Stats API v2 query (see `query.ts`). Rejects with
    * `TypeError` naming the bad field, `NotFoundError` for a site this node
    * neither owns nor has events for, or the signal's reason. A query the
-   * rollups cannot answer reads the raw events on a worker thread (with
-   * `dbPath`), and an aborted one stops there.
+   * rollups cannot answer reads the raw events on the `reader`'s worker
+   * thread, and an aborted one stops there.
    */
   queryStats(query: unknown, options?: { signal?: AbortSignal }): Promise<StatsResult>;
   /**
@@ -136,8 +136,6 @@ export interface Analytics {
   listSites(): SiteSummary[];
   /** Whether this node owns `domain` or has events for it. */
   hasSite(domain: string): boolean;
-  /** Stops the raw-events worker (a later query starts it again); pending raw queries fail. */
-  close(): void;
 }
 
 export function createAnalytics(components: AnalyticsComponents, init: AnalyticsInit = {}): Analytics {
@@ -151,7 +149,7 @@ export function createAnalytics(components: AnalyticsComponents, init: Analytics
     "SELECT COUNT(DISTINCT visitor_id) AS n FROM analytics_events WHERE site = ? AND ts > ? AND ts <= ?",
   );
 
-  let reader: EventsReader | undefined;
+  const { reader } = init;
 
   const parse = (input: unknown): ParsedStatsQuery => {
     const site = (input as { site_id?: unknown } | null)?.site_id;
@@ -183,11 +181,10 @@ export function createAnalytics(components: AnalyticsComponents, init: Analytics
     async queryStats(input, options = {}) {
       const parsed = parse(input);
       options.signal?.throwIfAborted();
-      if (init.dbPath === undefined || !readsRawEvents(parsed)) return runStatsQuery(db, parsed);
-      reader ??= new EventsReader(init.dbPath);
+      if (reader === undefined || !readsRawEvents(parsed)) return runStatsQuery(db, parsed);
       const started = performance.now();
       try {
-        return await runStatsQueryWith(db, parsed, (sql, params) => reader!.read(sql, params, options));
+        return await runStatsQueryWith(db, parsed, (sql, params) => reader.read(sql, params, options));
       } catch (err) {
         if ((err as Error)?.name !== "EventsReaderError") throw err;
         log.warn("failed to read events on the worker; reading them here", { error: err });
@@ -242,11 +239,6 @@ export function createAnalytics(components: AnalyticsComponents, init: Analytics
 
     hasSite(domain) {
       return typeof domain === "string" && hasSite(domain);
-    },
-
-    close() {
-      reader?.close();
-      reader = undefined;
     },
   };
 }

@@ -31,16 +31,14 @@ async function withAnalytics(
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "kosmos-analytics-reader-" });
   const db = openDatabase(join(dir, "kosmos.db"));
-  const analytics = createAnalytics({ db, log }, {
-    now: () => NOW,
-    dbPath: dbPath ? dbPath(dir) : join(dir, "kosmos.db"),
-  });
+  const reader = new EventsReader(dbPath ? dbPath(dir) : join(dir, "kosmos.db"));
+  const analytics = createAnalytics({ db, log }, { now: () => NOW, reader });
   try {
     analytics.recordEvents(SITE, BATCH_1, { batchId: "b1" });
     analytics.recordEvents(OTHER_SITE, OTHER_EVENTS);
     await fn(analytics, dir);
   } finally {
-    analytics.close();
+    reader.close();
     db.close();
     await Deno.remove(dir, { recursive: true });
   }

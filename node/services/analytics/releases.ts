@@ -36,7 +36,7 @@ import {
 } from "../../../protocol/manifest.ts";
 import { checkDomain } from "./store.ts";
 import type { RandomSource } from "./noise.ts";
-import { EventsReader } from "./reader.ts";
+import type { EventsReader } from "./reader.ts";
 import {
   addNoise,
   type BoundedTable,
@@ -107,11 +107,11 @@ export interface ReleasesInit {
   /** @default crypto.getRandomValues */
   random?: RandomSource;
   /**
-   * The database file: the bounded table (which reads every event of the
-   * range) is then computed on a worker thread with its own read-only
-   * connection, off the event loop. @default none: on the caller's thread
+   * Where the bounded table (which reads every event of the range) is
+   * computed, off the event loop (its owner closes it). @default none: on
+   * the caller's thread
    */
-  dbPath?: string;
+  reader?: EventsReader;
 }
 
 /** What the owner asks for. */
@@ -246,8 +246,7 @@ export class Releases {
   readonly #delta: number;
   readonly #now: () => number;
   readonly #random?: RandomSource;
-  readonly #dbPath?: string;
-  #reader?: EventsReader;
+  readonly #reader?: EventsReader;
 
   constructor(components: ReleasesComponents, init: ReleasesInit = {}) {
     this.#c = components;
@@ -259,7 +258,7 @@ export class Releases {
     this.#delta = init.delta ?? DEFAULT_DELTA;
     this.#now = init.now ?? Date.now;
     this.#random = init.random;
-    this.#dbPath = init.dbPath;
+    this.#reader = init.reader;
     migrate(components.db, "analytics_releases", MIGRATIONS);
     // A release charged before a crash never got published: say so (its ε stays spent).
     components.db.prepare(
@@ -267,20 +266,12 @@ export class Releases {
     ).run("The node stopped before publishing; the ε stays spent");
   }
 
-  /** Stops the worker that computes bounded tables (a later release starts it again). */
-  close(): void {
-    this.#reader?.close();
-    this.#reader = undefined;
-  }
-
   /**
-   * The bounded table, on the reader's worker when there is a database file
-   * (the budget is checked again when it is charged, so a release computed
+   * The bounded table, on the reader's worker when there is one (the budget is checked again when it is charged, so a release computed
    * meanwhile cannot overspend), else here.
    */
   async #boundedTable(site: string, options: ComputeBoundedTableOptions): Promise<BoundedTable> {
-    if (this.#dbPath === undefined) return computeBoundedTable(this.#c.db, site, options);
-    this.#reader ??= new EventsReader(this.#dbPath);
+    if (this.#reader === undefined) return computeBoundedTable(this.#c.db, site, options);
     try {
       return await this.#reader.boundedTable(site, options);
     } catch (err) {
