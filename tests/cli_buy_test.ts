@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { KosmosNode } from "../node/node.ts";
+import { makeCsv } from "./helpers.ts";
 import { listForSale, startMarketCluster } from "./market_cluster.ts";
 
 const main = new URL("../node/main.ts", import.meta.url).pathname;
@@ -21,17 +22,6 @@ async function kosmos(args: string[]) {
     env: { NO_COLOR: "1" },
   }).output();
   return { code, stdout: new TextDecoder().decode(stdout), stderr: new TextDecoder().decode(stderr) };
-}
-
-function makeCsv(bytes: number): Uint8Array {
-  const lines = ["id,ts,value"];
-  let size = lines[0].length + 1;
-  for (let i = 0; size < bytes; i++) {
-    const line = `${i},${1_700_000_000_000 + i * 1000},${(i * 7919) % 100_000}`;
-    lines.push(line);
-    size += line.length + 1;
-  }
-  return new TextEncoder().encode(lines.join("\n") + "\n");
 }
 
 /** A seller and a buyer on one anvil with our contracts, both funded. */

@@ -1,7 +1,7 @@
 /**
  * Shared helpers for tests that cross services: temp dirs, polling for a
  * condition with a timeout (instead of sleeping), a quiet logger, and reading
- * back every file under a data dir.
+ * back every file under a data dir, and a sample CSV.
  */
 import { createLogger } from "../node/log.ts";
 
@@ -46,4 +46,16 @@ export async function readFilesUnder(dir: string): Promise<Uint8Array[]> {
     else if (entry.isFile) out.push(await Deno.readFile(path));
   }
   return out;
+}
+
+/** A CSV of readings (`id,ts,value`) of at least `bytes` bytes, the same for every call. */
+export function makeCsv(bytes: number): Uint8Array<ArrayBuffer> {
+  const lines = ["id,ts,value"];
+  let size = lines[0].length + 1;
+  for (let i = 0; size < bytes; i++) {
+    const line = `${i},${1_700_000_000_000 + i * 1000},${(i * 7919) % 100_000}`;
+    lines.push(line);
+    size += line.length + 1;
+  }
+  return new TextEncoder().encode(lines.join("\n") + "\n");
 }

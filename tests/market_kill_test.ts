@@ -12,7 +12,7 @@ import { startAnvil } from "../node/services/chain/anvil.ts";
 import { setUpDevChain } from "../node/services/chain/dev_chain.ts";
 import { getContractsPath, writeContractsFile } from "../node/services/chain/contracts.ts";
 import type { SaleRecord } from "../node/services/market/mod.ts";
-import { testLogger, waitFor } from "./helpers.ts";
+import { makeCsv, testLogger, waitFor } from "./helpers.ts";
 import { listForSale } from "./market_cluster.ts";
 import { startKosmosProcess } from "./process.ts";
 
@@ -21,17 +21,6 @@ const ONE = 10n ** 18n;
 /** Starts `kosmos` as a child process, quiet, on a free port. */
 function startKosmos(args: string[]) {
   return startKosmosProcess(["--port", "0", "--log-level", "error", ...args]);
-}
-
-function makeCsv(bytes: number): Uint8Array {
-  const lines = ["id,ts,value"];
-  let size = lines[0].length + 1;
-  for (let i = 0; size < bytes; i++) {
-    const line = `${i},${1_700_000_000_000 + i * 1000},${(i * 7919) % 100_000}`;
-    lines.push(line);
-    size += line.length + 1;
-  }
-  return new TextEncoder().encode(lines.join("\n") + "\n");
 }
 
 async function getJson(url: string) {
