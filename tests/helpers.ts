@@ -1,6 +1,6 @@
 /**
  * Shared helpers for tests that cross services: temp dirs, polling for a
- * condition with a timeout (instead of sleeping), a quiet logger, and reading
+ * condition with a timeout (instead of sleeping), a quiet logger, reading
  * back every file under a data dir, and a sample CSV.
  */
 import { createLogger } from "../node/log.ts";
