@@ -4,8 +4,9 @@
  * round trip through the runtime's thread pool, so a node serving and
  * fetching 1 MiB chunks at a few hundred MB/s would spend much of its event
  * loop on them. {@link BlockIo} sends each large block to one of a few
- * workers (started on first use) that hash, read and write it with blocking
- * calls: one message each way per block.
+ * workers (started on first use, at a lower thread priority than the event
+ * loop) that hash it synchronously and read or write it: one message each
+ * way per block.
  *
  * Buffers cross threads by transfer, never by copy: a caller hands over
  * `bytes.buffer` (detached meanwhile) and gets the bytes back on the same
@@ -18,7 +19,7 @@ import type { Logger } from "../../log.ts";
 /** Blocks smaller than this stay on the inline path: posting them costs more than it saves. */
 export const MIN_WORKER_BYTES = 64 * 1024;
 /**
- * Workers per store. One hashes about 1.8 GB/s and overlaps its file calls;
+ * Workers per store. One hashes about 1.7 GB/s and overlaps its file calls;
  * more threads only contend for the cores with the event loop.
  */
 const WORKERS = 1;

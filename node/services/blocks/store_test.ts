@@ -234,3 +234,38 @@ Deno.test("BlockStore moves large blocks through its workers: put(), putChecked(
     }
   });
 });
+
+/** Name and nice value of every thread of this process (Linux `/proc`). */
+function threadNices(): { name: string; tid: number; nice: number }[] {
+  const out = [];
+  for (const { name } of Deno.readDirSync("/proc/self/task")) {
+    const stat = Deno.readTextFileSync(`/proc/self/task/${name}/stat`);
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    // Fields after "comm)": state is the first; nice is field 19 of stat(5), the 17th here.
+    const nice = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    out.push({ name: comm, tid: Number(name), nice });
+  }
+  return out;
+}
+
+Deno.test({
+  name: "BlockStore workers run below the event loop's priority, and only they do",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await withDir(async (dir) => {
+      const before = new Set(threadNices().map((t) => t.tid));
+      const store = await openBlockStore(dir);
+      try {
+        const bytes = randomBytes(256 * 1024);
+        const cid = CID.createV1(0x55, await sha256.digest(bytes));
+        await store.put(bytes, { cid }); // starts the worker
+        const started = threadNices().filter((t) => !before.has(t.tid) && t.name.startsWith("worker-"));
+        assert.ok(started.length >= 1, "the put ran on a block worker thread");
+        for (const t of started) assert.equal(t.nice, 10, `${t.name} runs at nice 10`);
+        assert.equal(threadNices().find((t) => t.tid === Deno.pid)?.nice, 0, "the event loop keeps nice 0");
+      } finally {
+        store.close();
+      }
+    });
+  },
+});
