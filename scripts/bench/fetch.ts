@@ -34,7 +34,7 @@
  * per-round ratios (the fetch against the reference measured right after it).
  * On the usual machine (a two-core virtual machine) the same work takes up
  * to 1.5× longer in one round than in the next: the raw stream's own process
- * CPU per MiB moves between 2.8 and 5.4 ms. A best-of figure then compares
+ * CPU per MiB moves between 2.8 and 5.7 ms. A best-of figure then compares
  * one measurement's lucky round with another's ordinary one; pairing the
  * rounds and taking medians keeps a single fast or slow round from deciding
  * a ratio. The best rounds are in `best` all the same. On a virtual machine,

@@ -90,7 +90,10 @@ export function createDatasetRoutes(facade: KosmosFacade, options: DatasetRoutes
               'The "file" part must be a file upload, not a text field',
             );
           }
-          const checked = checkFields(fields);
+          // Only the parts before the file have been read: a field sent after it looks missing.
+          const checked = checkFields(fields, {
+            whenMissing: "fields sent after the file part are not read: send them first",
+          });
           const result = await publish(facade, part, {
             ...checked,
             filename: part.filename || undefined,
@@ -135,16 +138,23 @@ async function readField(
   }
 }
 
-/** Validates the text fields; throws one 422 naming every problem. */
-export function checkFields(fields: Partial<Record<FieldName, string>>): Omit<
-  PublishDatasetFields,
-  "filename" | "contentType"
-> {
+/**
+ * Validates the text fields; throws one 422 naming every problem, and
+ * `whenMissing` after them when a required field is missing.
+ */
+export function checkFields(
+  fields: Partial<Record<FieldName, string>>,
+  options: { whenMissing?: string } = {},
+): Omit<PublishDatasetFields, "filename" | "contentType"> {
   const problems: string[] = [];
+  let missing = false;
   const text = (name: FieldName, max: number, required: boolean): string | undefined => {
     const value = fields[name]?.trim();
     if (!value) {
-      if (required) problems.push(`${name} is required`);
+      if (required) {
+        problems.push(`${name} is required`);
+        missing = true;
+      }
       return undefined;
     }
     // deno-lint-ignore no-control-regex
@@ -184,7 +194,8 @@ export function checkFields(fields: Partial<Record<FieldName, string>>): Omit<
     }
   }
   if (problems.length > 0) {
-    throw new HttpError(422, "unprocessable", `Invalid upload: ${problems.join("; ")}`);
+    const hint = missing && options.whenMissing ? ` (${options.whenMissing})` : "";
+    throw new HttpError(422, "unprocessable", `Invalid upload: ${problems.join("; ")}${hint}`);
   }
   return {
     title: title!,
