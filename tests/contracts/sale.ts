@@ -19,6 +19,7 @@ import {
   type Sale,
 } from "../../protocol/quote.ts";
 import { type AccountName, contractCalls, ONE, type TestChain } from "./chain.ts";
+import { PERMIT_TYPES } from "../../node/services/chain/actions/token.ts";
 
 export function randomBytes32(): Hex {
   return bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
@@ -73,15 +74,7 @@ export async function signPermit(
   return parseSignature(
     await c.wallets[owner].signTypedData({
       domain: { name: "Kosmos", version: "1", chainId: 31337, verifyingContract: c.addresses.token },
-      types: {
-        Permit: [
-          { name: "owner", type: "address" },
-          { name: "spender", type: "address" },
-          { name: "value", type: "uint256" },
-          { name: "nonce", type: "uint256" },
-          { name: "deadline", type: "uint256" },
-        ],
-      },
+      types: PERMIT_TYPES,
       primaryType: "Permit",
       message: { owner: c.accounts[owner], spender, value, nonce, deadline },
     }),

@@ -85,6 +85,17 @@ export async function ensureAllowance(
   return { hash: receipt.transactionHash };
 }
 
+/** EIP-712 types of an EIP-2612 `Permit`, as the token contract hashes them. */
+export const PERMIT_TYPES = {
+  Permit: [
+    { name: "owner", type: "address" },
+    { name: "spender", type: "address" },
+    { name: "value", type: "uint256" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+} as const;
+
 export interface SignPermitParameters {
   spender: Address;
   value: bigint;
@@ -123,15 +134,7 @@ export async function signPermit(
   const signature = await client.walletClient.signTypedData({
     account: client.walletClient.account,
     domain: { name, version, chainId, verifyingContract },
-    types: {
-      Permit: [
-        { name: "owner", type: "address" },
-        { name: "spender", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint256" },
-      ],
-    },
+    types: PERMIT_TYPES,
     primaryType: "Permit",
     message: { owner, spender: params.spender, value: params.value, nonce, deadline },
   });
