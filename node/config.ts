@@ -8,12 +8,14 @@
  * ```
  */
 import { multiaddr } from "@multiformats/multiaddr";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { homedir } from "node:os";
 import { ConfigError } from "./errors.ts";
 import { DEFAULT_HTTP_PORT } from "./constants.ts";
 import type { LogLevel } from "./log.ts";
 import { isProxyAddress } from "./services/ingest/client_ip.ts";
+import { parseProofOrigins } from "./services/sites/proof_fetcher.ts";
+import { isWebhookAllowEntry } from "./services/connectors/targets.ts";
 
 export interface NodeConfig {
   /** Where keys, the database, blocks and chain state live. @default "~/.kosmos" */
@@ -22,6 +24,14 @@ export interface NodeConfig {
   host: string;
   /** HTTP port; 0 lets the OS choose. @default 7464 */
   port: number;
+  /**
+   * Host names (or IP addresses) this node's HTTP API answers to besides its
+   * loopback names (`127.0.0.1`, `localhost`, `::1`): the names a LAN, proxy
+   * or gateway reaches it by, e.g. `["kosmos.example.org"]`. Requests naming
+   * any other host get 403 (no DNS rebinding), whatever `host` it listens on.
+   * @default []
+   */
+  publicName: string[];
   /** libp2p listen multiaddrs. @default TCP and WebSocket on 127.0.0.1, OS-chosen ports */
   listen: string[];
   /** Multiaddrs (with `/p2p/<peerId>`) of peers to join through. @default [] */
@@ -41,18 +51,50 @@ export interface NodeConfig {
    * from anyone else the header is ignored. @default []
    */
   trustedProxies: string[];
+  /**
+   * Where to fetch some domains' site proofs instead of
+   * `https://DOMAIN/.well-known/kosmos-site.json`: `DOMAIN=URL` or `*=URL`
+   * entries, URL an http(s) URL on a loopback host (the proof is fetched from
+   * `URL/DOMAIN/.well-known/kosmos-site.json`). For tests and local setups
+   * only: it changes nothing but this node's own view, and only towards the
+   * machine it runs on. @default []
+   */
+  siteProofOrigins: string[];
+  /**
+   * Events one analytics proxy may deliver for one site per UTC day; beyond
+   * it the owner refuses that proxy's batches until the next day. @default 1_000_000
+   */
+  proxyEventQuota: number;
+  /**
+   * Webhook delivery targets allowed although they are not public: host
+   * names (`"hooks.internal"`), IP addresses (`"127.0.0.1"`, `"::1"`) and CIDR
+   * ranges (`"10.0.0.0/8"`, `"fd00::/8"`). Without an entry here, a webhook
+   * whose host resolves to a loopback, private, link-local, CGNAT,
+   * multicast or unspecified address is refused. @default []
+   */
+  deliveryWebhookAllow: string[];
+  /**
+   * Absolute directories directory deliveries may write under, besides
+   * `<dataDir>/deliveries`, which is always allowed. @default []
+   */
+  deliveryDirectoryAllow: string[];
 }
 
 export const defaultConfig = (): NodeConfig => ({
   dataDir: join(homedir(), ".kosmos"),
   host: "127.0.0.1",
   port: DEFAULT_HTTP_PORT,
+  publicName: [],
   listen: ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"],
   bootstrap: [],
   rpcUrl: undefined,
   logLevel: "info",
   storage: { quotaGB: 1 },
   trustedProxies: [],
+  siteProofOrigins: [],
+  proxyEventQuota: 1_000_000,
+  deliveryWebhookAllow: [],
+  deliveryDirectoryAllow: [],
 });
 
 /** Flag name → config key; flags take `--name value` or `--name=value`. */
@@ -60,26 +102,39 @@ const flags: Record<string, { key: string; kind: "string" | "number" | "list" }>
   "data-dir": { key: "dataDir", kind: "string" },
   host: { key: "host", kind: "string" },
   port: { key: "port", kind: "number" },
+  "public-name": { key: "publicName", kind: "list" },
   listen: { key: "listen", kind: "list" },
   bootstrap: { key: "bootstrap", kind: "list" },
   "rpc-url": { key: "rpcUrl", kind: "string" },
   "log-level": { key: "logLevel", kind: "string" },
   "storage-quota-gb": { key: "storage.quotaGB", kind: "number" },
   "trusted-proxies": { key: "trustedProxies", kind: "list" },
+  "site-proof-origins": { key: "siteProofOrigins", kind: "list" },
+  "proxy-event-quota": { key: "proxyEventQuota", kind: "number" },
+  "delivery-webhook-allow": { key: "deliveryWebhookAllow", kind: "list" },
+  "delivery-directory-allow": { key: "deliveryDirectoryAllow", kind: "list" },
 };
 
 const envVars: Record<string, { key: string; kind: "string" | "number" | "list" }> = {
   KOSMOS_DATA_DIR: flags["data-dir"],
   KOSMOS_HOST: flags.host,
   KOSMOS_PORT: flags.port,
+  KOSMOS_PUBLIC_NAME: flags["public-name"],
   KOSMOS_LISTEN: flags.listen,
   KOSMOS_BOOTSTRAP: flags.bootstrap,
   KOSMOS_RPC_URL: flags["rpc-url"],
   KOSMOS_LOG_LEVEL: flags["log-level"],
   KOSMOS_STORAGE_QUOTA_GB: flags["storage-quota-gb"],
   KOSMOS_TRUSTED_PROXIES: flags["trusted-proxies"],
+  KOSMOS_SITE_PROOF_ORIGINS: flags["site-proof-origins"],
+  KOSMOS_PROXY_EVENT_QUOTA: flags["proxy-event-quota"],
+  KOSMOS_DELIVERY_WEBHOOK_ALLOW: flags["delivery-webhook-allow"],
+  KOSMOS_DELIVERY_DIRECTORY_ALLOW: flags["delivery-directory-allow"],
   KOSMOS_CONFIG: { key: "$config", kind: "string" },
 };
+
+/** Variables of the client commands (`kosmos buy`, `kosmos login`, …), not of the node. */
+const CLIENT_ENV_VARS = new Set(["KOSMOS_URL", "KOSMOS_TOKEN"]);
 
 export interface LoadConfigOptions {
   /** Command-line arguments (flags only; subcommands already removed). @default [] */
@@ -96,7 +151,7 @@ export interface LoadConfigOptions {
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<NodeConfig> {
   const fromEnv: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(options.env ?? {})) {
-    if (!name.startsWith("KOSMOS_")) continue;
+    if (!name.startsWith("KOSMOS_") || CLIENT_ENV_VARS.has(name)) continue;
     const spec = envVars[name];
     if (!spec) throw new ConfigError(`unknown environment variable ${name}`);
     setPath(fromEnv, spec.key, parseValue(value, spec.kind, name));
@@ -183,6 +238,12 @@ export function validateConfig(input: Record<string, unknown>): NodeConfig {
   if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) {
     throw new ConfigError(`port ${c.port} is not a valid port (0-65535)`);
   }
+  if (!Array.isArray(c.publicName) || c.publicName.some((name) => !isHostName(name))) {
+    throw new ConfigError(
+      `publicName must be a list of host names or IP addresses without port, such as ["kosmos.example.org"]`,
+    );
+  }
+  c.publicName = c.publicName.map((name) => name.toLowerCase().replace(/^\[(.*)\]$/, "$1"));
   for (const key of ["listen", "bootstrap"] as const) {
     if (!Array.isArray(c[key]) || c[key].some((s) => typeof s !== "string")) {
       throw new ConfigError(`${key} must be a list of multiaddrs`);
@@ -220,7 +281,36 @@ export function validateConfig(input: Record<string, unknown>): NodeConfig {
       'trustedProxies must be a list of IP addresses or IPv4 CIDR ranges, such as ["10.0.0.0/8"]',
     );
   }
+  if (!Array.isArray(c.siteProofOrigins) || !c.siteProofOrigins.every((e) => typeof e === "string")) {
+    throw new ConfigError('siteProofOrigins must be a list such as ["*=http://127.0.0.1:8080"]');
+  }
+  try {
+    parseProofOrigins(c.siteProofOrigins);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  if (!Number.isSafeInteger(c.proxyEventQuota) || c.proxyEventQuota < 1) {
+    throw new ConfigError("proxyEventQuota must be a whole number ≥ 1");
+  }
+  if (!Array.isArray(c.deliveryWebhookAllow) || !c.deliveryWebhookAllow.every(isWebhookAllowEntry)) {
+    throw new ConfigError(
+      'deliveryWebhookAllow must be a list of host names, IP addresses or CIDR ranges, such as ["10.0.0.0/8"]',
+    );
+  }
+  if (
+    !Array.isArray(c.deliveryDirectoryAllow) ||
+    !c.deliveryDirectoryAllow.every((d) => typeof d === "string" && isAbsolute(d) && !d.includes("\0"))
+  ) {
+    throw new ConfigError("deliveryDirectoryAllow must be a list of absolute directory paths");
+  }
   return c;
+}
+
+/** A DNS name, IPv4 address or (bracketed or bare) IPv6 address, without port. */
+function isHostName(value: unknown): value is string {
+  if (typeof value !== "string" || value.length === 0 || value.length > 253) return false;
+  if (/^\[?[0-9a-fA-F:.]*:[0-9a-fA-F:.]*\]?$/.test(value)) return true; // IPv6
+  return /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$/.test(value);
 }
 
 function checkKeys(input: Record<string, unknown>, known: Record<string, unknown>, prefix: string): void {

@@ -97,3 +97,66 @@ Deno.test("validateConfig() accepts trusted proxy IPs and CIDR ranges, defaultin
   const config = await loadConfig({ args: ["--trusted-proxies", "127.0.0.1,10.1.0.0/16"] });
   assert.deepEqual(config.trustedProxies, ["127.0.0.1", "10.1.0.0/16"]);
 });
+
+Deno.test("loadConfig() takes --public-name and KOSMOS_PUBLIC_NAME as lists of host names, and rejects anything else", async () => {
+  assert.deepEqual(defaultConfig().publicName, []);
+  const fromFlags = await loadConfig({
+    args: ["--public-name", "Kosmos.Example.org,192.168.1.5", "--public-name=[::1]"],
+  });
+  assert.deepEqual(fromFlags.publicName, ["kosmos.example.org", "192.168.1.5", "::1"]);
+  const fromEnv = await loadConfig({ env: { KOSMOS_PUBLIC_NAME: "gw.example" } });
+  assert.deepEqual(fromEnv.publicName, ["gw.example"]);
+  const base = defaultConfig() as unknown as Record<string, unknown>;
+  for (const bad of [["evil.example:80"], ["http://x.example"], ["a b"], ["-x.example"], [""], [7]]) {
+    assert.throws(() => validateConfig({ ...base, publicName: bad }), {
+      name: "ConfigError",
+      message: /publicName must be a list of host names/,
+    }, JSON.stringify(bad));
+  }
+  // The client commands' variables do not stop a node from starting.
+  const withClientVars = await loadConfig({ env: { KOSMOS_TOKEN: "x", KOSMOS_URL: "http://127.0.0.1:1" } });
+  assert.deepEqual(withClientVars.publicName, []);
+});
+
+Deno.test("loadConfig() takes the delivery allow-lists from flags and env, empty by default, and rejects bad entries", async () => {
+  const defaults = await loadConfig({ args: ["--data-dir", "/nonexistent-kosmos"] });
+  assert.deepEqual([defaults.deliveryWebhookAllow, defaults.deliveryDirectoryAllow], [[], []]);
+  const config = await loadConfig({
+    args: ["--data-dir", "/nonexistent-kosmos", "--delivery-webhook-allow", "127.0.0.1,hooks.internal"],
+    env: { KOSMOS_DELIVERY_DIRECTORY_ALLOW: "/srv/exports,/mnt/share" },
+  });
+  assert.deepEqual(config.deliveryWebhookAllow, ["127.0.0.1", "hooks.internal"]);
+  assert.deepEqual(config.deliveryDirectoryAllow, ["/srv/exports", "/mnt/share"]);
+  for (const deliveryWebhookAllow of [["10.0.0.0/33"], ["http://x"], ["*.example.com"], [7]]) {
+    assert.throws(
+      () =>
+        validateConfig({ ...defaultConfig(), deliveryWebhookAllow } as unknown as Record<string, unknown>),
+      /deliveryWebhookAllow must be/,
+    );
+  }
+  assert.throws(
+    () =>
+      validateConfig(
+        { ...defaultConfig(), deliveryDirectoryAllow: ["relative"] } as unknown as Record<string, unknown>,
+      ),
+    /deliveryDirectoryAllow must be a list of absolute/,
+  );
+});
+
+Deno.test("validateConfig() takes loopback site proof origins and a whole proxy event quota, none and 1M by default", async () => {
+  const base = defaultConfig() as unknown as Record<string, unknown>;
+  assert.deepEqual(validateConfig(base).siteProofOrigins, []);
+  assert.equal(validateConfig(base).proxyEventQuota, 1_000_000);
+  const ok = validateConfig({ ...base, siteProofOrigins: ["*=http://127.0.0.1:8080"], proxyEventQuota: 50 });
+  assert.deepEqual([ok.siteProofOrigins, ok.proxyEventQuota], [["*=http://127.0.0.1:8080"], 50]);
+  assert.throws(() => validateConfig({ ...base, siteProofOrigins: ["*=https://evil.example"] }), {
+    name: "ConfigError",
+    message: /loopback host/,
+  });
+  assert.throws(() => validateConfig({ ...base, proxyEventQuota: 0 }), { name: "ConfigError" });
+  const flags = await loadConfig({
+    args: ["--data-dir", "/nonexistent-kosmos", "--site-proof-origins", "shop.example=http://localhost:9"],
+    env: { KOSMOS_PROXY_EVENT_QUOTA: "7" },
+  });
+  assert.deepEqual([flags.siteProofOrigins, flags.proxyEventQuota], [["shop.example=http://localhost:9"], 7]);
+});

@@ -12,6 +12,7 @@ import type {
   ManifestSummary,
   NodeInfo,
   ReleaseView,
+  SiteProxyView,
   SiteView,
 } from "../web/facade.ts";
 import { toManifestCid } from "../protocol/ids.ts";
@@ -25,10 +26,18 @@ import { NotFoundError } from "./errors.ts";
 import { getManifest } from "./services/blocks/mod.ts";
 import type { Listing, ListingQuery } from "./services/catalog/mod.ts";
 import type { FetchProgress } from "./services/transfer/mod.ts";
-import type { Site } from "./services/sites/mod.ts";
+import type { OwnSite } from "./services/sites/mod.ts";
+import type { ProxyStats } from "./services/ingest/mod.ts";
 import type { ReleaseDimension, ReleaseRecord } from "./services/analytics/mod.ts";
 
 export function createFacade(c: NodeComponents): KosmosFacade {
+  const requireOwnSite = (domain: string) => {
+    if (typeof domain !== "string" || !c.sites.getOwnSite(domain)) {
+      throw new NotFoundError(
+        `No site ${JSON.stringify(String(domain).slice(0, 80))} is registered on this node`,
+      );
+    }
+  };
   return {
     ...createChainFacade(c),
     ...createMarketFacade(c),
@@ -95,9 +104,27 @@ export function createFacade(c: NodeComponents): KosmosFacade {
       return toSiteView(await c.sites.registerSite(domain, options));
     },
 
+    async checkSite(domain, options = {}) {
+      return toSiteView(await c.sites.checkSite(domain, { fresh: true, signal: options.signal }));
+    },
+
     // deno-lint-ignore require-await
     async listSites() {
       return c.sites.listOwnSites().map(toSiteView);
+    },
+
+    // deno-lint-ignore require-await
+    async listSiteProxies(domain) {
+      requireOwnSite(domain);
+      return c.ingest.listProxies(domain).map(toSiteProxyView);
+    },
+
+    // deno-lint-ignore require-await
+    async setProxyBlocked(domain, peerId, blocked) {
+      requireOwnSite(domain);
+      if (blocked) c.ingest.blockProxy(domain, peerId);
+      else c.ingest.unblockProxy(domain, peerId);
+      return c.ingest.listProxies(domain).map(toSiteProxyView);
     },
 
     queryStats(query, options) {
@@ -162,14 +189,34 @@ function toReleaseView({ site: _site, ...view }: ReleaseRecord): ReleaseView {
   return view;
 }
 
-function toSiteView(site: Site): SiteView {
-  return {
-    domain: site.domain,
-    owner: site.owner,
-    peerId: site.peerId,
-    encryptionKey: site.encryptionKey,
-    registeredAt: site.timestamp,
+function toSiteView(own: OwnSite): SiteView {
+  const view: SiteView = {
+    domain: own.domain,
+    owner: own.proof.owner,
+    peerId: own.proof.peerId,
+    encryptionKey: own.proof.encryptionKey,
+    registeredAt: own.proof.timestamp,
+    status: own.status,
+    proofUrl: own.proofUrl,
+    proof: own.proofJson,
   };
+  if (own.checkedAt !== undefined) view.checkedAt = own.checkedAt;
+  if (own.error !== undefined) view.proofError = own.error;
+  if (own.heldBy) view.heldBy = own.heldBy;
+  return view;
+}
+
+function toSiteProxyView(stats: ProxyStats): SiteProxyView {
+  const view: SiteProxyView = {
+    peerId: stats.proxy,
+    events: stats.events,
+    today: stats.today,
+    batches: stats.batches,
+    refused: stats.refused,
+    blocked: stats.blocked,
+  };
+  if (stats.lastAt !== undefined) view.lastAt = stats.lastAt;
+  return view;
 }
 
 function toManifestSummary(manifest: Awaited<ReturnType<typeof getManifest>>): ManifestSummary {

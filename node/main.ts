@@ -11,25 +11,37 @@ import { KosmosError } from "./errors.ts";
 import { runFetch } from "./cli/fetch.ts";
 import { runBuy } from "./cli/buy.ts";
 import { runPublish } from "./cli/publish.ts";
+import { runLogin } from "./cli/login.ts";
 
 const USAGE = `Usage: kosmos [start] [flags]
        kosmos publish FILE --title … --category … --price … --license … [--url URL]
        kosmos fetch MANIFEST_CID [--url URL]
        kosmos buy LISTING_ID [--url URL]
+       kosmos login [--url URL]
 
-Starts a Kosmos node with its web UI; publish and fetch talk to a running node
-(see kosmos publish --help, kosmos fetch --help).
+Starts a Kosmos node with its web UI and prints a one-time login link for it;
+the other commands talk to a running node with the token in <data-dir>/api-token
+or KOSMOS_TOKEN (see kosmos publish --help, kosmos login --help).
 
 Flags (environment variable, default):
   --data-dir DIR        KOSMOS_DATA_DIR     ~/.kosmos
   --host ADDR           KOSMOS_HOST         127.0.0.1
   --port N              KOSMOS_PORT         7464 (0: any free port)
+  --public-name NAME    KOSMOS_PUBLIC_NAME  none: only 127.0.0.1, localhost, ::1 (repeatable, comma-separated;
+                                            the names a LAN, proxy or gateway reaches the node by)
   --listen MULTIADDR    KOSMOS_LISTEN       /ip4/127.0.0.1/tcp/0 and /ip4/127.0.0.1/tcp/0/ws (repeatable, comma-separated)
   --bootstrap MULTIADDR KOSMOS_BOOTSTRAP    none (repeatable, comma-separated, with /p2p/<peerId>)
   --rpc-url URL         KOSMOS_RPC_URL      none: start an embedded anvil
   --log-level LEVEL     KOSMOS_LOG_LEVEL    info (debug, info, warn, error, silent)
   --storage-quota-gb N  KOSMOS_STORAGE_QUOTA_GB  1
   --trusted-proxies IPS KOSMOS_TRUSTED_PROXIES  none (comma-separated; only they may set X-Forwarded-For)
+  --proxy-event-quota N KOSMOS_PROXY_EVENT_QUOTA  1000000 (events a day one proxy may send for each of your sites)
+  --delivery-webhook-allow HOSTS  KOSMOS_DELIVERY_WEBHOOK_ALLOW  none (hosts, IPs or CIDRs that webhook
+                                            deliveries may reach although they are loopback or private)
+  --delivery-directory-allow DIRS KOSMOS_DELIVERY_DIRECTORY_ALLOW  none (absolute directories that directory
+                                            deliveries may write to besides <data-dir>/deliveries)
+  --site-proof-origins LIST KOSMOS_SITE_PROOF_ORIGINS  none (DOMAIN=URL or *=URL on a loopback host: where
+                                            this node reads domain proofs instead; for tests and local setups)
   --config FILE         KOSMOS_CONFIG       <data-dir>/config.json when it exists
 `;
 
@@ -37,6 +49,7 @@ async function main(args: string[]): Promise<number> {
   if (args[0] === "publish") return await runPublish(args.slice(1));
   if (args[0] === "fetch") return await runFetch(args.slice(1));
   if (args[0] === "buy") return await runBuy(args.slice(1));
+  if (args[0] === "login") return await runLogin(args.slice(1));
   if (args[0] === "start") args = args.slice(1);
   if (args.includes("--help") || args.includes("-h") || args[0] === "help") {
     console.log(USAGE);
@@ -50,6 +63,9 @@ async function main(args: string[]): Promise<number> {
   await node.start();
   console.log(`Kosmos node ${node.peerId} · wallet ${node.address}`);
   console.log(`Kosmos UI: ${node.url}`);
+  // Like Jupyter: the link goes to the terminal, never to the log; it holds a one-time code, not the token.
+  console.log(`Log in (the link works once, within 10 minutes): ${node.createLoginLink()}`);
+  console.log(`The CLI and scripts use the API token in ${node.config.dataDir}/api-token`);
 
   const { promise: stopped, resolve } = Promise.withResolvers<void>();
   let stopping = false;

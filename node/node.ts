@@ -29,12 +29,17 @@ import {
   type TransferInit,
 } from "./services/transfer/mod.ts";
 import { createReplication, type Replication, type ReplicationInit } from "./services/replication/mod.ts";
-import { type Catalog, createCatalog, type ListingIndexedDetail } from "./services/catalog/mod.ts";
+import {
+  type Catalog,
+  type CatalogInit,
+  createCatalog,
+  type ListingIndexedDetail,
+} from "./services/catalog/mod.ts";
 import { createDatasets, type Datasets } from "./services/datasets/mod.ts";
 import { createMarket, type Market, type MarketInit } from "./services/market/mod.ts";
 import { createDelegation, type Delegation } from "./services/market/delegate.ts";
 import { type Connectors, type ConnectorsInit, createConnectors } from "./services/connectors/mod.ts";
-import { createSites, type Sites } from "./services/sites/mod.ts";
+import { createSites, type Sites, type SitesInit } from "./services/sites/mod.ts";
 import { createIngest, type Ingest, type IngestInit } from "./services/ingest/mod.ts";
 import {
   type Analytics,
@@ -47,6 +52,9 @@ import {
 import type { KosmosFacade } from "../web/facade.ts";
 import { createFacade } from "./facade.ts";
 import { createApp } from "../web/app.ts";
+import { type ApiAuth, createApiAuth } from "../web/auth.ts";
+import { LOOPBACK_HOSTS } from "../web/request_guard.ts";
+import { loadApiToken } from "./api_token.ts";
 
 /** A started service; `stop()` undoes `start()`. */
 interface Service {
@@ -87,6 +95,12 @@ export interface KosmosNode {
   readonly url: string;
   readonly peerId: string;
   readonly address: `0x${string}`;
+  /** The owner's API token (`<dataDir>/api-token`), sent as `Authorization: Bearer`. Never log it. */
+  readonly apiToken: string;
+  /** Checks the token and session cookies, and mints login links. */
+  readonly auth: ApiAuth;
+  /** A one-time link that logs a browser in (valid for 10 minutes), under a name the node answers to. */
+  createLoginLink(): string;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -101,7 +115,11 @@ export interface CreateNodeOptions {
     replication?: ReplicationInit;
     market?: MarketInit;
     connectors?: ConnectorsInit;
+    /** Catalog limits (tests use a small `maxListings`). */
+    catalog?: CatalogInit;
     ingest?: IngestInit;
+    /** Site proof lookups (tests shorten how long failures are cached). */
+    sites?: Omit<SitesInit, "dataDir" | "proofOrigins">;
     /** Privacy budget of statistics releases (ε per site). */
     releases?: ReleasesInit;
   };
@@ -119,6 +137,7 @@ export async function createNode(
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   await prepareDataDir(config.dataDir);
   const identity = await loadIdentity(config.dataDir);
+  const apiToken = await loadApiToken(config.dataDir);
   let db: Database;
   try {
     db = openDatabase(join(config.dataDir, "kosmos.db"));
@@ -156,7 +175,10 @@ export async function createNode(
     },
     options.services?.replication,
   );
-  const catalog = createCatalog({ db, identity, p2p, log: logger.forComponent("kosmos:catalog") });
+  const catalog = createCatalog(
+    { db, identity, p2p, log: logger.forComponent("kosmos:catalog") },
+    options.services?.catalog,
+  );
   const log = logger.forComponent("kosmos:node");
   // Every listing this node indexes (gossip, sync or its own) it helps keep at its replication target.
   catalog.addEventListener("listing", (e) => {
@@ -211,10 +233,17 @@ export async function createNode(
   }, options.services?.market);
   const connectors = createConnectors(
     { db, market, log: logger.forComponent("kosmos:connectors") },
-    options.services?.connectors,
+    {
+      deliveriesDir: join(config.dataDir, "deliveries"),
+      directoryAllow: config.deliveryDirectoryAllow,
+      webhookAllow: config.deliveryWebhookAllow,
+      ...options.services?.connectors,
+    },
   );
   const sites = createSites({ db, identity, p2p, log: logger.forComponent("kosmos:sites") }, {
+    ...options.services?.sites,
     dataDir: config.dataDir,
+    proofOrigins: config.siteProofOrigins,
   });
   // Reads of every event in a range (some stats queries, release tables) run
   // on one worker with its own read-only connection, off the event loop.
@@ -242,10 +271,11 @@ export async function createNode(
     transfer,
     quotaGB: config.storage.quotaGB,
     sites,
+    identity,
     recordEvents: (site, events, options) => analytics.recordEvents(site, events, options),
     trustedProxies: config.trustedProxies,
     log: logger.forComponent("kosmos:ingest"),
-  }, options.services?.ingest);
+  }, { proxyEventQuota: config.proxyEventQuota, ...options.services?.ingest });
   const components: NodeComponents = {
     config,
     logger,
@@ -268,19 +298,23 @@ export async function createNode(
     releases,
     eventsReader,
   };
-  return new Node(components);
+  return new Node(components, apiToken);
 }
 
 class Node implements KosmosNode {
   readonly components: NodeComponents;
   readonly facade: KosmosFacade;
+  readonly apiToken: string;
+  readonly auth: ApiAuth;
   #server?: Deno.HttpServer<Deno.NetAddr>;
   #started: Service[] = [];
   #url = "";
 
-  constructor(components: NodeComponents) {
+  constructor(components: NodeComponents, apiToken: string) {
     this.components = components;
     this.facade = createFacade(components);
+    this.apiToken = apiToken;
+    this.auth = createApiAuth(apiToken);
   }
 
   get config() {
@@ -296,6 +330,16 @@ class Node implements KosmosNode {
     return this.components.identity.account.address;
   }
 
+  createLoginLink(): string {
+    if (!this.#server) throw new Error("The node is not started, so it has no login link");
+    const { host, publicName } = this.config;
+    const port = this.#server.addr.port;
+    // A wildcard listener is reached on 127.0.0.1, a loopback one on its own address, any other by
+    // the first public name (or the address) it answers to.
+    const name = isWildcard(host) ? "127.0.0.1" : isLoopback(host) ? host : publicName[0] ?? host;
+    return this.auth.createLoginLink(`http://${name.includes(":") ? `[${name}]` : name}:${port}`).url;
+  }
+
   async start(): Promise<void> {
     const { chain, p2p, transfer, fetches, replication, catalog, datasets, market, config, logger } =
       this.components;
@@ -304,9 +348,15 @@ class Node implements KosmosNode {
     const http: Service = {
       start: async () => {
         const app = await createApp(this.facade, {
+          auth: this.auth,
           log: logger.forComponent("kosmos:http"),
-          // Listening on loopback only: no other name can reach it but by DNS rebinding.
-          allowedHosts: isLoopback(config.host) ? ["127.0.0.1", "localhost", "::1"] : undefined,
+          // Any other name may be the attacker's, rebound to this node's address. An address it
+          // listens on by number (a LAN address) is no name an attacker can rebind.
+          allowedHosts: [
+            ...LOOPBACK_HOSTS,
+            ...config.publicName,
+            ...(isLoopback(config.host) || isWildcard(config.host) ? [] : [config.host.toLowerCase()]),
+          ],
         });
         try {
           this.#server = Deno.serve({
@@ -373,6 +423,11 @@ async function prepareDataDir(dir: string): Promise<void> {
   } catch (cause) {
     throw new ConfigError(`data dir ${dir} is not writable: ${(cause as Error).message}`, { cause });
   }
+}
+
+/** Whether `host` means every interface. */
+function isWildcard(host: string): boolean {
+  return host === "0.0.0.0" || host === "::" || host === "[::]";
 }
 
 /** Whether `host` is a loopback address or name (127.0.0.0/8, ::1, localhost). */

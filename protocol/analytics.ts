@@ -196,9 +196,14 @@ export function checkAnalyticsEvent(value: unknown): AnalyticsEvent {
  * A batch of events sealed to the site owner's X25519 key: ECDH with the
  * ephemeral key `epk`, HKDF-SHA256, AES-256-GCM with `id` and `site` as
  * associated data. Only the owner's node can read `ct`.
+ *
+ * Version 2 is signed by the proxy that sealed it: `proxy` names its peer id,
+ * `from`/`to` the time window its events fall in, and `sig` is its node key's
+ * signature over the batch's hash, site, window and proxy
+ * (`protocol/ingest.ts`, `sealedBatchSigningBytes`). Owners refuse version 1.
  */
 export interface SealedBatch {
-  v: 1;
+  v: 1 | 2;
   /** Random batch id (hex); the owner acks it and ignores repeats. */
   id: string;
   /** The site's domain (public: sites are announced). */
@@ -209,6 +214,14 @@ export interface SealedBatch {
   iv: Uint8Array;
   /** Ciphertext with its 16-byte tag. */
   ct: Uint8Array;
+  /** v2: the sealing proxy's peer id. */
+  proxy?: string;
+  /** v2: no event of the batch is older than this, ms since the epoch. */
+  from?: number;
+  /** v2: no event of the batch is newer than this, ms since the epoch. */
+  to?: number;
+  /** v2: the proxy's node key signature. */
+  sig?: Uint8Array;
 }
 
 /** The owner's answer to one sealed batch: `ack` once stored durably, `reject` when it never will be. */
@@ -227,14 +240,22 @@ export function decodeSealedBatch(bytes: Uint8Array): SealedBatch {
   } catch {
     throw new TypeError("Sealed batch is not DAG-CBOR");
   }
-  const keys = ["v", "id", "site", "epk", "iv", "ct"];
+  const keys = typeof value === "object" && value !== null && value.v === 2
+    ? ["v", "id", "site", "epk", "iv", "ct", "proxy", "from", "to", "sig"]
+    : ["v", "id", "site", "epk", "iv", "ct"];
   if (
     typeof value !== "object" || value === null || Object.keys(value).length !== keys.length ||
-    !keys.every((k) => k in value) || value.v !== 1 ||
+    !keys.every((k) => k in value) || (value.v !== 1 && value.v !== 2) ||
     typeof value.id !== "string" || !/^[0-9a-f]{32}$/.test(value.id) || !isSiteDomain(value.site) ||
     !(value.epk instanceof Uint8Array) || value.epk.byteLength !== 32 ||
     !(value.iv instanceof Uint8Array) || value.iv.byteLength !== 12 ||
-    !(value.ct instanceof Uint8Array) || value.ct.byteLength < 16
+    !(value.ct instanceof Uint8Array) || value.ct.byteLength < 16 ||
+    (value.v === 2 && (
+      typeof value.proxy !== "string" || value.proxy.length < 1 || value.proxy.length > 128 ||
+      !Number.isSafeInteger(value.from) || !Number.isSafeInteger(value.to) ||
+      (value.from as number) < 0 || (value.from as number) > (value.to as number) ||
+      !(value.sig instanceof Uint8Array) || value.sig.byteLength < 32 || value.sig.byteLength > 512
+    ))
   ) {
     throw new TypeError("Sealed batch has bad fields");
   }

@@ -22,13 +22,21 @@
  * `/kosmos/ingest/1.0.0` (the sealed batch bytes inline, one per stream) is
  * still served for proxies that predate blocks.
  *
+ * Every sealed batch is signed by the proxy that sealed it (version 2 of
+ * {@link SealedBatch}): its node key signs {@link sealedBatchSigningBytes},
+ * a tagged message binding the hash of the sealed batch, its site, the time
+ * window of its events and the proxy's peer id. The owner checks the
+ * signature before it opens anything, counts events per proxy and refuses
+ * unsigned batches, badly signed ones and those of blocked proxies.
+ *
  * ```ts
  * const frame = encodeBatchNotice({ v: 2, op: "deliver", cid: cid.toString(), site: "example.com" });
  * const notice = decodeBatchNotice(frame); // throws a TypeError naming the bad field
  * ```
  */
 import * as dagCbor from "@ipld/dag-cbor";
-import { isSiteDomain, MAX_SEALED_BATCH_BYTES } from "./analytics.ts";
+import { peerIdFromString } from "@libp2p/peer-id";
+import { isSiteDomain, MAX_SEALED_BATCH_BYTES, type SealedBatch } from "./analytics.ts";
 import { parseCid, RAW_CODE } from "./ids.ts";
 
 /** Notices of sealed batch blocks, to the site owner or to a replica. */
@@ -101,4 +109,70 @@ export function decodeBatchReply(bytes: Uint8Array): BatchReply {
     if (typeof value.retry === "string") return { retry: value.retry.slice(0, 200) };
   }
   throw new TypeError("Batch reply has bad fields");
+}
+
+// --- proxy signatures ----------------------------------------------------------
+
+/** Tag of the message a proxy signs over a sealed batch; nothing else is signed with it. */
+const PROXY_SIGNATURE_TAG = "kosmos/ingest/proxy-signature/1";
+
+/**
+ * What a proxy signs: the tag, then SHA-256 of the DAG-CBOR of the sealed
+ * part (`{ v: 2, id, site, epk, iv, ct }`), the site, the window and the proxy's peer id.
+ */
+export async function sealedBatchSigningBytes(
+  batch: Pick<SealedBatch, "id" | "site" | "epk" | "iv" | "ct">,
+  signed: { proxy: string; from: number; to: number },
+): Promise<Uint8Array> {
+  const sealed = dagCbor.encode({
+    v: 2,
+    id: batch.id,
+    site: batch.site,
+    epk: batch.epk,
+    iv: batch.iv,
+    ct: batch.ct,
+  });
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", sealed as Uint8Array<ArrayBuffer>));
+  const hex = Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
+  return new TextEncoder().encode(
+    `${PROXY_SIGNATURE_TAG}\n${hex}\n${batch.site}\n${signed.from}\n${signed.to}\n${signed.proxy}`,
+  );
+}
+
+/** Signs a sealed batch as `proxy` (whose node key `key` is), for events within `from`…`to`. */
+export async function signSealedBatch(
+  batch: SealedBatch,
+  signer: { proxy: string; key: { sign(data: Uint8Array): Uint8Array | Promise<Uint8Array> } },
+  window: { from: number; to: number },
+): Promise<SealedBatch> {
+  const signed = { proxy: signer.proxy, from: window.from, to: window.to };
+  const sig = await signer.key.sign(await sealedBatchSigningBytes(batch, signed));
+  return { v: 2, id: batch.id, site: batch.site, epk: batch.epk, iv: batch.iv, ct: batch.ct, ...signed, sig };
+}
+
+/**
+ * Checks that a sealed batch is signed by the proxy it names; returns that
+ * proxy's peer id, or throws a `TypeError` saying why it is refused.
+ */
+export async function verifySealedBatch(batch: SealedBatch): Promise<string> {
+  if (batch.v !== 2 || batch.proxy === undefined || batch.sig === undefined) {
+    throw new TypeError("Sealed batch is not signed by a proxy");
+  }
+  let publicKey;
+  try {
+    publicKey = peerIdFromString(batch.proxy).publicKey;
+  } catch {
+    throw new TypeError("Sealed batch names a proxy that is not a peer id");
+  }
+  const message = await sealedBatchSigningBytes(batch, {
+    proxy: batch.proxy,
+    from: batch.from!,
+    to: batch.to!,
+  });
+  let valid = false;
+  try {
+    valid = publicKey !== undefined && await publicKey.verify(message, batch.sig);
+  } catch { /* a malformed signature is a bad one */ }
+  if (!valid) throw new TypeError("Sealed batch's proxy signature does not verify");
+  return batch.proxy;
 }

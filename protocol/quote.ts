@@ -2,6 +2,10 @@
  * EIP-712 types and domains of the escrow {@link Quote} and the consent {@link ConsentGrant}, and the
  * key-sale arithmetic (`Z`, `dekCommit`, `DEK` recovery) shared by the node, the web app and tests.
  *
+ * Every hash of the one-time sale key has one job and its own tag (docs/key-sale.md): the quote's
+ * `kSaleHash` is {@link computeSaleKeyCommit}, the pads are {@link computeSalePad}; no value a seller
+ * sends before payment equals a pad.
+ *
  * ```ts
  * const kSale = bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
  * const z = encodeSaleKeys([dek], kSale);
@@ -9,13 +13,30 @@
  *   domain: getEscrowDomain(chainId, escrowAddress),
  *   types: quoteTypes,
  *   primaryType: "Quote",
- *   message: { listingId, buyer, price, zHash: keccak256(z), kSaleHash: keccak256(kSale),
+ *   message: { listingId, buyer, price, zHash: keccak256(z), kSaleHash: computeSaleKeyCommit(kSale),
  *     dekCommit: computeDekCommit([dek]), gateway, nonce, deadline },
  * });
  * decodeSaleKeys(z, kSale); // [dek]
  * ```
  */
-import { type Address, concat, type Hex, hexToBigInt, keccak256, numberToHex, size, slice } from "viem";
+import {
+  type Address,
+  concat,
+  type Hex,
+  hexToBigInt,
+  isHex,
+  keccak256,
+  numberToHex,
+  size,
+  slice,
+  stringToHex,
+} from "viem";
+
+/** Tag of the published commitment to `kSale`: `keccak256("kosmos.sale.commit" ‖ kSale)`. */
+export const SALE_COMMIT_TAG = "kosmos.sale.commit";
+
+/** Tag of the pads: `keccak256("kosmos.sale.pad" ‖ kSale ‖ uint256(i))`. */
+export const SALE_PAD_TAG = "kosmos.sale.pad";
 
 /** EIP-712 domain name and version of the escrow. */
 export const ESCROW_DOMAIN = { name: "Kosmos Escrow", version: "1" } as const;
@@ -66,6 +87,8 @@ export interface Quote {
 
 /** An open sale as the escrow stores it (by hash); see `IKosmosEscrow.Sale`. */
 export interface Sale {
+  /** The listing sold. */
+  listingId: bigint;
   buyer: Address;
   seller: Address;
   gateway: Address;
@@ -73,6 +96,8 @@ export interface Sale {
   revealDeadline: number;
   /** 0 until the key is revealed. */
   disputeDeadline: number;
+  /** 0 unless the buyer disputed the data, then when (seconds). */
+  disputedAt: number;
   zHash: Hex;
   kSaleHash: Hex;
   dekCommit: Hex;
@@ -105,9 +130,22 @@ export function getConsentDomain(chainId: number, consent: Address): TypedDataDo
   return { ...CONSENT_DOMAIN, chainId, verifyingContract: consent };
 }
 
-/** The one-time pad of key `index` of a sale: `keccak256(bytes32(uint256(kSale) ^ index))`. */
+/**
+ * The commitment to `kSale` a quote carries as `kSaleHash`: `keccak256("kosmos.sale.commit" ‖ kSale)`,
+ * what the escrow checks the revealed key against.
+ */
+export function computeSaleKeyCommit(kSale: Hex): Hex {
+  checkKey(kSale, "compute the sale key commitment");
+  return keccak256(concat([stringToHex(SALE_COMMIT_TAG), kSale]));
+}
+
+/** The one-time pad of key `index` of a sale: `keccak256("kosmos.sale.pad" ‖ kSale ‖ uint256(index))`. */
 export function computeSalePad(kSale: Hex, index: number): Hex {
-  return keccak256(numberToHex(hexToBigInt(kSale) ^ BigInt(index), { size: 32 }));
+  checkKey(kSale, "compute a sale pad");
+  if (!Number.isSafeInteger(index) || index < 0) {
+    throw new RangeError(`Cannot compute a sale pad: index ${index} is not a non-negative integer`);
+  }
+  return keccak256(concat([stringToHex(SALE_PAD_TAG), kSale, numberToHex(index, { size: 32 })]));
 }
 
 /** `Z = DEK_0 ⊕ pad_0 ‖ … ‖ DEK_{n-1} ⊕ pad_{n-1}` for 32-byte DEKs. */
@@ -129,6 +167,12 @@ export function decodeSaleKeys(z: Hex, kSale: Hex): Hex[] {
 /** `keccak256(DEK_0 ‖ … ‖ DEK_{n-1})`; for one key, the manifest's `keccak256(DEK)`. */
 export function computeDekCommit(deks: readonly Hex[]): Hex {
   return keccak256(concat([...deks]));
+}
+
+function checkKey(kSale: Hex, what: string): void {
+  if (!isHex(kSale, { strict: true }) || size(kSale) !== 32) {
+    throw new TypeError(`Cannot ${what}: kSale must be 32 bytes of hex`);
+  }
 }
 
 function xor32(a: Hex, b: Hex): Hex {

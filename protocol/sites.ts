@@ -10,10 +10,21 @@
  *
  * The EIP-712 domain is `{ name: "Kosmos Site", version: "1" }`.
  *
+ * Nodes accept an announcement only when the domain itself vouches for it:
+ * its owner publishes a {@link SiteProof} at
+ * `https://DOMAIN/.well-known/kosmos-site.json` ({@link siteProofUrl}), a
+ * JSON object naming the same owner wallet, peer id and encryption key,
+ * signed by that peer's node key over the tagged message of
+ * {@link siteProofMessage}. Whoever controls the domain decides who receives
+ * its visitors; announcing first wins nothing.
+ *
  * ```ts
  * const signed = await signSiteAnnouncement(identity.account, identity.privateKey, body);
  * const bytes = encodeSiteAnnouncement(signed);
  * const site = await verifySiteAnnouncement(decodeSiteAnnouncement(bytes)); // throws a TypeError
+ * const proof = await signSiteProof(identity.privateKey, body); // publish JSON.stringify(proof)
+ * const checked = await verifySiteProof(parseSiteProof(text), { domain: "example.com" });
+ * siteProofMatches(checked, site); // true when the domain vouches for this announcement
  * ```
  */
 import * as dagCbor from "@ipld/dag-cbor";
@@ -115,7 +126,7 @@ export async function verifySiteAnnouncement(
   }
   const publicKey = peerIdFromString(clean.peerId).publicKey;
   const valid = publicKey !== undefined && peerSignature instanceof Uint8Array &&
-    await publicKey.verify(new TextEncoder().encode(signature), peerSignature);
+    await verifyQuietly(() => publicKey.verify(new TextEncoder().encode(signature), peerSignature));
   if (!valid) throw new TypeError(`Cannot verify site "${clean.domain}": bad peer signature`);
   return { ...clean, signature, peerSignature };
 }
@@ -173,4 +184,126 @@ function checkBody(body: SiteAnnouncementBody): SiteAnnouncementBody {
 
 function toTypedMessage(body: SiteAnnouncementBody) {
   return { ...body, timestamp: BigInt(body.timestamp) };
+}
+
+// --- domain proofs -----------------------------------------------------------
+
+/** Where a domain publishes its proof, below its origin. */
+export const SITE_PROOF_PATH = "/.well-known/kosmos-site.json";
+/** Largest proof document, in bytes. */
+export const MAX_SITE_PROOF_BYTES = 4096;
+/** Tag of the message a proof's signature covers; nothing else is signed with it. */
+const SITE_PROOF_TAG = "kosmos-site-proof/1";
+
+/** The fields a domain's proof binds: the same as its site announcement's. */
+export type SiteProofBody = SiteAnnouncementBody;
+
+export interface SiteProof extends SiteProofBody {
+  /** The node key's signature over {@link siteProofMessage}, `0x` + hex. */
+  signature: `0x${string}`;
+}
+
+/**
+ * Where the proof of `domain` is published: `https://DOMAIN/.well-known/kosmos-site.json`,
+ * or plain `http://` for loopback names (`localhost`, `*.localhost`).
+ */
+export function siteProofUrl(domain: string): string {
+  if (!isSiteDomain(domain)) {
+    throw new TypeError(`Cannot locate the proof of ${JSON.stringify(domain)}: not a domain`);
+  }
+  const loopback = domain === "localhost" || domain.endsWith(".localhost");
+  return `${loopback ? "http" : "https"}://${domain}${SITE_PROOF_PATH}`;
+}
+
+/** The bytes a proof's signature covers: a tag, then the bound fields as a JSON array. */
+export function siteProofMessage(body: SiteProofBody): Uint8Array {
+  const clean = checkBody(body);
+  return new TextEncoder().encode(
+    `${SITE_PROOF_TAG}\n${
+      JSON.stringify([clean.v, clean.domain, clean.owner, clean.peerId, clean.encryptionKey, clean.timestamp])
+    }`,
+  );
+}
+
+/** Signs a proof with the node key of `body.peerId`. */
+export async function signSiteProof(
+  peerKey: { sign(data: Uint8Array): Uint8Array | Promise<Uint8Array> },
+  body: SiteProofBody,
+): Promise<SiteProof> {
+  const clean = checkBody(body);
+  const signature = await peerKey.sign(siteProofMessage(clean));
+  return { ...clean, signature: `0x${toHex(signature)}` };
+}
+
+/** Parses a proof document (the text served at {@link siteProofUrl}); throws a `TypeError`. */
+export function parseSiteProof(text: string): SiteProof {
+  if (text.length > MAX_SITE_PROOF_BYTES) throw new TypeError("The site proof is too large");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new TypeError("The site proof is not JSON");
+  }
+  const keys = ["v", "domain", "owner", "peerId", "encryptionKey", "timestamp", "signature"];
+  if (
+    typeof value !== "object" || value === null || Array.isArray(value) ||
+    Object.keys(value).length !== keys.length || !keys.every((k) => k in value)
+  ) {
+    throw new TypeError(`The site proof must be a JSON object with exactly ${keys.join(", ")}`);
+  }
+  return value as SiteProof;
+}
+
+/**
+ * Checks a proof's fields and its node-key signature, and that it is the
+ * proof of `options.domain`; throws a `TypeError` saying what is wrong.
+ */
+export async function verifySiteProof(
+  proof: SiteProof,
+  options: { domain: string; now?: number; maxClockSkew?: number },
+): Promise<SiteProof> {
+  const clean = checkBody(proof);
+  if (clean.domain !== options.domain) {
+    throw new TypeError(`The site proof is for "${clean.domain}", not "${options.domain}"`);
+  }
+  if (clean.timestamp > (options.now ?? Date.now()) + (options.maxClockSkew ?? MAX_SITE_CLOCK_SKEW)) {
+    throw new TypeError("The site proof's timestamp is in the future");
+  }
+  const { signature } = proof;
+  if (typeof signature !== "string" || !/^0x([0-9a-f]{2}){32,256}$/.test(signature)) {
+    throw new TypeError("The site proof's signature must be 0x and lowercase hex");
+  }
+  const publicKey = peerIdFromString(clean.peerId).publicKey;
+  const valid = publicKey !== undefined &&
+    await verifyQuietly(() => publicKey.verify(siteProofMessage(clean), fromHex(signature.slice(2))));
+  if (!valid) throw new TypeError("The site proof is not signed by the node it names");
+  return { ...clean, signature };
+}
+
+/** Whether a verified proof vouches for `site`: the same domain, owner, node and encryption key. */
+export function siteProofMatches(
+  proof: SiteProofBody,
+  site: { domain: string; owner: string; peerId: string; encryptionKey: string },
+): boolean {
+  return proof.domain === site.domain && proof.owner.toLowerCase() === site.owner.toLowerCase() &&
+    proof.peerId === site.peerId && proof.encryptionKey === site.encryptionKey;
+}
+
+function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** A signature check that says false, instead of throwing, when the key is not a point on the curve. */
+async function verifyQuietly(verify: () => boolean | Promise<boolean>): Promise<boolean> {
+  try {
+    return await verify();
+  } catch {
+    return false;
+  }
 }

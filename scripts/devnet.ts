@@ -49,6 +49,10 @@ function fail(message: string): never {
 interface RunningNode {
   child: Deno.ChildProcess;
   url: string;
+  /** The one-time login link the node printed. */
+  loginLink: string;
+  /** The owner's API token, from the node's data dir. */
+  token: string;
 }
 
 const main = new URL("../node/main.ts", import.meta.url).pathname;
@@ -85,15 +89,18 @@ async function startNode(
     }
   })().catch(() => {});
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(splitLines()).getReader();
+  let url = "";
   while (true) {
     const { value, done } = await lines.read();
     if (done) throw new Error(`node ${index} exited before it was up (see its log above)`);
-    const m = value.match(/^Kosmos UI: (\S+)/);
-    if (m) {
+    url ||= value.match(/^Kosmos UI: (\S+)/)?.[1] ?? "";
+    const login = value.match(/^Log in .*: (http\S+)$/);
+    if (url && login) {
       (async () => {
         while (!(await lines.read()).done) { /* drain */ }
       })().catch(() => {});
-      return { child, url: m[1] };
+      const token = (await Deno.readTextFile(`${dataDir}/api-token`)).trim();
+      return { child, url, loginLink: login[1], token };
     }
   }
 }
@@ -151,10 +158,14 @@ async function run(options: DevnetOptions): Promise<number> {
       ]);
       if (!node) break;
       nodes.push(node);
-      const info = await (await fetch(`${node.url}/api/v1/node`)).json();
+      const info = await (await fetch(`${node.url}/api/v1/node`, {
+        headers: { Authorization: `Bearer ${node.token}` },
+      })).json();
       if (i === 0) bootstrap = [info.listen[0]];
       await dev.fund(info.address);
-      console.log(`devnet: node ${i} UI ${node.url}`);
+      console.log(
+        `devnet: node ${i} UI ${node.url} (data dir ${root}/node-${i}) · log in: ${node.loginLink}`,
+      );
     }
     if (nodes.length === options.nodes) console.log(`devnet: ${nodes.length} nodes up; Ctrl-C stops them`);
     const exited = nodes.map((n, i) => n.child.status.then((s) => `node ${i} exited with code ${s.code}`));

@@ -14,15 +14,15 @@ import {
   pageview as sitePageview,
   SITE,
 } from "../node/services/analytics/fixtures_test.ts";
-import { launchBrowser, waitFor } from "./browser/browser.ts";
-import { testLogger } from "./helpers.ts";
+import { launchBrowser, logIn, waitFor } from "./browser/browser.ts";
+import { ownerApp, type RequestableApp, testLogger } from "./helpers.ts";
 
 const quietLog = { error: () => {}, debug: () => {} };
 const minute = 60_000;
 const day = 86_400_000;
 const LIVE = "live.example";
 
-async function withNode(fn: (node: KosmosNode, app: ReturnType<typeof createApp>) => Promise<void>) {
+async function withNode(fn: (node: KosmosNode, app: RequestableApp) => Promise<void>) {
   const dataDir = await Deno.makeTempDir({ prefix: "kosmos-analytics-" });
   const node = await createNode({ dataDir, port: 0, listen: ["/ip4/127.0.0.1/tcp/0"] }, {
     logger: testLogger(),
@@ -32,7 +32,7 @@ async function withNode(fn: (node: KosmosNode, app: ReturnType<typeof createApp>
     node.components.analytics.recordEvents(SITE, BATCH_1, { batchId: "b1" });
     node.components.analytics.recordEvents(SITE, BATCH_2, { batchId: "b2" });
     node.components.analytics.recordEvents(LIVE, liveEvents(Date.now()));
-    await fn(node, createApp(node.facade, { log: quietLog }));
+    await fn(node, ownerApp(createApp(node.facade, { log: quietLog, auth: node.auth }), node));
   } finally {
     await node.stop();
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
@@ -78,7 +78,7 @@ async function assertError(response: Response, status: number, code: string, mes
   if (message) assert.match(body.error.message, message);
 }
 
-function post(app: ReturnType<typeof createApp>, body: unknown, type = "application/json") {
+function post(app: RequestableApp, body: unknown, type = "application/json") {
   return app.request("/api/v2/query", {
     method: "POST",
     headers: { "content-type": type },
@@ -248,6 +248,7 @@ Deno.test("the dashboard hydrates in Chromium: live counter and graph tooltips",
       const page = await browser.newPage({ viewport: { width: 1280, height: 1800 } });
       const errors: string[] = [];
       page.on("pageerror", (err) => errors.push(err.message));
+      await logIn(page, node);
       await page.goto(`${node.url}/sites/${LIVE}?period=7d&compare=previous`);
       for (const island of ["site_graph", "site_realtime"]) {
         await waitFor(

@@ -15,8 +15,9 @@ import type { AnalyticsEvent } from "../protocol/analytics.ts";
 import { pageview } from "../node/services/analytics/fixtures_test.ts";
 import { decryptDataset, getManifest } from "../node/services/blocks/mod.ts";
 import { computeBoundedTable } from "../node/services/analytics/release.ts";
-import { testLogger, waitFor } from "./helpers.ts";
-import { launchBrowser } from "./browser/browser.ts";
+import { ownerApp, type RequestableApp, testLogger, waitFor } from "./helpers.ts";
+import { launchBrowser, logIn } from "./browser/browser.ts";
+import { registerVerifiedSite, startProofServer } from "./site_proofs.ts";
 
 const quietLog = { error: () => {}, debug: () => {} };
 const SITE = "shop.example";
@@ -25,17 +26,24 @@ const day = 86_400_000;
 
 async function withNode(
   options: { budget: number; config?: Partial<NodeConfig> },
-  fn: (node: KosmosNode, app: ReturnType<typeof createApp>) => Promise<void>,
+  fn: (node: KosmosNode, app: RequestableApp) => Promise<void>,
 ) {
   const dataDir = await Deno.makeTempDir({ prefix: "kosmos-releases-" });
-  const node = await createNode({ dataDir, port: 0, listen: ["/ip4/127.0.0.1/tcp/0"], ...options.config }, {
+  await using proofs = await startProofServer();
+  const node = await createNode({
+    dataDir,
+    port: 0,
+    listen: ["/ip4/127.0.0.1/tcp/0"],
+    siteProofOrigins: proofs.origins,
+    ...options.config,
+  }, {
     logger: testLogger(),
     services: { releases: { budget: options.budget } },
   });
   try {
     await node.start();
-    await node.facade.registerSite(SITE);
-    await fn(node, createApp(node.facade, { log: quietLog }));
+    await registerVerifiedSite(node, proofs, SITE);
+    await fn(node, ownerApp(createApp(node.facade, { log: quietLog, auth: node.auth }), node));
   } finally {
     await node.stop();
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
@@ -58,7 +66,7 @@ function traffic(): AnalyticsEvent[] {
   return events;
 }
 
-function post(app: ReturnType<typeof createApp>, body: unknown, domain = SITE) {
+function post(app: RequestableApp, body: unknown, domain = SITE) {
   return app.request(`/api/v1/sites/${domain}/releases`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -272,8 +280,14 @@ Deno.test("visitors who sent Do-Not-Track or Global Privacy Control to POST /api
 
 Deno.test("ε is charged before publishing: a failed publish keeps it spent, and a crash mid-publish is marked on restart", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "kosmos-releases-" });
+  await using proofs = await startProofServer();
   const start = async () => {
-    const node = await createNode({ dataDir, port: 0, listen: ["/ip4/127.0.0.1/tcp/0"] }, {
+    const node = await createNode({
+      dataDir,
+      port: 0,
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      siteProofOrigins: proofs.origins,
+    }, {
       logger: testLogger(),
     });
     await node.start();
@@ -282,7 +296,7 @@ Deno.test("ε is charged before publishing: a failed publish keeps it spent, and
   try {
     let node = await start();
     try {
-      await node.facade.registerSite(SITE);
+      await registerVerifiedSite(node, proofs, SITE);
       node.components.analytics.recordEvents(SITE, traffic());
       const listings = (await node.facade.listListings()).total;
       // The publish path fails (the request is gone) after the charge.
@@ -323,6 +337,7 @@ Deno.test("the Sell statistics form hydrates in Chromium, publishes a release an
       const page = await browser.newPage({ viewport: { width: 1280, height: 1800 } });
       const errors: string[] = [];
       page.on("pageerror", (err) => errors.push(err.message));
+      await logIn(page, node);
       await page.goto(`${node.url}/sites/${SITE}`);
       await page.locator('kosmos-island[data-island="sell_statistics"][data-hydrated="true"]').waitFor({
         timeout: 15_000,

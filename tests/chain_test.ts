@@ -18,8 +18,14 @@ import {
   writeContractsFile,
 } from "../node/services/chain/mod.ts";
 import { TOTAL_SUPPLY } from "../node/services/chain/deploy.ts";
-import { completeSale, createDevClient, makeManifestCid, ONE } from "../node/services/chain/testing.ts";
-import { testLogger } from "./helpers.ts";
+import {
+  completeSale,
+  createDevClient,
+  makeDekCommit,
+  makeManifestCid,
+  ONE,
+} from "../node/services/chain/testing.ts";
+import { ownerApp, testLogger } from "./helpers.ts";
 
 const quietLog = { error: () => {}, debug: () => {} };
 
@@ -35,7 +41,7 @@ async function startNode(dataDir: string, rpcUrl?: string): Promise<KosmosNode> 
 }
 
 function api(node: KosmosNode) {
-  const app = createApp(node.facade, { log: quietLog });
+  const app = ownerApp(createApp(node.facade, { log: quietLog, auth: node.auth }), node);
   return {
     get: (path: string) => app.request(path, { headers: { accept: "application/json" } }),
     post: (path: string, body?: unknown) =>
@@ -91,7 +97,23 @@ Deno.test("a node on its embedded chain serves chain, wallet, stake and arbitrat
       "unsupported_media_type",
     );
     await expectError(await http.post("/api/v1/stakes", []), 422, "unprocessable", /JSON object/);
-    const manifestCid = await makeManifestCid("node listing");
+    // A listing binds the manifest's key commitment, so the node stakes only a manifest it holds.
+    await expectError(
+      await http.post("/api/v1/stakes", { manifestCid: await makeManifestCid("not held"), amount: "100" }),
+      422,
+      "unprocessable",
+      /does not hold its manifest/,
+    );
+    const { manifestCid } = await node.components.datasets.publishDataset(
+      ReadableStream.from([new TextEncoder().encode("time,value\n1,2\n")]),
+      {
+        title: "Node listing",
+        category: "sensors",
+        price: 10n * ONE,
+        licence: "kosmos-research-1",
+        filename: "a.csv",
+      },
+    );
     await expectError(
       await http.post("/api/v1/stakes", { manifestCid, amount: "1", x: 1 }),
       422,
@@ -176,6 +198,7 @@ Deno.test("a node on its embedded chain serves chain, wallet, stake and arbitrat
     }
     const { listingId } = await listDataset(alice, {
       manifestCid: await makeManifestCid("alice"),
+      dekCommit: makeDekCommit("alice"),
       stake: 100n * ONE,
     });
     await expectError(
@@ -203,14 +226,17 @@ Deno.test("a node on its embedded chain serves chain, wallet, stake and arbitrat
       await http.post(`/api/v1/challenges/${listingId}/resolve`, { valid: false }),
       409,
       "conflict",
-      /NotEnoughChallenges/,
+      /NotResolvable/,
     );
-    await challengeListing(carol, { listingId, amount: 10n * ONE });
+    // The challenged stake (10 + 10 + 80) reaches the registry's threshold of 100 tokens.
+    await challengeListing(carol, { listingId, amount: 80n * ONE });
     const { challenges } = await (await http.get("/api/v1/challenges")).json();
     assert.equal(challenges.length, 1);
     assert.equal(challenges[0].listingId, String(listingId));
     assert.equal(challenges[0].challengeCount, 3);
-    assert.equal(challenges[0].threshold, 3);
+    assert.equal(challenges[0].challenged, String(100n * ONE));
+    assert.equal(challenges[0].threshold, String(100n * ONE));
+    assert.equal(challenges[0].resolvable, true);
 
     // The arbitration page lists it and the nav shows it to the arbiter.
     let html = await (await http.page("/arbitration")).text();
@@ -244,8 +270,8 @@ Deno.test("a node on its embedded chain serves chain, wallet, stake and arbitrat
     const resolved = await response.json();
     assert.equal(resolved.valid, false);
     // The stake and the challenge stakes are conserved; challengers get half the stake, less rounding dust.
-    assert.equal(BigInt(resolved.toChallengers) + BigInt(resolved.toTreasury), 130n * ONE);
-    assert.ok(80n * ONE - BigInt(resolved.toChallengers) < 3n);
+    assert.equal(BigInt(resolved.toChallengers) + BigInt(resolved.toTreasury), 200n * ONE);
+    assert.ok(150n * ONE - BigInt(resolved.toChallengers) < 3n);
     assert.equal(await getListing(alice, { listingId }), undefined);
     assert.deepEqual((await (await http.get("/api/v1/challenges")).json()).challenges, []);
 

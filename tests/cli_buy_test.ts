@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { KosmosNode } from "../node/node.ts";
-import { makeCsv } from "./helpers.ts";
+import { asOwner, makeCsv } from "./helpers.ts";
 import { listForSale, startMarketCluster } from "./market_cluster.ts";
 
 const main = new URL("../node/main.ts", import.meta.url).pathname;
@@ -56,7 +56,14 @@ Deno.test("kosmos buy follows a purchase to completion with a progress bar and p
     return await get(...args);
   };
 
-  const { code, stdout, stderr } = await kosmos(["buy", manifestCid, "--url", buyer.url]);
+  const { code, stdout, stderr } = await kosmos([
+    "buy",
+    manifestCid,
+    "--url",
+    buyer.url,
+    "--data-dir",
+    buyer.config.dataDir,
+  ]);
   assert.equal(code, 0, stderr);
   const purchase = JSON.parse(stdout.trim());
   assert.equal(purchase.status, "complete");
@@ -69,14 +76,21 @@ Deno.test("kosmos buy follows a purchase to completion with a progress bar and p
   );
   assert.ok(readAt, stderr);
   assert.equal(readAt[1], `${buyer.url}/api/v1/purchases/${purchase.id}/data`);
-  const body = await fetch(readAt[1]);
+  const body = await fetch(readAt[1], asOwner(buyer));
   assert.equal(body.status, 200);
   assert.deepEqual(new Uint8Array(await body.arrayBuffer()), data);
 });
 
 Deno.test("kosmos buy of a bad listing id ends with one line and exit code 1", async () => {
   await using market = await startMarket();
-  const { code, stdout, stderr } = await kosmos(["buy", "bafy-nope", "--url", market.buyer.url]);
+  const { code, stdout, stderr } = await kosmos([
+    "buy",
+    "bafy-nope",
+    "--url",
+    market.buyer.url,
+    "--data-dir",
+    market.buyer.config.dataDir,
+  ]);
   assert.equal(code, 1);
   assert.equal(stdout, "");
   const lines = stderr.trim().split("\n");

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startNetwork } from "./nodes.ts";
-import { tempDir } from "./helpers.ts";
+import { ownerFetch, tempDir } from "./helpers.ts";
 
 const main = new URL("../node/main.ts", import.meta.url).pathname;
 
@@ -56,19 +56,24 @@ Deno.test("kosmos publish uploads a file with progress and kosmos fetch follows 
     "CC-BY-4.0",
     "--url",
     a.url,
+    "--data-dir",
+    a.config.dataDir,
   ]);
   assert.equal(published.code, 0, published.stderr);
   const result = JSON.parse(published.stdout.trim());
   assert.equal(result.id, result.manifestCid);
   assert.match(published.stderr, /Uploading .* 100 % 2\.2 MiB \/ 2\.2 MiB/);
   assert.match(published.stderr, new RegExp(`Published "Air, Kreuzberg" → ${a.url}/datasets/${result.id}`));
-  const listing = await (await fetch(`${a.url}/api/v1/listings/${result.id}`)).json();
+  const listing = await (await ownerFetch(a, `/api/v1/listings/${result.id}`)).json();
   assert.equal(listing.title, "Air, Kreuzberg");
   assert.equal(listing.price, "1250000000000000000");
   assert.equal(listing.byteLength, new TextEncoder().encode(csv).byteLength);
   assert.equal(listing.manifest.filename, "air.csv");
 
-  const fetched = await kosmos(["fetch", result.manifestCid], { KOSMOS_URL: b.url });
+  const fetched = await kosmos(["fetch", result.manifestCid], {
+    KOSMOS_URL: b.url,
+    KOSMOS_TOKEN: b.apiToken,
+  });
   assert.equal(fetched.code, 0, fetched.stderr);
   const progress = JSON.parse(fetched.stdout.trim());
   assert.equal(progress.status, "complete");
@@ -85,8 +90,8 @@ Deno.test("kosmos publish and fetch end with one line and a non-zero code on mis
   const file = join(dir.path, "x.csv");
   await Deno.writeTextFile(file, makeCsv(2000));
   const fields = ["--title", "X", "--category", "sensors", "--price", "1", "--license", "CC0-1.0"];
-  const expectFailure = async (args: string[], message: RegExp) => {
-    const { code, stderr } = await kosmos(args);
+  const expectFailure = async (args: string[], message: RegExp, token = a.apiToken) => {
+    const { code, stderr } = await kosmos(args, { KOSMOS_TOKEN: token });
     const lines = stderr.trim().split("\n").filter((l) => !/^(Uploading|Fetching) /.test(l));
     assert.notEqual(code, 0);
     assert.equal(lines.length, 1, lines.join("\n"));
@@ -136,6 +141,24 @@ Deno.test("kosmos publish and fetch end with one line and a non-zero code on mis
       /cannot reach a Kosmos node at http:\/\/127\.0\.0\.1:\d+/,
     );
   });
+  await t.step(
+    "a wrong token",
+    () =>
+      expectFailure(
+        ["publish", file, ...fields, "--url", a.url],
+        /refused x\.csv: The bearer token is not this node's API token \(401\)/,
+        "0".repeat(64),
+      ),
+  );
+  await t.step(
+    "no token",
+    () =>
+      expectFailure(
+        ["publish", file, ...fields, "--url", a.url, "--data-dir", dir.path],
+        /no API token at .*api-token.*KOSMOS_TOKEN/,
+        "",
+      ),
+  );
   await t.step(
     "fetch of a malformed CID",
     () => expectFailure(["fetch", "bafy-nope", "--url", a.url], /cannot fetch bafy-nope: .*\(422\)/),

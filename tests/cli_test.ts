@@ -4,7 +4,7 @@
  * restart keeps its identity.
  */
 import assert from "node:assert/strict";
-import { tempDir } from "./helpers.ts";
+import { asOwner, tempDir } from "./helpers.ts";
 import { startKosmosProcess } from "./process.ts";
 
 const main = new URL("../node/main.ts", import.meta.url).pathname;
@@ -85,14 +85,14 @@ Deno.test("kosmos keeps its peer id and wallet across restarts and exits 0 on SI
   await using dir = await tempDir();
   const identities: { peerId: string; address: string }[] = [];
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    const { child, url } = await startKosmosProcess(["--data-dir", dir.path, "--port", "0"]);
+    const { child, url, token } = await startKosmosProcess(["--data-dir", dir.path, "--port", "0"]);
     try {
-      const info = await (await fetch(`${url}/api/v1/node`)).json();
+      const info = await (await fetch(`${url}/api/v1/node`, asOwner(token))).json();
       assert.match(info.peerId, /^12D3KooW/);
       assert.match(info.address, /^0x[0-9a-fA-F]{40}$/);
       assert.equal(info.chain.chainId, 31337);
       identities.push({ peerId: info.peerId, address: info.address });
-      const page = await fetch(`${url}/network`);
+      const page = await fetch(`${url}/network`, asOwner(token));
       assert.equal(page.status, 200);
       assert.match(await page.text(), new RegExp(info.peerId));
     } finally {

@@ -12,7 +12,7 @@ import { decryptDataset, getManifest } from "../node/services/blocks/mod.ts";
 import type { KosmosNode } from "../node/node.ts";
 import { makeManifestCid } from "../node/services/chain/testing.ts";
 import { startNetwork } from "./nodes.ts";
-import { waitFor } from "./helpers.ts";
+import { ownerApp, ownerFetch, waitFor } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
 const quietLog = { error: () => {}, debug: () => {} };
@@ -67,7 +67,7 @@ const valid: Upload = {
 };
 
 async function publish(node: KosmosNode, upload: Upload): Promise<Response> {
-  return await fetch(`${node.url}/api/v1/datasets`, { method: "POST", body: formOf(upload) });
+  return await ownerFetch(node, `/api/v1/datasets`, { method: "POST", body: formOf(upload) });
 }
 
 async function expectError(response: Response, status: number, code: string, message?: RegExp) {
@@ -81,8 +81,8 @@ async function expectError(response: Response, status: number, code: string, mes
   if (message) assert.match(body.error.message, message);
 }
 
-async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url);
+async function getJson<T>(node: KosmosNode, path: string): Promise<T> {
+  const response = await ownerFetch(node, path);
   const body = await response.json();
   assert.equal(response.status, 200, JSON.stringify(body));
   return body as T;
@@ -106,7 +106,7 @@ Deno.test("the dataset API publishes, validates, lists and fetches across two no
       assert.equal(response.headers.get("location"), `/api/v1/listings/${body.id}`);
       airId = body.id;
 
-      const listing = await getJson<ListingDetail>(`${a.url}/api/v1/listings/${airId}`);
+      const listing = await getJson<ListingDetail>(a, `/api/v1/listings/${airId}`);
       assert.equal(listing.title, valid.title);
       assert.equal(listing.price, "2500000000000000000");
       assert.equal(listing.seller, a.address);
@@ -132,10 +132,10 @@ Deno.test("the dataset API publishes, validates, lists and fetches across two no
 
   await t.step("bad uploads get the right 4xx and leave nothing stored", async () => {
     const before = await a.components.blocks.usage();
-    const listed = (await getJson<ListingsPage>(`${a.url}/api/v1/listings`)).total;
+    const listed = (await getJson<ListingsPage>(a, `/api/v1/listings`)).total;
     const small = makeCsv(4000);
     const post = (body: BodyInit, headers: Record<string, string> = {}) =>
-      fetch(`${a.url}/api/v1/datasets`, { method: "POST", body, headers });
+      ownerFetch(a, `/api/v1/datasets`, { method: "POST", body, headers });
 
     await expectError(
       await post(JSON.stringify(valid), { "content-type": "application/json" }),
@@ -212,7 +212,10 @@ Deno.test("the dataset API publishes, validates, lists and fetches across two no
     fieldAfter.append("description", "late");
     await expectError(await post(fieldAfter), 400, "bad_request", /must be the last part/);
     // Larger than the node accepts: refused while streaming, after some chunks were already written.
-    const limited = createApp(a.facade, { log: quietLog, maxUploadBytes: 1.5 * MiB });
+    const limited = ownerApp(
+      createApp(a.facade, { log: quietLog, maxUploadBytes: 1.5 * MiB, auth: a.auth }),
+      a,
+    );
     const request = new Request("http://localhost/api/v1/datasets", {
       method: "POST",
       body: formOf({ ...valid, file: makeCsv(3 * MiB) }),
@@ -227,7 +230,7 @@ Deno.test("the dataset API publishes, validates, lists and fetches across two no
     await expectError(await limited.request(streamed), 413, "payload_too_large", /larger than/);
 
     assert.deepEqual(await a.components.blocks.usage(), before, "no blocks were left behind");
-    assert.equal((await getJson<ListingsPage>(`${a.url}/api/v1/listings`)).total, listed);
+    assert.equal((await getJson<ListingsPage>(a, `/api/v1/listings`)).total, listed);
   });
 
   await t.step("GET /api/v1/listings searches, filters and sorts, on both nodes", async () => {
@@ -253,10 +256,10 @@ Deno.test("the dataset API publishes, validates, lists and fetches across two no
     for (const node of [a, b]) {
       await waitFor(
         `three listings on ${node === a ? "A" : "B"}`,
-        async () => (await getJson<ListingsPage>(`${node.url}/api/v1/listings`)).total === 3,
+        async () => (await getJson<ListingsPage>(node, `/api/v1/listings`)).total === 3,
       );
       const titles = async (query: string) =>
-        (await getJson<ListingsPage>(`${node.url}/api/v1/listings?${query}`)).listings.map((l) => l.title);
+        (await getJson<ListingsPage>(node, `/api/v1/listings?${query}`)).listings.map((l) => l.title);
       assert.deepEqual((await titles("q=air")).sort(), ["Air quality, Berlin", "Grid load, Lisbon"]);
       assert.deepEqual(await titles("q=taxi"), ["Taxi trips, May"]);
       assert.deepEqual(await titles("category=energy"), ["Grid load, Lisbon"]);
@@ -272,30 +275,30 @@ Deno.test("the dataset API publishes, validates, lists and fetches across two no
       ]);
       assert.deepEqual(await titles("q=nothing-matches-this"), []);
     }
-    await expectError(await fetch(`${a.url}/api/v1/listings?sort=cheapest`), 400, "bad_request", /sort/);
+    await expectError(await ownerFetch(a, `/api/v1/listings?sort=cheapest`), 400, "bad_request", /sort/);
     await expectError(
-      await fetch(`${a.url}/api/v1/listings?category=weather`),
+      await ownerFetch(a, `/api/v1/listings?category=weather`),
       400,
       "bad_request",
       /category/,
     );
-    await expectError(await fetch(`${a.url}/api/v1/listings?colour=red`), 400, "bad_request", /colour/);
-    await expectError(await fetch(`${a.url}/api/v1/listings?limit=lots`), 400, "bad_request", /limit/);
-    await expectError(await fetch(`${a.url}/api/v1/listings/nope`), 400, "bad_request");
+    await expectError(await ownerFetch(a, `/api/v1/listings?colour=red`), 400, "bad_request", /colour/);
+    await expectError(await ownerFetch(a, `/api/v1/listings?limit=lots`), 400, "bad_request", /limit/);
+    await expectError(await ownerFetch(a, `/api/v1/listings/nope`), 400, "bad_request");
     const unknown = "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
-    await expectError(await fetch(`${a.url}/api/v1/listings/${unknown}`), 404, "not_found");
+    await expectError(await ownerFetch(a, `/api/v1/listings/${unknown}`), 404, "not_found");
   });
 
   await t.step("POST /api/v1/fetches on the second node reaches complete", async () => {
     // B may already replicate every listing it indexed: ask about a dataset nobody published.
     await expectError(
-      await fetch(`${b.url}/api/v1/fetches/${await makeManifestCid("never published")}`),
+      await ownerFetch(b, `/api/v1/fetches/${await makeManifestCid("never published")}`),
       404,
       "not_found",
       /POST \/api\/v1\/fetches/,
     );
     await expectError(
-      await fetch(`${b.url}/api/v1/fetches`, {
+      await ownerFetch(b, `/api/v1/fetches`, {
         method: "POST",
         body: "{}",
         headers: { "content-type": "application/json" },
@@ -305,11 +308,11 @@ Deno.test("the dataset API publishes, validates, lists and fetches across two no
       /manifest CID/,
     );
     await expectError(
-      await fetch(`${b.url}/api/v1/fetches`, { method: "POST", body: airId }),
+      await ownerFetch(b, `/api/v1/fetches`, { method: "POST", body: airId }),
       415,
       "unsupported_media_type",
     );
-    const started = await fetch(`${b.url}/api/v1/fetches`, {
+    const started = await ownerFetch(b, `/api/v1/fetches`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ manifestCid: airId }),
@@ -318,7 +321,7 @@ Deno.test("the dataset API publishes, validates, lists and fetches across two no
     assert.equal(started.headers.get("location"), `/api/v1/fetches/${airId}`);
     assert.ok(["queued", "running", "complete"].includes(((await started.json()) as FetchView).status));
     const done = await waitFor("the fetch on B to complete", async () => {
-      const progress = await getJson<FetchView>(`${b.url}/api/v1/fetches/${airId}`);
+      const progress = await getJson<FetchView>(b, `/api/v1/fetches/${airId}`);
       assert.notEqual(progress.status, "failed", progress.error ?? "");
       return progress.status === "complete" ? progress : undefined;
     }, { timeout: 30_000 });
@@ -326,7 +329,7 @@ Deno.test("the dataset API publishes, validates, lists and fetches across two no
     assert.equal(done.chunksVerified, 3);
     assert.ok(done.bytes > csv.byteLength);
     assert.ok(done.providers.includes(a.peerId));
-    const listing = await getJson<ListingDetail>(`${b.url}/api/v1/listings/${airId}`);
+    const listing = await getJson<ListingDetail>(b, `/api/v1/listings/${airId}`);
     assert.equal(listing.fetch?.status, "complete");
     assert.equal(listing.manifest?.format, "csv");
   });

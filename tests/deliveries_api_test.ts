@@ -1,11 +1,13 @@
 /**
  * Exports and deliveries over HTTP with a real purchase: a seller and a buyer
  * on loopback and one anvil; the buyer exports the purchase as CSV and NDJSON
- * and delivers it to a directory and to a webhook that fails before accepting.
+ * and delivers it to a directory and to a webhook that fails before accepting,
+ * both allowed by the buyer's config (the webhook listens on loopback, which
+ * deliveries reach only when `deliveryWebhookAllow` names it).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { waitFor } from "./helpers.ts";
+import { ownerFetch, waitFor } from "./helpers.ts";
 import { listForSale, startMarketCluster } from "./market_cluster.ts";
 
 const ONE = 10n ** 18n;
@@ -30,8 +32,12 @@ Deno.test("deliveries API exports a real purchase and delivers it to a directory
     return new Response(null, { status: 204 });
   });
   try {
+    const outDir = await Deno.makeTempDir({ prefix: "kosmos-export-" });
+    dirs.push(outDir);
     const seller = await cluster.start();
-    const buyer = await cluster.start();
+    const buyer = await cluster.start({
+      config: { deliveryWebhookAllow: ["127.0.0.1"], deliveryDirectoryAllow: [outDir] },
+    });
 
     const data = new TextEncoder().encode(ROWS.map((r) => JSON.stringify(r)).join("\n") + "\n");
     const { manifestCid } = await listForSale(seller, data, {
@@ -40,7 +46,7 @@ Deno.test("deliveries API exports a real purchase and delivers it to a directory
       filename: "cities.ndjson",
       viewers: [buyer],
     });
-    const api = (path: string, init?: RequestInit) => fetch(`${buyer.url}/api/v1${path}`, init);
+    const api = (path: string, init?: RequestInit) => ownerFetch(buyer, `/api/v1${path}`, init);
     const post = (path: string, body: unknown) =>
       api(path, {
         method: "POST",
@@ -90,15 +96,28 @@ Deno.test("deliveries API exports a real purchase and delivers it to a directory
       body: "{",
     });
     assert.equal(notJson.status, 400);
+    // Targets outside the allow-lists: a clear 400 naming the problem.
+    for (
+      const body of [
+        { connector: "directory", dir: "/tmp" },
+        { connector: "directory", dir: `${outDir}/../elsewhere` },
+        { connector: "webhook", url: "http://10.0.0.1/hook" },
+        { connector: "webhook", url: `http://[::1]:${hook.addr.port}/hook` },
+      ]
+    ) {
+      const res = await post(`/purchases/${id}/deliveries`, body);
+      assert.equal(res.status, 400, JSON.stringify(body));
+      const { error } = await res.json();
+      assert.equal(error.code, "bad_request");
+      assert.match(error.message, /^Cannot deliver to .*(deliveryDirectoryAllow|deliveryWebhookAllow)/);
+    }
     const missing = await post(`/purchases/${crypto.randomUUID()}/deliveries`, {
       connector: "directory",
       dir: "/tmp",
     });
     assert.equal(missing.status, 404);
 
-    // A directory delivery.
-    const outDir = await Deno.makeTempDir({ prefix: "kosmos-export-" });
-    dirs.push(outDir);
+    // A directory delivery, allowed by the config.
     const toDir = await post(`/purchases/${id}/deliveries`, {
       connector: "directory",
       dir: outDir,

@@ -25,10 +25,23 @@ Deno.test("deno task devnet: three nodes on one anvil and one deployment, funded
       out += value;
     }
     const urls = [...out.matchAll(/node \d UI (http:\/\/127\.0\.0\.1:\d+)/g)].map((m) => m[1]);
+    const dirs = [
+      ...out.matchAll(/node \d UI \S+ \(data dir (\S+)\) · log in: http:\/\/127\.0\.0\.1:\d+\/login\?code=/g),
+    ]
+      .map((m) => m[1]);
+    assert.equal(dirs.length, 3, "devnet prints every node's data dir and login link");
+    const tokens = new Map(
+      await Promise.all(
+        urls.map(async (u, i) => [u, (await Deno.readTextFile(`${dirs[i]}/api-token`)).trim()] as const),
+      ),
+    );
+    const owner = (u: string) => ({ headers: { Authorization: `Bearer ${tokens.get(u)}` } });
     const rpcUrl = out.match(/anvil at (\S+)/)![1];
     assert.equal(urls.length, 3);
     const infos = await waitFor("every node to list the two others", async () => {
-      const infos = await Promise.all(urls.map(async (u) => await (await fetch(`${u}/api/v1/node`)).json()));
+      const infos = await Promise.all(
+        urls.map(async (u) => await (await fetch(`${u}/api/v1/node`, owner(u))).json()),
+      );
       return infos.every((i) => i.peers.length === 2) ? infos : undefined;
     }, { timeout: 10_000 });
     for (const info of infos) {
@@ -38,12 +51,12 @@ Deno.test("deno task devnet: three nodes on one anvil and one deployment, funded
       assert.ok(BigInt(info.chain.balance) > 0n, "every wallet is funded");
     }
     const contracts = await Promise.all(
-      urls.map(async (u) => (await (await fetch(`${u}/api/v1/chain`)).json()).contracts),
+      urls.map(async (u) => (await (await fetch(`${u}/api/v1/chain`, owner(u))).json()).contracts),
     );
     assert.ok(contracts[0]?.registry, "the contracts are deployed");
     for (const c of contracts) assert.deepEqual(c, contracts[0], "every node uses the one deployment");
     for (const u of urls) {
-      const wallet = await (await fetch(`${u}/api/v1/wallet`)).json();
+      const wallet = await (await fetch(`${u}/api/v1/wallet`, owner(u))).json();
       assert.equal(wallet.balances.token, String(10_000n * 10n ** 18n), "every wallet holds devnet tokens");
     }
     child.kill("SIGINT");

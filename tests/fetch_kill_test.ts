@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startNetwork } from "./nodes.ts";
-import { waitFor } from "./helpers.ts";
+import { ownerFetch, waitFor } from "./helpers.ts";
 import { startKosmosProcess } from "./process.ts";
 import { openBlockStore, prepareDataset } from "../node/services/blocks/mod.ts";
 
@@ -65,17 +65,17 @@ Deno.test("a fetch killed with SIGKILL resumes after restart without re-download
     const first = await startKosmos(flags);
     try {
       await waitFor("the new node to connect to the provider", async () => {
-        const info = await (await fetch(`${first.url}/api/v1/node`)).json();
+        const info = await (await ownerFetch(first, `/api/v1/node`)).json();
         return info.peers.includes(a.peerId);
       });
-      const res = await fetch(`${first.url}/api/v1/fetches`, {
+      const res = await ownerFetch(first, `/api/v1/fetches`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ manifestCid: prepared.manifestCid }),
       });
       assert.equal(res.status, 202, await res.text());
       await waitFor("at least 20 verified chunks", async () => {
-        const progress = await (await fetch(`${first.url}/api/v1/fetches/${prepared.manifestCid}`)).json();
+        const progress = await (await ownerFetch(first, `/api/v1/fetches/${prepared.manifestCid}`)).json();
         return progress.chunksVerified >= 20;
       }, { timeout: 20_000, interval: 20 });
     } finally {
@@ -95,7 +95,7 @@ Deno.test("a fetch killed with SIGKILL resumes after restart without re-download
     const second = await startKosmos(flags);
     try {
       const done = await waitFor("the resumed fetch to complete", async () => {
-        const res = await fetch(`${second.url}/api/v1/fetches/${prepared.manifestCid}`);
+        const res = await ownerFetch(second, `/api/v1/fetches/${prepared.manifestCid}`);
         const progress = await res.json();
         return progress.status === "complete" ? progress : undefined;
       }, { timeout: 30_000, interval: 100 });

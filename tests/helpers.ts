@@ -1,7 +1,8 @@
 /**
  * Shared helpers for tests that cross services: temp dirs, polling for a
  * condition with a timeout (instead of sleeping), a quiet logger, reading
- * back every file under a data dir, and a sample CSV.
+ * back every file under a data dir, a sample CSV, and calling a node's API as
+ * its owner (with its API token).
  */
 import { createLogger } from "../node/log.ts";
 
@@ -58,4 +59,39 @@ export function makeCsv(bytes: number): Uint8Array<ArrayBuffer> {
     size += line.length + 1;
   }
   return new TextEncoder().encode(lines.join("\n") + "\n");
+}
+
+/** Anything that knows a node's API token: an in-process node, a child process, or the token itself. */
+export type TokenHolder = { apiToken: string } | { token: string } | string;
+
+/** `init` with the owner's `Authorization: Bearer` header added. */
+export function asOwner(holder: TokenHolder, init: RequestInit = {}): RequestInit {
+  const token = typeof holder === "string" ? holder : "apiToken" in holder ? holder.apiToken : holder.token;
+  const headers = new Headers(init.headers);
+  headers.set("Authorization", `Bearer ${token}`);
+  return { ...init, headers };
+}
+
+/** `fetch(node.url + path)` as the node's owner. */
+export function ownerFetch(
+  node: { url: string } & ({ apiToken: string } | { token: string }),
+  path: string,
+  init: RequestInit = {},
+): Promise<Response> {
+  return fetch(new URL(path, node.url), asOwner(node, init));
+}
+
+/** What tests call on an app made with `createApp`. */
+export interface RequestableApp {
+  request(input: string | Request, init?: RequestInit): Response | Promise<Response>;
+}
+
+/** `app` whose `request()` sends the owner's token (for apps made with `createApp`). */
+export function ownerApp(app: RequestableApp, holder: TokenHolder): RequestableApp {
+  return {
+    request: (input, init) =>
+      typeof input === "string" ? app.request(input, asOwner(holder, init)) : app.request(
+        new Request(input, asOwner(holder, { ...init, headers: init?.headers ?? input.headers })),
+      ),
+  };
 }

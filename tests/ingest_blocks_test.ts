@@ -5,6 +5,7 @@
  * the proxy going away, and the owner gets every event exactly once from the
  * replica when it comes back. A block tampered with in transit is refused
  * until a valid copy is served; forged or misaddressed notices are rejected.
+ * Sites are verified through proofs served by a local web server.
  */
 import { pageview } from "../node/services/analytics/fixtures_test.ts";
 import assert from "node:assert/strict";
@@ -27,7 +28,9 @@ import { openDatabase } from "../node/services/db/mod.ts";
 import { sealBatch } from "../node/services/ingest/mod.ts";
 import { decodeRequest, OP_GET, Status } from "../node/services/transfer/mod.ts";
 import { startNetwork } from "./nodes.ts";
-import { readFilesUnder, testLogger, waitFor } from "./helpers.ts";
+import { registerVerifiedSite, startProofServer } from "./site_proofs.ts";
+import { signSealedBatch } from "../protocol/ingest.ts";
+import { ownerFetch, readFilesUnder, testLogger, waitFor } from "./helpers.ts";
 
 const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0";
 
@@ -56,16 +59,24 @@ function collect(node: KosmosNode): AnalyticsEvent[] {
  * events; `received` collects what B stores.
  */
 async function startSiteOwner(domain: string) {
-  const net = await startNetwork(2);
+  const proofs = await startProofServer();
+  const net = await startNetwork(2, { siteProofOrigins: proofs.origins }).catch(async (err) => {
+    await proofs.stop();
+    throw err;
+  });
+  const stop = async () => {
+    await net.stop();
+    await proofs.stop();
+  };
   try {
     await net.waitForMesh();
     const [a, b] = net.nodes;
     const received = collect(b);
-    await b.facade.registerSite(domain);
+    await registerVerifiedSite(b, proofs, domain);
     await waitFor("A to learn the site", () => a.components.sites.getSite(domain));
-    return { ...net, a, b, received };
+    return { ...net, a, b, received, proofs, stop, [Symbol.asyncDispose]: stop };
   } catch (err) {
-    await net.stop();
+    await stop();
     throw err;
   }
 }
@@ -80,7 +91,7 @@ async function assertNoPlaintext(node: KosmosNode, secret: string): Promise<void
 }
 
 async function countPageviews(node: KosmosNode, domain: string): Promise<number> {
-  const res = await fetch(`${node.url}/api/v2/query`, {
+  const res = await ownerFetch(node, `/api/v2/query`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ site_id: domain, date_range: "day", metrics: ["pageviews"] }),
@@ -115,11 +126,12 @@ function notice(op: BatchNotice["op"], cid: string, site: string): Uint8Array {
 }
 
 Deno.test("a batch sealed while its owner is offline reaches the owner from a replica after the proxy stops", async () => {
-  await using net = await startNetwork(3);
+  await using proofs = await startProofServer();
+  await using net = await startNetwork(3, { siteProofOrigins: proofs.origins });
   await net.waitForMesh();
   const [c, a, b] = net.nodes;
   const domain = "offline-owner.example";
-  await b.facade.registerSite(domain);
+  await registerVerifiedSite(b, proofs, domain);
   await waitFor(
     "A and C to learn the site",
     () => a.components.sites.getSite(domain) && c.components.sites.getSite(domain),
@@ -158,6 +170,7 @@ Deno.test("a batch sealed while its owner is offline reaches the owner from a re
     listen: ["/ip4/127.0.0.1/tcp/0"],
     bootstrap: [c.components.p2p.listenAddresses()[0]],
     rpcUrl: net.anvil.rpcUrl,
+    siteProofOrigins: proofs.origins,
   }, { logger: testLogger() });
   const received = collect(b2);
   await b2.start();
@@ -232,10 +245,16 @@ Deno.test("the owner and replicas reject forged, misaddressed and malformed batc
   const event = pageview(Date.now(), "0123456789abcdef0123456789abcdef", "/forged", { hostname: domain });
   const wrongKey = await crypto.subtle.generateKey({ name: "X25519" }, true, ["deriveBits"]) as CryptoKeyPair;
   const wrongPublic = new Uint8Array(await crypto.subtle.exportKey("raw", wrongKey.publicKey));
+  // Signed by A, a proxy, so that what is refused is the sealing and addressing, not the signature.
+  const signer = { proxy: a.peerId, key: a.components.identity.privateKey };
   const put = async (site: string, publicKey: Uint8Array) =>
     (await a.components.blocks.put(
       encodeSealedBatch(
-        await sealBatch([event], { id: crypto.randomUUID().replaceAll("-", ""), site, publicKey }),
+        await signSealedBatch(
+          await sealBatch([event], { id: crypto.randomUUID().replaceAll("-", ""), site, publicKey }),
+          signer,
+          { from: event.ts, to: event.ts },
+        ),
       ),
     )).toString();
   const ownerKey = b.components.sites.encryptionKey.publicKey;
@@ -298,6 +317,7 @@ Deno.test("batches an older version kept as bytes in SQLite become blocks, reach
     listen: ["/ip4/127.0.0.1/tcp/0"],
     bootstrap: [b.components.p2p.listenAddresses()[0]],
     rpcUrl: net.anvil.rpcUrl,
+    siteProofOrigins: net.proofs.origins,
   }, { logger: testLogger(), services: { ingest: { retention: 1000 } } });
   await a2.start();
   try {

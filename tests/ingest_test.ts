@@ -4,12 +4,15 @@
  * dir never holds a plaintext event; bad input gets the right status and drop
  * header and is never stored; a flood from one client is rate-limited while
  * the node keeps answering others; a node that joins later learns the site.
+ * Sites are verified through their published proof, served by a local web
+ * server (`site_proofs.ts`).
  */
 import assert from "node:assert/strict";
 import type { AnalyticsEvent } from "../protocol/analytics.ts";
 import type { KosmosNode } from "../node/node.ts";
 import { startNetwork } from "./nodes.ts";
-import { readFilesUnder, waitFor } from "./helpers.ts";
+import { registerVerifiedSite, startProofServer } from "./site_proofs.ts";
+import { ownerFetch, readFilesUnder, waitFor } from "./helpers.ts";
 
 const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0";
 
@@ -36,12 +39,13 @@ function contains(haystack: Uint8Array, needle: string): boolean {
 }
 
 Deno.test("events posted to node A for a site owned by node B reach B decrypted; A stores no plaintext", async () => {
-  await using net = await startNetwork(2);
+  await using proofs = await startProofServer();
+  await using net = await startNetwork(2, { siteProofOrigins: proofs.origins });
   await net.waitForMesh();
   const [a, b] = net.nodes;
   const seen = collect(b);
   const domain = "shop.example";
-  const response = await fetch(`${b.url}/api/v1/sites`, {
+  const response = await ownerFetch(b, `/api/v1/sites`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ domain }),
@@ -50,8 +54,14 @@ Deno.test("events posted to node A for a site owned by node B reach B decrypted;
   const site = await response.json();
   assert.equal(site.peerId, b.peerId);
   assert.match(site.snippet, /data-domain="shop\.example"/);
+  assert.equal(site.status, "pending", "nobody takes events for a domain before it vouches for this node");
+  assert.equal(site.proofUrl, `${proofs.url}/shop.example/.well-known/kosmos-site.json`);
+  proofs.publish(domain, site.proof);
+  const checked = await ownerFetch(b, `/api/v1/sites/${domain}/check`, { method: "POST" });
+  assert.equal(checked.status, 200);
+  assert.equal((await checked.json()).status, "verified");
   assert.deepEqual(
-    (await (await fetch(`${b.url}/api/v1/sites`)).json()).sites.map((s: { domain: string }) => s.domain),
+    (await (await ownerFetch(b, `/api/v1/sites`)).json()).sites.map((s: { domain: string }) => s.domain),
     [
       domain,
     ],
@@ -102,11 +112,15 @@ Deno.test("events posted to node A for a site owned by node B reach B decrypted;
 });
 
 Deno.test("POST /api/event answers bad input, bots, unknown sites and opted-out visitors without storing them", async () => {
-  await using net = await startNetwork(1, { trustedProxies: ["127.0.0.1"] });
+  await using proofs = await startProofServer();
+  await using net = await startNetwork(1, {
+    trustedProxies: ["127.0.0.1"],
+    siteProofOrigins: proofs.origins,
+  });
   const [node] = net.nodes;
   const seen = collect(node);
   const domain = "blog.example";
-  await node.facade.registerSite(domain);
+  await registerVerifiedSite(node, proofs, domain);
   const ok = { n: "pageview", u: "https://blog.example/kept", d: domain, r: null };
 
   let res = await postEvent(node, "{ not json");
@@ -155,9 +169,13 @@ Deno.test("POST /api/event answers bad input, bots, unknown sites and opted-out 
 });
 
 Deno.test("a flood from one client is rate-limited while the node keeps answering others", async () => {
-  await using net = await startNetwork(1, { trustedProxies: ["127.0.0.1"] });
+  await using proofs = await startProofServer();
+  await using net = await startNetwork(1, {
+    trustedProxies: ["127.0.0.1"],
+    siteProofOrigins: proofs.origins,
+  });
   const [node] = net.nodes;
-  await node.facade.registerSite("busy.example");
+  await registerVerifiedSite(node, proofs, "busy.example");
   const event = { n: "pageview", u: "https://busy.example/", d: "busy.example", r: null };
   const flood = await Promise.all(
     Array.from({ length: 300 }, () => postEvent(node, event, { "X-Forwarded-For": "203.0.113.66" })),
@@ -173,7 +191,7 @@ Deno.test("a flood from one client is rate-limited while the node keeps answerin
   const other = await postEvent(node, event, { "X-Forwarded-For": "198.51.100.5" });
   assert.equal(other.status, 202);
   assert.equal(other.headers.get("x-kosmos-dropped"), null);
-  const info = await fetch(`${node.url}/api/v1/node`);
+  const info = await ownerFetch(node, `/api/v1/node`);
   assert.equal(info.status, 200);
   await info.body?.cancel();
 });

@@ -10,8 +10,8 @@ import { createNode } from "../node/node.ts";
 import { createApp } from "../web/app.ts";
 import type { ListingDetail, ListingsPage } from "../web/facade.ts";
 import { listDataset, transferToken } from "../node/services/chain/mod.ts";
-import { createDevClient, ONE } from "../node/services/chain/testing.ts";
-import { tempDir, testLogger, waitFor } from "./helpers.ts";
+import { createDevClient, makeDekCommit, ONE } from "../node/services/chain/testing.ts";
+import { ownerApp, tempDir, testLogger, waitFor } from "./helpers.ts";
 
 const quietLog = { error: () => {}, debug: () => {} };
 
@@ -27,7 +27,7 @@ Deno.test("listings carry the registry stake and challenge count, sort by stake 
   });
   await node.start();
   try {
-    const app = createApp(node.facade, { log: quietLog });
+    const app = ownerApp(createApp(node.facade, { log: quietLog, auth: node.auth }), node);
     const json = async <T>(path: string, body?: unknown, status = 200): Promise<T> => {
       const response = await app.request(path, {
         method: body === undefined ? "GET" : "POST",
@@ -80,6 +80,7 @@ Deno.test("listings carry the registry stake and challenge count, sort by stake 
     await transferToken(chain.client, { to: alice.walletClient.account.address, amount: 1000n * ONE });
     const { listingId: aliceListing } = await listDataset(alice, {
       manifestCid: b.manifestCid,
+      dekCommit: makeDekCommit(b.manifestCid),
       stake: 200n * ONE,
     });
     const stakedB = await waitFor("alice's stake on b", async () => {

@@ -19,6 +19,7 @@ import {
   sealDek,
 } from "../node/services/market/delegate.ts";
 import { listForSale, startMarketCluster, waitForListing } from "./market_cluster.ts";
+import { ownerFetch } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
 const ONE = 10n ** 18n;
@@ -69,7 +70,9 @@ Deno.test("a delegate sells a stopped seller's listing: quote, reveal, 80/10/10 
 
   await t.step("a delegate given a wrong DEK rejects it and stores nothing", async () => {
     const client = seller.components.chain.client;
-    await seller.components.chain.exclusive(() => setSaleDelegate(client, { delegate: gateway.address }));
+    await seller.components.chain.exclusive(() =>
+      setSaleDelegate(client, { listingId, delegate: gateway.address })
+    );
     const hello = await sendRaw(seller, gateway, encodeDelegateRequest({ v: 1, type: "hello" }));
     assert.ok("publicKey" in hello);
     assert.equal(hello.address, gateway.address);
@@ -98,7 +101,7 @@ Deno.test("a delegate sells a stopped seller's listing: quote, reveal, 80/10/10 
   });
 
   await t.step("POST /api/v1/listings/:id/delegates hands the key to the gateway", async () => {
-    const res = await fetch(`${seller.url}/api/v1/listings/${manifestCid}/delegates`, {
+    const res = await ownerFetch(seller, `/api/v1/listings/${manifestCid}/delegates`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ peerId: gateway.peerId }),
@@ -109,7 +112,7 @@ Deno.test("a delegate sells a stopped seller's listing: quote, reveal, 80/10/10 
     assert.equal(view.registryListingId, String(listingId));
     const key = gateway.components.delegation.getDelegatedKey(manifestCid);
     assert.deepEqual(key?.dek, seller.components.datasets.getDatasetKey(manifestCid));
-    const bad = await fetch(`${seller.url}/api/v1/listings/${manifestCid}/delegates`, {
+    const bad = await ownerFetch(seller, `/api/v1/listings/${manifestCid}/delegates`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ peerId: "nope" }),

@@ -12,7 +12,7 @@ import { startAnvil } from "../node/services/chain/anvil.ts";
 import { setUpDevChain } from "../node/services/chain/dev_chain.ts";
 import { getContractsPath, writeContractsFile } from "../node/services/chain/contracts.ts";
 import type { SaleRecord } from "../node/services/market/mod.ts";
-import { makeCsv, testLogger, waitFor } from "./helpers.ts";
+import { makeCsv, ownerFetch, testLogger, waitFor } from "./helpers.ts";
 import { listForSale } from "./market_cluster.ts";
 import { startKosmosProcess } from "./process.ts";
 
@@ -23,8 +23,9 @@ function startKosmos(args: string[]) {
   return startKosmosProcess(["--port", "0", "--log-level", "error", ...args]);
 }
 
-async function getJson(url: string) {
-  const res = await fetch(url);
+async function getJson(node: { url: string; token: string }, path: string) {
+  const url = `${node.url}${path}`;
+  const res = await ownerFetch(node, path);
   const body = await res.json();
   if (!res.ok) throw new Error(`${url}: ${res.status} ${JSON.stringify(body)}`);
   return body;
@@ -73,7 +74,7 @@ Deno.test("a buyer's node killed with SIGKILL between open and reveal resumes af
     children.push(first.child);
     await dev.fund(first.address);
     await waitFor("the buyer to connect to the seller", async () => {
-      const info = await getJson(`${first.url}/api/v1/node`);
+      const info = await getJson(first, `/api/v1/node`);
       return info.peers.includes(seller.peerId);
     });
 
@@ -83,7 +84,7 @@ Deno.test("a buyer's node killed with SIGKILL between open and reveal resumes af
     await replica.components.fetches.waitForFetch(manifestCid, { timeout: 20_000 });
     await waitFor(
       "the listing to reach the buyer",
-      () => getJson(`${first.url}/api/v1/listings/${manifestCid}`),
+      () => getJson(first, `/api/v1/listings/${manifestCid}`),
       {
         timeout: 15_000,
       },
@@ -100,7 +101,7 @@ Deno.test("a buyer's node killed with SIGKILL between open and reveal resumes af
       }
     });
 
-    const res = await fetch(`${first.url}/api/v1/purchases`, {
+    const res = await ownerFetch(first, `/api/v1/purchases`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ listingId: manifestCid }),
@@ -108,7 +109,7 @@ Deno.test("a buyer's node killed with SIGKILL between open and reveal resumes af
     assert.equal(res.status, 202, await res.clone().text());
     const { id } = await res.json();
     const opened = await waitFor("the purchase to be opened", async () => {
-      const view = await getJson(`${first.url}/api/v1/purchases/${id}`);
+      const view = await getJson(first, `/api/v1/purchases/${id}`);
       assert.ok(["quoted", "opened"].includes(view.status), `status ${view.status}: ${view.error}`);
       return view.status === "opened" ? view : undefined;
     }, { timeout: 15_000, interval: 20 });
@@ -128,12 +129,12 @@ Deno.test("a buyer's node killed with SIGKILL between open and reveal resumes af
     children.push(second.child);
     assert.equal(second.address, first.address, "the same wallet after restart");
     const done = await waitFor("the resumed purchase to complete", async () => {
-      const view = await getJson(`${second.url}/api/v1/purchases/${id}`);
+      const view = await getJson(second, `/api/v1/purchases/${id}`);
       assert.ok(!["refunded", "failed"].includes(view.status), `status ${view.status}: ${view.error}`);
       return view.status === "complete" ? view : undefined;
     }, { timeout: 25_000, interval: 100 });
     assert.deepEqual(done.txs.map((tx: { action: string }) => tx.action), ["open", "confirm"]);
-    const body = await fetch(`${second.url}/api/v1/purchases/${id}/data`);
+    const body = await ownerFetch(second, `/api/v1/purchases/${id}/data`);
     assert.equal(body.status, 200);
     assert.deepEqual(new Uint8Array(await body.arrayBuffer()), data);
     const sale = await waitFor("the seller to mark its sale complete", () => {

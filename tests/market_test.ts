@@ -20,13 +20,14 @@ import {
 } from "../node/services/market/mod.ts";
 import {
   computeDekCommit,
+  computeSaleKeyCommit,
   encodeSaleKeys,
   getEscrowDomain,
   type Quote,
   quoteTypes,
 } from "../protocol/quote.ts";
 import { SALE_PROTOCOL } from "../protocol/topics.ts";
-import { waitFor } from "./helpers.ts";
+import { ownerFetch, waitFor } from "./helpers.ts";
 import { listForSale, startMarketCluster } from "./market_cluster.ts";
 
 const MiB = 1024 * 1024;
@@ -101,7 +102,7 @@ async function makeOffer(
     buyer,
     price: lie.price ?? PRICE,
     zHash: keccak256(z),
-    kSaleHash: keccak256(kSale),
+    kSaleHash: computeSaleKeyCommit(kSale),
     dekCommit: computeDekCommit([dek]),
     gateway: seller.address,
     nonce: BigInt(Math.floor(Math.random() * 1e9)),
@@ -119,7 +120,11 @@ async function makeOffer(
 }
 
 Deno.test("buy() completes a key sale end to end: 80/10/10 payouts, bytes from replicas after the seller stops", async (t) => {
-  await using cluster = await startMarketCluster();
+  // The buyer downloads only once the key is revealed (by default it starts when the sale opens), so
+  // every chunk must come from the replicas after the seller stops.
+  await using cluster = await startMarketCluster({
+    services: { market: { tickInterval: 1000, downloadBeforeReveal: false } },
+  });
   const seller = await cluster.start();
   const gateway = await cluster.start();
   const replicas = [await cluster.start(), await cluster.start()];
@@ -146,7 +151,7 @@ Deno.test("buy() completes a key sale end to end: 80/10/10 payouts, bytes from r
   onStatus<SaleRecord>(seller, "sale", "revealed", () => (sellerStopped = seller.stop()));
 
   await t.step("POST /api/v1/purchases quotes, opens, verifies and downloads by itself", async () => {
-    const preview = await (await fetch(`${buyer.url}/api/v1/listings/${manifestCid}/quote`)).json();
+    const preview = await (await ownerFetch(buyer, `/api/v1/listings/${manifestCid}/quote`)).json();
     assert.equal(preview.price, PRICE.toString());
     assert.deepEqual(preview.split, {
       seller: (PRICE * 8n / 10n).toString(),
@@ -155,7 +160,7 @@ Deno.test("buy() completes a key sale end to end: 80/10/10 payouts, bytes from r
     });
     assert.ok(BigInt(preview.gas.units) > 0n);
     const post = () =>
-      fetch(`${buyer.url}/api/v1/purchases`, {
+      ownerFetch(buyer, `/api/v1/purchases`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ listingId: manifestCid }),
@@ -170,21 +175,21 @@ Deno.test("buy() completes a key sale end to end: 80/10/10 payouts, bytes from r
     assert.ok(sellerStopped, "the seller was stopped right after the reveal");
     await sellerStopped;
     assert.equal(done.status, "complete");
-    const view = await (await fetch(`${buyer.url}/api/v1/purchases/${id}`)).json();
+    const view = await (await ownerFetch(buyer, `/api/v1/purchases/${id}`)).json();
     assert.equal(view.status, "complete");
     assert.equal(view.listingId, manifestCid);
     assert.equal(view.seller, seller.address);
     const chunks = Math.ceil(data.byteLength / MiB);
     assert.deepEqual(view.progress, { chunksVerified: chunks, chunksTotal: chunks });
     assert.deepEqual(view.txs.map((tx: { action: string }) => tx.action), ["open", "confirm"]);
-    const listed = await (await fetch(`${buyer.url}/api/v1/purchases`)).json();
+    const listed = await (await ownerFetch(buyer, `/api/v1/purchases`)).json();
     assert.deepEqual(listed.purchases.map((p: { id: string }) => p.id), [id]);
-    const body = await fetch(`${buyer.url}/api/v1/purchases/${id}/data`);
+    const body = await ownerFetch(buyer, `/api/v1/purchases/${id}/data`);
     assert.equal(body.status, 200);
     assert.deepEqual(new Uint8Array(await body.arrayBuffer()), data);
     const fetched = buyer.components.fetches.getFetch(manifestCid)!;
     assert.ok(!fetched.providers.includes(seller.peerId), "no chunk came from the stopped seller");
-    const missing = await fetch(`${buyer.url}/api/v1/purchases/00000000-0000-0000-0000-000000000000`);
+    const missing = await ownerFetch(buyer, `/api/v1/purchases/00000000-0000-0000-0000-000000000000`);
     assert.equal(missing.status, 404);
     assert.equal((await missing.json()).error.code, "not_found");
   });
@@ -205,7 +210,7 @@ Deno.test("buy() completes a key sale end to end: 80/10/10 payouts, bytes from r
     });
     assert.equal(sales.length, 1);
     assert.deepEqual(sales[0].txs.map((tx) => tx.action), ["reveal"]);
-    const api = await (await fetch(`${again.url}/api/v1/sales`)).json();
+    const api = await (await ownerFetch(again, `/api/v1/sales`)).json();
     assert.equal(api.sales[0].status, "complete");
     assert.equal(api.sales[0].buyer, buyer.address);
   });

@@ -16,6 +16,10 @@ export interface KosmosProcess {
   url: string;
   /** The node's wallet, as it printed it. */
   address: `0x${string}`;
+  /** The one-time login link it printed. */
+  loginLink: string;
+  /** The owner's API token, from `--data-dir`'s `api-token`. */
+  token: string;
 }
 
 /** Starts the node with `args`; resolves once it has printed its wallet and UI URL. */
@@ -29,7 +33,7 @@ export async function startKosmosProcess(args: string[]): Promise<KosmosProcess>
   }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let out = "";
-  while (!/Kosmos UI: (\S+)/.test(out)) {
+  while (!/Kosmos UI: (\S+)/.test(out) || !/^Log in .*: (http\S+)\n/m.test(out)) {
     const { value, done } = await reader.read();
     if (done) throw new Error(`kosmos exited before it was up:\n${out}`);
     out += value;
@@ -37,9 +41,12 @@ export async function startKosmosProcess(args: string[]): Promise<KosmosProcess>
   (async () => {
     while (!(await reader.read()).done) { /* drain */ }
   })().catch(() => {});
+  const dataDir = args[args.indexOf("--data-dir") + 1];
   return {
     child,
     url: out.match(/Kosmos UI: (\S+)/)![1],
     address: out.match(/wallet (0x[0-9a-fA-F]{40})/)![1] as `0x${string}`,
+    loginLink: out.match(/^Log in .*: (http\S+)\n/m)![1],
+    token: args.includes("--data-dir") ? (await Deno.readTextFile(`${dataDir}/api-token`)).trim() : "",
   };
 }

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { KosmosNode } from "../node/node.ts";
-import { waitFor } from "./helpers.ts";
+import { ownerFetch, waitFor } from "./helpers.ts";
 import { listForSale, startMarketCluster } from "./market_cluster.ts";
 
 const ONE = 10n ** 18n;
@@ -20,9 +20,9 @@ async function listDataset(seller: KosmosNode, buyer: KosmosNode, title: string)
   return manifestCid;
 }
 
-async function getPage(url: string): Promise<string> {
-  const response = await fetch(url, { headers: { accept: "text/html" } });
-  assert.equal(response.status, 200, `GET ${url}`);
+async function getPage(node: KosmosNode, path: string): Promise<string> {
+  const response = await ownerFetch(node, path, { headers: { accept: "text/html" } });
+  assert.equal(response.status, 200, `GET ${path}`);
   return await response.text();
 }
 
@@ -33,16 +33,16 @@ Deno.test("/purchases and /sales list a completed key sale on the buyer's and th
   const manifestCid = await listDataset(seller, buyer, "Balcony sensors");
 
   await t.step("before buying: the dataset page offers Buy, /purchases and /sales are empty", async () => {
-    const dataset = await getPage(`${buyer.url}/datasets/${manifestCid}`);
+    const dataset = await getPage(buyer, `/datasets/${manifestCid}`);
     assert.match(dataset, /data-island="buy_listing"/);
     assert.match(dataset, /data-testid="buy-button"/);
-    assert.match(await getPage(`${buyer.url}/purchases`), /No purchases yet/);
-    assert.match(await getPage(`${seller.url}/sales`), /No sales yet/);
+    assert.match(await getPage(buyer, `/purchases`), /No purchases yet/);
+    assert.match(await getPage(seller, `/sales`), /No sales yet/);
     // The seller's own dataset page has nothing to buy.
-    assert.doesNotMatch(await getPage(`${seller.url}/datasets/${manifestCid}`), /data-island="buy_listing"/);
+    assert.doesNotMatch(await getPage(seller, `/datasets/${manifestCid}`), /data-island="buy_listing"/);
   });
 
-  const response = await fetch(`${buyer.url}/api/v1/purchases`, {
+  const response = await ownerFetch(buyer, `/api/v1/purchases`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ listingId: manifestCid }),
@@ -55,7 +55,7 @@ Deno.test("/purchases and /sales list a completed key sale on the buyer's and th
   await t.step(
     "the buyer's /purchases lists it with price, status, licence and a re-download link",
     async () => {
-      const html = await getPage(`${buyer.url}/purchases`);
+      const html = await getPage(buyer, `/purchases`);
       const row = html.match(new RegExp(`<tr[^>]*data-purchase-id="${id}"[\\s\\S]*?</tr>`))?.[0];
       assert.ok(row, "a row for the purchase");
       assert.match(row, /Balcony sensors/);
@@ -64,14 +64,14 @@ Deno.test("/purchases and /sales list a completed key sale on the buyer's and th
       assert.match(row, /kosmos-research-1/);
       assert.match(row, new RegExp(`href="/api/v1/purchases/${id}/data"`));
       assert.match(html, /<a href="\/purchases" class="active" aria-current="page">/);
-      const data = await fetch(`${buyer.url}/api/v1/purchases/${id}/data`);
+      const data = await ownerFetch(buyer, `/api/v1/purchases/${id}/data`);
       assert.equal(data.status, 200);
       assert.match(await data.text(), /^id,value\n0,0\n/);
     },
   );
 
   await t.step("the buyer's dataset page shows Owned with the download link", async () => {
-    const html = await getPage(`${buyer.url}/datasets/${manifestCid}`);
+    const html = await getPage(buyer, `/datasets/${manifestCid}`);
     assert.match(html, /Owned/);
     assert.match(html, new RegExp(`data-testid="buy-download"`));
     assert.doesNotMatch(html, /data-testid="buy-button"/);
@@ -81,7 +81,7 @@ Deno.test("/purchases and /sales list a completed key sale on the buyer's and th
     await waitFor("the seller to mark its sale complete", () => {
       return seller.components.market.listSales()[0]?.status === "complete";
     }, { timeout: 20_000 });
-    const html = await getPage(`${seller.url}/sales`);
+    const html = await getPage(seller, `/sales`);
     const row = html.match(/<tr[^>]*data-sale-id="0x[0-9a-f]+"[\s\S]*?<\/tr>/)?.[0];
     assert.ok(row, "a row for the sale");
     assert.match(row, /Balcony sensors/);
@@ -89,6 +89,6 @@ Deno.test("/purchases and /sales list a completed key sale on the buyer's and th
     assert.match(row, /Complete/);
     // 80 % as the seller plus 10 % as the gateway: a node brokers its own listings.
     assert.match(row, /data-testid="sale-payout">9 KOS</);
-    assert.match(await getPage(`${buyer.url}/sales`), /No sales yet/);
+    assert.match(await getPage(buyer, `/sales`), /No sales yet/);
   });
 });

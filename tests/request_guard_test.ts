@@ -1,13 +1,21 @@
 /**
  * Other websites cannot act through a node's API (`web/request_guard.ts`): a
  * page elsewhere that posts a dataset upload form or a JSON request to the
- * node is refused and nothing changes, and a name rebound to 127.0.0.1 is
- * refused altogether; the node's own pages, the CLI and the analytics SDK's
+ * node is refused and nothing changes, even though the owner's browser sends
+ * its session cookie along, and a name rebound to 127.0.0.1 is refused
+ * altogether; the node's own pages, the CLI and the analytics SDK's
  * `POST /api/event` still work.
  */
 import assert from "node:assert/strict";
 import type { KosmosNode } from "../node/node.ts";
 import { startNetwork } from "./nodes.ts";
+import { asOwner, ownerFetch } from "./helpers.ts";
+
+/** The `Cookie` header of the owner's browser, logged in through a login link. */
+function sessionCookie(node: KosmosNode): string {
+  const code = new URL(node.createLoginLink()).searchParams.get("code")!;
+  return `${node.auth.cookieName}=${node.auth.redeemLoginCode(code)}`;
+}
 
 function uploadForm(title: string): FormData {
   const form = new FormData();
@@ -21,7 +29,7 @@ function uploadForm(title: string): FormData {
 }
 
 async function listingTitles(node: KosmosNode): Promise<string[]> {
-  const res = await fetch(`${node.url}/api/v1/listings`);
+  const res = await ownerFetch(node, `/api/v1/listings`);
   assert.equal(res.status, 200);
   return ((await res.json()).listings as { title: string }[]).map((l) => l.title).sort();
 }
@@ -31,8 +39,11 @@ async function statusFor(node: KosmosNode, host: string, path = "/api/v1/node"):
   const { hostname, port } = new URL(node.url);
   const conn = await Deno.connect({ hostname, port: Number(port) });
   try {
+    const auth = `Authorization: Bearer ${node.apiToken}`;
     await conn.write(
-      new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+      new TextEncoder().encode(
+        `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${auth}\r\nConnection: close\r\n\r\n`,
+      ),
     );
     const reader = conn.readable.getReader();
     let text = "";
@@ -53,6 +64,7 @@ async function statusFor(node: KosmosNode, host: string, path = "/api/v1/node"):
 Deno.test("a page on another site can neither publish nor start anything through the node's API", async () => {
   await using net = await startNetwork(1);
   const [node] = net.nodes;
+  const cookie = sessionCookie(node);
   const forged: Record<string, string>[] = [
     { "Sec-Fetch-Site": "cross-site" },
     { "Sec-Fetch-Site": "same-site" },
@@ -63,7 +75,7 @@ Deno.test("a page on another site can neither publish nor start anything through
     const upload = await fetch(`${node.url}/api/v1/datasets`, {
       method: "POST",
       body: uploadForm("Forged"),
-      headers,
+      headers: { Cookie: cookie, ...headers },
     });
     assert.equal(upload.status, 403, JSON.stringify(headers));
     const body = await upload.json();
@@ -73,7 +85,7 @@ Deno.test("a page on another site can neither publish nor start anything through
     const json = await fetch(`${node.url}/api/v1/fetches`, {
       method: "POST",
       body: JSON.stringify({ manifestCid: "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy" }),
-      headers: { "Content-Type": "application/json", ...headers },
+      headers: { "Content-Type": "application/json", Cookie: cookie, ...headers },
     });
     assert.equal(json.status, 403, JSON.stringify(headers));
     await json.body?.cancel();
@@ -85,19 +97,24 @@ Deno.test("a page on another site can neither publish nor start anything through
   const own = await fetch(`${node.url}/api/v1/datasets`, {
     method: "POST",
     body: uploadForm("From the Publish page"),
-    headers: { "Sec-Fetch-Site": "same-origin", Origin: node.url },
+    headers: { "Sec-Fetch-Site": "same-origin", Origin: node.url, Cookie: cookie },
   });
   assert.equal(own.status, 201);
   await own.body?.cancel();
-  const cli = await fetch(`${node.url}/api/v1/datasets`, {
-    method: "POST",
-    body: uploadForm("From the CLI"),
-  });
+  const cli = await fetch(
+    `${node.url}/api/v1/datasets`,
+    asOwner(node, {
+      method: "POST",
+      body: uploadForm("From the CLI"),
+    }),
+  );
   assert.equal(cli.status, 201);
   await cli.body?.cancel();
   assert.deepEqual(await listingTitles(node), ["From the CLI", "From the Publish page"]);
   // Reading is not a change: another site's GET gets the answer its browser keeps from it anyway.
-  const read = await fetch(`${node.url}/api/v1/node`, { headers: { "Sec-Fetch-Site": "cross-site" } });
+  const read = await fetch(`${node.url}/api/v1/node`, {
+    headers: { "Sec-Fetch-Site": "cross-site", Cookie: cookie },
+  });
   assert.equal(read.status, 200);
   await read.body?.cancel();
 
@@ -111,7 +128,7 @@ Deno.test("a page on another site can neither publish nor start anything through
   await event.body?.cancel();
 });
 
-Deno.test("a node listening on loopback answers only requests to its loopback names", async () => {
+Deno.test("a node answers only requests to its loopback names and its --public-name names", async () => {
   await using net = await startNetwork(1);
   const [node] = net.nodes;
   const port = new URL(node.url).port;
@@ -123,4 +140,15 @@ Deno.test("a node listening on loopback answers only requests to its loopback na
   // The analytics SDK answers under any name (sites point it at a proxy's name).
   assert.equal(await statusFor(node, `stats.example:${port}`, "/js/kosmos.js"), 200);
   assert.notEqual(await statusFor(node, `stats.example:${port}`, "/api/event"), 403);
+  // Neither a wildcard nor a LAN address is a name this node answers to, unless its owner says so.
+  assert.equal(await statusFor(node, `0.0.0.0:${port}`), 403);
+  assert.equal(await statusFor(node, `192.168.1.20:${port}`), 403);
+
+  // --public-name adds names, and only those.
+  const named = await net.addNode({ publicName: ["Kosmos.Example.org", "192.168.1.20"] });
+  const namedPort = new URL(named.url).port;
+  assert.equal(await statusFor(named, `kosmos.example.org:${namedPort}`), 200);
+  assert.equal(await statusFor(named, `192.168.1.20:${namedPort}`), 200);
+  assert.equal(await statusFor(named, `127.0.0.1:${namedPort}`), 200);
+  assert.equal(await statusFor(named, `other.example.org:${namedPort}`), 403);
 });

@@ -2,15 +2,18 @@
  * The Sites page's registration form over plain HTTP, as a browser without
  * JavaScript uses it: the form posts to `POST /api/v1/sites`, which redirects
  * back to `/sites` with the new site and its snippet, or with the reason it
- * was refused shown next to the field. Posts from other sites are refused.
+ * was refused shown next to the field. A registered site is pending until
+ * its domain publishes the proof the page shows; "Check now" finds it. Posts
+ * from other sites are refused. Proofs are served by a local web server.
  */
 import assert from "node:assert/strict";
 import type { KosmosNode } from "../node/node.ts";
 import { startNetwork } from "./nodes.ts";
-import { waitFor } from "./helpers.ts";
+import { registerVerifiedSite, startProofServer } from "./site_proofs.ts";
+import { ownerFetch, waitFor } from "./helpers.ts";
 
 function postForm(node: KosmosNode, domain: string, headers: Record<string, string> = {}) {
-  return fetch(`${node.url}/api/v1/sites`, {
+  return ownerFetch(node, `/api/v1/sites`, {
     method: "POST",
     body: new URLSearchParams({ domain }),
     headers: { Origin: node.url, "Sec-Fetch-Site": "same-origin", Accept: "text/html", ...headers },
@@ -26,13 +29,14 @@ function unescapeHtml(text: string): string {
 }
 
 async function getPage(node: KosmosNode, location: string): Promise<string> {
-  const res = await fetch(new URL(location, node.url), { headers: { Accept: "text/html" } });
+  const res = await ownerFetch(node, location, { headers: { Accept: "text/html" } });
   assert.equal(res.status, 200);
   return await res.text();
 }
 
 Deno.test("the Sites form registers a site and shows it with its snippet, or shows why not next to the field", async () => {
-  await using net = await startNetwork(2);
+  await using proofs = await startProofServer();
+  await using net = await startNetwork(2, { siteProofOrigins: proofs.origins });
   await net.waitForMesh();
   const [a, b] = net.nodes;
 
@@ -61,7 +65,7 @@ Deno.test("the Sites form registers a site and shows it with its snippet, or sho
   assert.equal(location, "/sites?registered=shop.example");
   html = await getPage(a, location);
   assert.match(html, /data-testid="site-registered"/);
-  const code = html.match(/class="snippet-code"><code>(.*?)<\/code>/)?.[1] ?? "";
+  const code = html.match(/class="snippet-code"><code>(&lt;script.*?)<\/code>/)?.[1] ?? "";
   assert.equal(
     unescapeHtml(code),
     `<script defer data-domain="shop.example" data-api="${a.url}" src="${a.url}/js/kosmos.js"></script>`,
@@ -70,13 +74,55 @@ Deno.test("the Sites form registers a site and shows it with its snippet, or sho
   assert.match(html, /href="\/sites\/shop\.example"[^>]*data-testid="snippet-link"/);
   assert.deepEqual((await a.facade.listSites()).map((s) => s.domain), ["shop.example"]);
 
-  // A domain another node owns is refused with a conflict message.
-  await b.facade.registerSite("taken.example");
+  // Until shop.example publishes the proof, the site is pending and the page shows what to publish and where.
+  const [pending] = await a.facade.listSites();
+  assert.equal(pending.status, "pending");
+  assert.match(html, /<div[^>]*data-domain="shop\.example"[^>]*data-status="pending"/);
+  const shownProof = html.match(/data-testid="site-proof">(.*?)<\/code>/)?.[1] ?? "";
+  assert.equal(unescapeHtml(shownProof), pending.proof, "the page shows the exact proof");
+  assert.deepEqual(Object.keys(JSON.parse(pending.proof)), [
+    "v",
+    "domain",
+    "owner",
+    "peerId",
+    "encryptionKey",
+    "timestamp",
+    "signature",
+  ]);
+  assert.match(
+    html,
+    new RegExp(`data-testid="site-proof-url">${proofs.url}/shop\\.example/\\.well-known/kosmos-site\\.json<`),
+  );
+  assert.match(html, /data-testid="site-proof-error"[^>]*>.*answered 404/);
+  assert.equal(b.components.sites.getSite("shop.example"), undefined, "B accepted an unproven site");
+  // "Check now" after publishing it.
+  proofs.publish("shop.example", pending.proof);
+  res = await ownerFetch(a, "/api/v1/sites/shop.example/check", {
+    method: "POST",
+    body: new URLSearchParams(),
+    headers: { Origin: a.url, "Sec-Fetch-Site": "same-origin", Accept: "text/html" },
+    redirect: "manual",
+  });
+  assert.equal(res.status, 303);
+  assert.equal(res.headers.get("location"), "/sites?checked=shop.example");
+  html = await getPage(a, res.headers.get("location")!);
+  assert.match(html, /data-testid="site-checked"/);
+  assert.match(html, /<div[^>]*data-domain="shop\.example"[^>]*data-status="verified"/);
+  await waitFor(
+    "B to accept A's verified site",
+    () => b.components.sites.getSite("shop.example")?.peerId === a.peerId,
+  );
+
+  // A domain another node holds can be registered, but stays pending while the domain names that node.
+  await registerVerifiedSite(b, proofs, "taken.example");
   await waitFor("A to learn B's site", () => a.components.sites.getSite("taken.example"));
   res = await postForm(a, "taken.example");
   assert.equal(res.status, 303);
   html = await getPage(a, res.headers.get("location")!);
-  assert.match(html, /&quot;taken\.example&quot; is registered by another owner/);
+  assert.match(html, /<div[^>]*data-domain="taken\.example"[^>]*data-status="pending"/);
+  assert.match(html, /data-testid="site-held-by"/);
+  assert.match(html, /names another node/);
+  assert.equal(a.components.sites.getSite("taken.example")?.peerId, b.peerId, "B keeps it");
 
   // An empty field says what to type.
   res = await postForm(a, "   ");
@@ -86,7 +132,7 @@ Deno.test("the Sites form registers a site and shows it with its snippet, or sho
   // A form on another site cannot register sites here.
   for (const headers of [{ "Sec-Fetch-Site": "cross-site" }, { Origin: "http://evil.example" }]) {
     const init = headers.Origin ? { Origin: headers.Origin, "Sec-Fetch-Site": "" } : headers;
-    const forged = await fetch(`${a.url}/api/v1/sites`, {
+    const forged = await ownerFetch(a, `/api/v1/sites`, {
       method: "POST",
       body: new URLSearchParams({ domain: "csrf.example" }),
       headers: Object.fromEntries(Object.entries(init).filter(([, v]) => v !== "")),
@@ -98,7 +144,7 @@ Deno.test("the Sites form registers a site and shows it with its snippet, or sho
   assert.equal(a.components.sites.getSite("csrf.example"), undefined);
 
   // The JSON API is unchanged.
-  res = await fetch(`${a.url}/api/v1/sites`, {
+  res = await ownerFetch(a, `/api/v1/sites`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ domain: "https://api.example/" }),

@@ -4,9 +4,13 @@
  * and serves it:
  *
  * ```ts
- * const app = createApp(facade, { log: logger.forComponent("kosmos:web") });
+ * const app = createApp(facade, { auth: createApiAuth(token), log: logger.forComponent("kosmos:web") });
  * Deno.serve({ hostname: "127.0.0.1", port }, app.fetch);
  * ```
+ *
+ * Every route but `PUBLIC_ROUTES` (`auth.ts`) needs the owner's token or
+ * session cookie. Every HTML response carries the page CSP; every other
+ * response `nosniff`, and downloads `Content-Security-Policy: sandbox`.
  *
  * Every failure answers with one shape, `{ error: { code, message } }`, and
  * the matching status (browsers asking for a page get the same as an HTML page).
@@ -24,7 +28,8 @@ import { type ErrorStatus, getCodeForStatus, HttpError } from "./http_error.ts";
 import type { PageDefinition } from "./page.ts";
 import { renderDocument } from "./render.tsx";
 import { defineRoute } from "./router.ts";
-import { requestGuard } from "./request_guard.ts";
+import { LOOPBACK_HOSTS, requestGuard } from "./request_guard.ts";
+import { type ApiAuth, handleLogin, requireOwner, UNAUTHORIZED_MESSAGE } from "./auth.ts";
 import { createDatasetRoutes } from "./routes/api/datasets.ts";
 import { createFetchRoutes } from "./routes/api/fetches.ts";
 import { createPurchaseRoutes } from "./routes/api/purchases.ts";
@@ -60,16 +65,23 @@ export interface AppLogger {
 }
 
 export interface AppOptions {
+  /** The owner's credentials, checked on every route but `PUBLIC_ROUTES`. */
+  auth: ApiAuth;
   /** Where unexpected errors are reported. @default console */
   log?: AppLogger;
   /** Largest dataset upload accepted by `POST /api/v1/datasets`, in bytes. @default 64 GiB */
   maxUploadBytes?: number;
   /**
    * Host names requests may be addressed to (see `request_guard.ts`); the
-   * node gives its loopback names when it listens on loopback only. @default any
+   * node adds its `publicName`s to the loopback names. @default LOOPBACK_HOSTS
    */
-  allowedHosts?: string[];
+  allowedHosts?: readonly string[];
 }
+
+/** What a browser that is not logged in sees instead of a page. */
+const LOGIN_PAGE_MESSAGE =
+  "This node's pages are for its owner. Open the login link the node printed when it " +
+  "started, or run `kosmos login` on its machine for a new link.";
 
 /** Headers of every HTML page: no inline scripts, nothing from elsewhere, no framing. */
 const pageHeaders: Record<string, string> = {
@@ -80,7 +92,7 @@ const pageHeaders: Record<string, string> = {
   "X-Content-Type-Options": "nosniff",
 };
 
-export function createApp(facade: KosmosFacade, options: AppOptions = {}): Hono {
+export function createApp(facade: KosmosFacade, options: AppOptions): Hono {
   const log = options.log ?? consoleLogger;
   const getManifest = () => ensureClientBuild();
   // Start checking the bundle now, so the first page does not wait for it.
@@ -88,8 +100,24 @@ export function createApp(facade: KosmosFacade, options: AppOptions = {}): Hono 
 
   const app = new Hono();
 
-  // Before every route: other websites may neither write here nor rebind a name to this node.
-  app.use(requestGuard({ allowedHosts: options.allowedHosts, exempt: ["/api/event", "/js/kosmos.js"] }));
+  // Outermost: whatever answers (a route, an error, a 404), HTML gets the CSP and the rest nosniff.
+  app.use(async (c, next) => {
+    await next();
+    setSafetyHeaders(c.res.headers);
+  });
+  // Before every route: other websites may neither write here nor rebind a name to this node,
+  // and nobody but the owner gets past the public routes.
+  app.use(requestGuard({
+    allowedHosts: options.allowedHosts ?? LOOPBACK_HOSTS,
+    exempt: ["/api/event", "/js/kosmos.js"],
+  }));
+  app.use(requireOwner(options.auth));
+  defineRoute(app, "/login", { GET: handleLogin(options.auth) });
+  // `kosmos login`: a fresh one-time link for a browser, under the name the CLI reached the node by.
+  defineRoute(app, "/api/v1/login-links", {
+    POST: (c) =>
+      c.json(options.auth.createLoginLink(new URL(c.req.url).origin), 201, { "Cache-Control": "no-store" }),
+  });
   app.route("/api/v1", createNodeRoutes(facade));
   app.route("/api/v1", createChainRoutes(facade));
   app.route("/api/v1", createWalletRoutes(facade));
@@ -152,8 +180,13 @@ export function createApp(facade: KosmosFacade, options: AppOptions = {}): Hono 
     if (wantsHtml(c)) {
       try {
         const manifest = await getManifest();
-        const html = renderDocument(h(ErrorPage, { status: error.status, message: error.message }), {
-          title: error.status === 404 ? "Not found" : "Something went wrong",
+        const message = error.message === UNAUTHORIZED_MESSAGE ? LOGIN_PAGE_MESSAGE : error.message;
+        const html = renderDocument(h(ErrorPage, { status: error.status, message }), {
+          title: error.status === 404
+            ? "Not found"
+            : error.status === 401
+            ? "Log in"
+            : "Something went wrong",
           path: c.req.path,
           manifest,
         });
@@ -166,6 +199,23 @@ export function createApp(facade: KosmosFacade, options: AppOptions = {}): Hono 
   };
 
   return app;
+}
+
+/** Adds what a response lacks: the page CSP on HTML, `nosniff` on everything, a sandbox on downloads. */
+function setSafetyHeaders(headers: Headers): void {
+  try {
+    const type = headers.get("Content-Type") ?? "";
+    if (/^text\/html\b/i.test(type)) {
+      for (const [name, value] of Object.entries(pageHeaders)) {
+        if (!headers.has(name)) headers.set(name, value);
+      }
+    } else {
+      if (!headers.has("X-Content-Type-Options")) headers.set("X-Content-Type-Options", "nosniff");
+      if (/^\s*attachment\b/i.test(headers.get("Content-Disposition") ?? "")) {
+        headers.set("Content-Security-Policy", "sandbox");
+      }
+    }
+  } catch { /* immutable headers (a fetched response); none of ours */ }
 }
 
 function toHttpError(err: unknown, c: Context, log: AppLogger): HttpError {

@@ -7,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { createApp } from "./app.ts";
+import { createApiAuth } from "./auth.ts";
+import { ownerApp } from "../tests/helpers.ts";
 import { buildClient, ensureClientBuild } from "./build.ts";
 import type { KosmosFacade, ListingDetail, NodeInfo } from "./facade.ts";
 import { HttpError } from "./http_error.ts";
@@ -58,6 +60,12 @@ const emptyNode: Omit<KosmosFacade, "getNodeInfo"> = {
   recordEvent: () => Promise.resolve({ dropped: "unknown_site" }),
   registerSite: (domain) => Promise.reject(new TypeError(`This test node registers no site "${domain}"`)),
   listSites: () => Promise.resolve([]),
+  checkSite: (domain) =>
+    Promise.reject(Object.assign(new Error(`No site "${domain}"`), { name: "NotFoundError" })),
+  listSiteProxies: (domain) =>
+    Promise.reject(Object.assign(new Error(`No site "${domain}"`), { name: "NotFoundError" })),
+  setProxyBlocked: (domain) =>
+    Promise.reject(Object.assign(new Error(`No site "${domain}"`), { name: "NotFoundError" })),
   queryStats: (query) =>
     Promise.reject(Object.assign(new Error(`No site ${JSON.stringify(query)}`), { name: "NotFoundError" })),
   getRealtimeVisitors: (domain) =>
@@ -71,6 +79,8 @@ const emptyNode: Omit<KosmosFacade, "getNodeInfo"> = {
   buyListing: (id) =>
     Promise.reject(Object.assign(new Error(`No listing "${id}"`), { name: "NotFoundError" })),
   getPurchase: (id) =>
+    Promise.reject(Object.assign(new Error(`No purchase "${id}"`), { name: "NotFoundError" })),
+  getPurchaseEvidence: (id) =>
     Promise.reject(Object.assign(new Error(`No purchase "${id}"`), { name: "NotFoundError" })),
   listPurchases: () => Promise.resolve([]),
   listSales: () => Promise.resolve([]),
@@ -97,8 +107,12 @@ function facadeWith(getNodeInfo: KosmosFacade["getNodeInfo"]): KosmosFacade {
 
 const quietLog = { error: () => {}, debug: () => {} };
 
+/** The owner's API token of the test app. */
+const token = "5e".repeat(32);
+
+/** An app whose requests come from its owner (the token checks have their own tests in auth_test.ts). */
 function createTestApp(facade: KosmosFacade = facadeWith(() => Promise.resolve(info))) {
-  return createApp(facade, { log: quietLog });
+  return ownerApp(createApp(facade, { log: quietLog, auth: createApiAuth(token) }), token);
 }
 
 async function assertErrorShape(response: Response, status: number, code: string): Promise<string> {
@@ -160,9 +174,13 @@ Deno.test("a wrong method answers 405 method_not_allowed with Allow", async () =
 
 Deno.test("an unexpected error answers 500 internal with a generic message and is logged", async () => {
   const logged: Array<{ message: string; meta?: Record<string, unknown> }> = [];
-  const app = createApp(facadeWith(() => Promise.reject(new Error("secret detail at /home/me/.kosmos"))), {
-    log: { error: (message, meta) => logged.push({ message, meta }), debug: () => {} },
-  });
+  const app = ownerApp(
+    createApp(facadeWith(() => Promise.reject(new Error("secret detail at /home/me/.kosmos"))), {
+      log: { error: (message, meta) => logged.push({ message, meta }), debug: () => {} },
+      auth: createApiAuth(token),
+    }),
+    token,
+  );
   for (const path of ["/api/v1/node", "/network"]) {
     const response = await app.request(path);
     const text = await response.clone().text();

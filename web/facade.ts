@@ -38,6 +38,34 @@ export interface SiteView {
   encryptionKey: string;
   /** When the registration was signed, ms since the epoch. */
   registeredAt: number;
+  /** "verified": the domain publishes this node's proof and the site is announced; "pending": not yet. */
+  status: "pending" | "verified";
+  /** Where the owner publishes the proof: `https://DOMAIN/.well-known/kosmos-site.json`. */
+  proofUrl: string;
+  /** The exact JSON document to publish there. */
+  proof: string;
+  /** When the node last looked for the proof, ms since the epoch. */
+  checkedAt?: number;
+  /** Why the last look did not find it. */
+  proofError?: string;
+  /** The node that holds the domain now, when it is another one. */
+  heldBy?: { owner: string; peerId: string };
+}
+
+/** One analytics proxy of a site, as its owner's node counts it. */
+export interface SiteProxyView {
+  /** The proxy's peer id (it signed the batches). */
+  peerId: string;
+  /** Events it delivered (all days kept). */
+  events: number;
+  /** Events it delivered today (UTC), counted against its daily quota. */
+  today: number;
+  batches: number;
+  /** Its batches this node refused. */
+  refused: number;
+  blocked: boolean;
+  /** Last delivery or refusal, ms since the epoch. */
+  lastAt?: number;
 }
 
 /** `GET /api/v1/node` */
@@ -231,8 +259,14 @@ export interface ChallengeView {
   owner: `0x${string}`;
   stake: string;
   challengeCount: number;
-  /** Open challenges needed before the arbiter may resolve. */
-  threshold: number;
+  /** Sum of the open challenge stakes, in the token's smallest unit. */
+  challenged: string;
+  /** Challenged stake at which the arbiter may resolve at once, in the token's smallest unit. */
+  threshold: string;
+  /** Unix seconds from which the arbiter may resolve whatever the challenged stake. */
+  reviewableAt: number;
+  /** Whether the arbiter may resolve now (threshold reached or review period over). */
+  resolvable: boolean;
   challenges: { challenger: `0x${string}`; amount: string }[];
 }
 
@@ -334,20 +368,26 @@ export interface CreatedRelease {
   budget: PrivacyBudgetView;
 }
 
-/** Status of a purchase (buyer) or a sale (seller), in the order of the honest path. */
+/**
+ * Status of a purchase (buyer) or a sale (seller), in the order of the honest
+ * path: the buyer downloads and verifies the data before it confirms. A buyer
+ * whose data does not verify disputes the sale ("disputed") until the arbiter
+ * rules ("refunded" or "complete").
+ */
 export type PurchaseStatus =
   | "quoted"
   | "opened"
   | "revealed"
-  | "verified"
   | "downloading"
+  | "verified"
+  | "disputed"
   | "complete"
   | "refunded"
   | "failed";
 
 /** A transaction a node sent for a purchase or sale. */
 export interface MarketTxView {
-  action: "open" | "reveal" | "confirm" | "complain" | "refund" | "finalize";
+  action: "open" | "reveal" | "confirm" | "complain" | "dispute" | "refund" | "finalize";
   txHash: `0x${string}`;
 }
 
@@ -368,6 +408,8 @@ export interface PurchaseView {
   rights: { licence: string; from: number; until: null };
   txs: MarketTxView[];
   error?: string;
+  /** True when this node disputed the sale; its evidence is at `GET /api/v1/purchases/:id/evidence`. */
+  hasEvidence?: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -501,12 +543,27 @@ export interface KosmosFacade {
     options?: { signal?: AbortSignal },
   ): Promise<RecordEventResult>;
   /**
-   * Registers a website of this node's owner and announces it to the network.
-   * Throws `TypeError` for a bad domain, `SiteConflictError` when another owner has it.
+   * Registers a website of this node's owner: answers with the proof to
+   * publish at the domain; the site is announced once the domain serves it.
+   * Throws `TypeError` for a bad domain.
    */
   registerSite(domain: string, options?: { signal?: AbortSignal }): Promise<SiteView>;
-  /** Sites this node owns. */
+  /** Looks for a registered site's proof at its domain now. Throws `NotFoundError` when not registered here. */
+  checkSite(domain: string, options?: { signal?: AbortSignal }): Promise<SiteView>;
+  /** Sites this node registered, pending and verified. */
   listSites(options?: { signal?: AbortSignal }): Promise<SiteView[]>;
+  /** The proxies that delivered events of one of this node's sites. Throws `NotFoundError` for other sites. */
+  listSiteProxies(domain: string, options?: { signal?: AbortSignal }): Promise<SiteProxyView[]>;
+  /**
+   * Refuses (`blocked: true`) or takes again a proxy's batches for one of this
+   * node's sites. Throws `TypeError` for a bad peer id, `NotFoundError` for other sites.
+   */
+  setProxyBlocked(
+    domain: string,
+    peerId: string,
+    blocked: boolean,
+    options?: { signal?: AbortSignal },
+  ): Promise<SiteProxyView[]>;
   /**
    * Analytics of sites this node owns or has events for. `queryStats` takes a
    * Plausible Stats API v2 body; it throws `TypeError` naming the bad field,
@@ -541,6 +598,14 @@ export interface KosmosFacade {
    */
   buyListing(listingId: string, options?: { signal?: AbortSignal }): Promise<PurchaseView>;
   getPurchase(id: string, options?: { signal?: AbortSignal }): Promise<PurchaseView>;
+  /**
+   * The bad-data evidence of a disputed purchase: the JSON text the dispute committed to and its
+   * keccak256. It holds the sale key: owner only. `NotFoundError` when the purchase has none.
+   */
+  getPurchaseEvidence(
+    id: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<{ evidence: string; evidenceHash: `0x${string}` }>;
   listPurchases(options?: { signal?: AbortSignal }): Promise<PurchaseView[]>;
   listSales(options?: { signal?: AbortSignal }): Promise<SaleView[]>;
   /** The verified plaintext of a complete purchase. */

@@ -11,9 +11,9 @@
  *   send that header, an `Origin` whose host is not the request's. A client
  *   that sends neither (the CLI, scripts) is not a browser and passes.
  * - DNS rebinding. A name of the attacker's that resolves to 127.0.0.1 makes
- *   its pages "same origin" with the node. With `allowedHosts` (the node
- *   sets it when it listens on loopback only), a request naming any other
- *   host is refused.
+ *   its pages "same origin" with the node. A request naming any host but
+ *   `allowedHosts` (the loopback names unless the node adds its
+ *   `--public-name`s) is refused, whatever address the node listens on.
  *
  * `exempt` paths skip both checks: the analytics SDK (`/js/kosmos.js`) and
  * its `POST /api/event`, which the websites it measures load and call, under
@@ -23,11 +23,14 @@ import type { MiddlewareHandler } from "hono";
 import { HttpError } from "./http_error.ts";
 
 export interface RequestGuardOptions {
-  /** Host names (no port; IPv6 without brackets) requests may name; others get 403. @default any */
-  allowedHosts?: string[];
+  /** Host names (no port; IPv6 without brackets) requests may name; others get 403. @default LOOPBACK_HOSTS */
+  allowedHosts?: readonly string[];
   /** Paths that skip the checks. @default [] */
   exempt?: string[];
 }
+
+/** The names of this machine's loopback interface, which every node answers to. */
+export const LOOPBACK_HOSTS: readonly string[] = ["127.0.0.1", "localhost", "::1"];
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -57,18 +60,18 @@ function requestHostname(request: Request): string {
 }
 
 export function requestGuard(options: RequestGuardOptions = {}): MiddlewareHandler {
-  const allowed = options.allowedHosts ? new Set(options.allowedHosts.map((h) => h.toLowerCase())) : null;
+  const allowed = new Set((options.allowedHosts ?? LOOPBACK_HOSTS).map((h) => h.toLowerCase()));
   const exempt = new Set(options.exempt ?? []);
   return async (c, next) => {
     if (!exempt.has(c.req.path)) {
       const request = c.req.raw;
-      if (allowed && !allowed.has(requestHostname(request))) {
+      if (!allowed.has(requestHostname(request))) {
         throw new HttpError(
           403,
           "forbidden",
           `This node answers requests to ${[...allowed].join(", ")} only, not to "${
-            requestHostname(request)
-          }"`,
+            requestHostname(request).slice(0, 100)
+          }" (its owner can add names with --public-name)`,
         );
       }
       if (!SAFE_METHODS.has(c.req.method) && isCrossSite(request)) {

@@ -8,6 +8,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IKosmosEscrow} from "./interfaces/IKosmosEscrow.sol";
+import {IKosmosRegistry} from "./interfaces/IKosmosRegistry.sol";
 
 /// @title Kosmos escrow
 /// @notice The key sale; see {IKosmosEscrow}.
@@ -15,6 +16,12 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
     using SafeERC20 for IERC20;
 
     uint256 private constant BPS = 10_000;
+    /// @dev Tag of the published commitment to kSale: keccak256(SALE_COMMIT_TAG ‖ kSale).
+    bytes18 private constant SALE_COMMIT_TAG = "kosmos.sale.commit";
+    /// @dev Tag of the pads: keccak256(SALE_PAD_TAG ‖ kSale ‖ uint256(i)).
+    bytes15 private constant SALE_PAD_TAG = "kosmos.sale.pad";
+    /// @dev abi.encode(Sale) is 11 words.
+    uint256 private constant SALE_SIZE = 352;
 
     /// @notice EIP-712 type hash of {Quote}.
     bytes32 public constant QUOTE_TYPEHASH = keccak256(
@@ -23,14 +30,17 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
 
     /// @notice The payment token.
     IERC20 public immutable token;
-    /// @notice The listing registry (an ERC-721: the owner of a listing is its seller).
-    IERC721 public immutable registry;
+    /// @notice The listing registry (an ERC-721: the owner of a listing is its seller); its arbiter rules
+    ///         on disputes.
+    IKosmosRegistry public immutable registry;
     /// @notice Receives the treasury share.
     address public immutable treasury;
     /// @notice Seconds the seller has to reveal after {open}.
     uint40 public immutable revealWindow;
-    /// @notice Seconds the buyer has to complain after {reveal}.
+    /// @notice Seconds the buyer has to complain or dispute after {reveal}.
     uint40 public immutable disputeWindow;
+    /// @notice Seconds the arbiter has to rule after a {dispute} before anyone may {expireDispute}.
+    uint40 public immutable arbitrationWindow;
     /// @notice Seller's share of the price in basis points.
     uint256 public immutable sellerBps;
     /// @notice Gateway's share of the price in basis points (to the treasury when there is no gateway).
@@ -38,17 +48,18 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
 
     mapping(bytes32 saleId => bytes32) private _sales;
     mapping(address owner => mapping(uint256 word => uint256)) private _nonces;
-    mapping(address owner => mapping(address delegate => bool)) private _delegates;
+    mapping(address owner => mapping(uint256 listingId => mapping(address delegate => bool))) private _delegates;
     mapping(address account => uint256) private _balances;
 
     /// @notice Escrow parameters.
     /// @param treasuryBps Treasury's share; the three shares must add up to 10,000.
     struct Config {
         IERC20 token;
-        IERC721 registry;
+        IKosmosRegistry registry;
         address treasury;
         uint40 revealWindow;
         uint40 disputeWindow;
+        uint40 arbitrationWindow;
         uint256 sellerBps;
         uint256 gatewayBps;
         uint256 treasuryBps;
@@ -57,13 +68,14 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
     constructor(Config memory config) EIP712("Kosmos Escrow", "1") {
         if (
             address(config.token) == address(0) || address(config.registry) == address(0)
-                || config.treasury == address(0) || config.sellerBps + config.gatewayBps + config.treasuryBps != BPS
+                || config.treasury == address(0) || config.arbitrationWindow == 0 || config.sellerBps + config.gatewayBps + config.treasuryBps != BPS
         ) revert InvalidConfig();
         token = config.token;
         registry = config.registry;
         treasury = config.treasury;
         revealWindow = config.revealWindow;
         disputeWindow = config.disputeWindow;
+        arbitrationWindow = config.arbitrationWindow;
         sellerBps = config.sellerBps;
         gatewayBps = config.gatewayBps;
     }
@@ -90,10 +102,12 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
     /// @inheritdoc IKosmosEscrow
     function reveal(bytes32 saleId, Sale calldata sale, bytes32 kSale) external {
         _requireSale(saleId, sale);
-        if (msg.sender != sale.seller && !_delegates[sale.seller][msg.sender]) revert NotSeller(saleId, msg.sender);
+        if (msg.sender != sale.seller && !_delegates[sale.seller][sale.listingId][msg.sender]) {
+            revert NotSeller(saleId, msg.sender);
+        }
         if (sale.disputeDeadline != 0) revert AlreadyRevealed(saleId);
         if (block.timestamp > sale.revealDeadline) revert RevealDeadlinePassed(saleId, sale.revealDeadline);
-        if (keccak256(abi.encode(kSale)) != sale.kSaleHash) revert WrongSaleKey(saleId);
+        if (_commit(kSale) != sale.kSaleHash) revert WrongSaleKey(saleId);
         Sale memory revealed = sale;
         uint40 deadline = uint40(block.timestamp) + disputeWindow;
         revealed.disputeDeadline = deadline;
@@ -106,6 +120,7 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
         _requireSale(saleId, sale);
         if (msg.sender != sale.buyer) revert NotBuyer(saleId, msg.sender);
         if (sale.disputeDeadline == 0) revert NotRevealed(saleId);
+        if (sale.disputedAt != 0) revert SaleDisputed(saleId);
         _complete(saleId, sale, true);
     }
 
@@ -114,27 +129,75 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
         _requireSale(saleId, sale);
         if (msg.sender != sale.buyer) revert NotBuyer(saleId, msg.sender);
         if (sale.disputeDeadline == 0) revert NotRevealed(saleId);
+        if (sale.disputedAt != 0) revert SaleDisputed(saleId);
         if (block.timestamp > sale.disputeDeadline) revert DisputeWindowClosed(saleId, sale.disputeDeadline);
-        if (keccak256(abi.encode(kSale)) != sale.kSaleHash) revert WrongSaleKey(saleId);
+        if (_commit(kSale) != sale.kSaleHash) revert WrongSaleKey(saleId);
         uint256 length = z.length;
         if (length == 0 || length % 32 != 0) revert InvalidZLength(length);
         if (keccak256(z) != sale.zHash) revert WrongZ(saleId);
+        bytes32 padTag = bytes32(SALE_PAD_TAG);
         bytes32 dekHash;
         assembly ("memory-safe") {
-            // DEK_i = Z_i ^ keccak256(bytes32(uint256(kSale) ^ i)), written over a copy of Z in free memory.
+            // DEK_i = Z_i ^ keccak256("kosmos.sale.pad" ‖ kSale ‖ uint256(i)), written over a copy of Z in
+            // free memory; the 79-byte pad preimage sits right after it.
             let dek := mload(0x40)
             calldatacopy(dek, z.offset, length)
+            let pre := add(dek, length)
+            mstore(pre, padTag)
+            mstore(add(pre, 15), kSale)
             for { let i := 0 } lt(i, div(length, 32)) { i := add(i, 1) } {
-                mstore(0x00, xor(kSale, i))
+                mstore(add(pre, 47), i)
                 let word := add(dek, mul(i, 32))
-                mstore(word, xor(mload(word), keccak256(0x00, 32)))
+                mstore(word, xor(mload(word), keccak256(pre, 79)))
             }
             dekHash := keccak256(dek, length)
         }
         if (dekHash == sale.dekCommit) revert KeyIsValid(saleId);
         delete _sales[saleId];
-        emit Refunded(saleId, sale.buyer, sale.price, true);
+        emit Refunded(saleId, sale.buyer, sale.price, RefundReason.WrongKey);
         token.safeTransfer(sale.buyer, sale.price);
+    }
+
+    /// @inheritdoc IKosmosEscrow
+    function dispute(bytes32 saleId, Sale calldata sale, bytes32 evidenceHash) external {
+        _requireSale(saleId, sale);
+        if (msg.sender != sale.buyer) revert NotBuyer(saleId, msg.sender);
+        if (sale.disputeDeadline == 0) revert NotRevealed(saleId);
+        if (sale.disputedAt != 0) revert SaleDisputed(saleId);
+        if (block.timestamp > sale.disputeDeadline) revert DisputeWindowClosed(saleId, sale.disputeDeadline);
+        Sale memory disputed = sale;
+        uint40 disputedAt = uint40(block.timestamp);
+        disputed.disputedAt = disputedAt;
+        _sales[saleId] = keccak256(abi.encode(disputed));
+        emit Disputed(saleId, sale.buyer, evidenceHash, disputedAt);
+    }
+
+    /// @inheritdoc IKosmosEscrow
+    function resolveDispute(bytes32 saleId, Sale calldata sale, bool bad) external {
+        _requireSale(saleId, sale);
+        if (msg.sender != registry.arbiter()) revert NotArbiter(msg.sender);
+        if (sale.disputedAt == 0) revert NotDisputed(saleId);
+        emit DisputeResolved(saleId, bad, false);
+        if (bad) {
+            delete _sales[saleId];
+            emit Refunded(saleId, sale.buyer, sale.price, RefundReason.BadData);
+            token.safeTransfer(sale.buyer, sale.price);
+        } else {
+            _complete(saleId, sale, false);
+        }
+    }
+
+    /// @inheritdoc IKosmosEscrow
+    /// @dev Expiry pays the seller: after {reveal} the buyer holds a key the escrow verified against the
+    ///      listing's commitment, so refunding on the arbiter's silence would let any buyer keep the data
+    ///      for free by disputing. A buyer with bad data keeps the registry challenge on the listing stake.
+    function expireDispute(bytes32 saleId, Sale calldata sale) external {
+        _requireSale(saleId, sale);
+        if (sale.disputedAt == 0) revert NotDisputed(saleId);
+        uint256 deadline = uint256(sale.disputedAt) + arbitrationWindow;
+        if (block.timestamp <= deadline) revert ArbitrationWindowOpen(saleId, deadline);
+        emit DisputeResolved(saleId, false, true);
+        _complete(saleId, sale, false);
     }
 
     /// @inheritdoc IKosmosEscrow
@@ -143,7 +206,7 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
         if (sale.disputeDeadline != 0) revert AlreadyRevealed(saleId);
         if (block.timestamp <= sale.revealDeadline) revert RevealDeadlineNotPassed(saleId, sale.revealDeadline);
         delete _sales[saleId];
-        emit Refunded(saleId, sale.buyer, sale.price, false);
+        emit Refunded(saleId, sale.buyer, sale.price, RefundReason.NotRevealed);
         token.safeTransfer(sale.buyer, sale.price);
     }
 
@@ -151,6 +214,7 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
     function finalize(bytes32 saleId, Sale calldata sale) external {
         _requireSale(saleId, sale);
         if (sale.disputeDeadline == 0) revert NotRevealed(saleId);
+        if (sale.disputedAt != 0) revert SaleDisputed(saleId);
         if (block.timestamp <= sale.disputeDeadline) revert DisputeWindowOpen(saleId, sale.disputeDeadline);
         _complete(saleId, sale, false);
     }
@@ -165,9 +229,12 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
     }
 
     /// @inheritdoc IKosmosEscrow
-    function setDelegate(address delegate, bool approved) external {
-        _delegates[msg.sender][delegate] = approved;
-        emit DelegateSet(msg.sender, delegate, approved);
+    function setDelegate(uint256 listingId, address delegate, bool approved) external {
+        if (IERC721(address(registry)).ownerOf(listingId) != msg.sender) {
+            revert NotListingOwner(listingId, msg.sender);
+        }
+        _delegates[msg.sender][listingId][delegate] = approved;
+        emit DelegateSet(msg.sender, listingId, delegate, approved);
     }
 
     /// @inheritdoc IKosmosEscrow
@@ -177,13 +244,17 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
     }
 
     /// @inheritdoc IKosmosEscrow
-    function isNonceUsed(address owner, uint256 nonce) external view returns (bool) {
-        return _nonces[owner][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
+    function isNonceUsed(address signer, uint256 nonce) external view returns (bool) {
+        return _nonces[signer][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
     }
 
     /// @inheritdoc IKosmosEscrow
-    function isDelegate(address owner, address delegate) external view returns (bool) {
-        return _delegates[owner][delegate];
+    function isDelegate(uint256 listingId, address delegate) external view returns (bool) {
+        try IERC721(address(registry)).ownerOf(listingId) returns (address owner) {
+            return _delegates[owner][listingId][delegate];
+        } catch {
+            return false;
+        }
     }
 
     /// @inheritdoc IKosmosEscrow
@@ -212,24 +283,29 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
         if (quote.buyer != msg.sender) revert WrongBuyer(quote.buyer, msg.sender);
         if (quote.price > type(uint96).max) revert PriceTooLarge(quote.price);
         saleId = hashQuote(quote);
+        if (_sales[saleId] != bytes32(0)) revert SaleExists(saleId);
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(saleId, signature);
         if (err != ECDSA.RecoverError.NoError) revert InvalidSignature();
-        address owner = registry.ownerOf(quote.listingId);
-        if (signer != owner && !_delegates[owner][signer]) revert UnauthorizedSigner(signer, owner);
-        _useNonce(owner, quote.nonce);
+        uint256 listingId = quote.listingId;
+        address owner = IERC721(address(registry)).ownerOf(listingId);
+        if (signer != owner && !_delegates[owner][listingId][signer]) revert UnauthorizedSigner(signer, owner);
+        if (quote.dekCommit != registry.dekCommitOf(listingId)) revert DekCommitMismatch(listingId);
+        _useNonce(signer, quote.nonce);
         Sale memory sale = Sale({
+            listingId: listingId,
             buyer: msg.sender,
             seller: owner,
             gateway: quote.gateway,
             price: uint96(quote.price),
             revealDeadline: uint40(block.timestamp) + revealWindow,
             disputeDeadline: 0,
+            disputedAt: 0,
             zHash: quote.zHash,
             kSaleHash: quote.kSaleHash,
             dekCommit: quote.dekCommit
         });
         _sales[saleId] = keccak256(abi.encode(sale));
-        emit Opened(saleId, quote.listingId, msg.sender, sale);
+        emit Opened(saleId, listingId, msg.sender, sale);
         token.safeTransferFrom(msg.sender, address(this), quote.price);
     }
 
@@ -245,11 +321,16 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
         emit Completed(saleId, confirmed, toSeller, toGateway, toTreasury);
     }
 
-    function _useNonce(address owner, uint256 nonce) private {
+    function _useNonce(address signer, uint256 nonce) private {
         uint256 bit = 1 << (nonce & 0xff);
-        uint256 word = _nonces[owner][nonce >> 8];
-        if (word & bit != 0) revert NonceUsed(owner, nonce);
-        _nonces[owner][nonce >> 8] = word | bit;
+        uint256 word = _nonces[signer][nonce >> 8];
+        if (word & bit != 0) revert NonceUsed(signer, nonce);
+        _nonces[signer][nonce >> 8] = word | bit;
+    }
+
+    /// @dev The published commitment to `kSale`; never equal to a pad (different tag and length).
+    function _commit(bytes32 kSale) private pure returns (bytes32) {
+        return keccak256(abi.encodePacked(SALE_COMMIT_TAG, kSale));
     }
 
     function _requireSale(bytes32 saleId, Sale calldata sale) private view {
@@ -258,8 +339,8 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
         assembly ("memory-safe") {
             // Sale is a static struct: its calldata bytes are its abi.encode.
             let ptr := mload(0x40)
-            calldatacopy(ptr, sale, 288)
-            given := keccak256(ptr, 288)
+            calldatacopy(ptr, sale, SALE_SIZE)
+            given := keccak256(ptr, SALE_SIZE)
         }
         if (stored == bytes32(0) || stored != given) revert UnknownSale(saleId);
     }

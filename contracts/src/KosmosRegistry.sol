@@ -26,10 +26,16 @@ contract KosmosRegistry is ERC721, IKosmosRegistry {
     uint256 public immutable minStake;
     /// @notice Smallest challenge stake.
     uint256 public immutable minChallengeStake;
-    /// @notice Open challenges that let the arbiter resolve (and the most a listing can have).
+    /// @notice Sum of open challenge stakes at which the arbiter may resolve at once.
     uint256 public immutable challengeThreshold;
+    /// @notice Most challenges open at a time on one listing (bounds the gas of {resolve}).
+    uint256 public immutable maxChallenges;
+    /// @notice Seconds after the oldest open challenge from which the arbiter may resolve whatever the amount.
+    uint256 public immutable reviewPeriod;
     /// @notice Seconds between a withdrawal request and the withdrawal.
     uint256 public immutable withdrawDelay;
+    /// @notice Seconds after the delay during which a withdrawal request can be executed.
+    uint256 public immutable withdrawWindow;
     /// @notice Share of a bad listing's stake paid to its challengers, the rest to the treasury.
     uint256 public immutable challengerBps;
     /// @notice Share of the challenge stakes paid to a good listing's owner, the rest to the treasury.
@@ -49,7 +55,10 @@ contract KosmosRegistry is ERC721, IKosmosRegistry {
         uint256 minStake;
         uint256 minChallengeStake;
         uint256 challengeThreshold;
+        uint256 maxChallenges;
+        uint256 reviewPeriod;
         uint256 withdrawDelay;
+        uint256 withdrawWindow;
         uint256 challengerBps;
         uint256 listerBps;
     }
@@ -57,9 +66,11 @@ contract KosmosRegistry is ERC721, IKosmosRegistry {
     constructor(Config memory config) ERC721("Kosmos Listing", "KLIST") {
         if (
             address(config.token) == address(0) || config.arbiter == address(0) || config.treasury == address(0)
-                || config.challengeThreshold == 0 || config.challengeThreshold > type(uint16).max
-                || config.challengerBps > BPS || config.listerBps > BPS || config.minStake == 0
-                || config.minChallengeStake == 0
+                || config.challengeThreshold == 0 || config.maxChallenges == 0
+                || config.maxChallenges > type(uint16).max
+                || config.maxChallenges * config.minChallengeStake < config.challengeThreshold
+                || config.withdrawWindow == 0 || config.challengerBps > BPS || config.listerBps > BPS
+                || config.minStake == 0 || config.minChallengeStake == 0
         ) revert InvalidConfig();
         token = config.token;
         arbiter = config.arbiter;
@@ -67,19 +78,26 @@ contract KosmosRegistry is ERC721, IKosmosRegistry {
         minStake = config.minStake;
         minChallengeStake = config.minChallengeStake;
         challengeThreshold = config.challengeThreshold;
+        maxChallenges = config.maxChallenges;
+        reviewPeriod = config.reviewPeriod;
         withdrawDelay = config.withdrawDelay;
+        withdrawWindow = config.withdrawWindow;
         challengerBps = config.challengerBps;
         listerBps = config.listerBps;
     }
 
     /// @inheritdoc IKosmosRegistry
-    function list(Kind kind, bytes calldata cid, uint256 stake) public returns (uint256 listingId) {
+    function list(Kind kind, bytes calldata cid, bytes32 dekCommit, uint256 stake)
+        public
+        returns (uint256 listingId)
+    {
         if (cid.length == 0) revert EmptyCid();
+        if (dekCommit == bytes32(0)) revert EmptyDekCommit();
         if (stake < minStake) revert StakeTooLow(stake, minStake);
         listingId = ++listingCount;
-        _listings[listingId] = Listing(stake.toUint96(), 0, 0, kind, cid);
+        _listings[listingId] = Listing(stake.toUint96(), 0, 0, kind, 0, 0, dekCommit, cid);
         _mint(msg.sender, listingId);
-        emit Listed(listingId, msg.sender, kind, cid, stake);
+        emit Listed(listingId, msg.sender, kind, cid, dekCommit, stake);
         token.safeTransferFrom(msg.sender, address(this), stake);
     }
 
@@ -87,6 +105,7 @@ contract KosmosRegistry is ERC721, IKosmosRegistry {
     function listWithPermit(
         Kind kind,
         bytes calldata cid,
+        bytes32 dekCommit,
         uint256 stake,
         uint256 permitDeadline,
         uint8 v,
@@ -95,7 +114,7 @@ contract KosmosRegistry is ERC721, IKosmosRegistry {
     ) external returns (uint256) {
         try IERC20Permit(address(token)).permit(msg.sender, address(this), stake, permitDeadline, v, r, s) {}
             catch {}
-        return list(kind, cid, stake);
+        return list(kind, cid, dekCommit, stake);
     }
 
     /// @inheritdoc IKosmosRegistry
@@ -111,8 +130,10 @@ contract KosmosRegistry is ERC721, IKosmosRegistry {
     /// @inheritdoc IKosmosRegistry
     function requestWithdrawal(uint256 listingId) external {
         _onlyOwner(listingId);
+        Listing storage l = _listings[listingId];
+        if (l.challengeCount != 0) revert OpenChallenges(listingId, l.challengeCount);
         uint40 unlockAt = uint40(block.timestamp + withdrawDelay);
-        _listings[listingId].withdrawableAt = unlockAt;
+        l.withdrawableAt = unlockAt;
         emit WithdrawalRequested(listingId, unlockAt);
     }
 
@@ -123,6 +144,9 @@ contract KosmosRegistry is ERC721, IKosmosRegistry {
         uint40 unlockAt = l.withdrawableAt;
         if (unlockAt == 0) revert WithdrawalNotRequested(listingId);
         if (block.timestamp < unlockAt) revert WithdrawalTooEarly(listingId, unlockAt);
+        if (block.timestamp > unlockAt + withdrawWindow) {
+            revert WithdrawalExpired(listingId, uint64(unlockAt + withdrawWindow));
+        }
         if (l.challengeCount != 0) revert OpenChallenges(listingId, l.challengeCount);
         uint256 stake = l.stake;
         delete _listings[listingId];
@@ -137,9 +161,15 @@ contract KosmosRegistry is ERC721, IKosmosRegistry {
         if (amount < minChallengeStake) revert ChallengeStakeTooLow(amount, minChallengeStake);
         Listing storage l = _listings[listingId];
         uint256 count = l.challengeCount;
-        if (count >= challengeThreshold) revert ChallengesFull(listingId, challengeThreshold);
+        if (count >= maxChallenges) revert ChallengesFull(listingId, maxChallenges);
         _challenges[listingId].push(Challenge(msg.sender, amount.toUint96()));
+        if (count == 0) l.challengedAt = uint40(block.timestamp);
         l.challengeCount = uint16(++count);
+        l.challenged = (l.challenged + amount).toUint96();
+        if (l.withdrawableAt != 0) {
+            l.withdrawableAt = 0;
+            emit WithdrawalCancelled(listingId);
+        }
         emit Challenged(listingId, msg.sender, amount, count);
         token.safeTransferFrom(msg.sender, address(this), amount);
     }
@@ -150,13 +180,14 @@ contract KosmosRegistry is ERC721, IKosmosRegistry {
         address owner = _requireOwned(listingId);
         Listing storage l = _listings[listingId];
         uint256 count = l.challengeCount;
-        if (count < challengeThreshold) revert NotEnoughChallenges(listingId, count, challengeThreshold);
+        if (count == 0) revert NoChallenges(listingId);
+        uint256 challenged = l.challenged;
+        uint256 reviewableAt = l.challengedAt + reviewPeriod;
+        if (challenged < challengeThreshold && block.timestamp < reviewableAt) {
+            revert NotResolvable(listingId, challenged, challengeThreshold, reviewableAt);
+        }
         Challenge[] memory challenges = _challenges[listingId];
         delete _challenges[listingId];
-        uint256 challenged;
-        for (uint256 i; i < count; ++i) {
-            challenged += challenges[i].amount;
-        }
         uint256 toChallengers;
         uint256 toOwner;
         uint256 toTreasury;
@@ -174,6 +205,8 @@ contract KosmosRegistry is ERC721, IKosmosRegistry {
             toTreasury = stake + challenged - toChallengers;
         } else {
             l.challengeCount = 0;
+            l.challenged = 0;
+            l.challengedAt = 0;
             toOwner = challenged * listerBps / BPS;
             toTreasury = challenged - toOwner;
             if (toOwner != 0) token.safeTransfer(owner, toOwner);
@@ -200,6 +233,11 @@ contract KosmosRegistry is ERC721, IKosmosRegistry {
     /// @inheritdoc IKosmosRegistry
     function cidOf(uint256 listingId) external view returns (bytes memory) {
         return _listings[listingId].cid;
+    }
+
+    /// @inheritdoc IKosmosRegistry
+    function dekCommitOf(uint256 listingId) external view returns (bytes32) {
+        return _listings[listingId].dekCommit;
     }
 
     /// @inheritdoc IKosmosRegistry

@@ -1,7 +1,11 @@
 /**
  * Flag parsing and HTTP helpers shared by the client subcommands
- * (`kosmos publish`, `kosmos fetch`, `kosmos buy`), which talk to a running node's API.
+ * (`kosmos publish`, `kosmos fetch`, `kosmos buy`, `kosmos login`), which talk to a running
+ * node's API with its owner's token (`<data-dir>/api-token` or `KOSMOS_TOKEN`).
  */
+import { join } from "node:path";
+import { homedir } from "node:os";
+import { readClientToken } from "../api_token.ts";
 import { delay } from "../delay.ts";
 import { KosmosError } from "../errors.ts";
 import { DEFAULT_HTTP_PORT, second } from "../constants.ts";
@@ -67,15 +71,40 @@ export function getNodeUrl(command: string, flags: Map<string, string>, env: Rec
   return url;
 }
 
-/** `fetch` with the errors a person can act on: unreachable node, error body of the API. */
+/** Lines of the client commands' usage about reaching the node. */
+export const NODE_FLAGS_USAGE = `  --url URL        the node's API (KOSMOS_URL; default http://127.0.0.1:7464)
+  --data-dir DIR   the node's data dir, which holds its api-token (KOSMOS_DATA_DIR; default ~/.kosmos);
+                   KOSMOS_TOKEN=<token> instead for a node elsewhere`;
+
+/** A running node's API and the owner's token for it. */
+export interface NodeTarget {
+  url: URL;
+  token: string;
+}
+
+/** The node from `--url`/`KOSMOS_URL`, with the token from `KOSMOS_TOKEN` or `--data-dir`'s api-token. */
+export async function getNodeTarget(
+  command: string,
+  flags: Map<string, string>,
+  env: Record<string, string>,
+): Promise<NodeTarget> {
+  const url = getNodeUrl(command, flags, env);
+  const dataDir = flags.get("data-dir") ?? env.KOSMOS_DATA_DIR ?? join(homedir(), ".kosmos");
+  return { url, token: await readClientToken(command, { dataDir, env }) };
+}
+
+/** `fetch` with the owner's token and the errors a person can act on: unreachable node, error body of the API. */
 export async function requestNode(
   command: string,
   url: URL,
-  init: RequestInit,
+  init: RequestInit & { token: string },
 ): Promise<Response> {
+  const { token, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  headers.set("authorization", `Bearer ${token}`);
   let response: Response;
   try {
-    response = await fetch(url, init);
+    response = await fetch(url, { ...rest, headers });
   } catch (cause) {
     throw new KosmosError(
       `${command}: cannot reach a Kosmos node at ${url.origin} (start one with \`deno task start\`, or pass --url)`,
@@ -101,9 +130,10 @@ export interface FollowCommandOptions {
 export function postJson(
   command: string,
   url: URL,
-  options: { body: unknown; signal?: AbortSignal },
+  options: { body: unknown; token: string; signal?: AbortSignal },
 ): Promise<Response> {
   return requestNode(command, url, {
+    token: options.token,
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/json" },
     body: JSON.stringify(options.body),
@@ -127,9 +157,13 @@ export async function describeFailure(response: Response): Promise<string> {
 export async function startJob(
   command: string,
   url: URL,
-  options: { subject: string; body: unknown; signal?: AbortSignal },
+  options: { subject: string; body: unknown; token: string; signal?: AbortSignal },
 ): Promise<unknown> {
-  const started = await postJson(command, url, { body: options.body, signal: options.signal });
+  const started = await postJson(command, url, {
+    body: options.body,
+    token: options.token,
+    signal: options.signal,
+  });
   if (started.status !== 202) {
     throw new KosmosError(
       `${command}: the node cannot ${command} ${options.subject}: ${await describeFailure(started)}`,
@@ -155,6 +189,7 @@ export async function followJob<T>(
     subject: string;
     /** @default 250 */
     interval?: number;
+    token: string;
     signal?: AbortSignal;
   },
 ): Promise<T> {
@@ -163,6 +198,7 @@ export async function followJob<T>(
     options.onView(view);
     await delay(Math.min(options.interval ?? 250, 10 * second), options.signal);
     const response = await requestNode(command, status, {
+      token: options.token,
       headers: { accept: "application/json" },
       signal: options.signal,
     });

@@ -6,7 +6,14 @@
  * Buying a listing already bought shows that purchase and pays nothing.
  */
 import { KosmosError } from "../errors.ts";
-import { type FollowCommandOptions, followJob, getNodeUrl, parseArgs, startJob } from "./args.ts";
+import {
+  type FollowCommandOptions,
+  followJob,
+  getNodeTarget,
+  NODE_FLAGS_USAGE,
+  parseArgs,
+  startJob,
+} from "./args.ts";
 import { createProgressBar } from "./progress.ts";
 
 export const BUY_USAGE = `Usage: kosmos buy LISTING_ID [--url URL]
@@ -16,13 +23,22 @@ checks the seller's quote, locks the price in escrow, verifies the revealed
 key, and downloads and verifies every chunk. Shows the progress.
 
 Flags:
-  --url URL   the node's API (KOSMOS_URL; default http://127.0.0.1:7464)
+${NODE_FLAGS_USAGE}
 `;
 
 interface PurchaseView {
   id: string;
   listingId: string;
-  status: "quoted" | "opened" | "revealed" | "verified" | "downloading" | "complete" | "refunded" | "failed";
+  status:
+    | "quoted"
+    | "opened"
+    | "revealed"
+    | "downloading"
+    | "verified"
+    | "disputed"
+    | "complete"
+    | "refunded"
+    | "failed";
   progress: { chunksVerified: number; chunksTotal: number };
   price: string;
   error?: string;
@@ -31,9 +47,9 @@ interface PurchaseView {
 const STEPS: Record<string, string> = {
   quoted: "Quoted",
   opened: "Locked the price; waiting for the key",
-  revealed: "Key revealed; verifying",
-  verified: "Key verified",
+  revealed: "Key revealed and checked",
   downloading: "Downloading",
+  verified: "Data verified; confirming",
 };
 
 export type RunBuyOptions = FollowCommandOptions;
@@ -41,24 +57,26 @@ export type RunBuyOptions = FollowCommandOptions;
 /** Runs `kosmos buy`; resolves with the exit code. */
 export async function runBuy(args: string[], options: RunBuyOptions = {}): Promise<number> {
   const print = options.print ?? console.log;
-  const { positionals, flags, help } = parseArgs("buy", args, ["url"]);
+  const { positionals, flags, help } = parseArgs("buy", args, ["url", "data-dir"]);
   if (help) {
     print(BUY_USAGE);
     return 0;
   }
   if (positionals.length !== 1) throw new KosmosError("buy: give exactly one LISTING_ID (try --help)");
   const listingId = positionals[0];
-  const url = getNodeUrl("buy", flags, options.env ?? Deno.env.toObject());
+  const { url, token } = await getNodeTarget("buy", flags, options.env ?? Deno.env.toObject());
   const first = await startJob("buy", new URL("/api/v1/purchases", url), {
     subject: listingId,
     body: { listingId },
+    token,
     signal: options.signal,
   }) as PurchaseView;
   let step = "";
   let bar: ReturnType<typeof createProgressBar> | undefined;
   const purchase = await followJob("buy", new URL(`/api/v1/purchases/${first.id}`, url), {
     first,
-    running: (p) => !["complete", "refunded", "failed"].includes(p.status),
+    // A dispute waits for the arbiter (days): the command ends there and says so.
+    running: (p) => !["complete", "refunded", "failed", "disputed"].includes(p.status),
     onView: (p) => {
       if (p.status === "downloading") {
         bar ??= createProgressBar({
@@ -74,6 +92,7 @@ export async function runBuy(args: string[], options: RunBuyOptions = {}): Promi
     },
     subject: first.id,
     interval: options.interval,
+    token,
     signal: options.signal,
   });
   if (bar) {

@@ -5,7 +5,14 @@
  * final progress as JSON on stdout.
  */
 import { KosmosError } from "../errors.ts";
-import { type FollowCommandOptions, followJob, getNodeUrl, parseArgs, startJob } from "./args.ts";
+import {
+  type FollowCommandOptions,
+  followJob,
+  getNodeTarget,
+  NODE_FLAGS_USAGE,
+  parseArgs,
+  startJob,
+} from "./args.ts";
 import { createProgressBar, formatBytes } from "./progress.ts";
 
 export const FETCH_USAGE = `Usage: kosmos fetch MANIFEST_CID [--url URL]
@@ -14,7 +21,7 @@ Fetches every encrypted chunk of a dataset onto a running node, verified
 against its CID, and shows the progress.
 
 Flags:
-  --url URL   the node's API (KOSMOS_URL; default http://127.0.0.1:7464)
+${NODE_FLAGS_USAGE}
 `;
 
 interface FetchView {
@@ -32,17 +39,18 @@ export type RunFetchOptions = FollowCommandOptions;
 /** Runs `kosmos fetch`; resolves with the exit code. */
 export async function runFetch(args: string[], options: RunFetchOptions = {}): Promise<number> {
   const print = options.print ?? console.log;
-  const { positionals, flags, help } = parseArgs("fetch", args, ["url"]);
+  const { positionals, flags, help } = parseArgs("fetch", args, ["url", "data-dir"]);
   if (help) {
     print(FETCH_USAGE);
     return 0;
   }
   if (positionals.length !== 1) throw new KosmosError("fetch: give exactly one MANIFEST_CID (try --help)");
   const cid = positionals[0];
-  const url = getNodeUrl("fetch", flags, options.env ?? Deno.env.toObject());
+  const { url, token } = await getNodeTarget("fetch", flags, options.env ?? Deno.env.toObject());
   const first = await startJob("fetch", new URL("/api/v1/fetches", url), {
     subject: cid,
     body: { manifestCid: cid },
+    token,
     signal: options.signal,
   }) as FetchView;
   const bar = createProgressBar({
@@ -56,6 +64,7 @@ export async function runFetch(args: string[], options: RunFetchOptions = {}): P
     onView: (p) => bar.update(p.chunksVerified, p.chunksTotal),
     subject: cid,
     interval: options.interval,
+    token,
     signal: options.signal,
   });
   bar.update(progress.chunksVerified, progress.chunksTotal);

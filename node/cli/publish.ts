@@ -6,7 +6,7 @@
  */
 import { basename, extname } from "node:path";
 import { KosmosError } from "../errors.ts";
-import { describeFailure, getNodeUrl, parseArgs, requestNode } from "./args.ts";
+import { describeFailure, getNodeTarget, NODE_FLAGS_USAGE, parseArgs, requestNode } from "./args.ts";
 import { createProgressBar, formatBytes, type ProgressBarInit } from "./progress.ts";
 
 export const PUBLISH_USAGE =
@@ -22,7 +22,7 @@ Flags:
   --price KOS          price in tokens, such as 2.5 (required)
   --license ID         licence id, such as CC-BY-4.0 (required)
   --gateway ADDRESS    gateway operator credited with 10 % of sales (default: the node's wallet)
-  --url URL            the node's API (KOSMOS_URL; default http://127.0.0.1:7464)
+${NODE_FLAGS_USAGE}
 `;
 
 /** Bytes read from the file at a time. */
@@ -49,7 +49,7 @@ export interface RunPublishOptions {
 /** Runs `kosmos publish`; resolves with the exit code. */
 export async function runPublish(args: string[], options: RunPublishOptions = {}): Promise<number> {
   const print = options.print ?? console.log;
-  const { positionals, flags, help } = parseArgs("publish", args, [...FIELDS, "url", "licence"]);
+  const { positionals, flags, help } = parseArgs("publish", args, [...FIELDS, "url", "data-dir", "licence"]);
   if (help) {
     print(PUBLISH_USAGE);
     return 0;
@@ -60,7 +60,7 @@ export async function runPublish(args: string[], options: RunPublishOptions = {}
   if (missing.length > 0) {
     throw new KosmosError(`publish: missing ${missing.map((f) => `--${f}`).join(", ")} (try --help)`);
   }
-  const url = getNodeUrl("publish", flags, options.env ?? Deno.env.toObject());
+  const { url, token } = await getNodeTarget("publish", flags, options.env ?? Deno.env.toObject());
   const path = positionals[0];
   let file: Deno.FsFile;
   let size: number;
@@ -116,6 +116,7 @@ export async function runPublish(args: string[], options: RunPublishOptions = {}
   });
   const target = new URL("/api/v1/datasets", url);
   const response = await requestNode("publish", target, {
+    token,
     method: "POST",
     headers: { "content-type": contentType, accept: "application/json" },
     body,

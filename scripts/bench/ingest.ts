@@ -75,13 +75,22 @@ async function runLoad(): Promise<void> {
 
 async function runBench(): Promise<void> {
   const dataDir = await Deno.makeTempDir({ prefix: "kosmos-bench-ingest-" });
-  const node = await createNode({ dataDir, port: 0, logLevel: "error" }, {
+  // The site's web server, on loopback: it serves the domain proof the node asks it to publish.
+  let proof = "";
+  const site = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => new Response(proof));
+  const node = await createNode({
+    dataDir,
+    port: 0,
+    logLevel: "error",
+    siteProofOrigins: [`${SITE}=http://127.0.0.1:${site.addr.port}`],
+  }, {
     logger: createLogger({ level: "error" }),
     services: { ingest: { clientRate: 1e9, clientBurst: 1e9, siteRate: 1e9, siteBurst: 1e9 } },
   });
   try {
     await node.start();
-    await node.facade.registerSite(SITE);
+    proof = (await node.facade.registerSite(SITE)).proof;
+    if ((await node.facade.checkSite(SITE)).status !== "verified") throw new Error("the site did not verify");
     let accepted = 0;
     node.components.ingest.onEvents((_site, events) => accepted += events.length);
     /** Runs the load generator; `after` runs before the node's CPU time is read. */
@@ -124,6 +133,7 @@ async function runBench(): Promise<void> {
     }));
   } finally {
     await node.stop();
+    await site.shutdown();
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   }
 }

@@ -8,7 +8,9 @@
 import assert from "node:assert/strict";
 import type { AnalyticsEvent } from "../../protocol/analytics.ts";
 import { startNetwork } from "../nodes.ts";
-import { launchBrowser, waitFor } from "./browser.ts";
+import { launchBrowser, logIn, waitFor } from "./browser.ts";
+import { ownerFetch } from "../helpers.ts";
+import { registerVerifiedSite, startProofServer } from "../site_proofs.ts";
 
 const userAgent =
   "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36";
@@ -25,14 +27,15 @@ function servePage(api: string): Deno.HttpServer<Deno.NetAddr> {
 }
 
 Deno.test("the tracker on a page sends a pageview, an SPA navigation and a custom event through node A to node B", async () => {
-  await using net = await startNetwork(2);
+  await using proofs = await startProofServer();
+  await using net = await startNetwork(2, { siteProofOrigins: proofs.origins });
   await net.waitForMesh();
   const [a, b] = net.nodes;
   const received: AnalyticsEvent[] = [];
   b.components.ingest.onEvents((site, events) => {
     if (site === domain) received.push(...events);
   });
-  await b.facade.registerSite(domain);
+  await registerVerifiedSite(b, proofs, domain);
   await waitFor(() => a.components.sites.getSite(domain), { what: "node A to learn the site" });
   const server = servePage(a.url);
   const origin = `http://127.0.0.1:${server.addr.port}`;
@@ -67,7 +70,7 @@ Deno.test("the tracker on a page sends a pageview, an SPA navigation and a custo
     assert.equal(new Set(received.map((e) => e.visitorId)).size, 1);
 
     // B's query API counts them too.
-    const query = await fetch(`${b.url}/api/v2/query`, {
+    const query = await ownerFetch(b, `/api/v2/query`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ site_id: domain, date_range: "day", metrics: ["pageviews", "events"] }),
@@ -75,6 +78,23 @@ Deno.test("the tracker on a page sends a pageview, an SPA navigation and a custo
     assert.equal(query.status, 200);
     const { results } = await query.json();
     assert.deepEqual(results[0].metrics, [2, 3]);
+
+    // B's dashboard shows the events by proxy (A signed the batches); its owner blocks A with one click.
+    const owner = await (await browser.newContext()).newPage();
+    owner.on("pageerror", (err) => pageErrors.push(err.message));
+    await logIn(owner, b);
+    await owner.goto(`${b.url}/sites/${domain}`);
+    const row = owner.locator(`#proxies tr[data-proxy="${a.peerId}"]`);
+    assert.equal(await row.getAttribute("data-blocked"), "false");
+    assert.equal(await row.locator("td.num").first().textContent(), "3");
+    await row.locator('[data-testid="proxy-block"]').click();
+    await waitFor(
+      async () =>
+        (await owner.locator(`#proxies tr[data-proxy="${a.peerId}"]`).getAttribute("data-blocked")) ===
+          "true",
+      { what: "the page to show A blocked" },
+    );
+    assert.ok(b.components.ingest.proxies.isBlocked(domain, a.peerId));
     assert.deepEqual(pageErrors, []);
   } finally {
     await browser.close();
@@ -83,14 +103,15 @@ Deno.test("the tracker on a page sends a pageview, an SPA navigation and a custo
 });
 
 Deno.test("the tracker sends nothing with Global Privacy Control or Do-Not-Track on", async () => {
-  await using net = await startNetwork(2);
+  await using proofs = await startProofServer();
+  await using net = await startNetwork(2, { siteProofOrigins: proofs.origins });
   await net.waitForMesh();
   const [a, b] = net.nodes;
   const received: AnalyticsEvent[] = [];
   b.components.ingest.onEvents((site, events) => {
     if (site === domain) received.push(...events);
   });
-  await b.facade.registerSite(domain);
+  await registerVerifiedSite(b, proofs, domain);
   await waitFor(() => a.components.sites.getSite(domain), { what: "node A to learn the site" });
   const server = servePage(a.url);
   const origin = `http://127.0.0.1:${server.addr.port}`;

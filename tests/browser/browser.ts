@@ -13,7 +13,7 @@
  * }
  * ```
  */
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { findChromium } from "../../scripts/chromium.ts";
 
 /** Launches headless Chromium with a fresh temporary profile; close it in `finally`. */
@@ -37,6 +37,17 @@ export async function launchBrowser(): Promise<Browser> {
       "--disable-quic",
     ],
   });
+}
+
+/**
+ * Logs `page` in to `node` the way its owner does: through a one-time login
+ * link (which sets the session cookie and redirects to `/`).
+ */
+export async function logIn(page: Page, node: { createLoginLink(): string }): Promise<void> {
+  const response = await page.goto(node.createLoginLink());
+  if (!response?.ok() || new URL(page.url()).pathname !== "/") {
+    throw new Error(`Cannot log in: the login link answered ${response?.status()} at ${page.url()}`);
+  }
 }
 
 export interface WaitForOptions {

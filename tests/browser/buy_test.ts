@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { listForSale, startMarketCluster } from "../market_cluster.ts";
-import { launchBrowser, waitFor } from "./browser.ts";
+import { launchBrowser, logIn, waitFor } from "./browser.ts";
+import { asOwner } from "../helpers.ts";
 
 const ONE = 10n ** 18n;
 
@@ -27,6 +28,7 @@ Deno.test("the Buy button on a dataset page runs the key sale to complete and of
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on("pageerror", (err) => pageErrors.push(err.message));
+    await logIn(page, buyer);
     await page.goto(`${buyer.url}/datasets/${manifestCid}`);
     await waitFor(
       () => page.locator('kosmos-island[data-island="buy_listing"][data-hydrated="true"]').count(),
@@ -51,7 +53,7 @@ Deno.test("the Buy button on a dataset page runs the key sale to complete and of
     assert.equal(await page.locator('[data-testid="buy-percent"]').textContent(), "100 %");
     assert.equal(await page.locator(".buy-step-done").count(), 6);
     const href = await page.locator('[data-testid="buy-download"]').getAttribute("href");
-    const data = await fetch(`${buyer.url}${href}`);
+    const data = await fetch(`${buyer.url}${href}`, asOwner(buyer));
     assert.equal(data.status, 200);
     assert.equal(await data.text(), csv);
 

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { startNetwork } from "../nodes.ts";
-import { launchBrowser, waitFor } from "./browser.ts";
+import { launchBrowser, logIn, waitFor } from "./browser.ts";
 
 function makeCsv(bytes: number): string {
   const lines = ["ts,email,station,pm25"];
@@ -30,6 +30,7 @@ Deno.test("a dataset published in the browser on node A appears on node B's Mark
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on("pageerror", (err) => pageErrors.push(err.message));
+    await logIn(page, a);
 
     await page.goto(`${a.url}/publish`);
     await waitFor(
@@ -74,6 +75,7 @@ Deno.test("a dataset published in the browser on node A appears on node B's Mark
     // Node B heard the announcement: its Marketplace shows the listing.
     const market = await browser.newPage();
     market.on("pageerror", (err) => pageErrors.push(err.message));
+    await logIn(market, b);
     const card = market.locator(`[data-listing-id="${id}"]`);
     await waitFor(async () => {
       await market.goto(`${b.url}/`);

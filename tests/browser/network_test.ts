@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createNode, type KosmosNode } from "../../node/node.ts";
-import { launchBrowser, waitFor } from "./browser.ts";
+import { launchBrowser, logIn, waitFor } from "./browser.ts";
 
 async function startNode(bootstrap: string[], dirs: string[], nodes: KosmosNode[]): Promise<KosmosNode> {
   const dataDir = await Deno.makeTempDir({ prefix: "kosmos-browser-" });
@@ -29,6 +29,7 @@ Deno.test("Network page lists connected peers live, without reloading", async ()
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on("pageerror", (err) => pageErrors.push(err.message));
+    await logIn(page, a);
     await page.goto(`${a.url}/network`);
     assert.equal(await page.locator('[data-testid="peer-id"]').textContent(), a.peerId);
 

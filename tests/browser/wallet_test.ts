@@ -7,9 +7,15 @@
 import assert from "node:assert/strict";
 import { createNode } from "../../node/node.ts";
 import { getTokenBalance, listDataset, transferToken } from "../../node/services/chain/mod.ts";
-import { completeSale, createDevClient, makeManifestCid, ONE } from "../../node/services/chain/testing.ts";
+import {
+  completeSale,
+  createDevClient,
+  makeDekCommit,
+  makeManifestCid,
+  ONE,
+} from "../../node/services/chain/testing.ts";
 import { formatEther } from "../../web/format.ts";
-import { launchBrowser, waitFor } from "./browser.ts";
+import { launchBrowser, logIn, waitFor } from "./browser.ts";
 
 Deno.test("Wallet page withdraws the payouts with the Withdraw button and shows the result", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "kosmos-browser-" });
@@ -22,6 +28,7 @@ Deno.test("Wallet page withdraws the payouts with the Withdraw button and shows 
     await transferToken(chain.client, { to: buyer.walletClient.account.address, amount: 100n * ONE });
     const { listingId } = await listDataset(chain.client, {
       manifestCid: await makeManifestCid("browser"),
+      dekCommit: makeDekCommit("browser"),
       stake: 100n * ONE,
     });
     await completeSale(chain.client, buyer, listingId, 10n * ONE);
@@ -29,6 +36,7 @@ Deno.test("Wallet page withdraws the payouts with the Withdraw button and shows 
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on("pageerror", (err) => pageErrors.push(err.message));
+    await logIn(page, node);
     await page.goto(`${node.url}/wallet`);
     assert.equal((await page.locator('[data-testid="payouts"]').textContent())?.trim(), "10 KOS");
     await waitFor(

@@ -1,6 +1,6 @@
 /**
- * Helpers for the escrow tests: list a dataset, sign permits, make and sign quotes, open, reveal and
- * read sales.
+ * Helpers for the escrow tests: list a dataset (bound to the commitment of its DEKs), sign permits,
+ * make and sign quotes, open, reveal, dispute and read sales.
  *
  * ```ts
  * const listingId = await listDataset(c, "seller");
@@ -12,6 +12,7 @@ import { type Address, bytesToHex, type Hex, keccak256, parseEventLogs, parseSig
 import { kosmosEscrowAbi, kosmosRegistryAbi, kosmosTokenAbi } from "../../protocol/contracts_generated.ts";
 import {
   computeDekCommit,
+  computeSaleKeyCommit,
   encodeSaleKeys,
   getEscrowDomain,
   type Quote,
@@ -27,21 +28,37 @@ export function randomBytes32(): Hex {
 
 let cidCounter = 0;
 
-/** Lists a dataset owned by `owner` with `stake` tokens; returns the listing id. */
+/**
+ * The DEKs each listing id was last listed with in this process (ids repeat after a snapshot revert;
+ * the latest listing wins), so {@link makeQuote} sells the listed key by default.
+ */
+const listedDeks = new Map<bigint, Hex[]>();
+
+/** The DEKs `listingId` was listed with by {@link listDataset}. */
+export function listedDeksOf(listingId: bigint): Hex[] | undefined {
+  return listedDeks.get(listingId);
+}
+
+/**
+ * Lists a dataset owned by `owner` with `stake` tokens, bound to `computeDekCommit(deks)`; returns the
+ * listing id.
+ */
 export async function listDataset(
   c: TestChain,
   owner: AccountName,
-  options: { stake?: bigint; kind?: number } = {},
+  options: { stake?: bigint; kind?: number; /** @default 1 random key */ deks?: Hex[] } = {},
 ): Promise<bigint> {
   const stake = options.stake ?? 100n * ONE;
+  const deks = options.deks ?? [randomBytes32()];
   await approve(c, owner, c.addresses.registry, stake);
-  const cid = `0x01711220${keccak256(`0x${(++cidCounter).toString(16).padStart(2, "0")}`).slice(2)}` as Hex;
+  const cid = `0x01711220${keccak256(`0x${(++cidCounter).toString(16).padStart(4, "0")}`).slice(2)}` as Hex;
   const { result } = await c.send(c.wallets[owner], {
     address: c.addresses.registry,
     abi: kosmosRegistryAbi,
     functionName: "list",
-    args: [options.kind ?? 0, cid, stake],
+    args: [options.kind ?? 0, cid, computeDekCommit(deks), stake],
   });
+  listedDeks.set(result as bigint, deks);
   return result as bigint;
 }
 
@@ -117,8 +134,12 @@ export interface MakeQuoteOptions {
   signer?: AccountName;
   /** @default 100 tokens */
   price?: bigint;
-  /** @default 1 random key */
+  /** @default the keys the listing was listed with ({@link listDataset}), else 1 random key */
   deks?: Hex[];
+  /** The quote's key commitment; @default computeDekCommit(deks) */
+  dekCommit?: Hex;
+  /** The quote's commitment to kSale; @default computeSaleKeyCommit(kSale) */
+  kSaleHash?: Hex;
   /** Keys Z actually encodes (a lying seller); @default deks */
   zDeks?: Hex[];
   /** @default the gateway account */
@@ -136,7 +157,7 @@ export interface MakeQuoteOptions {
 /** Makes a quote and signs it as the seller would. */
 export async function makeQuote(c: TestChain, options: MakeQuoteOptions): Promise<SignedQuote> {
   const buyer = options.buyer ?? "buyer";
-  const deks = options.deks ?? [randomBytes32()];
+  const deks = options.deks ?? listedDeks.get(options.listingId) ?? [randomBytes32()];
   const kSale = randomBytes32();
   const z = encodeSaleKeys(options.zDeks ?? deks, kSale);
   const quote: Quote = {
@@ -144,8 +165,8 @@ export async function makeQuote(c: TestChain, options: MakeQuoteOptions): Promis
     buyer: c.accounts[buyer],
     price: options.price ?? 100n * ONE,
     zHash: keccak256(z),
-    kSaleHash: keccak256(kSale),
-    dekCommit: computeDekCommit(deks),
+    kSaleHash: options.kSaleHash ?? computeSaleKeyCommit(kSale),
+    dekCommit: options.dekCommit ?? computeDekCommit(deks),
     gateway: options.gateway ?? c.accounts.gateway,
     nonce: options.nonce ?? BigInt(randomBytes32()) >> 8n,
     deadline: options.deadline ?? (await c.now()) + 3600n,
@@ -191,6 +212,24 @@ export async function revealSale(
   });
   const [revealed] = parseEventLogs({ abi: kosmosEscrowAbi, logs, eventName: "Revealed" });
   return { sale: { ...sale, disputeDeadline: revealed.args.disputeDeadline }, gasUsed };
+}
+
+/** Disputes the sale as its buyer with `evidenceHash`; returns the sale with `disputedAt` set. */
+export async function disputeSale(
+  c: TestChain,
+  saleId: Hex,
+  sale: Sale,
+  evidenceHash: Hex = randomBytes32(),
+  by: AccountName = "buyer",
+): Promise<{ sale: Sale; gasUsed: bigint; evidenceHash: Hex }> {
+  const { logs, gasUsed } = await c.send(c.wallets[by], {
+    address: c.addresses.escrow,
+    abi: kosmosEscrowAbi,
+    functionName: "dispute",
+    args: [saleId, sale, evidenceHash],
+  });
+  const [disputed] = parseEventLogs({ abi: kosmosEscrowAbi, logs, eventName: "Disputed" });
+  return { sale: { ...sale, disputedAt: disputed.args.disputedAt }, gasUsed, evidenceHash };
 }
 
 /** Parameters of an escrow call, for `c.send` and `expectRevert(c.send(…))`. */

@@ -29,8 +29,8 @@ const steps: { label: string; status: PurchaseStatus }[] = [
   { label: "Quote", status: "quoted" },
   { label: "Lock", status: "opened" },
   { label: "Reveal", status: "revealed" },
-  { label: "Verify", status: "verified" },
   { label: "Download", status: "downloading" },
+  { label: "Verify", status: "verified" },
   { label: "Complete", status: "complete" },
 ];
 
@@ -149,10 +149,16 @@ export function BuyListing({ listingId, initial, intervalMs = 500 }: BuyListingP
         </ol>
       )}
 
-      {p && (p.status === "refunded" || p.status === "failed") && (
+      {p && (p.status === "refunded" || p.status === "failed" || p.status === "disputed") && (
         <p class="form-error" role="alert" data-testid="buy-reason">
-          {p.status === "refunded" ? "Refunded" : "Failed"}
+          {p.status === "refunded" ? "Refunded" : p.status === "disputed" ? "Disputed" : "Failed"}
           {p.error ? `: ${p.error}` : ""}
+          {p.hasEvidence && (
+            <>
+              {" "}
+              <a href={`/api/v1/purchases/${p.id}/evidence`} data-testid="buy-evidence">Evidence</a>
+            </>
+          )}
         </p>
       )}
       {error.value && <p class="form-error" role="alert">{error.value}</p>}

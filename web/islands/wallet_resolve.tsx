@@ -8,7 +8,7 @@ import { useSignal } from "@preact/signals";
 
 export interface WalletResolveProps {
   listingId: string;
-  /** False until the listing has as many open challenges as the registry's threshold. */
+  /** False until the challenged stake reaches the registry's threshold or the review period is over. */
   ready: boolean;
 }
 

@@ -38,7 +38,9 @@ export const arbitrationPage = definePage<ArbitrationData>({
             <section class="card" key={c.listingId} data-listing-id={c.listingId} data-testid="challenge">
               <h2>
                 Listing #{c.listingId}{" "}
-                <span class="badge">{c.challengeCount} / {c.threshold} challenges</span>
+                <span class="badge">
+                  {c.challengeCount} challenges, {formatEther(c.challenged)} / {formatEther(c.threshold)} KOS
+                </span>
               </h2>
               <p>
                 <code class="break">{c.manifestCid}</code>
@@ -59,7 +61,7 @@ export const arbitrationPage = definePage<ArbitrationData>({
               <Island
                 name="wallet_resolve"
                 component={WalletResolve}
-                props={{ listingId: c.listingId, ready: c.challengeCount >= c.threshold }}
+                props={{ listingId: c.listingId, ready: c.resolvable }}
               />
             </section>
           ))}

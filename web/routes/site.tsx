@@ -6,11 +6,13 @@
  * top pages, entry and exit pages, sources, referrers, UTM tags, devices,
  * browsers, operating systems and custom events, a CSV export, the one
  * line to paste into the site and, on the owner's node, "Sell statistics":
- * the site's privacy budget, its past releases and the form for a new one.
+ * the site's privacy budget, its past releases and the form for a new one,
+ * and "Proxies": events per proxy (the node that signed the batches) with a
+ * button to block or unblock each.
  */
 import { Island } from "../components/island.tsx";
 import type { ChartSeries } from "../components/chart.tsx";
-import type { KosmosFacade, PrivacyBudgetView, ReleaseView, StatsResult } from "../facade.ts";
+import type { KosmosFacade, PrivacyBudgetView, ReleaseView, SiteProxyView, StatsResult } from "../facade.ts";
 import { HttpError } from "../http_error.ts";
 import { SiteGraph } from "../islands/site_graph.tsx";
 import { SiteRealtime } from "../islands/site_realtime.tsx";
@@ -58,6 +60,8 @@ export interface SiteDashboard {
   breakdowns: Breakdown[];
   /** The site's privacy budget and releases; `null` when this node does not own the site. */
   sales: SalesData | null;
+  /** Events by proxy; `null` when this node did not register the site. */
+  proxies: SiteProxyView[] | null;
 }
 
 /** The "Sell statistics" section. */
@@ -111,7 +115,11 @@ async function loadDashboard(
   const top = (dimension: string, metrics: string[], filters: unknown[] = []) =>
     ask({ metrics, dimensions: [dimension], filters, pagination: { limit: TOP } }).then((r) => r.results);
   const notNone = (dimension: string) => [["is_not", dimension, ["(none)"]]];
-  const [sales, summary, previous, previousSeries, realtime, ...tables] = await Promise.all([
+  const [proxies, sales, summary, previous, previousSeries, realtime, ...tables] = await Promise.all([
+    facade.listSiteProxies(domain, { signal }).catch((err) => {
+      if ((err as Error).name === "NotFoundError") return null;
+      throw err;
+    }),
     loadSales(facade, domain, signal),
     ask({ metrics: [...SUMMARY_METRICS] }).then((r) => r.results[0].metrics),
     previousRange
@@ -253,6 +261,7 @@ async function loadDashboard(
     realtime,
     breakdowns,
     sales,
+    proxies,
   };
 }
 
@@ -370,6 +379,7 @@ function Dashboard({ data }: { data: SiteDashboard }) {
       </div>
 
       {data.sales && <SellSection domain={data.domain} sales={data.sales} />}
+      {data.proxies && <ProxiesSection domain={data.domain} proxies={data.proxies} />}
 
       <section class="card snippet" data-testid="snippet">
         <h2>Add the tracker to {data.domain}</h2>
@@ -382,6 +392,59 @@ function Dashboard({ data }: { data: SiteDashboard }) {
         <pre class="snippet-code"><code>{snippet}</code></pre>
       </section>
     </>
+  );
+}
+
+function ProxiesSection({ domain, proxies }: { domain: string; proxies: SiteProxyView[] }) {
+  const base = `/api/v1/sites/${encodeURIComponent(domain)}/proxies`;
+  return (
+    <section class="card" id="proxies" data-testid="site-proxies">
+      <h2>Proxies</h2>
+      <p class="muted">
+        The nodes that collected this site's events and signed the batches they sealed. Block one to refuse
+        its batches from now on.
+      </p>
+      {proxies.length === 0
+        ? <p class="muted">No proxy has delivered events yet.</p>
+        : (
+          <table class="breakdown">
+            <thead>
+              <tr>
+                <th>Proxy</th>
+                <th class="num">Events</th>
+                <th class="num">Today</th>
+                <th class="num">Batches</th>
+                <th class="num">Refused</th>
+                <th></th>
+              </tr>
+            </thead>
+            <tbody>
+              {proxies.map((p) => (
+                <tr key={p.peerId} data-proxy={p.peerId} data-blocked={p.blocked ? "true" : "false"}>
+                  <td>
+                    <code title={p.peerId}>{p.peerId.slice(0, 12)}…{p.peerId.slice(-6)}</code>
+                    {p.blocked && <span class="badge badge-blocked">Blocked</span>}
+                  </td>
+                  <td class="num">{p.events.toLocaleString("en-US")}</td>
+                  <td class="num">{p.today.toLocaleString("en-US")}</td>
+                  <td class="num">{p.batches.toLocaleString("en-US")}</td>
+                  <td class="num">{p.refused.toLocaleString("en-US")}</td>
+                  <td>
+                    <form
+                      method="post"
+                      action={`${base}/${encodeURIComponent(p.peerId)}/${p.blocked ? "unblock" : "block"}`}
+                    >
+                      <button type="submit" class="button button-small" data-testid="proxy-block">
+                        {p.blocked ? "Unblock" : "Block"}
+                      </button>
+                    </form>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+    </section>
   );
 }
 

@@ -5,8 +5,11 @@
  * dashboard at `/sites/:domain`. A form registers a new site on this node: it
  * posts to `POST /api/v1/sites`, which redirects back here with the new
  * site's snippet or the reason it was refused, shown next to the field.
+ * "Your sites" lists this node's registrations: a pending one shows the exact
+ * proof to publish and where, what the last look for it found, and a "Check
+ * now" button (`POST /api/v1/sites/:domain/check`).
  */
-import type { AnalyticsSiteView } from "../facade.ts";
+import type { AnalyticsSiteView, SiteView } from "../facade.ts";
 import { EmptyState } from "../components/empty_state.tsx";
 import { TableCard } from "../components/table_card.tsx";
 import { definePage } from "../page.ts";
@@ -17,6 +20,10 @@ interface SitesData {
   sites: AnalyticsSiteView[];
   /** Sites this node owns without events yet. */
   waiting: string[];
+  /** This node's registrations, pending and verified. */
+  owned: SiteView[];
+  /** The site whose proof "Check now" just looked for. */
+  checked?: string;
   now: number;
   /** A site the form just registered, with its snippet. */
   registered?: { domain: string; snippet: string };
@@ -28,8 +35,6 @@ const FORM_ERRORS: Record<SiteFormError, (domain: string) => string> = {
   invalid: (domain) =>
     `${domain ? `"${domain}" is not a domain name.` : "Enter a domain name."} ` +
     "Type the host name only, such as example.com or blog.example.org, without a path.",
-  conflict: (domain) =>
-    `"${domain}" is registered by another owner, who keeps it. Register a host name you run.`,
 };
 
 export const sitesPage = definePage<SitesData>({
@@ -45,14 +50,17 @@ export const sitesPage = definePage<SitesData>({
     const data: SitesData = {
       sites,
       waiting: owned.map((s) => s.domain).filter((d) => !withEvents.has(d)).sort(),
+      owned,
       now: Date.now(),
     };
+    const checked = url.searchParams.get("checked");
+    if (checked && owned.some((s) => s.domain === checked)) data.checked = checked;
     const registered = owned.find((s) => s.domain === url.searchParams.get("registered"));
     if (registered) {
       data.registered = { domain: registered.domain, snippet: withSnippet(registered, url.origin).snippet };
     }
     const code = url.searchParams.get("error");
-    if (code === "invalid" || code === "conflict") {
+    if (code === "invalid") {
       data.formError = { code, domain: (url.searchParams.get("domain") ?? "").slice(0, 300) };
     }
     return data;
@@ -61,6 +69,7 @@ export const sitesPage = definePage<SitesData>({
     <>
       <RegisterSiteForm data={data} />
       {data.registered && <Registered {...data.registered} />}
+      {data.owned.length > 0 && <OwnSites data={data} />}
       {data.sites.length === 0 && data.waiting.length === 0
         ? (
           <EmptyState icon="sites" title="No sites yet">
@@ -115,13 +124,71 @@ function Registered({ domain, snippet }: { domain: string; snippet: string }) {
     <section class="card snippet" role="status" data-testid="site-registered">
       <h2>Registered {domain}</h2>
       <p class="muted">
-        Every Kosmos node now learns that events for <strong>{domain}</strong>{" "}
-        belong to this node. Paste this line into the <code>&lt;head&gt;</code> of every page of the site:
+        Once <strong>{domain}</strong>{" "}
+        publishes its proof (below, under "Your sites"), every Kosmos node learns that its events belong to
+        this node. Paste this line into the <code>&lt;head&gt;</code> of every page of the site:
       </p>
       <pre class="snippet-code"><code>{snippet}</code></pre>
       <p class="muted">
         <a href={`/sites/${encodeURIComponent(domain)}`}>Open its dashboard</a>
       </p>
+    </section>
+  );
+}
+
+function OwnSites({ data }: { data: SitesData }) {
+  return (
+    <section class="card" data-testid="own-sites">
+      <h2>Your sites</h2>
+      {data.owned.map((site) => (
+        <div key={site.domain} class="site-claim" data-domain={site.domain} data-status={site.status}>
+          <h3>
+            {site.domain}{" "}
+            <span class={`badge badge-${site.status}`} data-testid="site-status">
+              {site.status === "verified" ? "Verified" : "Pending"}
+            </span>
+          </h3>
+          {site.status === "pending"
+            ? (
+              <>
+                <p class="muted">
+                  No node takes events for {site.domain}{" "}
+                  until it proves that you run it. Publish exactly this document at{" "}
+                  <code data-testid="site-proof-url">{site.proofUrl}</code>{" "}
+                  (status 200; a redirect may only stay on the same host), then check:
+                </p>
+                <pre class="snippet-code"><code data-testid="site-proof">{site.proof}</code></pre>
+                {site.heldBy && (
+                  <p class="muted" data-testid="site-held-by">
+                    Another node ({site.heldBy.peerId.slice(0, 16)}…) holds {site.domain}{" "}
+                    now. Publishing this proof there hands it to this node.
+                  </p>
+                )}
+              </>
+            )
+            : (
+              <p class="muted">
+                {site.domain} publishes this node's proof at <code>{site.proofUrl}</code>; keep it there.
+              </p>
+            )}
+          {site.proofError && (
+            <p
+              class="form-error"
+              role={data.checked === site.domain ? "alert" : undefined}
+              data-testid="site-proof-error"
+            >
+              {site.checkedAt !== undefined ? `Checked ${formatAgo(data.now - site.checkedAt)}: ` : ""}
+              {site.proofError}
+            </p>
+          )}
+          {data.checked === site.domain && site.status === "verified" && (
+            <p role="status" data-testid="site-checked">Found the proof: {site.domain} is verified.</p>
+          )}
+          <form method="post" action={`/api/v1/sites/${encodeURIComponent(site.domain)}/check`}>
+            <button type="submit" class="button" data-testid="site-check">Check now</button>
+          </form>
+        </div>
+      ))}
     </section>
   );
 }

@@ -2,45 +2,65 @@
 pragma solidity ^0.8.24;
 
 /// @title Kosmos escrow: the key sale
-/// @notice Payment and key delivery as one exchange, no party trusted.
+/// @notice Payment and key delivery as one exchange, no party trusted. docs/key-sale.md has the
+///         sequence, what each party sees when, and the gas figures.
 ///
-/// 1. Off chain, the seller (the listing's owner, or a delegate it approved with {setDelegate}) signs an
-///    EIP-712 {Quote} in the domain ("Kosmos Escrow", "1", chain id, this contract) and gives the buyer
-///    `Z = DEK ⊕ keccak256(kSale)` for a fresh one-time 32-byte `kSale`.
-/// 2. The buyer checks the quote (its `dekCommit` is the manifest's `keccak256(DEK)`, `zHash` is
+/// Tagged hashes. Every hash of the one-time sale key `kSale` (32 bytes) has one job and its own tag,
+/// so no published value equals a pad:
+///   commitment  `kSaleHash = keccak256("kosmos.sale.commit" ‖ kSale)`
+///   pad i       `pad_i     = keccak256("kosmos.sale.pad" ‖ kSale ‖ uint256(i))`
+/// (abi.encodePacked: the tag's ASCII bytes, then the 32-byte words.)
+///
+/// 0. The seller lists the manifest on the registry with `dekCommit = keccak256(DEK)`; the registry binds
+///    it to the listing, and a sale only opens when its quote carries that same `dekCommit`.
+/// 1. Off chain, the seller (the listing's owner, or a delegate the owner approved for that listing
+///    with {setDelegate}) signs an EIP-712 {Quote} in the domain ("Kosmos Escrow", "1", chain id, this
+///    contract) and gives the buyer `Z = DEK ⊕ pad_0` for a fresh one-time `kSale`.
+/// 2. The buyer checks the quote (its `dekCommit` is the manifest's and the listing's, `zHash` is
 ///    `keccak256(Z)`) and calls {open}: the price is locked and the sale is recorded. The sale id is the
-///    quote's EIP-712 digest; quote nonces are single-use per listing owner (number them sequentially:
-///    256 nonces share one storage word).
-/// 3. The seller calls {reveal} with `kSale` before the reveal deadline.
-/// 4. The buyer computes `DEK = Z ⊕ keccak256(kSale)`, checks `keccak256(DEK)` against the manifest and
-///    calls {confirm}, or, before the dispute deadline, {complain}s with `Z`: the escrow refunds the
-///    buyer iff `keccak256(Z) == zHash` and `keccak256(Z ⊕ pad) != dekCommit`.
-/// 5. Without a reveal, anyone may {refund} the buyer after the reveal deadline; without a complaint,
-///    anyone may {finalize} after the dispute deadline. Confirm and finalize credit the price split
+///    quote's EIP-712 digest; quote nonces are single-use per signer (the owner and each delegate have
+///    their own; number them sequentially: 256 nonces share one storage word). An open sale id cannot be
+///    opened again.
+/// 3. The seller calls {reveal} with `kSale` before the reveal deadline; the escrow checks it against
+///    `kSaleHash`.
+/// 4. The buyer computes `DEK = Z ⊕ pad_0`, checks `keccak256(DEK)` against the commitment, fetches and
+///    verifies the data (chunk CIDs, decryption, the plaintext Merkle root) and calls {confirm}; or,
+///    before the dispute deadline:
+///    - {complain}s with `Z` when the key is wrong: the escrow recomputes the DEK and refunds the buyer
+///      iff `keccak256(Z) == zHash` and `keccak256(Z ⊕ pads) != dekCommit` (no trust needed);
+///    - {dispute}s with the hash of its evidence when the key is right but the data is bad (the chunks
+///      do not decrypt to the manifest's Merkle root). The sale freezes; the arbiter (the registry's)
+///      rules with {resolveDispute}: bad data refunds the buyer, otherwise the sale completes. If the
+///      arbiter has not ruled `arbitrationWindow` seconds after the dispute, anyone may {expireDispute},
+///      which completes the sale for the seller: the buyer already holds a key the contract verified,
+///      so a silent arbiter must not turn every dispute into free data (the buyer keeps the registry
+///      challenge against the listing's stake).
+/// 5. Without a reveal, anyone may {refund} the buyer after the reveal deadline; without a complaint or
+///    dispute, anyone may {finalize} after the dispute deadline. Completion credits the price split
 ///    (seller / gateway / treasury in basis points, the gateway's share to the treasury when there is no
 ///    gateway, rounding dust to the treasury) to balances paid out by {withdraw}.
 ///
 /// Batches (stream subscriptions): one quote may sell `n` epoch keys. Then
-/// `Z = Z_0 ‖ … ‖ Z_{n-1}` with `Z_i = DEK_i ⊕ keccak256(bytes32(uint256(kSale) ^ i))` and
-/// `dekCommit = keccak256(DEK_0 ‖ … ‖ DEK_{n-1})`. For `n = 1` this is exactly the single-key sale
-/// (`Z = DEK ⊕ keccak256(kSale)`, `dekCommit = keccak256(DEK)`). Each word has its own pad, so the words
-/// of Z reveal nothing about each other; `zHash = keccak256(Z)` fixes `n` and the buyer checks `n` and
-/// every `keccak256(DEK_i)` against the epoch manifests off chain. A complaint refunds the whole batch
-/// when any word is wrong.
+/// `Z = Z_0 ‖ … ‖ Z_{n-1}` with `Z_i = DEK_i ⊕ pad_i` and `dekCommit = keccak256(DEK_0 ‖ … ‖ DEK_{n-1})`.
+/// For `n = 1` this is exactly the single-key sale. Each word has its own pad, so the words of Z reveal
+/// nothing about each other; `zHash = keccak256(Z)` fixes `n`. A complaint refunds the whole batch when
+/// any word is wrong.
 ///
 /// Storage: a sale is kept as one word, `keccak256(abi.encode(sale))`, and every later call passes the
-/// {Sale} back (it is in the {Opened} event; {Revealed} gives the `disputeDeadline` to set). This keeps
-/// an honest sale (open + reveal + confirm) well under 250,000 gas.
+/// {Sale} back (it is in the {Opened} event; {Revealed} gives the `disputeDeadline` and {Disputed} the
+/// `disputedAt` to set). This keeps an honest sale (open + reveal + confirm) under
+/// 190,000 gas.
 interface IKosmosEscrow {
     /// @notice What the seller signs. All hashes are keccak256.
     /// @param listingId The registry listing sold.
     /// @param buyer The only account that may open the sale.
     /// @param price Tokens to lock.
     /// @param zHash keccak256(Z).
-    /// @param kSaleHash keccak256(kSale), kSale as 32 bytes.
-    /// @param dekCommit keccak256 of the DEK (of the concatenated DEKs for a batch).
+    /// @param kSaleHash keccak256("kosmos.sale.commit" ‖ kSale), kSale as 32 bytes.
+    /// @param dekCommit keccak256 of the DEK (of the concatenated DEKs for a batch); must equal the
+    ///        listing's registry `dekCommitOf`.
     /// @param gateway The node that brokered the sale, paid its share; zero for none.
-    /// @param nonce Single use per listing owner.
+    /// @param nonce Single use per signer.
     /// @param deadline Last timestamp at which the sale can be opened.
     struct Quote {
         uint256 listingId;
@@ -55,19 +75,23 @@ interface IKosmosEscrow {
     }
 
     /// @notice An open sale, passed back to every call after {open}.
+    /// @param listingId The listing sold (its delegates may reveal).
     /// @param buyer Who locked the price.
     /// @param seller The listing owner when the sale was opened; paid on completion.
     /// @param gateway Paid its share on completion; zero for none.
     /// @param price Tokens locked.
     /// @param revealDeadline Last timestamp for {reveal}.
-    /// @param disputeDeadline 0 until revealed, then the last timestamp for {complain}.
+    /// @param disputeDeadline 0 until revealed, then the last timestamp for {complain} and {dispute}.
+    /// @param disputedAt 0 unless the buyer disputed, then when.
     struct Sale {
+        uint256 listingId;
         address buyer;
         address seller;
         address gateway;
         uint96 price;
         uint40 revealDeadline;
         uint40 disputeDeadline;
+        uint40 disputedAt;
         bytes32 zHash;
         bytes32 kSaleHash;
         bytes32 dekCommit;
@@ -79,21 +103,40 @@ interface IKosmosEscrow {
     /// @notice The seller revealed `kSale`; the buyer may complain until `disputeDeadline`.
     event Revealed(bytes32 indexed saleId, bytes32 kSale, uint40 disputeDeadline);
 
+    /// @notice Why a sale was refunded.
+    /// @custom:value NotRevealed The seller missed the reveal deadline ({refund}).
+    /// @custom:value WrongKey The buyer proved the revealed key wrong ({complain}).
+    /// @custom:value BadData The arbiter found the data bad ({resolveDispute}).
+    enum RefundReason {
+        NotRevealed,
+        WrongKey,
+        BadData
+    }
+
     /// @notice Sale `saleId` completed: the amounts were credited to seller, gateway and treasury.
-    /// @param confirmed True when the buyer confirmed, false when finalized after the dispute window.
+    /// @param confirmed True when the buyer confirmed; false when finalized after the dispute window or
+    ///        completed by a dispute ruling or expiry.
     event Completed(
         bytes32 indexed saleId, bool confirmed, uint256 toSeller, uint256 toGateway, uint256 toTreasury
     );
 
-    /// @notice Sale `saleId` was refunded to `buyer`.
-    /// @param complained True after a successful complaint, false after a missed reveal deadline.
-    event Refunded(bytes32 indexed saleId, address indexed buyer, uint256 amount, bool complained);
+    /// @notice Sale `saleId` was refunded to `buyer` for `reason`.
+    event Refunded(bytes32 indexed saleId, address indexed buyer, uint256 amount, RefundReason reason);
 
-    /// @notice `owner` approved or removed `delegate` to sign quotes and reveal keys for it.
-    event DelegateSet(address indexed owner, address indexed delegate, bool approved);
+    /// @notice The buyer disputed sale `saleId` as bad data at `disputedAt`; `evidenceHash` is the
+    ///         keccak256 of the evidence it hands the arbiter.
+    event Disputed(bytes32 indexed saleId, address indexed buyer, bytes32 evidenceHash, uint40 disputedAt);
 
-    /// @notice `owner` cancelled quote nonce `nonce` before use.
-    event NonceInvalidated(address indexed owner, uint256 nonce);
+    /// @notice The dispute of sale `saleId` ended: `bad` when the buyer was refunded, `expired` when no
+    ///         ruling came within the arbitration window.
+    event DisputeResolved(bytes32 indexed saleId, bool bad, bool expired);
+
+    /// @notice `owner` approved or removed `delegate` to sign quotes and reveal keys for its listing
+    ///         `listingId`.
+    event DelegateSet(address indexed owner, uint256 indexed listingId, address indexed delegate, bool approved);
+
+    /// @notice `signer` cancelled quote nonce `nonce` before use.
+    event NonceInvalidated(address indexed signer, uint256 nonce);
 
     /// @notice `account` withdrew `amount`.
     event Withdrawn(address indexed account, uint256 amount);
@@ -110,12 +153,21 @@ interface IKosmosEscrow {
     /// @notice The signature is malformed (length, `v`, high `s`) or does not recover an address.
     error InvalidSignature();
 
-    /// @notice `signer` is neither the listing owner `owner` nor one of its delegates. Also what a quote
-    ///         signed for another chain or another escrow gives, since its digest differs.
+    /// @notice `signer` is neither the listing owner `owner` nor one of its delegates for the listing. Also
+    ///         what a quote signed for another chain or another escrow gives, since its digest differs.
     error UnauthorizedSigner(address signer, address owner);
 
-    /// @notice `owner`'s quote nonce `nonce` was already used or cancelled.
-    error NonceUsed(address owner, uint256 nonce);
+    /// @notice `signer`'s quote nonce `nonce` was already used or cancelled.
+    error NonceUsed(address signer, uint256 nonce);
+
+    /// @notice The quote's `dekCommit` is not the one listing `listingId` was staked with.
+    error DekCommitMismatch(uint256 listingId);
+
+    /// @notice Sale `saleId` is already open.
+    error SaleExists(bytes32 saleId);
+
+    /// @notice `caller` does not own listing `listingId`.
+    error NotListingOwner(uint256 listingId, address caller);
 
     /// @notice The price does not fit 96 bits.
     error PriceTooLarge(uint256 price);
@@ -141,8 +193,20 @@ interface IKosmosEscrow {
     /// @notice The key has not been revealed.
     error NotRevealed(bytes32 saleId);
 
-    /// @notice keccak256(kSale) differs from the sale's kSaleHash.
+    /// @notice keccak256("kosmos.sale.commit" ‖ kSale) differs from the sale's kSaleHash.
     error WrongSaleKey(bytes32 saleId);
+
+    /// @notice Sale `saleId` is disputed: only the arbiter's ruling (or its expiry) ends it.
+    error SaleDisputed(bytes32 saleId);
+
+    /// @notice Sale `saleId` is not disputed.
+    error NotDisputed(bytes32 saleId);
+
+    /// @notice Only the registry's arbiter may rule.
+    error NotArbiter(address caller);
+
+    /// @notice The arbiter may still rule on sale `saleId` until `deadline`.
+    error ArbitrationWindowOpen(bytes32 saleId, uint256 deadline);
 
     /// @notice The dispute window closed at `deadline`.
     error DisputeWindowClosed(bytes32 saleId, uint40 deadline);
@@ -178,36 +242,51 @@ interface IKosmosEscrow {
         bytes32 s
     ) external returns (bytes32 saleId);
 
-    /// @notice Reveals `kSale` (seller or delegate, until the reveal deadline); starts the dispute window.
+    /// @notice Reveals `kSale` (seller or its delegate for the listing, until the reveal deadline); starts
+    ///         the dispute window.
     function reveal(bytes32 saleId, Sale calldata sale, bytes32 kSale) external;
 
-    /// @notice The buyer accepts the revealed key; pays out.
+    /// @notice The buyer accepts the revealed key and the data; pays out.
     function confirm(bytes32 saleId, Sale calldata sale) external;
 
     /// @notice The buyer proves the revealed key wrong with `z` before the dispute deadline; refunds the
     ///         buyer. `kSale` is the revealed key (from {Revealed}). Reverts {KeyIsValid} for a good key.
     function complain(bytes32 saleId, Sale calldata sale, bytes32 kSale, bytes calldata z) external;
 
+    /// @notice The buyer disputes the data (right key, bad data) before the dispute deadline, committing
+    ///         to its evidence with `evidenceHash`; freezes the sale until {resolveDispute} or
+    ///         {expireDispute}.
+    function dispute(bytes32 saleId, Sale calldata sale, bytes32 evidenceHash) external;
+
+    /// @notice The arbiter rules on a disputed sale: `bad` refunds the buyer, otherwise the sale completes.
+    function resolveDispute(bytes32 saleId, Sale calldata sale, bool bad) external;
+
+    /// @notice Completes a disputed sale for the seller once the arbiter has not ruled within
+    ///         `arbitrationWindow` seconds of the dispute (anyone may call).
+    function expireDispute(bytes32 saleId, Sale calldata sale) external;
+
     /// @notice Refunds the buyer when the key was not revealed by the reveal deadline (anyone may call).
     function refund(bytes32 saleId, Sale calldata sale) external;
 
-    /// @notice Pays out after the dispute window without complaint (anyone may call).
+    /// @notice Pays out after the dispute window without complaint or dispute (anyone may call).
     function finalize(bytes32 saleId, Sale calldata sale) external;
 
     /// @notice Pays the caller's whole balance.
     function withdraw() external;
 
-    /// @notice Approves or removes `delegate` to sign quotes and reveal keys for the caller's listings.
-    function setDelegate(address delegate, bool approved) external;
+    /// @notice Approves or removes `delegate` to sign quotes and reveal keys for listing `listingId`
+    ///         (its current owner only). The approval belongs to the owner: a transfer of the listing
+    ///         drops it.
+    function setDelegate(uint256 listingId, address delegate, bool approved) external;
 
     /// @notice Cancels the caller's unused quote nonce `nonce`.
     function invalidateNonce(uint256 nonce) external;
 
-    /// @notice Whether `owner`'s quote nonce `nonce` is used or cancelled.
-    function isNonceUsed(address owner, uint256 nonce) external view returns (bool);
+    /// @notice Whether `signer`'s quote nonce `nonce` is used or cancelled.
+    function isNonceUsed(address signer, uint256 nonce) external view returns (bool);
 
-    /// @notice Whether `delegate` may act for `owner`.
-    function isDelegate(address owner, address delegate) external view returns (bool);
+    /// @notice Whether `delegate` may act for the current owner of `listingId` on that listing.
+    function isDelegate(uint256 listingId, address delegate) external view returns (bool);
 
     /// @notice Withdrawable balance of `account`.
     function balanceOf(address account) external view returns (uint256);

@@ -2,9 +2,17 @@
 pragma solidity ^0.8.24;
 
 /// @title Kosmos registry
-/// @notice Dataset and stream listings as ERC-721 ownership tokens bound to a manifest CID. Listing
-///         locks a stake; anyone may challenge a listing with a stake of their own; once a listing has
-///         `challengeThreshold` open challenges the arbiter resolves them:
+/// @notice Dataset and stream listings as ERC-721 ownership tokens bound to a manifest CID and the
+///         manifest's key commitment `dekCommit = keccak256(DEK)`: the escrow only opens sales whose
+///         quote carries the listing's `dekCommit`, so the key a sale delivers is fixed when the listing
+///         is staked. Listing locks a stake; anyone may challenge a listing with a stake of their own.
+///         The arbiter may resolve the open challenges of a listing at once when they add up to
+///         `challengeThreshold` tokens, and whatever their amount once the oldest open challenge is
+///         `reviewPeriod` seconds old (so one small challenge cannot freeze a stake forever). At most
+///         `maxChallenges` challenges are open at a time (a gas bound on {resolve}); the constructor
+///         requires `maxChallenges * minChallengeStake >= challengeThreshold`, so whoever fills every
+///         slot (the owner's own accounts included) has made the listing resolvable at once, and pays
+///         the treasury its share of those stakes when it is found good. Resolution:
 ///         - bad listing: the listing stake is split between the challengers (pro rata to their
 ///           challenge stakes, `challengerBps` of it) and the treasury (the rest, including rounding
 ///           dust); challengers get their own stakes back; the listing is burned.
@@ -21,15 +29,22 @@ interface IKosmosRegistry {
 
     /// @notice A listing's state (the owner is the ERC-721 owner).
     /// @param stake Tokens staked on the listing.
-    /// @param withdrawableAt When a requested withdrawal may be executed; 0 when none was requested.
+    /// @param withdrawableAt When a requested withdrawal may be executed (until `withdrawableAt +
+    ///        withdrawWindow`); 0 when none is pending.
     /// @param challengeCount Open challenges.
     /// @param kind Dataset or stream.
+    /// @param challenged Sum of the open challenge stakes.
+    /// @param challengedAt When the oldest open challenge was made; 0 when none is open.
+    /// @param dekCommit keccak256(DEK) of the manifest: what every sale of this listing must deliver.
     /// @param cid Binary CID of the signed manifest.
     struct Listing {
         uint96 stake;
         uint40 withdrawableAt;
         uint16 challengeCount;
         Kind kind;
+        uint96 challenged;
+        uint40 challengedAt;
+        bytes32 dekCommit;
         bytes cid;
     }
 
@@ -39,8 +54,11 @@ interface IKosmosRegistry {
         uint96 amount;
     }
 
-    /// @notice `listingId` was minted to `owner` for manifest `cid` with `stake` tokens.
-    event Listed(uint256 indexed listingId, address indexed owner, Kind kind, bytes cid, uint256 stake);
+    /// @notice `listingId` was minted to `owner` for manifest `cid` (key commitment `dekCommit`) with
+    ///         `stake` tokens.
+    event Listed(
+        uint256 indexed listingId, address indexed owner, Kind kind, bytes cid, bytes32 dekCommit, uint256 stake
+    );
 
     /// @notice `amount` tokens were added to the stake of `listingId`, now `stake`.
     event StakeAdded(uint256 indexed listingId, uint256 amount, uint256 stake);
@@ -50,6 +68,9 @@ interface IKosmosRegistry {
 
     /// @notice The stake of `listingId` (`amount`) went back to `owner` and the listing was burned.
     event Withdrawn(uint256 indexed listingId, address indexed owner, uint256 amount);
+
+    /// @notice A pending withdrawal of `listingId` was cancelled by a challenge.
+    event WithdrawalCancelled(uint256 indexed listingId);
 
     /// @notice `challenger` challenged `listingId` with `amount`; the listing now has `count` open challenges.
     event Challenged(uint256 indexed listingId, address indexed challenger, uint256 amount, uint256 count);
@@ -70,6 +91,9 @@ interface IKosmosRegistry {
     /// @notice An empty manifest CID.
     error EmptyCid();
 
+    /// @notice A zero key commitment.
+    error EmptyDekCommit();
+
     /// @notice A zero address or an out-of-range basis-point share given to the constructor.
     error InvalidConfig();
 
@@ -88,23 +112,36 @@ interface IKosmosRegistry {
     /// @notice The withdrawal delay of `listingId` ends at `withdrawableAt`.
     error WithdrawalTooEarly(uint256 listingId, uint64 withdrawableAt);
 
-    /// @notice `listingId` has `count` open challenges, so its stake cannot be withdrawn.
+    /// @notice The withdrawal request of `listingId` lapsed at `expiredAt`; request again.
+    error WithdrawalExpired(uint256 listingId, uint64 expiredAt);
+
+    /// @notice `listingId` has `count` open challenges, so its stake cannot be withdrawn (nor a withdrawal
+    ///         requested).
     error OpenChallenges(uint256 listingId, uint256 count);
 
-    /// @notice `listingId` already has `threshold` open challenges and awaits the arbiter.
-    error ChallengesFull(uint256 listingId, uint256 threshold);
+    /// @notice `listingId` already has `max` open challenges and awaits the arbiter.
+    error ChallengesFull(uint256 listingId, uint256 max);
 
-    /// @notice `listingId` has only `count` open challenges; the arbiter needs `threshold`.
-    error NotEnoughChallenges(uint256 listingId, uint256 count, uint256 threshold);
+    /// @notice `listingId` has no open challenge.
+    error NoChallenges(uint256 listingId);
 
-    /// @notice Lists a manifest, minting the listing token to the caller and pulling `stake` tokens.
+    /// @notice The open challenges of `listingId` add up to `challenged` tokens, below `threshold`, and
+    ///         the arbiter may resolve them regardless only from `reviewableAt`.
+    error NotResolvable(uint256 listingId, uint256 challenged, uint256 threshold, uint256 reviewableAt);
+
+    /// @notice Lists a manifest with its key commitment, minting the listing token to the caller and
+    ///         pulling `stake` tokens.
+    /// @param dekCommit keccak256(DEK) as in the manifest; sales of the listing must carry it.
     /// @return listingId Sequential id, starting at 1.
-    function list(Kind kind, bytes calldata cid, uint256 stake) external returns (uint256 listingId);
+    function list(Kind kind, bytes calldata cid, bytes32 dekCommit, uint256 stake)
+        external
+        returns (uint256 listingId);
 
     /// @notice {list} with an EIP-2612 permit for `stake` in the same transaction.
     function listWithPermit(
         Kind kind,
         bytes calldata cid,
+        bytes32 dekCommit,
         uint256 stake,
         uint256 permitDeadline,
         uint8 v,
@@ -115,19 +152,29 @@ interface IKosmosRegistry {
     /// @notice Adds `amount` tokens (pulled from the owner) to the stake of `listingId`.
     function addStake(uint256 listingId, uint256 amount) external;
 
-    /// @notice Starts the withdrawal delay of `listingId` (owner only).
+    /// @notice Starts the withdrawal delay of `listingId` (owner only, no open challenge). The request can
+    ///         be executed from `withdrawDelay` seconds on, for `withdrawWindow` seconds; a challenge cancels
+    ///         it.
     function requestWithdrawal(uint256 listingId) external;
 
-    /// @notice After the delay and with no open challenge, returns the whole stake to the owner and burns
-    ///         the listing.
+    /// @notice After the delay, inside the window and with no open challenge, returns the whole stake to
+    ///         the owner and burns the listing.
     function withdraw(uint256 listingId) external;
 
-    /// @notice Challenges `listingId` with `amount` tokens pulled from the caller.
+    /// @notice Challenges `listingId` with `amount` tokens pulled from the caller; cancels a pending
+    ///         withdrawal request.
     function challenge(uint256 listingId, uint256 amount) external;
 
-    /// @notice Resolves the open challenges of `listingId` (arbiter only, once they reach the threshold).
+    /// @notice Resolves the open challenges of `listingId` (arbiter only, once they add up to the
+    ///         threshold or the oldest is `reviewPeriod` old).
     /// @param bad True when the listing is found bad.
     function resolve(uint256 listingId, bool bad) external;
+
+    /// @notice Resolves registry challenges and escrow disputes.
+    function arbiter() external view returns (address);
+
+    /// @notice The key commitment `listingId` was listed with (zero once burned or never listed).
+    function dekCommitOf(uint256 listingId) external view returns (bytes32);
 
     /// @notice Tokens staked on `listingId`.
     function stakeOf(uint256 listingId) external view returns (uint256);

@@ -11,6 +11,16 @@
  * synced announcements exactly like gossip. It re-signs and re-publishes the
  * node's own listings before they expire.
  *
+ * The registry decides who sells a staked manifest CID: once the chain index
+ * reports an active registry listing (`setStakes`), only the owner of the
+ * oldest one may announce it. Another seller's announcement is rejected on
+ * gossip (its sender loses score), an earlier one is hidden until the owner's
+ * replaces it, and this node re-announces its own listings when it becomes
+ * their registry owner, so that every node replaces a squatter's copy. The
+ * check reads the local chain index only: no chain call on the gossip path.
+ * Each gossip peer may bring a limited number of new unstaked listings
+ * (a token bucket); a full index gives up unstaked listings first.
+ *
  * ```ts
  * const catalog = createCatalog({ db, identity, p2p, log }, {});
  * await catalog.start();
@@ -70,8 +80,12 @@ export interface CatalogInit {
   maxAge?: number;
   /** Largest accepted distance of a timestamp into the future, ms. @default MAX_CLOCK_SKEW (5 minutes) */
   maxClockSkew?: number;
-  /** Most listings kept; further new listings are ignored. @default 100_000 */
+  /** Most listings kept; when full, a new listing pushes out the oldest unstaked one. @default 100_000 */
   maxListings?: number;
+  /** New unstaked listings one gossip peer may bring at once (its bucket refills at `newListingsPerMinute`). @default 600 */
+  newListingBurst?: number;
+  /** New unstaked listings one gossip peer may bring per minute, sustained. @default 120 */
+  newListingsPerMinute?: number;
   /** How often to sync with one random peer, prune and re-announce, ms. @default 5 minutes */
   syncInterval?: number;
   /** Least time between two syncs with the same peer, ms. @default 1 minute */
@@ -107,6 +121,9 @@ export function createCatalog(components: CatalogComponents, init: CatalogInit =
   return new Catalog(components, init);
 }
 
+/** Most contested announcements kept (each at most 64 KiB). */
+const MAX_CONTESTED = 64;
+
 /** How long a responder that sent an invalid announcement is not asked again. */
 const BAD_PEER_BACKOFF = hour;
 
@@ -122,6 +139,17 @@ export class Catalog extends EventTarget {
   #lastSync = new Map<string, number>();
   #badUntil = new Map<string, number>();
   #publishing: Promise<void> = Promise.resolve();
+  /** New-listing tokens left per gossip peer, and when they were counted. */
+  #buckets = new Map<string, { tokens: number; at: number }>();
+  /** Own listings whose registry owner this node just became, to re-announce once started. */
+  #ownedToAnnounce = new Set<string>();
+  /**
+   * The latest valid announcement by another seller of each listing indexed
+   * under its first seller (at most {@link MAX_CONTESTED}, oldest dropped):
+   * when the registry names that seller the owner, it replaces the first
+   * seller's copy, even if it arrived before the stake was indexed here.
+   */
+  #contested = new Map<string, { seller: string; bytes: Uint8Array }>();
   #lastPublish = 0;
   #onIdentify = (evt: CustomEvent<{ peerId: PeerId; protocols: string[] }>) => {
     if (evt.detail.protocols.includes(CATALOG_SYNC_PROTOCOL)) this.#maybeSync(evt.detail.peerId.toString());
@@ -140,6 +168,8 @@ export class Catalog extends EventTarget {
       maxSyncRounds: init.maxSyncRounds ?? 16,
       maxConcurrentSyncs: init.maxConcurrentSyncs ?? 2,
       publishInterval: init.publishInterval ?? 50,
+      newListingBurst: init.newListingBurst ?? 600,
+      newListingsPerMinute: init.newListingsPerMinute ?? 120,
     };
   }
 
@@ -149,7 +179,10 @@ export class Catalog extends EventTarget {
   }
 
   #openStore(): CatalogStore {
-    return this.#store ??= new CatalogStore(this.#c.db, { maxListings: this.#init.maxListings });
+    return this.#store ??= new CatalogStore(this.#c.db, {
+      maxListings: this.#init.maxListings,
+      own: this.#c.identity.account.address,
+    });
   }
 
   async start(): Promise<void> {
@@ -169,6 +202,7 @@ export class Catalog extends EventTarget {
     p2p.libp2p.addEventListener("peer:identify", this.#onIdentify);
     this.#timer = setInterval(() => this.#tick(), this.#init.syncInterval);
     for (const peerId of p2p.peers()) void this.#syncIfSupported(peerId);
+    void this.#announceOwned();
     log.info("started catalog", { listings: this.#index.count() });
   }
 
@@ -229,15 +263,30 @@ export class Catalog extends EventTarget {
   }
 
   /**
-   * Records the registry stake, open challenges and active registry listings
-   * of manifest CIDs, listed here or not yet; listings show them and sort by
-   * them. With `replace`, stakes not in `stakes` are forgotten. Works before
-   * `start()`, since the chain index may catch up first.
+   * Records the registry stake, open challenges, active registry listings
+   * and owner of manifest CIDs, listed here or not yet; listings show them
+   * and sort by them, and only the owner may announce a staked CID. With
+   * `replace`, stakes not in `stakes` are forgotten. Works before `start()`,
+   * since the chain index may catch up first. This node's listings whose
+   * owner it just became are re-announced (once started).
    */
   setStakes(stakes: readonly ListingStake[], options: { replace?: boolean } = {}): void {
     // Anyone may register any bytes: what is not a manifest CID can never be a listing here.
     const manifests = stakes.filter((s) => isManifestCid(s.manifestCid));
-    this.#openStore().setStakes(manifests, options);
+    const changed = this.#openStore().setStakes(manifests, options);
+    const own = this.#c.identity.account.address;
+    for (const id of changed) {
+      const owner = this.#store!.getOwner(id);
+      if (owner === own) this.#ownedToAnnounce.add(id);
+      const contested = this.#contested.get(id);
+      if (contested && contested.seller === owner && this.#controller && !this.#controller.signal.aborted) {
+        this.#contested.delete(id);
+        void this.#ingest(contested.bytes, "gossip", "");
+      }
+    }
+    if (this.#ownedToAnnounce.size > 0 && this.#controller && !this.#controller.signal.aborted) {
+      void this.#announceOwned();
+    }
   }
 
   /** Records that `peerId` holds the dataset (replication found it there). Throws `NotFoundError` for an unknown listing. */
@@ -303,6 +352,9 @@ export class Catalog extends EventTarget {
     const store = this.#index;
     return checkAnnouncement(bytes, {
       getVersion: (id: string) => store.getVersion(id),
+      getOwner: (id: string) => store.getOwner(id),
+      // Not invalid, only not ours to publish: a RangeError for the caller.
+      notOwner: "ignore",
       maxAge: this.#init.maxAge,
       maxClockSkew: this.#init.maxClockSkew,
     });
@@ -322,6 +374,9 @@ export class Catalog extends EventTarget {
         category,
         maxAge: this.#init.maxAge,
         maxClockSkew: this.#init.maxClockSkew,
+        // A sync responder may not have seen the stake yet: not a reason to drop it.
+        notOwner: source === "sync" ? "ignore" : "reject",
+        admitNew: source === "gossip" ? () => this.#takeNewListingToken(from) : undefined,
       });
     } catch (err) {
       // A store failure is ours, not the sender's: drop the message without blame.
@@ -333,6 +388,14 @@ export class Catalog extends EventTarget {
       this.#dispatchListing(check.announcement.manifestCid, source);
     } else if (check.result === "reject") {
       log.debug("rejected announcement", { source, from, reason: check.reason });
+    } else if (check.contested) {
+      const id = check.contested.announcement.manifestCid;
+      this.#contested.delete(id);
+      this.#contested.set(id, { seller: check.contested.announcement.seller, bytes: check.contested.bytes });
+      for (const oldest of this.#contested.keys()) {
+        if (this.#contested.size <= MAX_CONTESTED) break;
+        this.#contested.delete(oldest);
+      }
     }
     return check;
   }
@@ -402,29 +465,68 @@ export class Catalog extends EventTarget {
     }
     void this.#reannounce(now - this.#init.maxAge / 2);
     for (const [peerId, until] of this.#badUntil) if (until <= now) this.#badUntil.delete(peerId);
+    for (const peerId of this.#buckets.keys()) {
+      if (this.#refill(peerId, now).tokens >= this.#init.newListingBurst) this.#buckets.delete(peerId);
+    }
     const peers = this.#c.p2p.peers();
     if (peers.length > 0) void this.#syncIfSupported(peers[Math.floor(Math.random() * peers.length)]);
   }
 
   /** Re-signs this node's listings announced before `before`, so they do not expire elsewhere. */
   async #reannounce(before: number): Promise<void> {
-    const { identity, log } = this.#c;
-    for (const id of this.#index.listStaleOwn(identity.account.address, before)) {
+    for (const id of this.#index.listStaleOwn(this.#c.identity.account.address, before)) {
       if (this.#controller?.signal.aborted) return;
-      try {
-        const { signature: _, ...body } = decodeAnnouncement(this.#index.getAnnouncementBytes(id)!, {
-          maxClockSkew: Infinity,
-        });
-        const signed = await signAnnouncement(
-          identity.account,
-          { ...body, timestamp: Date.now() } as AnnouncementBody,
-        );
-        await this.publishAnnouncement(signed, { signal: this.#controller?.signal });
-        log.info("re-announced listing", { id });
-      } catch (err) {
-        log.warn("failed to re-announce listing", { id, error: err });
-      }
+      await this.#resign(id);
     }
+  }
+
+  /**
+   * Re-announces this node's listings whose registry owner it became, so
+   * nodes that hold another seller's copy replace it now rather than when the
+   * listing would next be re-announced.
+   */
+  async #announceOwned(): Promise<void> {
+    const own = this.#c.identity.account.address;
+    for (const id of [...this.#ownedToAnnounce]) {
+      if (!this.#controller || this.#controller.signal.aborted) return;
+      this.#ownedToAnnounce.delete(id);
+      if (this.#index.getVersion(id)?.seller === own) await this.#resign(id);
+    }
+  }
+
+  /** Re-signs this node's announcement of `id` with the current time and publishes it. Never throws. */
+  async #resign(id: string): Promise<void> {
+    const { identity, log } = this.#c;
+    try {
+      const { signature: _, ...body } = decodeAnnouncement(this.#index.getAnnouncementBytes(id)!, {
+        maxClockSkew: Infinity,
+      });
+      const signed = await signAnnouncement(
+        identity.account,
+        { ...body, timestamp: Date.now() } as AnnouncementBody,
+      );
+      await this.publishAnnouncement(signed, { signal: this.#controller?.signal });
+      log.info("re-announced listing", { id });
+    } catch (err) {
+      log.warn("failed to re-announce listing", { id, error: err });
+    }
+  }
+
+  /** Takes one of `peerId`'s new-listing tokens; false when it has none left. */
+  #takeNewListingToken(peerId: string): boolean {
+    const bucket = this.#refill(peerId, Date.now());
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+
+  #refill(peerId: string, now: number): { tokens: number; at: number } {
+    const { newListingBurst: burst, newListingsPerMinute: rate } = this.#init;
+    let bucket = this.#buckets.get(peerId);
+    if (!bucket) this.#buckets.set(peerId, bucket = { tokens: burst, at: now });
+    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) * rate) / minute);
+    bucket.at = now;
+    return bucket;
   }
 
   /** Publishes in order, at most one message per `publishInterval`. */

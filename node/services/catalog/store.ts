@@ -6,6 +6,17 @@
  * manifest CID (kept apart from the listing rows, since the chain may know a
  * stake before the announcement arrives; joined when listings are read).
  *
+ * Once the registry has an active listing of a manifest CID, its owner (of
+ * the oldest active registry listing) is the only seller the index accepts
+ * for it: another seller's announcement, indexed before the stake, is hidden
+ * from reads and sync and replaced when the owner's arrives.
+ *
+ * The index holds at most `maxListings` listings. When it is full, a new
+ * listing takes the place of the unstaked listing announced longest ago
+ * (this node's own excepted); staked listings are never pushed out while an
+ * unstaked one remains, and a new unstaked listing never pushes out a staked
+ * one.
+ *
  * Every listing row carries `seq`, a counter that grows with every insert or
  * replacement; the sync protocol serves "everything after seq N" so a peer
  * catches up on exactly what it has not seen from this node.
@@ -18,7 +29,7 @@
  */
 import { type Database, migrate, transaction } from "../db/mod.ts";
 import type { Announcement } from "../../../protocol/announcement.ts";
-import type { Address, ListingId, ManifestCid } from "../../../protocol/ids.ts";
+import { type Address, type ListingId, type ManifestCid, toAddress } from "../../../protocol/ids.ts";
 import type { Category, Cell, Column } from "../../../protocol/manifest.ts";
 import type { ListingSort, ParsedListingQuery } from "./query.ts";
 
@@ -64,6 +75,8 @@ export interface ListingStake {
   challenges: number;
   /** Active registry listing ids (decimal). */
   listingIds: string[];
+  /** The registry owner of the oldest active listing: the one seller accepted for the CID. */
+  owner?: string;
 }
 
 export interface ListListingsResult {
@@ -80,9 +93,9 @@ export type PutResult =
   | "updated"
   /** The index already holds this announcement or a newer one. */
   | "stale"
-  /** The listing is known under another seller. */
+  /** The listing is known under another seller, or staked by another owner. */
   | "conflict"
-  /** The index holds `maxListings` listings. */
+  /** The index holds `maxListings` listings and none it may give up. */
   | "full";
 
 /** A known listing's identity, for cheap duplicate checks before signature verification. */
@@ -90,6 +103,9 @@ export interface ListingVersion {
   seller: Address;
   announcedAt: number;
 }
+
+/** The listing's seller as the registry has it (see {@link CatalogStore.getOwner}). */
+export type ListingOwner = Address | undefined;
 
 export interface SyncBatch {
   /** Canonical signed announcement bytes, oldest change first. */
@@ -101,8 +117,10 @@ export interface SyncBatch {
 }
 
 export interface CatalogStoreInit {
-  /** Most listings the index keeps; further new listings are refused. @default 100_000 */
+  /** Most listings the index keeps; see the module doc for what a new one pushes out. @default 100_000 */
   maxListings?: number;
+  /** This node's seller address: its listings are never pushed out. @default undefined */
+  own?: string;
 }
 
 const MIGRATIONS = [
@@ -167,6 +185,8 @@ const MIGRATIONS = [
     listing_ids TEXT NOT NULL
   );
   CREATE INDEX catalog_stakes_key ON catalog_stakes (stake_key);`,
+  // The registry owner of the oldest active listing; null when none is active.
+  `ALTER TABLE catalog_stakes ADD COLUMN owner TEXT;`,
 ];
 
 /** Width of a zero-padded uint256 decimal, so text order is numeric order. */
@@ -197,6 +217,10 @@ interface ListingRow {
 
 /** Listings with their registry stake, as every read selects them. */
 const LISTINGS = "catalog_listings l LEFT JOIN catalog_stakes k ON k.id = l.id";
+/** Listings whose seller the registry does not contradict; another seller's copy of a staked CID is hidden. */
+const VISIBLE = "(k.owner IS NULL OR k.owner = l.seller)";
+/** Listings a full index may give up: no active registry listing by their seller. */
+const UNSTAKED = "(k.id IS NULL OR k.owner IS NULL OR k.owner != l.seller)";
 const LISTING_COLUMNS = "l.*, k.stake AS stake, k.challenges AS challenges, k.listing_ids AS listing_ids";
 
 const ORDER_BY: Record<ListingSort, string> = {
@@ -209,12 +233,14 @@ const ORDER_BY: Record<ListingSort, string> = {
 export class CatalogStore {
   #db: Database;
   #maxListings: number;
+  #own: string;
   /** Prepared statements of the fixed-text queries on the gossip path (every node indexes every announcement). */
   #statements = new Map<string, Statement>();
 
   constructor(db: Database, init: CatalogStoreInit = {}) {
     this.#db = db;
     this.#maxListings = init.maxListings ?? 100_000;
+    this.#own = init.own ?? "";
     migrate(db, "catalog", MIGRATIONS);
     if (this.#meta("epoch") === undefined) this.#setMeta("epoch", crypto.randomUUID());
   }
@@ -238,17 +264,42 @@ export class CatalogStore {
   }
 
   /**
+   * The registry owner of manifest CID `id` while it has an active registry
+   * listing: then the only seller accepted for it. `undefined` when unstaked.
+   */
+  getOwner(id: string): ListingOwner {
+    const row = this.#prepare("SELECT owner FROM catalog_stakes WHERE id = ?").get(id) as
+      | { owner: string | null }
+      | undefined;
+    return (row?.owner ?? undefined) as ListingOwner;
+  }
+
+  /**
    * Indexes a verified announcement (`bytes` is its canonical encoding):
-   * adds it, replaces an older announcement by the same seller, or refuses.
+   * adds it, replaces an older announcement by the same seller (or any
+   * announcement by another seller, when `a`'s seller owns the CID on the
+   * registry), or refuses. When the index is full, a new listing pushes out
+   * the unstaked listing announced longest ago, if there is one and the new
+   * listing is staked or newer.
    */
   putAnnouncement(a: Announcement, bytes: Uint8Array, options: { now?: number } = {}): PutResult {
     const now = options.now ?? Date.now();
     return transaction(this.#db, () => {
       const existing = this.#prepare("SELECT n, seller, announced_at FROM catalog_listings WHERE id = ?")
         .get(a.manifestCid) as { n: number; seller: string; announced_at: number } | undefined;
-      if (existing && existing.seller !== a.seller) return "conflict";
-      if (existing && existing.announced_at >= a.timestamp) return "stale";
-      if (!existing && this.count() >= this.#maxListings) return "full";
+      const owner = this.getOwner(a.manifestCid);
+      if (owner !== undefined && owner !== a.seller) return "conflict";
+      const takeover = existing !== undefined && existing.seller !== a.seller;
+      if (takeover && owner === undefined) return "conflict";
+      if (existing && !takeover && existing.announced_at >= a.timestamp) return "stale";
+      if (!existing && this.count() >= this.#maxListings) {
+        const victim = this.#prepare(
+          `SELECT l.n, l.announced_at FROM ${LISTINGS} WHERE ${UNSTAKED} AND l.seller != ?
+           ORDER BY l.announced_at, l.n LIMIT 1`,
+        ).get(this.#own) as { n: number; announced_at: number } | undefined;
+        if (!victim || (owner === undefined && victim.announced_at >= a.timestamp)) return "full";
+        this.#deleteListing(victim.n);
+      }
       const seq = this.#nextSeq();
       const values = {
         seller: a.seller,
@@ -305,7 +356,9 @@ export class CatalogStore {
 
   /** The listing `id`, or `undefined`. */
   getListing(id: string): Listing | undefined {
-    const row = this.#prepare(`SELECT ${LISTING_COLUMNS} FROM ${LISTINGS} WHERE l.id = ?`).get(id) as
+    const row = this.#prepare(`SELECT ${LISTING_COLUMNS} FROM ${LISTINGS} WHERE l.id = ? AND ${VISIBLE}`).get(
+      id,
+    ) as
       | ListingRow
       | undefined;
     return row && this.#toListings([row])[0];
@@ -322,7 +375,7 @@ export class CatalogStore {
   /** Listings matching an already validated query (see `parseListingQuery`). */
   listListings(query: ParsedListingQuery): ListListingsResult {
     if (query.empty) return { listings: [], total: 0 };
-    const where: string[] = [];
+    const where: string[] = [VISIBLE];
     const params: (string | number)[] = [];
     let from = LISTINGS;
     if (query.q !== undefined) {
@@ -338,7 +391,7 @@ export class CatalogStore {
       where.push("l.seller = ?");
       params.push(query.seller);
     }
-    const clause = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+    const clause = `WHERE ${where.join(" AND ")}`;
     const order = query.sort === "relevance" && query.q === undefined
       ? ORDER_BY.newest
       : ORDER_BY[query.sort];
@@ -352,34 +405,51 @@ export class CatalogStore {
   }
 
   /**
-   * Records the registry stake of each manifest CID (listed or not yet); a
-   * CID without active listings gets stake `"0"`. With `replace`, forgets
-   * every stake not in `stakes` (after the chain index was rebuilt).
+   * Records the registry stake and owner of each manifest CID (listed or
+   * not yet); a CID without active listings gets stake `"0"` and no owner.
+   * With `replace`, forgets every stake not in `stakes` (after the chain
+   * index was rebuilt). Returns the CIDs whose owner changed to a new one.
    */
-  setStakes(stakes: readonly ListingStake[], options: { replace?: boolean } = {}): void {
-    for (const s of stakes) {
+  setStakes(stakes: readonly ListingStake[], options: { replace?: boolean } = {}): string[] {
+    const owners = stakes.map((s) => {
       if (!/^(0|[1-9][0-9]{0,77})$/.test(s.stake)) {
         throw new RangeError(
           `Cannot set the stake of "${s.manifestCid}": ${JSON.stringify(s.stake)} is not a uint256`,
         );
       }
-    }
-    transaction(this.#db, () => {
+      if (s.owner === undefined || s.owner === null || s.listingIds.length === 0) return null;
+      try {
+        return toAddress(s.owner);
+      } catch (cause) {
+        throw new RangeError(`Cannot set the owner of "${s.manifestCid}": not an address`, { cause });
+      }
+    });
+    return transaction(this.#db, () => {
+      const before = new Map(
+        (this.#db.prepare("SELECT id, owner FROM catalog_stakes WHERE owner IS NOT NULL").all() as {
+          id: string;
+          owner: string;
+        }[]).map((r) => [r.id, r.owner]),
+      );
       if (options.replace) this.#db.exec("DELETE FROM catalog_stakes");
       const put = this.#db.prepare(
-        `INSERT INTO catalog_stakes (id, stake, stake_key, challenges, listing_ids) VALUES (?, ?, ?, ?, ?)
+        `INSERT INTO catalog_stakes (id, stake, stake_key, challenges, listing_ids, owner) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET stake = excluded.stake, stake_key = excluded.stake_key,
-           challenges = excluded.challenges, listing_ids = excluded.listing_ids`,
+           challenges = excluded.challenges, listing_ids = excluded.listing_ids, owner = excluded.owner`,
       );
-      for (const s of stakes) {
+      const changed: string[] = [];
+      stakes.forEach((s, i) => {
         put.run(
           s.manifestCid,
           s.stake,
           s.stake.padStart(UINT256_DIGITS, "0"),
           s.challenges,
           JSON.stringify(s.listingIds),
+          owners[i],
         );
-      }
+        if (owners[i] !== null && before.get(s.manifestCid) !== owners[i]) changed.push(s.manifestCid);
+      });
+      return changed;
     });
   }
 
@@ -409,12 +479,15 @@ export class CatalogStore {
     return transaction(this.#db, () => {
       const rows = this.#db.prepare("SELECT n FROM catalog_listings WHERE announced_at < ? AND seller != ?")
         .all(before, options.keepSeller ?? "") as { n: number }[];
-      for (const { n } of rows) {
-        this.#prepare("DELETE FROM catalog_search WHERE rowid = ?").run(n);
-        this.#db.prepare("DELETE FROM catalog_listings WHERE n = ?").run(n);
-      }
+      for (const { n } of rows) this.#deleteListing(n);
       return rows.length;
     });
+  }
+
+  /** Removes listing row `n` with its search entry (providers go by cascade). */
+  #deleteListing(n: number): void {
+    this.#prepare("DELETE FROM catalog_search WHERE rowid = ?").run(n);
+    this.#prepare("DELETE FROM catalog_listings WHERE n = ?").run(n);
   }
 
   /** Ids of `seller`'s listings whose announcement was signed before `before`. */
@@ -430,8 +503,10 @@ export class CatalogStore {
    * in change order, capped at `limit` announcements and about `maxBytes`.
    */
   readChanges(cursor: number, options: { limit: number; maxBytes: number; notBefore: number }): SyncBatch {
+    // What the registry contradicts is not passed on.
     const rows = this.#db.prepare(
-      "SELECT seq, raw FROM catalog_listings WHERE seq > ? AND announced_at >= ? ORDER BY seq LIMIT ?",
+      `SELECT l.seq, l.raw FROM ${LISTINGS} WHERE l.seq > ? AND l.announced_at >= ? AND ${VISIBLE}
+       ORDER BY l.seq LIMIT ?`,
     ).iterate(cursor, options.notBefore, options.limit + 1) as IterableIterator<
       { seq: number; raw: Uint8Array }
     >;

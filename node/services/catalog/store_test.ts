@@ -241,3 +241,106 @@ Deno.test("CatalogStore.setStakes() shows stakes on listings, known before or af
   );
   db.close();
 });
+
+Deno.test("CatalogStore: once staked, only the registry owner sells a manifest CID; another seller's copy is hidden, then replaced", async () => {
+  await using dir = await tempDir();
+  const { db, store } = openStore(dir.path);
+  // bob squats alice's manifest CID first, with a later timestamp.
+  const body = await makeBody(alice.address, { title: "Alice's data", seed: "owned" });
+  const squat = await signAnnouncement(bob, {
+    ...(await makeBody(bob.address, { title: "Squatted" })),
+    manifestCid: body.manifestCid,
+    timestamp: body.timestamp + 60_000,
+  });
+  assert.equal(store.putAnnouncement(squat, encodeAnnouncement(squat)), "added");
+  assert.equal(
+    store.getListing(body.manifestCid)!.seller,
+    bob.address,
+    "unstaked: the first seller keeps it",
+  );
+  const before = store.readChanges(0, { limit: 10, maxBytes: 1e6, notBefore: 0 });
+  assert.equal(before.announcements.length, 1);
+
+  const stake = { manifestCid: body.manifestCid, stake: "100", challenges: 0, listingIds: ["7"] };
+  assert.deepEqual(store.setStakes([{ ...stake, owner: alice.address.toLowerCase() }]), [body.manifestCid]);
+  assert.deepEqual(store.setStakes([{ ...stake, owner: alice.address }]), [], "the same owner is no change");
+  assert.equal(store.getOwner(body.manifestCid), alice.address);
+  assert.equal(store.getListing(body.manifestCid), undefined, "the squatter's copy is hidden");
+  assert.deepEqual(titles(store), []);
+  assert.equal(list(store, { seller: bob.address }).total, 0);
+  assert.equal(store.readChanges(0, { limit: 10, maxBytes: 1e6, notBefore: 0 }).announcements.length, 0);
+
+  const squatAgain = await resign(bob, squat, { timestamp: squat.timestamp + 1 });
+  assert.equal(store.putAnnouncement(squatAgain, encodeAnnouncement(squatAgain)), "conflict");
+  // The owner's announcement replaces it although it is older.
+  const owned = await signAnnouncement(alice, body);
+  assert.equal(store.putAnnouncement(owned, encodeAnnouncement(owned)), "updated");
+  assert.equal(store.getListing(body.manifestCid)!.seller, alice.address);
+  assert.deepEqual(titles(store), ["Alice's data"]);
+
+  // When the registry listing is withdrawn, the CID is unstaked again.
+  store.setStakes([{ ...stake, stake: "0", listingIds: [], owner: alice.address }]);
+  assert.equal(store.getOwner(body.manifestCid), undefined);
+  assert.throws(() => store.setStakes([{ ...stake, owner: "0x12" }]), RangeError);
+  db.close();
+});
+
+Deno.test("CatalogStore at its cap gives up the oldest unstaked listing, never a staked one or its own, for newer or staked ones", async () => {
+  await using dir = await tempDir();
+  const db = openDatabase(join(dir.path, "kosmos.db"));
+  const store = new CatalogStore(db, { maxListings: 3, own: alice.address });
+  const now = Date.now();
+  const own = await put(store, alice, { title: "own", timestamp: now - 50_000 });
+  const staked = await signAnnouncement(
+    bob,
+    await makeBody(bob.address, { title: "staked", timestamp: now - 40_000 }),
+  );
+  store.setStakes([{
+    manifestCid: staked.manifestCid,
+    stake: "1",
+    challenges: 0,
+    listingIds: ["1"],
+    owner: bob.address,
+  }]);
+  assert.equal(store.putAnnouncement(staked, encodeAnnouncement(staked)), "added");
+  const old = await put(store, bob, { title: "old unstaked", timestamp: now - 30_000 });
+
+  const flood = privateKeyToAccount(generatePrivateKey());
+  const older = await signAnnouncement(flood, await makeBody(flood.address, { timestamp: now - 35_000 }));
+  assert.equal(
+    store.putAnnouncement(older, encodeAnnouncement(older)),
+    "full",
+    "not newer than what it would push out",
+  );
+  const fresh = await signAnnouncement(
+    flood,
+    await makeBody(flood.address, { title: "fresh", timestamp: now }),
+  );
+  assert.equal(store.putAnnouncement(fresh, encodeAnnouncement(fresh)), "added");
+  assert.equal(store.getListing(old.manifestCid), undefined, "the oldest unstaked listing went");
+  assert.equal(store.count(), 3);
+  // Only staked and own listings are left besides "fresh"; the next fresh key pushes out "fresh" itself.
+  const fresher = await signAnnouncement(flood, await makeBody(flood.address, { timestamp: now + 1 }));
+  assert.equal(store.putAnnouncement(fresher, encodeAnnouncement(fresher)), "added");
+  assert.deepEqual(titles(store).sort(), ["Hourly air quality, Berlin Mitte", "own", "staked"]);
+  assert.ok(store.getListing(own.manifestCid) && store.getListing(staked.manifestCid));
+
+  // A staked newcomer pushes out an unstaked listing whatever its age.
+  const stakedLate = await signAnnouncement(
+    bob,
+    await makeBody(bob.address, { timestamp: now - 90_000, createdAt: now - 100_000 }),
+  );
+  store.setStakes([{
+    manifestCid: stakedLate.manifestCid,
+    stake: "1",
+    challenges: 0,
+    listingIds: ["2"],
+    owner: bob.address,
+  }]);
+  assert.equal(store.putAnnouncement(stakedLate, encodeAnnouncement(stakedLate)), "added");
+  assert.equal(store.getListing(fresher.manifestCid), undefined);
+  // Now every listing is staked or own: nothing new gets in, staked or not.
+  const last = await signAnnouncement(flood, await makeBody(flood.address, { timestamp: now + 2 }));
+  assert.equal(store.putAnnouncement(last, encodeAnnouncement(last)), "full");
+  db.close();
+});

@@ -4,10 +4,12 @@
  * says what to do with the message, in gossipsub's terms:
  *
  * - `reject`: provably invalid (too large, not DAG-CBOR, bad schema, wrong
- *   topic, bad signature, timestamp too far in the future). Gossip lowers the
+ *   topic, bad signature, timestamp too far in the future, or a seller other
+ *   than the registry owner of a staked manifest CID). Gossip lowers the
  *   sender's score; sync drops the responder.
  * - `ignore`: valid but not wanted (expired, already known or older than what
- *   is known). Nobody is penalised: honest peers forward these too.
+ *   is known, listed first by another seller while nobody staked it).
+ *   Nobody is penalised: honest peers forward these too.
  * - `accept`: index it.
  *
  * Cheap checks run first, so a duplicate costs no signature recovery.
@@ -26,7 +28,7 @@ import {
   verifyAnnouncement,
 } from "../../../protocol/announcement.ts";
 import type { Category } from "../../../protocol/manifest.ts";
-import type { CatalogStore, ListingVersion, PutResult } from "./store.ts";
+import type { CatalogStore, ListingOwner, ListingVersion, PutResult } from "./store.ts";
 import { day } from "../../constants.ts";
 
 /** Announcements signed longer ago than this are ignored (sellers re-announce). */
@@ -34,11 +36,28 @@ export const DEFAULT_MAX_ANNOUNCEMENT_AGE = 30 * day;
 
 export type AnnouncementCheck =
   | { result: "accept"; announcement: Announcement; bytes: Uint8Array }
-  | { result: "ignore" | "reject"; reason: string };
+  | {
+    result: "ignore" | "reject";
+    reason: string;
+    /**
+     * A valid announcement of a listing indexed under another seller while
+     * nobody staked it: worth keeping a little while, in case the registry
+     * soon names its seller the owner.
+     */
+    contested?: { announcement: Announcement; bytes: Uint8Array };
+  };
 
 export interface CheckAnnouncementOptions {
   /** The indexed version of a listing, to drop duplicates before verifying signatures. */
   getVersion?: (id: string) => ListingVersion | undefined;
+  /** The registry owner of a staked manifest CID (from the local chain index), the only seller accepted. */
+  getOwner?: (id: string) => ListingOwner;
+  /**
+   * The verdict on an announcement by someone other than the registry owner:
+   * `reject` for gossip; sync, whose responder may not have seen the stake
+   * yet, passes `ignore`. @default "reject"
+   */
+  notOwner?: "reject" | "ignore";
   /** The category of the topic the message arrived on; a mismatch is rejected. */
   category?: Category;
   /** Current time, ms. @default Date.now() */
@@ -72,8 +91,19 @@ export async function checkAnnouncement(
   if (decoded.timestamp < now - (options.maxAge ?? DEFAULT_MAX_ANNOUNCEMENT_AGE)) {
     return { result: "ignore", reason: "expired" };
   }
+  // The registry binds a staked manifest CID to its owner: anyone else's
+  // announcement of it is refused before any signature is checked.
+  const owner = options.getOwner?.(decoded.manifestCid);
+  if (owner !== undefined && decoded.seller !== owner) {
+    return {
+      result: options.notOwner ?? "reject",
+      reason: `staked by ${owner} on the registry, not by the seller`,
+    };
+  }
   const known = options.getVersion?.(decoded.manifestCid);
-  if (known && known.announcedAt >= decoded.timestamp) {
+  // The owner's announcement replaces another seller's whatever their timestamps.
+  const takeover = known !== undefined && owner !== undefined && known.seller !== owner;
+  if (known && !takeover && known.announcedAt >= decoded.timestamp) {
     return { result: "ignore", reason: "already known" };
   }
   let announcement: Announcement;
@@ -82,9 +112,9 @@ export async function checkAnnouncement(
   } catch (err) {
     return { result: "reject", reason: (err as Error).message };
   }
-  if (known && known.seller !== announcement.seller) {
-    // Without the manifest we cannot tell who is right; the first seller keeps the listing.
-    return { result: "ignore", reason: "listed by another seller" };
+  if (known && known.seller !== announcement.seller && owner === undefined) {
+    // Unstaked, we cannot tell who is right: the first seller keeps the listing until the owner stakes.
+    return { result: "ignore", reason: "listed by another seller", contested: { announcement, bytes } };
   }
   // `announcement` is the clean copy verifyAnnouncement validated, so its
   // canonical encoding needs no third validation pass (encodeAnnouncement's).
@@ -111,10 +141,25 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 export async function ingestAnnouncement(
   store: CatalogStore,
   bytes: unknown,
-  options: Omit<CheckAnnouncementOptions, "getVersion"> = {},
+  options: Omit<CheckAnnouncementOptions, "getVersion" | "getOwner"> & {
+    /**
+     * Asked before a new unstaked listing is added; `false` drops it as
+     * `ignore` (a rate limit per peer). @default always true
+     */
+    admitNew?: () => boolean;
+  } = {},
 ): Promise<AnnouncementCheck & { put?: PutResult }> {
-  const check = await checkAnnouncement(bytes, { ...options, getVersion: (id) => store.getVersion(id) });
+  const { admitNew, ...checkOptions } = options;
+  const check = await checkAnnouncement(bytes, {
+    ...checkOptions,
+    getVersion: (id) => store.getVersion(id),
+    getOwner: (id) => store.getOwner(id),
+  });
   if (check.result !== "accept") return check;
+  const id = check.announcement.manifestCid;
+  if (admitNew && store.getOwner(id) === undefined && store.getVersion(id) === undefined && !admitNew()) {
+    return { result: "ignore", reason: "too many new unstaked listings from this peer" };
+  }
   const put = store.putAnnouncement(check.announcement, check.bytes, { now: options.now });
   if (put === "added" || put === "updated") return { ...check, put };
   return { result: "ignore", reason: `not indexed (${put})`, put };

@@ -10,6 +10,7 @@ import {
   signAnnouncement,
   toTypedMessage,
 } from "../../../protocol/announcement.ts";
+import { toAddress } from "../../../protocol/ids.ts";
 import { openDatabase } from "../db/mod.ts";
 import { CatalogStore } from "./store.ts";
 import { checkAnnouncement, ingestAnnouncement } from "./validate.ts";
@@ -107,11 +108,59 @@ Deno.test("ingestAnnouncement() indexes once, ignores duplicates and older copie
     manifestCid: signed.manifestCid,
     timestamp: newer.timestamp + 1,
   });
-  assert.deepEqual(await ingestAnnouncement(store, encodeAnnouncement(hijack)), {
-    result: "ignore",
-    reason: "listed by another seller",
-  });
+  const contested = await ingestAnnouncement(store, encodeAnnouncement(hijack));
+  assert.deepEqual([contested.result, (contested as { reason: string }).reason], [
+    "ignore",
+    "listed by another seller",
+  ]);
+  // Kept aside, in case the registry names mallory the owner.
+  assert.deepEqual((contested as { contested?: { announcement: unknown } }).contested?.announcement, hijack);
   assert.equal(store.getListing(signed.manifestCid)?.title, "newer");
   assert.equal(store.count(), 1);
+  db.close();
+});
+
+Deno.test("checkAnnouncement() rejects a staked manifest CID from anyone but its registry owner, before checking signatures", async () => {
+  const body = await makeBody(seller.address);
+  const getOwner = () => toAddress(seller.address);
+  const squat = await signAnnouncement(mallory, { ...body, seller: toAddress(mallory.address) });
+  const check = await checkAnnouncement(encodeAnnouncement(squat), { getOwner });
+  assert.equal(check.result, "reject");
+  assert.match((check as { reason: string }).reason, /staked by 0x/);
+  // Not even a signature recovery: a message with a broken signature gets the same answer.
+  const broken = dagCbor.encode({
+    ...dagCbor.decode(encodeAnnouncement(squat)) as object,
+    signature: "0x00",
+  });
+  assert.equal((await checkAnnouncement(broken, { getOwner })).result, "reject");
+  assert.equal(
+    (await checkAnnouncement(encodeAnnouncement(squat), { getOwner, notOwner: "ignore" })).result,
+    "ignore",
+  );
+  const owned = await signAnnouncement(seller, body);
+  assert.equal((await checkAnnouncement(encodeAnnouncement(owned), { getOwner })).result, "accept");
+});
+
+Deno.test("ingestAnnouncement() admits new unstaked listings only while admitNew() allows, and known ones always", async () => {
+  await using dir = await tempDir();
+  const db = openDatabase(join(dir.path, "kosmos.db"));
+  const store = new CatalogStore(db);
+  let tokens = 1;
+  const admitNew = () => tokens-- > 0;
+  const first = await signAnnouncement(seller, await makeBody(seller.address));
+  const second = await signAnnouncement(seller, await makeBody(seller.address));
+  assert.equal((await ingestAnnouncement(store, encodeAnnouncement(first), { admitNew })).result, "accept");
+  const limited = await ingestAnnouncement(store, encodeAnnouncement(second), { admitNew });
+  assert.equal(limited.result, "ignore");
+  const update = await resign(seller, first, { timestamp: first.timestamp + 1 });
+  assert.equal((await ingestAnnouncement(store, encodeAnnouncement(update), { admitNew })).result, "accept");
+  store.setStakes([{
+    manifestCid: second.manifestCid,
+    stake: "1",
+    challenges: 0,
+    listingIds: ["1"],
+    owner: seller.address,
+  }]);
+  assert.equal((await ingestAnnouncement(store, encodeAnnouncement(second), { admitNew })).result, "accept");
   db.close();
 });

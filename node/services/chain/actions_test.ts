@@ -15,7 +15,7 @@ import {
   withdrawPayouts,
   withdrawStake,
 } from "./actions/mod.ts";
-import { makeManifestCid, ONE, startTestChain } from "./testing.ts";
+import { makeDekCommit, makeManifestCid, ONE, startTestChain } from "./testing.ts";
 
 const chain = await startTestChain();
 const { clients, addresses } = chain;
@@ -36,16 +36,23 @@ async function rejectsWith(promise: Promise<unknown>, revert: string): Promise<C
 test("listDataset() lists a manifest with a permit in one transaction and addStake() raises the stake", async () => {
   const manifestCid = await makeManifestCid("list");
   const before = await getTokenBalance(clients.alice);
-  const { listingId } = await listDataset(clients.alice, { manifestCid, stake: 150n * ONE });
+  const { listingId } = await listDataset(clients.alice, {
+    manifestCid,
+    dekCommit: makeDekCommit(manifestCid),
+    stake: 150n * ONE,
+  });
   const listing = await getListing(clients.alice, { listingId });
   assert.deepEqual(listing, {
     listingId,
     owner: addresses.alice,
     kind: "dataset",
     manifestCid,
+    dekCommit: makeDekCommit(manifestCid),
     stake: 150n * ONE,
     withdrawableAt: 0,
     challengeCount: 0,
+    challenged: 0n,
+    challengedAt: 0,
   });
   const { stake } = await addStake(clients.alice, { listingId, amount: 25n * ONE });
   assert.equal(stake, 175n * ONE);
@@ -55,16 +62,28 @@ test("listDataset() lists a manifest with a permit in one transaction and addSta
 
 test("listDataset() reverts StakeTooLow below the minimum and rejects a malformed CID before sending", async () => {
   const err = await rejectsWith(
-    listDataset(clients.alice, { manifestCid: await makeManifestCid("low"), stake: ONE }),
+    listDataset(clients.alice, {
+      manifestCid: await makeManifestCid("low"),
+      dekCommit: makeDekCommit("low"),
+      stake: ONE,
+    }),
     "StakeTooLow",
   );
   assert.deepEqual(err.args, [ONE, 100n * ONE]);
   await assert.rejects(
-    listDataset(clients.alice, { manifestCid: "not-a-cid", stake: 100n * ONE }),
+    listDataset(clients.alice, {
+      manifestCid: "not-a-cid",
+      dekCommit: makeDekCommit("x"),
+      stake: 100n * ONE,
+    }),
     TypeError,
   );
   await assert.rejects(
-    listDataset(clients.alice, { manifestCid: await makeManifestCid("z"), stake: 0n }),
+    listDataset(clients.alice, {
+      manifestCid: await makeManifestCid("z"),
+      dekCommit: makeDekCommit("z"),
+      stake: 0n,
+    }),
     RangeError,
   );
 });
@@ -72,6 +91,7 @@ test("listDataset() reverts StakeTooLow below the minimum and rejects a malforme
 test("addStake() reverts NotListingOwner for someone else's listing", async () => {
   const { listingId } = await listDataset(clients.alice, {
     manifestCid: await makeManifestCid("own"),
+    dekCommit: makeDekCommit("own"),
     stake: 100n * ONE,
   });
   await rejectsWith(addStake(clients.bob, { listingId, amount: ONE }), "NotListingOwner");
@@ -80,6 +100,7 @@ test("addStake() reverts NotListingOwner for someone else's listing", async () =
 test("withdrawStake() needs a request and the delay, then returns the whole stake and burns the listing", async () => {
   const { listingId } = await listDataset(clients.alice, {
     manifestCid: await makeManifestCid("wd"),
+    dekCommit: makeDekCommit("wd"),
     stake: 100n * ONE,
   });
   await rejectsWith(withdrawStake(clients.alice, { listingId }), "WithdrawalNotRequested");
@@ -95,15 +116,16 @@ test("withdrawStake() needs a request and the delay, then returns the whole stak
   assert.equal(await getListing(clients.alice, { listingId }), undefined);
 });
 
-test("challengeListing() and resolveChallenge(): threshold, own-listing, arbiter-only and a bad listing paid out", async () => {
+test("challengeListing() and resolveChallenge(): stake threshold, slot cap, own-listing, arbiter-only and a bad listing paid out", async () => {
   const { listingId } = await listDataset(clients.alice, {
     manifestCid: await makeManifestCid("bad"),
+    dekCommit: makeDekCommit("bad"),
     stake: 100n * ONE,
   });
   await rejectsWith(challengeListing(clients.alice, { listingId, amount: 10n * ONE }), "OwnListing");
   await rejectsWith(challengeListing(clients.bob, { listingId, amount: ONE }), "ChallengeStakeTooLow");
   assert.equal((await challengeListing(clients.bob, { listingId, amount: 10n * ONE })).count, 1);
-  await rejectsWith(resolveChallenge(clients.deployer, { listingId, bad: true }), "NotEnoughChallenges");
+  await rejectsWith(resolveChallenge(clients.deployer, { listingId, bad: true }), "NotResolvable");
   await challengeListing(clients.carol, { listingId, amount: 10n * ONE });
   await challengeListing(clients.deployer, { listingId, amount: 20n * ONE });
   await rejectsWith(challengeListing(clients.bob, { listingId, amount: 10n * ONE }), "ChallengesFull");
@@ -112,9 +134,7 @@ test("challengeListing() and resolveChallenge(): threshold, own-listing, arbiter
     { challenger: addresses.carol, amount: 10n * ONE },
     { challenger: addresses.deployer, amount: 20n * ONE },
   ]);
-  await requestWithdrawal(clients.alice, { listingId });
-  await chain.increaseTime(8 * 24 * 3600);
-  await rejectsWith(withdrawStake(clients.alice, { listingId }), "OpenChallenges");
+  await rejectsWith(requestWithdrawal(clients.alice, { listingId }), "OpenChallenges");
   await rejectsWith(resolveChallenge(clients.bob, { listingId, bad: true }), "NotArbiter");
   const bob = await getTokenBalance(clients.bob);
   const result = await resolveChallenge(clients.deployer, { listingId, bad: true });
@@ -128,6 +148,7 @@ test("challengeListing() and resolveChallenge(): threshold, own-listing, arbiter
 test("resolveChallenge() of a good listing pays the owner and keeps the listing", async () => {
   const { listingId } = await listDataset(clients.alice, {
     manifestCid: await makeManifestCid("good"),
+    dekCommit: makeDekCommit("good"),
     stake: 100n * ONE,
   });
   for (const c of [clients.bob, clients.carol, clients.deployer]) {
@@ -142,6 +163,7 @@ test("withdrawPayouts() pays what completed sales credited and reverts NothingTo
   await rejectsWith(withdrawPayouts(clients.alice), "NothingToWithdraw");
   const { listingId } = await listDataset(clients.alice, {
     manifestCid: await makeManifestCid("sale"),
+    dekCommit: makeDekCommit("sale"),
     stake: 100n * ONE,
   });
   await chain.completeSale("alice", "bob", listingId, 50n * ONE);

@@ -64,18 +64,30 @@ export interface DeployContractsOptions {
   minStake?: bigint;
   /** @default 10 tokens */
   minChallengeStake?: bigint;
-  /** Open challenges that let the arbiter resolve. @default 3 */
-  challengeThreshold?: number;
+  /** Sum of open challenge stakes at which the arbiter may resolve at once. @default 100 tokens */
+  challengeThreshold?: bigint;
+  /**
+   * Most challenges open at a time on one listing (a gas bound on resolve). Must satisfy
+   * `maxChallenges * minChallengeStake >= challengeThreshold`, so filling every slot makes the listing
+   * resolvable at once. @default 64
+   */
+  maxChallenges?: number;
+  /** Seconds after the oldest open challenge from which the arbiter may resolve any. @default 3 days */
+  reviewPeriod?: number;
   /** Seconds between a stake withdrawal request and the withdrawal. @default 7 days */
   withdrawDelay?: number;
+  /** Seconds after the delay during which a withdrawal request can be executed. @default 2 days */
+  withdrawWindow?: number;
   /** Share of a bad listing's stake paid to challengers. @default 5000 */
   challengerBps?: number;
   /** Share of the challenge stakes paid to a good listing's owner. @default 5000 */
   listerBps?: number;
   /** Seconds the seller has to reveal the sale key. @default 1 day */
   revealWindow?: number;
-  /** Seconds the buyer has to complain after the reveal. @default 2 days */
+  /** Seconds the buyer has to complain or dispute after the reveal. @default 2 days */
   disputeWindow?: number;
+  /** Seconds the arbiter has to rule on a disputed sale before it completes for the seller. @default 7 days */
+  arbitrationWindow?: number;
   /** Escrow price split (seller, gateway, treasury) in basis points. @default [8000, 1000, 1000] */
   split?: readonly [number, number, number];
   /** Milliseconds to wait for each deployment receipt. @default 60,000 */
@@ -131,8 +143,11 @@ export async function deployContracts(
         treasury: options.treasury,
         minStake: options.minStake ?? 100n * token,
         minChallengeStake: options.minChallengeStake ?? 10n * token,
-        challengeThreshold: BigInt(options.challengeThreshold ?? 3),
+        challengeThreshold: options.challengeThreshold ?? 100n * token,
+        maxChallenges: BigInt(options.maxChallenges ?? 64),
+        reviewPeriod: BigInt(options.reviewPeriod ?? 3 * day),
         withdrawDelay: BigInt(options.withdrawDelay ?? 7 * day),
+        withdrawWindow: BigInt(options.withdrawWindow ?? 2 * day),
         challengerBps: BigInt(options.challengerBps ?? 5000),
         listerBps: BigInt(options.listerBps ?? 5000),
       }],
@@ -149,6 +164,7 @@ export async function deployContracts(
         treasury: options.treasury,
         revealWindow: options.revealWindow ?? day,
         disputeWindow: options.disputeWindow ?? 2 * day,
+        arbitrationWindow: options.arbitrationWindow ?? 7 * day,
         sellerBps: BigInt(sellerBps),
         gatewayBps: BigInt(gatewayBps),
         treasuryBps: BigInt(treasuryBps),

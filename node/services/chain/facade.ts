@@ -11,6 +11,8 @@
  */
 import type { ChainInfo, ChallengeView, KosmosFacade, StakeView, WalletView } from "../../../web/facade.ts";
 import type { Identity } from "../identity/mod.ts";
+import { CID } from "multiformats/cid";
+import { type BlockStore, getManifest } from "../blocks/mod.ts";
 import type { ChainService } from "./mod.ts";
 import { NotArbiterError } from "./client.ts";
 import {
@@ -31,6 +33,8 @@ import {
 export interface ChainFacadeComponents {
   chain: ChainService;
   identity: Identity;
+  /** Where the manifests to stake are read from (their `dekCommit` is bound on chain). */
+  blocks: BlockStore;
 }
 
 export type ChainFacade = Pick<
@@ -46,7 +50,7 @@ export type ChainFacade = Pick<
   | "resolveChallenge"
 >;
 
-export function createChainFacade({ chain, identity }: ChainFacadeComponents): ChainFacade {
+export function createChainFacade({ chain, identity, blocks }: ChainFacadeComponents): ChainFacade {
   const me = identity.account.address;
 
   /** Runs a write from the node's wallet, then catches the indexer up. */
@@ -134,8 +138,18 @@ export function createChainFacade({ chain, identity }: ChainFacadeComponents): C
           const { stake, hash } = await addStake(chain.client, { listingId, amount, signal: options.signal });
           return { listingId: existing.listingId, stake: stake.toString(), created: false, txHash: hash };
         }
-        const { listingId, hash } = await listDataset(chain.client, {
+        const client = chain.client; // no contracts: ChainUnavailableError before anything else
+        // The listing binds the manifest's key commitment, so the node must hold the manifest.
+        const cid = CID.parse(manifestCid);
+        if (!(await blocks.has(cid))) {
+          throw new TypeError(
+            `Cannot stake "${manifestCid}": this node does not hold its manifest (publish or fetch it first)`,
+          );
+        }
+        const { dekCommit } = await getManifest(blocks, cid);
+        const { listingId, hash } = await listDataset(client, {
           manifestCid,
+          dekCommit,
           stake: amount,
           signal: options.signal,
         });
@@ -173,7 +187,8 @@ export function createChainFacade({ chain, identity }: ChainFacadeComponents): C
       options.signal?.throwIfAborted();
       await chain.indexer.sync();
       const client = chain.client;
-      const { challengeThreshold } = await getRegistryConfig(client);
+      const { challengeThreshold, reviewPeriod } = await getRegistryConfig(client);
+      const now = Number((await chain.publicClient.getBlock({ blockTag: "latest" })).timestamp);
       const ids = chain.indexer.listListingIds({ name: "Challenged" });
       const views = await Promise.all(ids.map(async (listingId) => {
         const listing = await getListing(client, { listingId });
@@ -185,7 +200,10 @@ export function createChainFacade({ chain, identity }: ChainFacadeComponents): C
           owner: listing.owner,
           stake: listing.stake.toString(),
           challengeCount: listing.challengeCount,
-          threshold: challengeThreshold,
+          challenged: listing.challenged.toString(),
+          threshold: challengeThreshold.toString(),
+          reviewableAt: listing.challengedAt + reviewPeriod,
+          resolvable: listing.challenged >= challengeThreshold || now >= listing.challengedAt + reviewPeriod,
           challenges: challenges.map((c) => ({ challenger: c.challenger, amount: c.amount.toString() })),
         } satisfies ChallengeView;
       }));

@@ -54,7 +54,7 @@ export type IndexedContract = "registry" | "escrow";
 /** Event names the indexer keeps. */
 export const INDEXED_EVENTS: Record<IndexedContract, readonly string[]> = {
   registry: ["Listed", "StakeAdded", "WithdrawalRequested", "Withdrawn", "Challenged", "Resolved"],
-  escrow: ["Opened", "Revealed", "Completed", "Refunded", "Withdrawn"],
+  escrow: ["Opened", "Revealed", "Disputed", "DisputeResolved", "Completed", "Refunded", "Withdrawn"],
 };
 
 /** One stored event. Amounts and ids in `args` are decimal strings. */
@@ -116,6 +116,11 @@ export interface ManifestStake {
   challenges: number;
   /** Its active listing ids (decimal), oldest first; empty once all were withdrawn or removed. */
   listingIds: string[];
+  /**
+   * The registry owner of its oldest active listing (from the `Listed`
+   * event), the one seller the catalog accepts for the CID; absent when none is active.
+   */
+  owner?: string;
 }
 
 /** Dispatches `"indexed"` ({@link IndexedDetail}) after each batch it stores. */
@@ -185,6 +190,7 @@ export class ChainIndexer extends EventTarget {
     contract?: IndexedContract;
     name?: string;
     listingId?: string;
+    saleId?: Hex;
     account?: string;
     /** @default 1000 */
     limit?: number;
@@ -194,6 +200,7 @@ export class ChainIndexer extends EventTarget {
     if (filter.contract) where.push("contract = ?"), params.push(filter.contract);
     if (filter.name) where.push("name = ?"), params.push(filter.name);
     if (filter.listingId) where.push("listing_id = ?"), params.push(filter.listingId);
+    if (filter.saleId) where.push("sale_id = ?"), params.push(filter.saleId.toLowerCase());
     if (filter.account) where.push("account = ?"), params.push(filter.account.toLowerCase());
     params.push(filter.limit ?? 1000);
     const rows = this.#c.db.prepare(
@@ -236,12 +243,13 @@ export class ChainIndexer extends EventTarget {
        WHERE contract = 'registry' AND listing_id IN (${ids.map(() => "?").join(", ")})
        ORDER BY block_number, log_index`,
     ).all(...ids) as { id: string; name: string; args: string }[];
-    const state = new Map<string, { stake: bigint; challenges: number; active: boolean }>();
+    const state = new Map<string, { stake: bigint; challenges: number; active: boolean; owner?: string }>();
     for (const r of rows) {
       const args = JSON.parse(r.args) as Record<string, string | boolean>;
       const s = state.get(r.id) ?? { stake: 0n, challenges: 0, active: false };
-      if (r.name === "Listed") Object.assign(s, { stake: BigInt(args.stake as string), active: true });
-      else if (r.name === "StakeAdded") s.stake = BigInt(args.stake as string);
+      if (r.name === "Listed") {
+        Object.assign(s, { stake: BigInt(args.stake as string), active: true, owner: args.owner as string });
+      } else if (r.name === "StakeAdded") s.stake = BigInt(args.stake as string);
       else if (r.name === "Challenged") s.challenges = Number(args.count);
       else if (r.name === "Withdrawn" || (r.name === "Resolved" && args.bad)) s.active = false;
       else if (r.name === "Resolved") s.challenges = 0;
@@ -257,6 +265,7 @@ export class ChainIndexer extends EventTarget {
       m.stake = (BigInt(m.stake) + s.stake).toString();
       m.challenges += s.challenges;
       m.listingIds.push(id);
+      m.owner ??= s.owner;
     }
     return [...byCid.values()];
   }

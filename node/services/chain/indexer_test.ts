@@ -6,7 +6,7 @@ import { openDatabase } from "../db/mod.ts";
 import { createLogger } from "../../log.ts";
 import { createChainIndexer, type IndexedDetail } from "./indexer.ts";
 import { challengeListing, listDataset, withdrawPayouts } from "./actions/mod.ts";
-import { makeManifestCid, ONE, startTestChain } from "./testing.ts";
+import { makeDekCommit, makeManifestCid, ONE, startTestChain } from "./testing.ts";
 
 const chain = await startTestChain();
 const { clients, addresses, contracts } = chain;
@@ -43,7 +43,11 @@ test("ChainIndexer stores registry and escrow events with their blocks and resum
   const dir = await Deno.makeTempDir({ prefix: "kosmos-indexer-" });
   try {
     const manifestCid = await makeManifestCid("indexed");
-    const { listingId } = await listDataset(clients.alice, { manifestCid, stake: 100n * ONE });
+    const { listingId } = await listDataset(clients.alice, {
+      manifestCid,
+      dekCommit: makeDekCommit(manifestCid),
+      stake: 100n * ONE,
+    });
     await challengeListing(clients.bob, { listingId, amount: 10n * ONE });
     await withIndexer(dir, async (indexer) => {
       const head = Number(await clients.alice.publicClient.getBlockNumber({ cacheTime: 0 }));
@@ -84,12 +88,14 @@ test("ChainIndexer rolls back the events of blocks a reorg replaced and reads th
     await withIndexer(dir, async (indexer) => {
       const { listingId: kept } = await listDataset(clients.alice, {
         manifestCid: await makeManifestCid("kept"),
+        dekCommit: makeDekCommit("kept"),
         stake: 100n * ONE,
       });
       await indexer.sync();
       const fork = await testClient.snapshot();
       const { listingId: orphaned } = await listDataset(clients.alice, {
         manifestCid: await makeManifestCid("orphaned"),
+        dekCommit: makeDekCommit("orphaned"),
         stake: 100n * ONE,
       });
       await challengeListing(clients.bob, { listingId: kept, amount: 10n * ONE });
@@ -100,6 +106,7 @@ test("ChainIndexer rolls back the events of blocks a reorg replaced and reads th
       await testClient.revert({ id: fork });
       const { listingId: replacement } = await listDataset(clients.bob, {
         manifestCid: await makeManifestCid("replacement"),
+        dekCommit: makeDekCommit("replacement"),
         stake: 120n * ONE,
       });
       assert.equal(replacement, orphaned, "the new chain reuses the id");
@@ -144,6 +151,7 @@ test("ChainIndexer polls in the background once started", async () => {
       await indexer.start();
       const { listingId } = await listDataset(clients.alice, {
         manifestCid: await makeManifestCid("polled"),
+        dekCommit: makeDekCommit("polled"),
         stake: 100n * ONE,
       });
       const { events } = await listed;

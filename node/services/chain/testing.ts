@@ -8,7 +8,9 @@
  * ```ts
  * await using chain = await startTestChain();
  * await chain.isolate(async () => {
- *   await listDataset(chain.clients.alice, { manifestCid: makeManifestCid("a"), stake: 100n * ONE });
+ *   await listDataset(chain.clients.alice, {
+ *     manifestCid: await makeManifestCid("a"), dekCommit: makeDekCommit("a"), stake: 100n * ONE,
+ *   });
  * });
  * ```
  */
@@ -18,17 +20,20 @@ import {
   createPublicClient,
   createTestClient,
   createWalletClient,
+  type Hex,
   http,
   keccak256,
   parseEventLogs,
+  stringToHex,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { anvil as anvilChain } from "viem/chains";
 import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
-import { kosmosEscrowAbi } from "../../../protocol/contracts_generated.ts";
+import { kosmosEscrowAbi, kosmosRegistryAbi } from "../../../protocol/contracts_generated.ts";
 import {
   computeDekCommit,
+  computeSaleKeyCommit,
   encodeSaleKeys,
   getEscrowDomain,
   quoteTypes,
@@ -73,6 +78,16 @@ export async function makeManifestCid(seed: string): Promise<string> {
   return CID.create(1, 0x71, digest).toString();
 }
 
+/** A DEK derived from `seed`, for listings in tests whose key is never used to decrypt. */
+export function makeTestDek(seed: string): Hex {
+  return keccak256(stringToHex(`kosmos-test-dek:${seed}`));
+}
+
+/** The manifest-style commitment `keccak256(DEK)` of {@link makeTestDek}(`seed`). */
+export function makeDekCommit(seed: string): Hex {
+  return computeDekCommit([makeTestDek(seed)]);
+}
+
 /**
  * Starts the fixture chain. Every account but the deployer gets `funding`
  * tokens. @default funding 10,000 tokens
@@ -93,11 +108,15 @@ export async function startTestChain(options: { funding?: bigint } = {}): Promis
       }),
     ])) as unknown as Record<TestAccount, ChainWalletClient>;
     const deployer = wallets.deployer.account.address;
+    // A small registry: 30 tokens of challenges (3 × the minimum) let the arbiter resolve, and 3 is also
+    // the most open challenges, so tests reach both limits with the fixture's four accounts.
     const contracts = await deployContracts(wallets.deployer, publicClient, {
       arbiter: deployer,
       treasury: deployer,
       rewardsReserve: deployer,
       faucet: deployer,
+      challengeThreshold: 30n * ONE,
+      maxChallenges: 3,
     });
     const clients = Object.fromEntries(
       TEST_ACCOUNTS.map((
@@ -145,8 +164,10 @@ export async function startTestChain(options: { funding?: bigint } = {}): Promis
 
 /**
  * Sells `listingId` from `seller` (its owner) to `buyer` for `price`: the
- * seller signs a quote, the buyer opens the sale, the seller reveals the key
- * and the buyer confirms, so the escrow credits the seller's payouts.
+ * seller signs a quote carrying the listing's on-chain `dekCommit`, the buyer
+ * opens the sale, the seller reveals the key and the buyer confirms, so the
+ * escrow credits the seller's payouts. `Z` encodes a random key (the escrow
+ * only checks the key on a complaint, and this buyer confirms).
  */
 export async function completeSale(
   seller: KosmosClient,
@@ -159,13 +180,19 @@ export async function completeSale(
   const kSale = random();
   const z = encodeSaleKeys([dek], kSale);
   const block = await buyer.publicClient.getBlock();
+  const dekCommit = await seller.publicClient.readContract({
+    address: seller.contracts.registry,
+    abi: kosmosRegistryAbi,
+    functionName: "dekCommitOf",
+    args: [listingId],
+  });
   const quote = {
     listingId,
     buyer: buyer.walletClient.account.address,
     price,
     zHash: keccak256(z),
-    kSaleHash: keccak256(kSale),
-    dekCommit: computeDekCommit([dek]),
+    kSaleHash: computeSaleKeyCommit(kSale),
+    dekCommit,
     gateway: "0x0000000000000000000000000000000000000000" as Address,
     nonce: BigInt(random()) >> 8n,
     deadline: block.timestamp + 3600n,

@@ -49,3 +49,24 @@ Deno.test("directoryConnector() fails with DeliveryError naming the file when it
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("directoryConnector() checks the directory before every batch: a symlink swapped in later is refused", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const deliveries = join(root, "deliveries");
+    const outside = join(root, "outside");
+    await Deno.mkdir(outside);
+    const target = join(deliveries, "trips");
+    const connector = directoryConnector({ dir: target, policy: { deliveriesDir: deliveries } });
+    await connector.deliver({ rows: [{ a: 1 }], format: "ndjson", seq: 1 }, {});
+    await Deno.remove(target, { recursive: true });
+    await Deno.symlink(outside, target);
+    await assert.rejects(
+      connector.deliver({ rows: [{ a: 2 }], format: "ndjson", seq: 2 }, {}),
+      (err: Error) => err.name === "DeliveryError" && /not under/.test(err.message),
+    );
+    assert.deepEqual([...Deno.readDirSync(outside)], [], "nothing written through the symlink");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

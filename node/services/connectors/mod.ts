@@ -5,6 +5,11 @@
  * failures stay visible; deliveries cut short by a stop resume on start,
  * skipping the batches already delivered.
  *
+ * Targets are checked when a delivery is created and again before every
+ * batch (`targets.ts`): directories only under `deliveriesDir` or an allowed
+ * directory, webhooks only to public addresses or allowed hosts and ranges.
+ * A refused target is a {@link DeliveryTargetError}.
+ *
  * ```ts
  * const connectors = createConnectors({ db, market, log });
  * await connectors.start();
@@ -22,11 +27,23 @@ import { directoryConnector } from "./directory.ts";
 import { EXPORT_FORMATS, type ExportFormat, exportRows } from "./export.ts";
 import { readRows, type Row } from "./read_rows.ts";
 import { redactUrl, webhookConnector, type WebhookConnectorInit } from "./webhook.ts";
+import { checkDirectoryTarget, checkWebhookTarget, type DeliveryPolicy } from "./targets.ts";
 
 export type { Connector, DeliverOptions, DeliveryAttempt, DeliveryBatch } from "./connector.ts";
 export { DeliveryError } from "./connector.ts";
 export { directoryConnector, type DirectoryConnectorInit, getBatchFilename } from "./directory.ts";
 export { webhookConnector, type WebhookConnectorInit } from "./webhook.ts";
+export {
+  checkDirectoryTarget,
+  checkWebhookTarget,
+  type DeliveryPolicy,
+  DeliveryTargetError,
+  type HostLookup,
+  isPublicAddress,
+  isWebhookAllowEntry,
+  parseCidr,
+  parseIp,
+} from "./targets.ts";
 export {
   encodeCsvField,
   encodeRows,
@@ -84,6 +101,16 @@ export interface ConnectorsInit {
   retries?: number;
   /** Milliseconds before the first webhook retry; doubles each time. @default 500 */
   backoff?: number;
+  /** Directory deliveries may always write under this one (the node passes `<dataDir>/deliveries`). @default undefined */
+  deliveriesDir?: string;
+  /** Further directories deliveries may write under (config `deliveryDirectoryAllow`). @default [] */
+  directoryAllow?: string[];
+  /** Hosts, IPs and CIDR ranges webhooks may reach although not public (config `deliveryWebhookAllow`). @default [] */
+  webhookAllow?: string[];
+  /** Resolves webhook host names. @default the system resolver */
+  lookup?: DeliveryPolicy["lookup"];
+  /** Root certificates (PEM) webhooks over https may chain to besides the system's. @default [] */
+  caCerts?: string[];
 }
 
 const MIGRATIONS = [
@@ -133,13 +160,26 @@ export function createConnectors(c: ConnectorsComponents, init: ConnectorsInit =
 
 export class Connectors {
   readonly #c: ConnectorsComponents;
-  readonly #init: Required<ConnectorsInit>;
+  readonly #init: Required<Pick<ConnectorsInit, "batchSize" | "retries" | "backoff">>;
+  readonly #policy: DeliveryPolicy;
+  readonly #caCerts?: string[];
   #controller = new AbortController();
   #running = new Map<string, Promise<void>>();
 
   constructor(c: ConnectorsComponents, init: ConnectorsInit = {}) {
     this.#c = c;
-    this.#init = { batchSize: 1000, retries: 4, backoff: 500, ...init };
+    this.#init = {
+      batchSize: init.batchSize ?? 1000,
+      retries: init.retries ?? 4,
+      backoff: init.backoff ?? 500,
+    };
+    this.#policy = {
+      deliveriesDir: init.deliveriesDir,
+      directoryAllow: init.directoryAllow ?? [],
+      webhookAllow: init.webhookAllow ?? [],
+      lookup: init.lookup,
+    };
+    this.#caCerts = init.caCerts;
     if (!Number.isInteger(this.#init.batchSize) || this.#init.batchSize < 1) {
       throw new RangeError(`batchSize must be a positive integer, got ${this.#init.batchSize}`);
     }
@@ -186,8 +226,9 @@ export class Connectors {
 
   /**
    * Records a delivery of a complete purchase's rows to `target` and starts
-   * it in the background. Throws `TypeError` for a bad target, and what
-   * `readPurchaseData` throws for a purchase that is missing or not complete.
+   * it in the background. Throws what `readPurchaseData` throws for a
+   * purchase that is missing or not complete, `TypeError` for a malformed
+   * target and {@link DeliveryTargetError} for one that is not allowed.
    */
   async startDelivery(
     purchaseId: string,
@@ -200,6 +241,8 @@ export class Connectors {
     // Fails early for a purchase that is missing or not complete.
     const { stream } = await this.#c.market.readPurchaseData(purchaseId, { signal: options.signal });
     await stream.cancel();
+    if (target.connector === "directory") await checkDirectoryTarget(target.dir, this.#policy);
+    else await checkWebhookTarget(new URL(target.url), this.#policy);
     const now = Date.now();
     const id = crypto.randomUUID();
     this.#c.db.prepare(
@@ -261,12 +304,16 @@ export class Connectors {
   }
 
   #connectorFor(target: DeliveryTarget): Connector {
-    if (target.connector === "directory") return directoryConnector({ dir: target.dir });
+    if (target.connector === "directory") {
+      return directoryConnector({ dir: target.dir, policy: this.#policy });
+    }
     if (target.connector === "webhook") {
       const init: WebhookConnectorInit = {
         url: target.url,
         retries: this.#init.retries,
         backoff: this.#init.backoff,
+        policy: this.#policy,
+        caCerts: this.#caCerts,
       };
       return webhookConnector(init);
     }

@@ -35,7 +35,7 @@ function setup(init = {}) {
     db,
     market,
     log: createLogger({ level: "error" }).forComponent("kosmos:connectors"),
-  }, { batchSize: 2, backoff: 5, ...init });
+  }, { batchSize: 2, backoff: 5, webhookAllow: ["127.0.0.1"], ...init });
   return {
     db,
     connectors,
@@ -107,7 +107,7 @@ Deno.test("startDelivery() records a webhook that always fails as failed, with i
 Deno.test("startDelivery() writes batches to a directory as CSV", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await using s = setup();
+    await using s = setup({ directoryAllow: [dir] });
     const { id } = await s.connectors.startDelivery("p1", { connector: "directory", dir }, { format: "csv" });
     const done = await s.connectors.waitForDelivery(id);
     assert.equal(done.status, "delivered");
@@ -151,7 +151,7 @@ Deno.test("start() resumes a pending delivery after the batches already delivere
   const log = createLogger({ level: "error" }).forComponent("kosmos:connectors");
   const db = openDatabase(dbPath);
   try {
-    const first = createConnectors({ db, market, log }, { batchSize: 2 });
+    const first = createConnectors({ db, market, log }, { batchSize: 2, webhookAllow: ["127.0.0.1"] });
     const now = Date.now();
     // As a node stopped after delivering batch 1 of 2 leaves it.
     db.prepare(

@@ -7,6 +7,7 @@
  * ```ts
  * resolveClientIp("10.0.0.2", "203.0.113.9, 10.0.0.2", ["10.0.0.0/8"]); // "203.0.113.9"
  * resolveClientIp("198.51.100.7", "203.0.113.9", []); // "198.51.100.7"
+ * rateLimitKey("2001:db8:1:2:a:b:c:d"); // "2001:db8:1:2::/64"
  * ```
  */
 
@@ -35,6 +36,46 @@ export function resolveClientIp(
     if (!isTrusted(hops[i], trusted)) return hops[i];
   }
   return hops[0] ?? remote;
+}
+
+/**
+ * The key one client's events are rate-limited under: an IPv4 address as is
+ * (a /32), an IPv6 address as its /64 (`2001:db8:1:2::/64`), since one
+ * subscriber is routinely given a whole /64 and can rotate through it; an
+ * IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, `::ffff:c000:201`) as the IPv4
+ * address it maps. Anything else is returned lowercased.
+ */
+export function rateLimitKey(ip: string): string {
+  const lower = normalize(ip.trim()).replace(/%.*$/, "");
+  if (IPV4.test(lower)) return lower;
+  const groups = expandIpv6(lower);
+  if (!groups) return lower;
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return [groups[6] >> 8, groups[6] & 0xff, groups[7] >> 8, groups[7] & 0xff].join(".");
+  }
+  return `${groups.slice(0, 4).map((g) => g.toString(16)).join(":")}::/64`;
+}
+
+/** The eight 16-bit groups of an IPv6 address (an embedded IPv4 tail allowed), or undefined. */
+function expandIpv6(ip: string): number[] | undefined {
+  if (!IPV6.test(ip) || ip.length > 45) return undefined;
+  let text = ip;
+  const tail = text.match(/:(\d+\.\d+\.\d+\.\d+)$/);
+  if (tail) {
+    if (!IPV4.test(tail[1])) return undefined;
+    const n = toInt(tail[1]);
+    text = `${text.slice(0, -tail[1].length)}${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
+  }
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const parse = (part: string) => part === "" ? [] : part.split(":");
+  const head = parse(halves[0]);
+  const rest = halves.length === 2 ? parse(halves[1]) : [];
+  const missing = 8 - head.length - rest.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
+  const all = [...head, ...Array(halves.length === 2 ? missing : 0).fill("0"), ...rest];
+  if (!all.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return undefined;
+  return all.map((g) => parseInt(g, 16));
 }
 
 function normalize(ip: string): string {

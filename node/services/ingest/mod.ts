@@ -14,9 +14,12 @@
  * in the DHT, hands to replicas while the owner has not acked it, and
  * announces to the owner over `/kosmos/ingest/2.0.0`; the owner fetches it
  * through the chunk protocol and acks after `recordEvents` has stored it.
+ * This node signs every batch it seals with its node key; as an owner it
+ * takes only batches signed by a proxy, counts events per proxy, applies
+ * each proxy's daily quota and refuses proxies it blocked (`proxies.ts`).
  *
  * ```ts
- * const ingest = createIngest({ db, p2p, blocks, transfer, sites, log, trustedProxies: [], recordEvents });
+ * const ingest = createIngest({ db, p2p, blocks, transfer, sites, identity, log, trustedProxies: [], recordEvents });
  * await ingest.start();
  * const result = await ingest.recordEvent(payload, { remoteAddress, userAgent }); // {} or { dropped }
  * const off = ingest.onEvents((site, events) => console.log(site, events.length));
@@ -28,14 +31,16 @@ import {
   type EventPayload,
   MAX_BATCH_EVENTS,
 } from "../../../protocol/analytics.ts";
+import { peerIdFromString } from "@libp2p/peer-id";
 import type { Database } from "../db/mod.ts";
 import type { P2P } from "../p2p/mod.ts";
 import type { BlockStore } from "../blocks/mod.ts";
 import type { Transfer } from "../transfer/mod.ts";
 import type { Site, Sites } from "../sites/mod.ts";
+import type { Identity } from "../identity/mod.ts";
 import type { Logger } from "../../log.ts";
 import { day, minute, second } from "../../constants.ts";
-import { resolveClientIp } from "./client_ip.ts";
+import { rateLimitKey, resolveClientIp } from "./client_ip.ts";
 import { isBot, parseUserAgent } from "./user_agent.ts";
 import { cleanReferrer, getReferrerSource, getUtm } from "./referrer.ts";
 import { TokenBuckets } from "./rate_limit.ts";
@@ -43,14 +48,17 @@ import { migrateIngest } from "./schema.ts";
 import { randomBatchId } from "./seal.ts";
 import { type BatchState, createOutbox, type Outbox, type OutboxInit } from "./outbox.ts";
 import { VisitorSalts } from "./visitor.ts";
+import { ProxyLedger, type ProxyStats } from "./proxies.ts";
 
 export { isBot, parseUserAgent, type UserAgentInfo } from "./user_agent.ts";
 export { getReferrerSource, getUtm } from "./referrer.ts";
-export { isProxyAddress, resolveClientIp } from "./client_ip.ts";
+export { isProxyAddress, rateLimitKey, resolveClientIp } from "./client_ip.ts";
 export { TokenBuckets } from "./rate_limit.ts";
 export { SALT_RETENTION, VisitorSalts } from "./visitor.ts";
 export { openBatch, sealBatch, sealBlocks } from "./seal.ts";
 export { type BatchState, BlockUnavailableError, type OutboxInit } from "./outbox.ts";
+export { ProxyLedger, type ProxyStats } from "./proxies.ts";
+export type { BatchSigner } from "./seal.ts";
 
 /**
  * Stores events of a site this node owns durably (the analytics service's
@@ -90,6 +98,8 @@ export interface IngestComponents {
   /** Disk offered for other proxies' batches, in GB (`config.storage.quotaGB`). @default 0 */
   quotaGB?: number;
   sites: Sites;
+  /** Signs the batches this node seals as a proxy. */
+  identity: Pick<Identity, "peerId" | "privateKey">;
   log: Logger;
   /** Addresses allowed to set `X-Forwarded-For` (config `trustedProxies`). */
   trustedProxies: string[];
@@ -111,6 +121,8 @@ export interface IngestInit extends OutboxInit {
   batchSize?: number;
   /** Longest an event waits for its batch, ms. @default 2 seconds */
   flushInterval?: number;
+  /** Events one proxy may deliver for one of this node's sites per UTC day. @default 1_000_000 */
+  proxyEventQuota?: number;
   /** The clock, ms. @default Date.now */
   now?: () => number;
 }
@@ -137,10 +149,13 @@ export class Ingest {
   #flushing = new Set<Promise<void>>();
   #listeners = new Set<EventsListener>();
   #outbox: Outbox;
+  #proxies?: ProxyLedger;
   #pruneTimer?: ReturnType<typeof setInterval>;
 
   constructor(components: IngestComponents, init: IngestInit) {
     this.#c = components;
+    // deno-lint-ignore no-this-alias
+    const ingest = this;
     this.#init = {
       clientRate: init.clientRate ?? 10,
       clientBurst: init.clientBurst ?? 100,
@@ -148,6 +163,7 @@ export class Ingest {
       siteBurst: init.siteBurst ?? 10_000,
       batchSize: Math.min(init.batchSize ?? 100, MAX_BATCH_EVENTS),
       flushInterval: init.flushInterval ?? 2 * second,
+      proxyEventQuota: init.proxyEventQuota ?? 1_000_000,
       now: init.now ?? Date.now,
     };
     this.#outbox = createOutbox({
@@ -159,14 +175,25 @@ export class Ingest {
       log: components.log,
       quotaGB: components.quotaGB ?? 0,
       receive: (site, events, batchId) => this.#receive(site, events, batchId),
+      signer: { proxy: components.identity.peerId.toString(), key: components.identity.privateKey },
+      get proxies() {
+        return ingest.proxies;
+      },
     }, init);
     const now = this.#init.now;
     this.#clients = new TokenBuckets({ rate: this.#init.clientRate, burst: this.#init.clientBurst, now });
     this.#siteBuckets = new TokenBuckets({ rate: this.#init.siteRate, burst: this.#init.siteBurst, now });
   }
 
+  /** Per-proxy counts, quotas and blocks of this node's sites. */
+  get proxies(): ProxyLedger {
+    if (!this.#proxies) throw new Error("Cannot use ingest before start()");
+    return this.#proxies;
+  }
+
   async start(): Promise<void> {
     migrateIngest(this.#c.db);
+    this.#proxies ??= new ProxyLedger(this.#c.db, { quota: this.#init.proxyEventQuota, now: this.#init.now });
     this.#salts ??= new VisitorSalts(this.#c.db, { now: this.#init.now });
     await this.#outbox.start();
     this.#pruneTimer = setInterval(() => this.#prune(), 10 * minute);
@@ -193,7 +220,11 @@ export class Ingest {
   async recordEvent(payload: EventPayload, client: EventClient): Promise<RecordEventResult> {
     if (client.optOut) return { dropped: "opted_out" };
     const ip = resolveClientIp(client.remoteAddress, client.forwardedFor, this.#c.trustedProxies);
-    if (!this.#clients.take(ip)) return { dropped: "rate_limited", retryAfter: this.#clients.retryAfter(ip) };
+    // One client is one IPv4 address or one IPv6 /64.
+    const clientKey = rateLimitKey(ip);
+    if (!this.#clients.take(clientKey)) {
+      return { dropped: "rate_limited", retryAfter: this.#clients.retryAfter(clientKey) };
+    }
     const userAgent = client.userAgent.slice(0, 1000);
     if (isBot(userAgent)) return { dropped: "bot" };
     const site = this.#c.sites.getSite(payload.domain);
@@ -225,6 +256,24 @@ export class Ingest {
   async flush(): Promise<void> {
     for (const site of [...this.#pending.keys()]) this.#flush(site);
     await Promise.allSettled([...this.#flushing]);
+  }
+
+  /** The proxies that delivered events of `site` (this node's own), with their counts and blocks. */
+  listProxies(site: string): ProxyStats[] {
+    return this.proxies.list(site);
+  }
+
+  /** Refuses `proxy`'s batches for `site` from now on; throws a `TypeError` when it is not a peer id. */
+  blockProxy(site: string, proxy: string): void {
+    checkPeerId(proxy);
+    this.proxies.block(site, proxy);
+    this.#c.log.info("blocked proxy", { site, proxy });
+  }
+
+  unblockProxy(site: string, proxy: string): void {
+    checkPeerId(proxy);
+    this.proxies.unblock(site, proxy);
+    this.#c.log.info("unblocked proxy", { site, proxy });
   }
 
   /** Sealed batches this node holds (as proxy or replica) that their owner has not acked yet. */
@@ -267,7 +316,9 @@ export class Ingest {
 
   async #dispatch(site: Site, events: AnalyticsEvent[]): Promise<void> {
     if (this.#c.sites.isOwnSite(site)) {
-      await this.#receive(site.domain, events, randomBatchId());
+      if (await this.#receive(site.domain, events, randomBatchId())) {
+        this.proxies.record(site.domain, this.#c.identity.peerId.toString(), events.length);
+      }
       return;
     }
     await this.#outbox.queue(site, events);
@@ -293,8 +344,18 @@ export class Ingest {
       this.#c.db.prepare("DELETE FROM ingest_received WHERE received_at < ?").run(this.#init.now() - 7 * day);
       this.#clients.prune();
       this.#siteBuckets.prune();
+      this.#proxies?.prune();
     } catch (err) {
       this.#c.log.warn("failed to prune ingest state", { error: err });
     }
+  }
+}
+
+function checkPeerId(proxy: string): void {
+  if (typeof proxy !== "string" || proxy.length > 128) throw new TypeError("Expected a proxy's peer id");
+  try {
+    peerIdFromString(proxy);
+  } catch (cause) {
+    throw new TypeError(`${JSON.stringify(proxy.slice(0, 60))} is not a peer id`, { cause });
   }
 }

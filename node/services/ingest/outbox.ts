@@ -16,8 +16,14 @@
  * itself, so the batch survives the proxy going away. Holders drop a block
  * `retention` after the owner acked it, and any block after `maxBatchAge`.
  *
+ * Each batch is signed by the proxy that sealed it. Replicas hold only
+ * batches whose signature verifies; the owner also refuses batches of
+ * proxies it blocked, batches whose events fall outside the signed window,
+ * and batches over the proxy's daily quota (`proxies.ts`), and counts what it
+ * takes per proxy.
+ *
  * ```ts
- * const outbox = createOutbox({ db, p2p, blocks, transfer, sites, log, receive, quotaGB: 1 });
+ * const outbox = createOutbox({ db, p2p, blocks, transfer, sites, log, receive, quotaGB: 1, signer, proxies });
  * await outbox.start();
  * await outbox.queue(site, events); // sealed, stored as blocks, delivered in the background
  * outbox.countPending();            // batches not acked by their owner yet
@@ -31,6 +37,7 @@ import {
   type AnalyticsEvent,
   decodeSealedBatch,
   encodeIngestReply,
+  encodeSealedBatch,
   INGEST_PROTOCOL,
   type IngestReply,
   MAX_SEALED_BATCH_BYTES,
@@ -46,6 +53,8 @@ import {
   INGEST_BLOCKS_PROTOCOL,
   MAX_BATCH_NOTICE_BYTES,
   MAX_SEALED_BLOCK_BYTES,
+  signSealedBatch,
+  verifySealedBatch,
 } from "../../../protocol/ingest.ts";
 import { type Database, migrate } from "../db/mod.ts";
 import { type BlockStore, matchesCid, MAX_BLOCK_SIZE } from "../blocks/mod.ts";
@@ -55,8 +64,9 @@ import type { P2P } from "../p2p/mod.ts";
 import type { Site, Sites } from "../sites/mod.ts";
 import type { Logger } from "../../log.ts";
 import { KosmosError } from "../../errors.ts";
-import { day, minute, second } from "../../constants.ts";
-import { openBatch, sealBlocks } from "./seal.ts";
+import { day, hour, minute, second } from "../../constants.ts";
+import { type BatchSigner, openBatch, sealBlocks } from "./seal.ts";
+import type { ProxyLedger } from "./proxies.ts";
 
 if (MAX_SEALED_BLOCK_BYTES > MAX_BLOCK_SIZE) throw new Error("sealed batches must fit in a block");
 
@@ -81,7 +91,14 @@ export interface OutboxComponents {
   receive: ReceiveBatch;
   /** Disk offered for replicas, in GB (`config.storage.quotaGB`); 0 holds no other proxy's batches. */
   quotaGB: number;
+  /** This node as a proxy: signs every batch it seals. */
+  signer: BatchSigner;
+  /** This node as an owner: per-proxy counts, quotas and blocks. */
+  proxies: ProxyLedger;
 }
+
+/** How far in the future a batch's signed window may end, ms. */
+const MAX_WINDOW_SKEW = 5 * minute;
 
 export interface OutboxInit {
   /** Longest one notice may take, the receiver's fetch included, ms. @default 10 seconds */
@@ -256,7 +273,11 @@ export class Outbox {
   async queue(site: Site, events: AnalyticsEvent[]): Promise<string[]> {
     this.#signal.throwIfAborted();
     const { db, blocks, log } = this.#c;
-    const sealed = await sealBlocks(events, { site: site.domain, publicKey: hexToBytes(site.encryptionKey) });
+    const sealed = await sealBlocks(events, {
+      site: site.domain,
+      publicKey: hexToBytes(site.encryptionKey),
+      signer: this.#c.signer,
+    });
     const now = this.#init.now();
     const insert = db.prepare(INSERT_PROXY_BATCH);
     const cids: string[] = [];
@@ -566,18 +587,56 @@ export class Outbox {
     }
     const batch = checkBatch(bytes, notice.site);
     if (typeof batch === "string") return { reject: batch };
+    const opened = await this.#openSigned(batch, from);
+    if (!("events" in opened)) return opened;
+    const { proxy, events } = opened;
+    const fresh = await this.#c.receive(notice.site, events, batch.id);
+    if (fresh) this.#c.proxies.record(notice.site, proxy, events.length);
+    db.prepare("INSERT OR IGNORE INTO ingest_inbox (cid, batch_id, site, received_at) VALUES (?, ?, ?, ?)")
+      .run(notice.cid, batch.id, notice.site, this.#init.now());
+    log.debug("received events", { from, proxy, site: notice.site, count: events.length, duplicate: !fresh });
+    return { ack: notice.cid };
+  }
+
+  /**
+   * As the owner: checks the proxy's signature (before opening anything),
+   * the block list, the signed window and the proxy's quota, and opens the
+   * batch; or answers why not.
+   */
+  async #openSigned(
+    batch: SealedBatch,
+    from: string,
+  ): Promise<{ proxy: string; events: AnalyticsEvent[] } | { reject: string } | { retry: string }> {
+    const { sites, proxies, log } = this.#c;
+    let proxy: string;
+    try {
+      proxy = await verifySealedBatch(batch);
+    } catch (err) {
+      log.debug("refused a sealed batch", { from, site: batch.site, reason: (err as Error).message });
+      return { reject: (err as Error).message };
+    }
+    const refuse = (reason: string, retry = false) => {
+      proxies.recordRefused(batch.site, proxy);
+      log.debug("refused a sealed batch", { from, proxy, site: batch.site, reason });
+      return retry ? { retry: reason } : { reject: reason };
+    };
+    if (proxies.isBlocked(batch.site, proxy)) return refuse(`proxy ${proxy} is blocked for ${batch.site}`);
+    const now = this.#init.now();
+    if (batch.to! > now + MAX_WINDOW_SKEW || batch.from! < now - this.#init.maxBatchAge) {
+      return refuse("the batch's signed time window is too old or in the future");
+    }
     let events: AnalyticsEvent[];
     try {
       events = await openBatch(batch, sites.encryptionKey.privateKey, sites.encryptionKey.publicKey);
     } catch (err) {
-      log.debug("rejected a sealed batch", { from, cid: notice.cid, reason: (err as Error).message });
-      return { reject: (err as Error).message };
+      return refuse((err as Error).message);
     }
-    const fresh = await this.#c.receive(notice.site, events, batch.id);
-    db.prepare("INSERT OR IGNORE INTO ingest_inbox (cid, batch_id, site, received_at) VALUES (?, ?, ?, ?)")
-      .run(notice.cid, batch.id, notice.site, this.#init.now());
-    log.debug("received events", { from, site: notice.site, count: events.length, duplicate: !fresh });
-    return { ack: notice.cid };
+    if (events.some((e) => e.ts < batch.from! || e.ts > batch.to!)) {
+      return refuse("the batch has events outside its signed time window");
+    }
+    const refusal = proxies.admit(batch.site, proxy, events.length);
+    if (refusal) return refuse(refusal.reason, refusal.retry);
+    return { proxy, events };
   }
 
   /** As a replica: fetch, check and keep the block, provide it, and deliver it to the owner later. */
@@ -602,6 +661,11 @@ export class Outbox {
     if (used + bytes.byteLength > quota) return { reject: "this node has no room for replicas" };
     const batch = checkBatch(bytes, notice.site);
     if (typeof batch === "string") return { reject: batch };
+    try {
+      await verifySealedBatch(batch);
+    } catch (err) {
+      return { reject: (err as Error).message };
+    }
     await blocks.put(bytes, { cid, verified: true });
     const now = this.#init.now();
     db.prepare(
@@ -697,14 +761,13 @@ export class Outbox {
     const site = sites.getSite(batch.site);
     if (!site || !sites.isOwnSite(site)) return { reject: "this node does not own the site" };
     if (db.prepare("SELECT 1 FROM ingest_received WHERE id = ?").get(batch.id)) return { ack: batch.id };
-    let events: AnalyticsEvent[];
-    try {
-      events = await openBatch(batch, sites.encryptionKey.privateKey, sites.encryptionKey.publicKey);
-    } catch (err) {
-      log.debug("rejected a sealed batch", { from, reason: (err as Error).message });
-      return { reject: (err as Error).message };
+    const opened = await this.#openSigned(batch, from);
+    if ("reject" in opened) return opened;
+    if ("retry" in opened) return { reject: opened.retry };
+    const { proxy, events } = opened;
+    if (await this.#c.receive(batch.site, events, batch.id)) {
+      this.#c.proxies.record(batch.site, proxy, events.length);
     }
-    await this.#c.receive(batch.site, events, batch.id);
     db.prepare("INSERT OR IGNORE INTO ingest_received (id, received_at) VALUES (?, ?)").run(
       batch.id,
       this.#init.now(),
@@ -773,15 +836,30 @@ export class Outbox {
         | { id: string; site: string; peer_id: string; bytes: Uint8Array; created_at: number }
         | undefined;
       if (!row) break;
-      if (row.bytes.byteLength <= MAX_SEALED_BLOCK_BYTES) {
-        const cid = await blocks.put(row.bytes);
+      // Owners take signed batches only: sign what this node sealed then. Its events
+      // waited at most a flush interval, so an hour before the row was written bounds them.
+      const bytes = await this.#signLegacy(row.bytes, row.created_at);
+      if (bytes && bytes.byteLength <= MAX_SEALED_BLOCK_BYTES) {
+        const cid = await blocks.put(bytes);
         const now = this.#init.now();
-        insert.run(cid.toString(), row.site, row.peer_id, row.bytes.byteLength, row.created_at, now, now);
+        insert.run(cid.toString(), row.site, row.peer_id, bytes.byteLength, row.created_at, now, now);
         adopted++;
-      } else dropped++; // its owner would have refused it as too large, as before
+      } else dropped++; // its owner would have refused it as too large or malformed, as before
       remove.run(row.id);
     }
     if (adopted + dropped > 0) log.info("moved sealed batches into the block store", { adopted, dropped });
+  }
+
+  /** A legacy unsigned sealed batch, signed by this node for the hour before `createdAt`; undefined if malformed. */
+  async #signLegacy(bytes: Uint8Array, createdAt: number): Promise<Uint8Array | undefined> {
+    try {
+      const batch = decodeSealedBatch(bytes);
+      return encodeSealedBatch(
+        await signSealedBatch(batch, this.#c.signer, { from: Math.max(0, createdAt - hour), to: createdAt }),
+      );
+    } catch {
+      return undefined;
+    }
   }
 
   #track(promise: Promise<unknown>): void {

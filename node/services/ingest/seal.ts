@@ -3,12 +3,14 @@
  * ephemeral key and the owner's key, HKDF-SHA256 (salt = ephemeral public key
  * ‖ owner public key) into an AES-256-GCM key, with the batch id and site as
  * associated data. A proxy seals in memory before anything touches its disk;
- * only the owner's private key opens the batch.
+ * only the owner's private key opens the batch. The proxy then signs the
+ * sealed batch with its node key (`signSealedBatch`, `protocol/ingest.ts`)
+ * over its hash, site and the time window of its events.
  *
  * ```ts
  * const sealed = await sealBatch(events, { id, site: "example.com", publicKey: ownerKey });
  * const events = await openBatch(sealed, privateKey, ownPublicKey);
- * const blocks = await sealBlocks(events, { site: "example.com", publicKey: ownerKey }); // [{ id, bytes }]
+ * const blocks = await sealBlocks(events, { site: "example.com", publicKey: ownerKey, signer }); // [{ id, bytes }]
  * ```
  */
 import { openSealed, sealTo } from "../../sealed_box.ts";
@@ -19,7 +21,13 @@ import {
   MAX_BATCH_EVENTS,
   type SealedBatch,
 } from "../../../protocol/analytics.ts";
-import { MAX_SEALED_BLOCK_BYTES } from "../../../protocol/ingest.ts";
+import { MAX_SEALED_BLOCK_BYTES, signSealedBatch } from "../../../protocol/ingest.ts";
+
+/** The proxy that signs what it seals: its peer id and node key. */
+export interface BatchSigner {
+  proxy: string;
+  key: { sign(data: Uint8Array): Uint8Array | Promise<Uint8Array> };
+}
 
 const INFO = new TextEncoder().encode("kosmos/ingest/1 batch key");
 
@@ -47,13 +55,18 @@ export interface SealedBlock {
 
 /**
  * Seals `events` to the X25519 `publicKey` as one or more encoded batches,
- * each under a fresh batch id and at most `maxBytes` long: a batch that
- * would be larger is split in halves (and those again) before sealing.
- * Throws a `RangeError` when a single event does not fit.
+ * each under a fresh batch id, signed by `signer` and at most `maxBytes`
+ * long: a batch that would be larger is split in halves (and those again)
+ * before sealing. Throws a `RangeError` when a single event does not fit.
  */
 export async function sealBlocks(
   events: AnalyticsEvent[],
-  options: { site: string; publicKey: Uint8Array; /** @default MAX_SEALED_BLOCK_BYTES */ maxBytes?: number },
+  options: {
+    site: string;
+    publicKey: Uint8Array;
+    signer: BatchSigner;
+    /** @default MAX_SEALED_BLOCK_BYTES */ maxBytes?: number;
+  },
 ): Promise<SealedBlock[]> {
   const maxBytes = options.maxBytes ?? MAX_SEALED_BLOCK_BYTES;
   if (events.length === 0) return [];
@@ -65,8 +78,10 @@ export async function sealBlocks(
     ];
   }
   const id = randomBatchId();
+  const sealed = await sealBatch(events, { id, site: options.site, publicKey: options.publicKey });
+  const times = events.map((e) => e.ts);
   const bytes = encodeSealedBatch(
-    await sealBatch(events, { id, site: options.site, publicKey: options.publicKey }),
+    await signSealedBatch(sealed, options.signer, { from: Math.min(...times), to: Math.max(...times) }),
   );
   if (bytes.byteLength <= maxBytes) return [{ id, bytes }];
   if (events.length === 1) {

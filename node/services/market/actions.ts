@@ -1,7 +1,9 @@
 /**
  * Escrow actions of the key sale, viem-style over a {@link KosmosClient}:
  * open (with an EIP-2612 permit: one transaction), reveal, confirm, complain,
- * refund, finalize, and reads of a sale's events and the chain's time.
+ * refund, finalize, and reads of a sale's events (from the chain, or folded
+ * from the indexer's) and the chain's time. The bad-data dispute actions are
+ * in `../chain/actions/escrow.ts`.
  *
  * ```ts
  * const { saleId, sale } = await openSale(buyer, { quote, signature });
@@ -13,6 +15,7 @@ import { kosmosEscrowAbi } from "../../../protocol/contracts_generated.ts";
 import type { Quote, Sale } from "../../../protocol/quote.ts";
 import { type ActionOptions, type KosmosClient, sendContractCall } from "../chain/client.ts";
 import { signPermit } from "../chain/actions/token.ts";
+import { saleFromJson } from "./store.ts";
 
 export interface OpenSaleParameters extends ActionOptions {
   quote: Quote;
@@ -148,12 +151,50 @@ export async function finalizeSale(
   return { hash: receipt.transactionHash };
 }
 
+/** Why the escrow refunded a sale (its `RefundReason`). */
+export type RefundReason = "not-revealed" | "wrong-key" | "bad-data";
+const REFUND_REASONS: readonly RefundReason[] = ["not-revealed", "wrong-key", "bad-data"];
+
 /** What the chain says happened to a sale so far. */
 export interface SaleEvents {
   opened?: { sale: Sale; blockNumber: bigint; hash: Hex };
   revealed?: { kSale: Hex; disputeDeadline: number; hash: Hex };
+  disputed?: { evidenceHash: Hex; disputedAt: number; hash: Hex };
+  disputeResolved?: { bad: boolean; expired: boolean; hash: Hex };
   completed?: { confirmed: boolean; hash: Hex };
-  refunded?: { complained: boolean; hash: Hex };
+  refunded?: { reason: RefundReason; hash: Hex };
+}
+
+/**
+ * Folds a sale's escrow events (decoded `{ eventName, args }`, oldest first;
+ * amounts as bigints or decimal strings) into {@link SaleEvents}.
+ */
+export function foldSaleEvents(
+  saleId: Hex,
+  logs: readonly { eventName: string; args: Record<string, unknown>; hash: Hex; blockNumber: bigint }[],
+): SaleEvents {
+  const out: SaleEvents = {};
+  for (const { eventName, args, hash, blockNumber } of logs) {
+    if (String(args.saleId).toLowerCase() !== saleId.toLowerCase()) continue;
+    if (eventName === "Opened") {
+      out.opened = { sale: saleFromJson(args.sale as Record<string, unknown>), blockNumber, hash };
+    } else if (eventName === "Revealed") {
+      out.revealed = { kSale: args.kSale as Hex, disputeDeadline: Number(args.disputeDeadline), hash };
+    } else if (eventName === "Disputed") {
+      out.disputed = {
+        evidenceHash: args.evidenceHash as Hex,
+        disputedAt: Number(args.disputedAt),
+        hash,
+      };
+    } else if (eventName === "DisputeResolved") {
+      out.disputeResolved = { bad: args.bad as boolean, expired: args.expired as boolean, hash };
+    } else if (eventName === "Completed") {
+      out.completed = { confirmed: args.confirmed as boolean, hash };
+    } else if (eventName === "Refunded") {
+      out.refunded = { reason: REFUND_REASONS[Number(args.reason)] ?? "not-revealed", hash };
+    }
+  }
+  return out;
 }
 
 export interface GetSaleEventsParameters {
@@ -178,22 +219,15 @@ export async function getSaleEvents(
   } as never) as (RpcLog & { blockNumber: Hex; transactionHash: Hex })[];
   const logs = raw.map((l) => ({ ...l, blockNumber: BigInt(l.blockNumber) })) as unknown as Log[];
   const parsed = parseEventLogs({ abi: kosmosEscrowAbi, logs, strict: false });
-  const out: SaleEvents = {};
-  for (const log of parsed) {
-    const args = log.args as Record<string, unknown>;
-    if (args.saleId !== params.saleId) continue;
-    const hash = log.transactionHash!;
-    if (log.eventName === "Opened") {
-      out.opened = { sale: args.sale as Sale, blockNumber: log.blockNumber!, hash };
-    } else if (log.eventName === "Revealed") {
-      out.revealed = { kSale: args.kSale as Hex, disputeDeadline: Number(args.disputeDeadline), hash };
-    } else if (log.eventName === "Completed") {
-      out.completed = { confirmed: args.confirmed as boolean, hash };
-    } else if (log.eventName === "Refunded") {
-      out.refunded = { complained: args.complained as boolean, hash };
-    }
-  }
-  return out;
+  return foldSaleEvents(
+    params.saleId,
+    parsed.map((log) => ({
+      eventName: log.eventName,
+      args: log.args as Record<string, unknown>,
+      hash: log.transactionHash!,
+      blockNumber: log.blockNumber!,
+    })),
+  );
 }
 
 /** The latest block's timestamp in seconds: the clock every deadline is measured by. */

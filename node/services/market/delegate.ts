@@ -4,7 +4,8 @@
  * ({@link ./delegate_wire.ts}).
  *
  * Seller: {@link Delegation.delegateSales} asks the delegate for its wallet
- * and X25519 key, approves the wallet on the escrow (`setDelegate`), seals the
+ * and X25519 key, approves the wallet on the escrow for that one listing
+ * (`setDelegate(listingId, …)`), seals the
  * DEK to the key and sends it with the manifest CID and registry listing id.
  *
  * Delegate: opens the sealed DEK, checks it against the manifest's
@@ -207,9 +208,10 @@ export class Delegation {
     }
     const client = this.#c.chain.client;
     let hash: `0x${string}` | undefined;
-    if (!(await isSaleDelegate(client, { delegate }))) {
+    if (!(await isSaleDelegate(client, { listingId, delegate }))) {
       const signal = this.#signal(options.signal);
-      hash = (await this.#c.chain.exclusive(() => setSaleDelegate(client, { delegate, signal }))).hash;
+      hash = (await this.#c.chain.exclusive(() => setSaleDelegate(client, { listingId, delegate, signal })))
+        .hash;
       this.#c.log.info("approved sale delegate", { manifestCid: cid, listingId, delegate, tx: hash });
     }
     const sealed = await sealDek(dek, {
@@ -339,12 +341,19 @@ export class Delegation {
     if (!listing || listing.manifestCid !== manifestCid || getAddress(listing.owner) !== owner) {
       throw new RejectedKeyError(`listing ${listingId} is not "${manifestCid}" of ${owner}`);
     }
-    if (!(await isSaleDelegate(client, { owner, delegate: me }))) {
-      throw new RejectedKeyError(`${owner} has not approved this node's wallet as its delegate`);
+    if (!(await isSaleDelegate(client, { listingId, delegate: me }))) {
+      throw new RejectedKeyError(
+        `${owner} has not approved this node's wallet as a delegate of listing ${listingId}`,
+      );
     }
     const manifest = await loadManifest(this.#c, manifestCid, { peerId, signal });
     if (computeDekCommit([bytesToHex(dek)]) !== manifest.dekCommit) {
       throw new RejectedKeyError("the key does not match the manifest's dekCommit");
+    }
+    if (listing.dekCommit.toLowerCase() !== manifest.dekCommit) {
+      throw new RejectedKeyError(
+        `listing ${listingId} was staked with another key commitment than the manifest's`,
+      );
     }
     this.#c.db.prepare(
       `INSERT OR REPLACE INTO market_delegated_keys (manifest_cid, listing_id, owner, dek, from_peer, created_at)

@@ -12,6 +12,8 @@ import type { Fetches } from "../transfer/mod.ts";
 import type { Market } from "./mod.ts";
 import type { Delegation } from "./delegate.ts";
 import type { PurchaseRecord, SaleRecord } from "./store.ts";
+import { computeEvidenceHash } from "./evidence.ts";
+import { NotFoundError } from "../../errors.ts";
 
 export interface MarketFacadeComponents {
   market: Market;
@@ -23,6 +25,7 @@ export type MarketFacade = Pick<
   KosmosFacade,
   | "buyListing"
   | "getPurchase"
+  | "getPurchaseEvidence"
   | "listPurchases"
   | "listSales"
   | "readPurchaseData"
@@ -33,7 +36,7 @@ export type MarketFacade = Pick<
 export function createMarketFacade({ market, fetches, delegation }: MarketFacadeComponents): MarketFacade {
   function toPurchaseView(p: PurchaseRecord): PurchaseView {
     const fetch = fetches.getFetch(p.manifestCid);
-    const downloaded = p.status === "downloading" || p.status === "complete";
+    const downloaded = ["downloading", "verified", "disputed", "complete"].includes(p.status);
     const view: PurchaseView = {
       id: p.id,
       listingId: p.manifestCid,
@@ -53,6 +56,7 @@ export function createMarketFacade({ market, fetches, delegation }: MarketFacade
       updatedAt: p.updatedAt,
     };
     if (p.error !== undefined) view.error = p.error;
+    if (p.evidence !== undefined) view.hasEvidence = true;
     return view;
   }
 
@@ -81,6 +85,14 @@ export function createMarketFacade({ market, fetches, delegation }: MarketFacade
     // deno-lint-ignore require-await
     async getPurchase(id) {
       return toPurchaseView(market.getPurchase(id));
+    },
+    // deno-lint-ignore require-await
+    async getPurchaseEvidence(id) {
+      const p = market.getPurchase(id);
+      if (p.evidence === undefined) {
+        throw new NotFoundError(`Purchase ${id} has no dispute evidence`, { details: { id } });
+      }
+      return { evidence: p.evidence, evidenceHash: computeEvidenceHash(p.evidence) };
     },
     // deno-lint-ignore require-await
     async listPurchases() {

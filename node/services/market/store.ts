@@ -1,8 +1,9 @@
 /**
- * The market's SQLite tables: one row per purchase (buyer side) and per sale
- * (seller side), each a state machine that survives restarts, and the
- * seller's next quote nonce. Secrets (`k_sale`, `z`, the DEK) live here and
- * nowhere else; the database is owner-only.
+ * The market's SQLite tables: one row per purchase (buyer side) and per
+ * opened sale (seller side), each a state machine that survives restarts, and
+ * the seller's reserved quote nonces. Quotes nobody opened are never written
+ * here (the market keeps them in memory). Secrets (`k_sale`, `z`, the DEK)
+ * live here and nowhere else; the database is owner-only.
  */
 import type { Address, Hex } from "viem";
 import type { Quote, Sale } from "../../../protocol/quote.ts";
@@ -13,19 +14,23 @@ export const PURCHASE_STATUSES = [
   "quoted",
   "opened",
   "revealed",
-  "verified",
   "downloading",
+  "verified",
+  "disputed",
   "complete",
   "refunded",
   "failed",
 ] as const;
 export type PurchaseStatus = typeof PURCHASE_STATUSES[number];
-/** A seller's side of a sale moves through a subset of the same states. */
-export type SaleStatus = "quoted" | "opened" | "revealed" | "complete" | "refunded" | "failed";
+/**
+ * A seller's side of a sale moves through a subset of the same states
+ * ("quoted" only for rows written before quotes were kept in memory).
+ */
+export type SaleStatus = "quoted" | "opened" | "revealed" | "disputed" | "complete" | "refunded" | "failed";
 
 /** A transaction this node sent for a purchase or sale. */
 export interface MarketTx {
-  action: "open" | "reveal" | "confirm" | "complain" | "refund" | "finalize";
+  action: "open" | "reveal" | "confirm" | "complain" | "dispute" | "refund" | "finalize";
   hash: Hex;
 }
 
@@ -46,6 +51,8 @@ export interface PurchaseRecord {
   openedBlock?: bigint;
   kSale?: Hex;
   dek?: Uint8Array;
+  /** The bad-data evidence (JSON text) this node committed to in its dispute; holds `kSale` and `Z`. */
+  evidence?: string;
   txs: MarketTx[];
   error?: string;
   createdAt: number;
@@ -69,7 +76,8 @@ export interface SaleRecord {
   updatedAt: number;
 }
 
-const MIGRATIONS = [
+/** The market's schema versions, oldest first (exported for the migration tests). */
+export const MARKET_MIGRATIONS: readonly string[] = [
   `CREATE TABLE market_purchases (
     id TEXT PRIMARY KEY,
     manifest_cid TEXT NOT NULL,
@@ -111,15 +119,77 @@ const MIGRATIONS = [
   );
   CREATE INDEX market_sales_status ON market_sales (status);
   CREATE TABLE market_nonces (owner TEXT PRIMARY KEY, next TEXT NOT NULL);`,
+  // The buyer verifies the data before confirming (downloading → verified), may dispute it, and keeps
+  // its evidence; sellers learn of "disputed". Old "verified"/"downloading" rows were confirmed already:
+  // the state machine sees the chain's Completed event and does not confirm twice.
+  `CREATE TABLE market_purchases_v2 (
+    id TEXT PRIMARY KEY,
+    manifest_cid TEXT NOT NULL,
+    listing_id TEXT NOT NULL,
+    seller TEXT NOT NULL,
+    seller_peer TEXT NOT NULL,
+    licence TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('quoted', 'opened', 'revealed', 'downloading', 'verified',
+      'disputed', 'complete', 'refunded', 'failed')),
+    sale_id TEXT NOT NULL UNIQUE,
+    quote TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    z TEXT NOT NULL,
+    sale TEXT,
+    opened_block TEXT,
+    k_sale TEXT,
+    dek BLOB,
+    evidence TEXT,
+    txs TEXT NOT NULL DEFAULT '[]',
+    error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  INSERT INTO market_purchases_v2 (id, manifest_cid, listing_id, seller, seller_peer, licence, status, sale_id,
+    quote, signature, z, sale, opened_block, k_sale, dek, txs, error, created_at, updated_at)
+    SELECT id, manifest_cid, listing_id, seller, seller_peer, licence, status, sale_id, quote, signature, z, sale,
+      opened_block, k_sale, dek, txs, error, created_at, updated_at FROM market_purchases;
+  DROP TABLE market_purchases;
+  ALTER TABLE market_purchases_v2 RENAME TO market_purchases;
+  CREATE INDEX market_purchases_manifest ON market_purchases (manifest_cid, status);
+  CREATE TABLE market_sales_v2 (
+    sale_id TEXT PRIMARY KEY,
+    manifest_cid TEXT NOT NULL,
+    listing_id TEXT NOT NULL,
+    buyer TEXT NOT NULL,
+    buyer_peer TEXT NOT NULL,
+    licence TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('quoted', 'opened', 'revealed', 'disputed', 'complete', 'refunded',
+      'failed')),
+    quote TEXT NOT NULL,
+    k_sale TEXT NOT NULL,
+    sale TEXT,
+    txs TEXT NOT NULL DEFAULT '[]',
+    error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  INSERT INTO market_sales_v2 SELECT * FROM market_sales;
+  DROP TABLE market_sales;
+  ALTER TABLE market_sales_v2 RENAME TO market_sales;
+  CREATE INDEX market_sales_status ON market_sales (status);`,
 ];
 
 function saleToJson(sale: Sale): string {
-  return JSON.stringify({ ...sale, price: sale.price.toString() });
+  return JSON.stringify(sale, (_, v) => (typeof v === "bigint" ? v.toString() : v));
 }
 
-function saleFromJson(text: string): Sale {
-  const s = JSON.parse(text);
-  return { ...s, price: BigInt(s.price) };
+/** The bigint fields of {@link Sale}; the others are numbers, addresses and hashes. */
+const SALE_BIGINTS = ["price", "listingId"] as const;
+
+/** A {@link Sale} from its JSON form (ours, or an indexed event's), bigints from decimal strings. */
+export function saleFromJson(value: string | Record<string, unknown>): Sale {
+  const s = typeof value === "string" ? JSON.parse(value) : { ...value };
+  for (const key of SALE_BIGINTS) if (s[key] !== undefined) s[key] = BigInt(s[key]);
+  for (const key of ["revealDeadline", "disputeDeadline", "disputedAt"]) {
+    if (s[key] !== undefined) s[key] = Number(s[key]);
+  }
+  return s as Sale;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -146,6 +216,7 @@ function toPurchase(r: Row): PurchaseRecord {
   if (r.opened_block) p.openedBlock = BigInt(r.opened_block);
   if (r.k_sale) p.kSale = r.k_sale;
   if (r.dek) p.dek = new Uint8Array(r.dek);
+  if (r.evidence) p.evidence = r.evidence;
   if (r.error !== null) p.error = r.error;
   return p;
 }
@@ -177,6 +248,7 @@ export interface PurchaseUpdate {
   openedBlock?: bigint;
   kSale?: Hex;
   dek?: Uint8Array;
+  evidence?: string;
   tx?: MarketTx;
   error?: string | null;
 }
@@ -193,7 +265,7 @@ export class MarketStore {
 
   constructor(db: Database) {
     this.#db = db;
-    migrate(db, "market", MIGRATIONS);
+    migrate(db, "market", MARKET_MIGRATIONS);
   }
 
   insertPurchase(p: Omit<PurchaseRecord, "txs" | "createdAt" | "updatedAt">): PurchaseRecord {
@@ -246,14 +318,15 @@ export class MarketStore {
       if (!current) throw new RangeError(`Cannot update purchase "${id}": unknown`);
       const txs = u.tx ? [...current.txs, u.tx] : current.txs;
       this.#db.prepare(
-        `UPDATE market_purchases SET status = ?, sale = ?, opened_block = ?, k_sale = ?, dek = ?, txs = ?,
-           error = ?, updated_at = ? WHERE id = ?`,
+        `UPDATE market_purchases SET status = ?, sale = ?, opened_block = ?, k_sale = ?, dek = ?, evidence = ?,
+           txs = ?, error = ?, updated_at = ? WHERE id = ?`,
       ).run(
         u.status ?? current.status,
         u.sale ? saleToJson(u.sale) : current.sale ? saleToJson(current.sale) : null,
         (u.openedBlock ?? current.openedBlock)?.toString() ?? null,
         u.kSale ?? current.kSale ?? null,
         u.dek ?? current.dek ?? null,
+        u.evidence ?? current.evidence ?? null,
         JSON.stringify(txs),
         u.error === undefined ? current.error ?? null : u.error,
         Date.now(),
@@ -263,11 +336,12 @@ export class MarketStore {
     });
   }
 
+  /** Writes an opened sale (with its `kSale` and the escrow's {@link Sale}) in one statement. */
   insertSale(s: Omit<SaleRecord, "txs" | "createdAt" | "updatedAt">): SaleRecord {
     const now = Date.now();
     this.#db.prepare(
       `INSERT INTO market_sales (sale_id, manifest_cid, listing_id, buyer, buyer_peer, licence, status, quote, k_sale,
-         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         sale, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       s.saleId,
       s.manifestCid,
@@ -278,6 +352,7 @@ export class MarketStore {
       s.status,
       JSON.stringify(quoteToJson(s.quote)),
       s.kSale,
+      s.sale ? saleToJson(s.sale) : null,
       now,
       now,
     );
@@ -294,7 +369,7 @@ export class MarketStore {
   /** Sales past the quote stage (or every one with `all`), newest first. */
   listSales(filter: { unfinished?: boolean; all?: boolean } = {}): SaleRecord[] {
     const where = filter.unfinished
-      ? "WHERE status IN ('quoted', 'opened', 'revealed')"
+      ? "WHERE status IN ('quoted', 'opened', 'revealed', 'disputed')"
       : filter.all
       ? ""
       : "WHERE status NOT IN ('quoted', 'failed')";
@@ -321,17 +396,24 @@ export class MarketStore {
     });
   }
 
-  /** Takes the next sequential quote nonce of `owner` (sequential nonces share storage words on chain). */
-  takeNonce(owner: Address): bigint {
+  /**
+   * Reserves `count` sequential quote nonces of `signer` and returns the
+   * first; the block starts on a multiple of `count` (256 nonces share one
+   * storage word on chain). One write per block: nonces a restart leaves
+   * unused are never used (quotes nobody opened leave theirs unused too).
+   */
+  reserveNonces(signer: Address, count = 256): bigint {
     return transaction(this.#db, () => {
-      const row = this.#db.prepare("SELECT next FROM market_nonces WHERE owner = ?").get(owner) as
+      const row = this.#db.prepare("SELECT next FROM market_nonces WHERE owner = ?").get(signer) as
         | { next: string }
         | undefined;
-      const nonce = BigInt(row?.next ?? "0");
+      const size = BigInt(count);
+      const next = BigInt(row?.next ?? "0");
+      const start = (next + size - 1n) / size * size;
       this.#db.prepare(
         "INSERT INTO market_nonces (owner, next) VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET next = excluded.next",
-      ).run(owner, (nonce + 1n).toString());
-      return nonce;
+      ).run(signer, (start + size).toString());
+      return start;
     });
   }
 }

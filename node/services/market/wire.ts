@@ -28,7 +28,7 @@ export const MAX_SALE_REQUEST_BYTES = 512;
 export const MAX_SALE_RESPONSE_BYTES = 2048;
 
 /** Why a seller declined a quote request. */
-export type QuoteRefusal = "bad-request" | "unknown-listing" | "not-seller" | "unavailable";
+export type QuoteRefusal = "bad-request" | "unknown-listing" | "not-seller" | "rate-limited" | "unavailable";
 
 export interface QuoteRequest {
   v: 1;
@@ -42,7 +42,7 @@ export interface QuoteOffer {
   v: 1;
   quote: Quote;
   signature: Hex;
-  /** `DEK ⊕ keccak256(kSale)`; useless without `kSale`. Never log it. */
+  /** `DEK ⊕ keccak256("kosmos.sale.pad" ‖ kSale ‖ 0)`; useless without `kSale`. Never log it. */
   z: Hex;
 }
 
@@ -53,7 +53,13 @@ export interface QuoteDeclined {
 
 export type SaleResponse = QuoteOffer | QuoteDeclined;
 
-const REFUSALS: readonly QuoteRefusal[] = ["bad-request", "unknown-listing", "not-seller", "unavailable"];
+const REFUSALS: readonly QuoteRefusal[] = [
+  "bad-request",
+  "unknown-listing",
+  "not-seller",
+  "rate-limited",
+  "unavailable",
+];
 
 function parseJson(bytes: Uint8Array, max: number, what: string): unknown {
   if (bytes.byteLength > max) {

@@ -7,7 +7,11 @@
  *   `{ "connector": "directory", "dir": "/abs/path" }` or
  *   `{ "connector": "webhook", "url": "https://…" }` (and optionally
  *   `"format": "csv" | "ndjson"`) → `202 { id, status: "pending", … }`: the
- *   node delivers the rows in batches in the background;
+ *   node delivers the rows in batches in the background. A target the node
+ *   may not reach is a 400 `bad_request`: a directory outside
+ *   `<dataDir>/deliveries` and `deliveryDirectoryAllow`, or a webhook whose
+ *   host resolves to a loopback, private, link-local or other non-public
+ *   address not in `deliveryWebhookAllow`;
  * - `GET /api/v1/deliveries` → every delivery with its status, attempts,
  *   batches and last error.
  */
@@ -134,5 +138,6 @@ function toDeliveryError(err: unknown): unknown {
   if (name === "NotFoundError") return new HttpError(404, "not_found", message);
   if (name === "TypeError" || name === "RangeError") return new HttpError(422, "unprocessable", message);
   if (name === "PurchaseNotReadyError") return new HttpError(409, "conflict", message);
+  if (name === "DeliveryTargetError") return new HttpError(400, "bad_request", message);
   return err;
 }

@@ -5,8 +5,12 @@
  *   node gets a checked quote, then opens, verifies and downloads in the
  *   background; a listing already bought answers with its purchase;
  * - `GET /api/v1/purchases/:id` → status (`quoted`, `opened`, `revealed`,
- *   `verified`, `downloading`, `complete`, `refunded`, `failed`), progress,
- *   price, seller, transactions;
+ *   `downloading`, `verified`, `disputed`, `complete`, `refunded`, `failed`),
+ *   progress, price, seller, transactions;
+ * - `GET /api/v1/purchases/:id/evidence` → the bad-data evidence this node
+ *   committed to when it disputed the sale (`{ evidence, evidenceHash }`, the
+ *   JSON text and its keccak256), for the arbiter; it holds the sale key, so
+ *   it is the owner's only;
  * - `GET /api/v1/purchases` (this node's purchases), `GET /api/v1/sales`
  *   (sales of this node's datasets);
  * - `GET /api/v1/purchases/:id/data` → the verified plaintext, streamed;
@@ -71,18 +75,29 @@ export function createPurchaseRoutes(facade: KosmosFacade): Hono {
     GET: async (c) => {
       try {
         const data = await facade.readPurchaseData(checkId(c.req.param("id")), { signal: c.req.raw.signal });
+        // The seller chose the bytes, their type and their name: never let a browser render them
+        // on this origin (where a script could call the API), only save them.
         const headers: Record<string, string> = {
-          "Content-Type": data.contentType,
+          "Content-Type": "application/octet-stream",
           "Content-Length": String(data.byteLength),
+          "Content-Disposition": `attachment; filename="${toSafeFilename(data.filename)}"`,
+          "Content-Security-Policy": "sandbox",
           "Cache-Control": "no-store",
           "X-Content-Type-Options": "nosniff",
         };
-        if (data.filename) {
-          headers["Content-Disposition"] = `attachment; filename="${
-            data.filename.replace(/[^\w.\-]/g, "_")
-          }"`;
-        }
         return new Response(data.stream, { status: 200, headers });
+      } catch (err) {
+        throw toPurchaseError(err);
+      }
+    },
+  });
+  defineRoute(api, "/purchases/:id/evidence", {
+    GET: async (c) => {
+      c.header("Cache-Control", "no-store");
+      try {
+        return c.json(
+          await facade.getPurchaseEvidence(checkId(c.req.param("id")), { signal: c.req.raw.signal }),
+        );
       } catch (err) {
         throw toPurchaseError(err);
       }
@@ -134,6 +149,12 @@ export function createPurchaseRoutes(facade: KosmosFacade): Hono {
     },
   });
   return api;
+}
+
+/** A download name that cannot break out of the header or pick a dangerous extension's handler by itself. */
+function toSafeFilename(name: string | undefined): string {
+  const safe = (name ?? "").replace(/[^\w.\-]/g, "_").replace(/^[.\-]+/, "").slice(0, 100);
+  return safe || "data.bin";
 }
 
 function checkId(id: string | undefined): string {

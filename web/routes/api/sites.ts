@@ -1,15 +1,26 @@
 /**
  * Sites for analytics, on the owner's node:
  *
- * - `POST /api/v1/sites { "domain": "example.com" }` → `201` with the site and
- *   the `snippet` to paste into its pages; registering again re-announces it.
- *   `422` for a bad domain, `409` when another owner registered it first.
- * - `GET /api/v1/sites` → `{ sites: [...] }`, the sites this node owns.
+ * - `POST /api/v1/sites { "domain": "example.com" }` → `201` with the site,
+ *   the `snippet` to paste into its pages, and the domain proof to publish:
+ *   `proof` (the exact JSON) at `proofUrl`
+ *   (`https://DOMAIN/.well-known/kosmos-site.json`). The site is `pending`
+ *   until the node finds it there, then `verified` and announced. Registering
+ *   again keeps the same proof. `422` for a bad domain.
+ * - `GET /api/v1/sites` → `{ sites: [...] }`, the sites this node registered.
+ * - `POST /api/v1/sites/:domain/check` → the site, after looking for its proof
+ *   now ("check now"); `404` for a site not registered here.
+ * - `GET /api/v1/sites/:domain/proxies` → `{ proxies: [...] }`: events, batches
+ *   and refusals per proxy (the peer that signed the batches), and blocks.
+ * - `POST /api/v1/sites/:domain/proxies/:peerId/block` and `…/unblock` →
+ *   `{ proxies }`: refuse or take again that proxy's batches; `422` for a bad
+ *   peer id.
  *
  * The Sites page's form posts the same route as
  * `application/x-www-form-urlencoded` (it works without JavaScript): the
  * answer is a `303` back to `/sites`, with `?registered=<domain>` or
- * `?error=invalid|conflict&domain=<input>` for the page to show inline. The
+ * `?error=invalid&domain=<input>` for the page to show inline; the check,
+ * block and unblock forms get a `303` back to the page they came from. The
  * app's request guard (`request_guard.ts`) refuses posts from other sites, so
  * another site cannot register one.
  */
@@ -53,12 +64,59 @@ export function createSiteRoutes(facade: KosmosFacade): Hono {
       } catch (err) {
         const { name, message } = err as Error;
         if (name === "TypeError") throw new HttpError(422, "unprocessable", message);
-        if (name === "SiteConflictError") throw new HttpError(409, "conflict", message);
         throw err;
       }
     },
   });
+  defineRoute(api, "/sites/:domain/check", {
+    POST: async (c) => {
+      const domain = c.req.param("domain") ?? "";
+      const site = await facade.checkSite(domain, { signal: c.req.raw.signal }).catch(toSiteError);
+      c.header("Cache-Control", "no-store");
+      if (isFormPost(c.req.raw)) {
+        await c.req.raw.body?.cancel();
+        return c.redirect(`/sites?${new URLSearchParams({ checked: site.domain })}`, 303);
+      }
+      return c.json(withSnippet(site, new URL(c.req.url).origin));
+    },
+  });
+  defineRoute(api, "/sites/:domain/proxies", {
+    GET: async (c) => {
+      c.header("Cache-Control", "no-store");
+      const proxies = await facade.listSiteProxies(c.req.param("domain") ?? "", { signal: c.req.raw.signal })
+        .catch(toSiteError);
+      return c.json({ proxies });
+    },
+  });
+  for (const action of ["block", "unblock"] as const) {
+    defineRoute(api, `/sites/:domain/proxies/:peerId/${action}`, {
+      POST: async (c) => {
+        const domain = c.req.param("domain") ?? "";
+        const proxies = await facade.setProxyBlocked(
+          domain,
+          c.req.param("peerId") ?? "",
+          action === "block",
+          {
+            signal: c.req.raw.signal,
+          },
+        ).catch(toSiteError);
+        c.header("Cache-Control", "no-store");
+        if (isFormPost(c.req.raw)) {
+          await c.req.raw.body?.cancel();
+          return c.redirect(`/sites/${encodeURIComponent(domain)}#proxies`, 303);
+        }
+        return c.json({ proxies });
+      },
+    });
+  }
   return api;
+}
+
+function toSiteError(err: unknown): never {
+  const { name, message } = err as Error;
+  if (name === "NotFoundError") throw new HttpError(404, "not_found", message);
+  if (name === "TypeError") throw new HttpError(422, "unprocessable", message);
+  throw err;
 }
 
 /** The site plus the one line its owner pastes into every page. */
@@ -71,7 +129,7 @@ export function withSnippet(site: SiteView, origin: string): SiteView & { snippe
 }
 
 /** Why a form registration failed, as the Sites page names it in `?error=`. */
-export type SiteFormError = "invalid" | "conflict";
+export type SiteFormError = "invalid";
 
 const MAX_FORM_BYTES = 4096;
 
@@ -113,9 +171,6 @@ async function registerFromForm(c: Context, facade: KosmosFacade): Promise<Respo
     const { name } = err as Error;
     const typed = input.trim().slice(0, 300);
     if (name === "TypeError") return back({ error: "invalid" satisfies SiteFormError, domain: typed });
-    if (name === "SiteConflictError") {
-      return back({ error: "conflict" satisfies SiteFormError, domain: typed });
-    }
     throw err;
   }
 }

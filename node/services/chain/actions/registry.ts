@@ -4,14 +4,21 @@
  * Listing ids here are the registry's ERC-721 token ids.
  *
  * ```ts
- * const { listingId } = await listDataset(client, { manifestCid, stake: 100n * 10n ** 18n });
+ * const { listingId } = await listDataset(client, { manifestCid, dekCommit: manifest.dekCommit, stake: 100n * 10n ** 18n });
  * await challengeListing(otherClient, { listingId, amount: 10n * 10n ** 18n });
  * ```
  */
-import { type Address, type Hex, parseEventLogs } from "viem";
+import { type Address, type Hex, isHex, parseEventLogs, size } from "viem";
 import { CID } from "multiformats/cid";
 import { kosmosRegistryAbi } from "../../../../protocol/contracts_generated.ts";
-import { type ActionOptions, type KosmosClient, sendContractCall } from "../client.ts";
+import {
+  type ActionOptions,
+  type ContractCall,
+  ContractRevertError,
+  type KosmosClient,
+  sendContractCall,
+  toChainError,
+} from "../client.ts";
 import { ensureAllowance, signPermit } from "./token.ts";
 
 /** What a listing sells, as the registry's `Kind` enum. */
@@ -48,6 +55,8 @@ function positive(what: string, amount: bigint): void {
 export interface ListDatasetParameters extends ActionOptions {
   /** CID string of the signed manifest. */
   manifestCid: string;
+  /** The manifest's `dekCommit` (`keccak256(DEK)`); every sale of the listing must deliver that key. */
+  dekCommit: Hex;
   /** Tokens to stake, at least the registry's minimum. */
   stake: bigint;
   /** @default "dataset" */
@@ -58,13 +67,24 @@ export interface ListDatasetReturnType {
   hash: Hex;
 }
 
-/** Lists `manifestCid` with `stake` tokens, in one transaction with an EIP-2612 permit. */
+/**
+ * Lists `manifestCid` bound to its key commitment `dekCommit` with `stake` tokens, in one transaction
+ * with an EIP-2612 permit.
+ */
 export async function listDataset(
   client: KosmosClient,
   params: ListDatasetParameters,
 ): Promise<ListDatasetReturnType> {
   positive("stake", params.stake);
   const cid = cidToBytes(params.manifestCid);
+  if (
+    !isHex(params.dekCommit, { strict: true }) || size(params.dekCommit) !== 32 ||
+    BigInt(params.dekCommit) === 0n
+  ) {
+    throw new TypeError(
+      `Cannot list "${params.manifestCid}": dekCommit must be a non-zero 32-byte hex value`,
+    );
+  }
   const permit = await signPermit(client, { spender: client.contracts.registry, value: params.stake });
   const receipt = await sendContractCall(client, {
     address: client.contracts.registry,
@@ -73,6 +93,7 @@ export async function listDataset(
     args: [
       kindIndex[params.kind ?? "dataset"],
       cid,
+      params.dekCommit,
       params.stake,
       permit.deadline,
       permit.v,
@@ -100,6 +121,12 @@ export async function addStake(
   params: AddStakeParameters,
 ): Promise<AddStakeReturnType> {
   positive("stake", params.amount);
+  await checkBeforeApproval(client, {
+    address: client.contracts.registry,
+    abi: kosmosRegistryAbi,
+    functionName: "addStake",
+    args: [params.listingId, params.amount],
+  }, `add stake to listing ${params.listingId}`);
   await ensureAllowance(client, {
     spender: client.contracts.registry,
     amount: params.amount,
@@ -182,6 +209,12 @@ export async function challengeListing(
   params: ChallengeListingParameters,
 ): Promise<ChallengeListingReturnType> {
   positive("challenge with", params.amount);
+  await checkBeforeApproval(client, {
+    address: client.contracts.registry,
+    abi: kosmosRegistryAbi,
+    functionName: "challenge",
+    args: [params.listingId, params.amount],
+  }, `challenge listing ${params.listingId}`);
   await ensureAllowance(client, {
     spender: client.contracts.registry,
     amount: params.amount,
@@ -234,10 +267,16 @@ export interface ListingState {
   owner: Address;
   kind: ListingKind;
   manifestCid: string;
+  /** The key commitment the listing was staked with; quotes must carry it. */
+  dekCommit: Hex;
   stake: bigint;
-  /** Unix seconds; 0 when no withdrawal was requested. */
+  /** Unix seconds; 0 when no withdrawal is pending (never requested, or cancelled by a challenge). */
   withdrawableAt: number;
   challengeCount: number;
+  /** Sum of the open challenge stakes. */
+  challenged: bigint;
+  /** Unix seconds of the oldest open challenge; 0 when none is open. */
+  challengedAt: number;
 }
 /** `undefined` when the listing never existed or was burned. */
 export type GetListingReturnType = ListingState | undefined;
@@ -264,9 +303,12 @@ export async function getListing(
     owner,
     kind: listing.kind === 1 ? "stream" : "dataset",
     manifestCid: bytesToCid(listing.cid),
+    dekCommit: listing.dekCommit,
     stake: listing.stake,
     withdrawableAt: Number(listing.withdrawableAt),
     challengeCount: Number(listing.challengeCount),
+    challenged: listing.challenged,
+    challengedAt: Number(listing.challengedAt),
   };
 }
 
@@ -312,9 +354,16 @@ export interface RegistryConfig {
   treasury: Address;
   minStake: bigint;
   minChallengeStake: bigint;
-  challengeThreshold: number;
-  /** Seconds. */
+  /** Sum of open challenge stakes (tokens) at which the arbiter may resolve at once. */
+  challengeThreshold: bigint;
+  /** Most challenges open at a time on one listing. */
+  maxChallenges: number;
+  /** Seconds after the oldest open challenge from which the arbiter may resolve whatever the amount. */
+  reviewPeriod: number;
+  /** Seconds between a withdrawal request and the withdrawal. */
   withdrawDelay: number;
+  /** Seconds after the delay during which a withdrawal request can be executed. */
+  withdrawWindow: number;
 }
 export type GetRegistryConfigReturnType = RegistryConfig;
 
@@ -322,20 +371,44 @@ export type GetRegistryConfigReturnType = RegistryConfig;
 export async function getRegistryConfig(client: KosmosClient): Promise<GetRegistryConfigReturnType> {
   const registry = { address: client.contracts.registry, abi: kosmosRegistryAbi } as const;
   const read = client.publicClient;
-  const [arbiter, treasury, minStake, minChallengeStake, threshold, delay] = await Promise.all([
-    read.readContract({ ...registry, functionName: "arbiter" }),
-    read.readContract({ ...registry, functionName: "treasury" }),
-    read.readContract({ ...registry, functionName: "minStake" }),
-    read.readContract({ ...registry, functionName: "minChallengeStake" }),
-    read.readContract({ ...registry, functionName: "challengeThreshold" }),
-    read.readContract({ ...registry, functionName: "withdrawDelay" }),
-  ]);
+  const [arbiter, treasury, minStake, minChallengeStake, threshold, max, review, delay, window] =
+    await Promise
+      .all([
+        read.readContract({ ...registry, functionName: "arbiter" }),
+        read.readContract({ ...registry, functionName: "treasury" }),
+        read.readContract({ ...registry, functionName: "minStake" }),
+        read.readContract({ ...registry, functionName: "minChallengeStake" }),
+        read.readContract({ ...registry, functionName: "challengeThreshold" }),
+        read.readContract({ ...registry, functionName: "maxChallenges" }),
+        read.readContract({ ...registry, functionName: "reviewPeriod" }),
+        read.readContract({ ...registry, functionName: "withdrawDelay" }),
+        read.readContract({ ...registry, functionName: "withdrawWindow" }),
+      ]);
   return {
     arbiter,
     treasury,
     minStake,
     minChallengeStake,
-    challengeThreshold: Number(threshold),
+    challengeThreshold: threshold,
+    maxChallenges: Number(max),
+    reviewPeriod: Number(review),
     withdrawDelay: Number(delay),
+    withdrawWindow: Number(window),
   };
+}
+
+/**
+ * Simulates `call` before the registry is approved to take tokens for it:
+ * a call the contract refuses for any reason but the missing allowance (no
+ * such listing, own listing, stake too low, …) throws that revert here, so a
+ * refused request leaves no approval (and spends no gas) behind.
+ */
+async function checkBeforeApproval(client: KosmosClient, call: ContractCall, action: string): Promise<void> {
+  try {
+    await client.publicClient.simulateContract({ ...call, account: client.walletClient.account } as never);
+  } catch (err) {
+    const error = toChainError(err, action);
+    if (error instanceof ContractRevertError && error.revert === "ERC20InsufficientAllowance") return;
+    throw error;
+  }
 }
