@@ -1,19 +1,12 @@
 /**
  * Domain errors. Each failure the node can report has one small class; callers
  * match on `err.name`. Bad arguments use the built-ins (`TypeError`,
- * `RangeError`) instead.
+ * `RangeError`) instead. The base class lives in `protocol/errors.ts`, so protocol
+ * codecs can extend it too.
  */
-export class KosmosError extends Error {
-  override name = "KosmosError";
-  readonly details: Record<string, unknown>;
-  constructor(
-    message: string,
-    options: { details?: Record<string, unknown>; cause?: unknown } = {},
-  ) {
-    super(message, { cause: options.cause });
-    this.details = options.details ?? {};
-  }
-}
+import { KosmosError } from "../protocol/errors.ts";
+
+export { KosmosError };
 
 /** The node cannot start with the configuration it was given. */
 export class ConfigError extends KosmosError {

@@ -14,7 +14,7 @@ import type { NodeConfig } from "../node/config.ts";
 import type { AnalyticsEvent } from "../protocol/analytics.ts";
 import { pageview } from "../node/services/analytics/fixtures_test.ts";
 import { decryptDataset, getManifest } from "../node/services/blocks/mod.ts";
-import { computeBoundedTable } from "../node/services/analytics/release.ts";
+import { computeBoundedTable } from "../node/services/analytics/bounded_table.ts";
 import { ownerApp, type RequestableApp, testLogger, waitFor } from "./helpers.ts";
 import { launchBrowser, logIn } from "./browser/browser.ts";
 import { registerVerifiedSite, startProofServer } from "./site_proofs.ts";

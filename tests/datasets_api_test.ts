@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { CID } from "multiformats/cid";
 import { createApp } from "../web/app.ts";
-import type { FetchView, ListingDetail, ListingsPage } from "../web/facade.ts";
+import type { FetchView, ListingDetail, ListingsPage } from "../protocol/api/mod.ts";
 import { decryptDataset, getManifest } from "../node/services/blocks/mod.ts";
 import type { KosmosNode } from "../node/node.ts";
 import { makeManifestCid } from "../node/services/chain/testing.ts";

@@ -14,7 +14,8 @@ import {
   prepareDataset,
   type PreparedDataset,
 } from "../node/services/blocks/mod.ts";
-import type { FetchProgress, ServedDetail } from "../node/services/transfer/mod.ts";
+import type { FetchProgress } from "../node/services/fetches/mod.ts";
+import type { ServedDetail } from "../node/services/transfer/mod.ts";
 import { CHUNKS_PROTOCOL } from "../protocol/topics.ts";
 import { testLogger, waitFor } from "./helpers.ts";
 

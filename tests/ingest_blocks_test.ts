@@ -26,7 +26,7 @@ import { CHUNKS_PROTOCOL } from "../protocol/topics.ts";
 import { createNode, type KosmosNode } from "../node/node.ts";
 import { openDatabase } from "../node/services/db/mod.ts";
 import { sealBatch } from "../node/services/ingest/mod.ts";
-import { decodeRequest, OP_GET, Status } from "../node/services/transfer/mod.ts";
+import { decodeRequest, OP_GET, Status } from "../protocol/chunks.ts";
 import { startNetwork } from "./nodes.ts";
 import { registerVerifiedSite, startProofServer } from "./site_proofs.ts";
 import { signSealedBatch } from "../protocol/ingest.ts";

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { createNode } from "../node/node.ts";
 import { createApp } from "../web/app.ts";
-import type { ListingDetail, ListingsPage } from "../web/facade.ts";
+import type { ListingDetail, ListingsPage } from "../protocol/api/mod.ts";
 import { listDataset, transferToken } from "../node/services/chain/mod.ts";
 import { createDevClient, makeDekCommit, ONE } from "../node/services/chain/testing.ts";
 import { ownerApp, tempDir, testLogger, waitFor } from "./helpers.ts";

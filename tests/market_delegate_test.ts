@@ -17,7 +17,7 @@ import {
   DELEGATE_PROTOCOL,
   encodeDelegateRequest,
   sealDek,
-} from "../node/services/market/delegate.ts";
+} from "../node/services/delegation/mod.ts";
 import { listForSale, startMarketCluster, waitForListing } from "./market_cluster.ts";
 import { ownerFetch } from "./helpers.ts";
 

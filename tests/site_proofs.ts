@@ -11,7 +11,7 @@
  * ```
  */
 import type { KosmosNode } from "../node/node.ts";
-import type { SiteView } from "../web/facade.ts";
+import type { SiteView } from "../protocol/api/mod.ts";
 import { SITE_PROOF_PATH } from "../protocol/sites.ts";
 
 export interface ProofServer extends AsyncDisposable {

@@ -22,9 +22,9 @@ import { h } from "preact";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ensureClientBuild } from "./build.ts";
-import type { KosmosFacade } from "./facade.ts";
+import type { KosmosApi } from "../protocol/api/mod.ts";
 import { ErrorPage } from "./components/error_page.tsx";
-import { type ErrorStatus, getCodeForStatus, HttpError } from "./http_error.ts";
+import { type ErrorStatus, getCodeForStatus, getErrorPolicy, HttpError, toHttpError } from "./http_error.ts";
 import type { PageDefinition } from "./page.ts";
 import { renderDocument } from "./render.tsx";
 import { defineRoute } from "./router.ts";
@@ -92,7 +92,7 @@ const pageHeaders: Record<string, string> = {
   "X-Content-Type-Options": "nosniff",
 };
 
-export function createApp(facade: KosmosFacade, options: AppOptions): Hono {
+export function createApp(facade: KosmosApi, options: AppOptions): Hono {
   const log = options.log ?? consoleLogger;
   const getManifest = () => ensureClientBuild();
   // Start checking the bundle now, so the first page does not wait for it.
@@ -174,7 +174,7 @@ export function createApp(facade: KosmosFacade, options: AppOptions): Hono {
     return respondWithError(c, new HttpError(404, "not_found", message));
   });
 
-  app.onError((err, c) => respondWithError(c, toHttpError(err, c, log)));
+  app.onError((err, c) => respondWithError(c, toResponseError(err, c, log)));
 
   const respondWithError = async (c: Context, error: HttpError): Promise<Response> => {
     if (wantsHtml(c)) {
@@ -218,8 +218,10 @@ function setSafetyHeaders(headers: Headers): void {
   } catch { /* immutable headers (a fetched response); none of ours */ }
 }
 
-function toHttpError(err: unknown, c: Context, log: AppLogger): HttpError {
-  if (err instanceof HttpError) return err;
+/** What `err` answers: the error table under the route's policy, Hono's 4xx, else a logged 500. */
+function toResponseError(err: unknown, c: Context, log: AppLogger): HttpError {
+  const mapped = toHttpError(err, getErrorPolicy(c.req.raw));
+  if (mapped) return mapped;
   if (err instanceof HTTPException && err.status >= 400 && err.status < 500) {
     const status = err.status as ErrorStatus;
     return new HttpError(status, getCodeForStatus(status), err.message || "The request cannot be handled");

@@ -10,7 +10,7 @@ import { createApp } from "./app.ts";
 import { createApiAuth } from "./auth.ts";
 import { ownerApp } from "../tests/helpers.ts";
 import { buildClient, ensureClientBuild } from "./build.ts";
-import type { KosmosFacade, ListingDetail, NodeInfo } from "./facade.ts";
+import type { KosmosApi as KosmosFacade, ListingDetail, NodeInfo } from "../protocol/api/mod.ts";
 import { HttpError } from "./http_error.ts";
 import { islandLoaders } from "./island_registry.ts";
 

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { createApp } from "./app.ts";
 import { createApiAuth, isPublicPath, PUBLIC_ROUTES, UNAUTHORIZED_MESSAGE } from "./auth.ts";
-import type { KosmosFacade } from "./facade.ts";
+import type { KosmosApi as KosmosFacade } from "../protocol/api/mod.ts";
 import { ensureClientBuild } from "./build.ts";
 import { API_TOKEN_FILE, loadApiToken, readClientToken } from "../node/api_token.ts";
 

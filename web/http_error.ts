@@ -4,9 +4,11 @@
  *
  *     { "error": { "code": "not_found", "message": "No API route GET /api/v1/nope" } }
  *
- * with the matching status. Unexpected errors become a 500 with code
- * `"internal"` and a generic message; their details go to the log, never to
- * the client.
+ * with the matching status. Errors of the node's services are mapped once, by
+ * class name, in {@link ERROR_TABLE}, under the policy the route declared with
+ * `defineRoute(…, { errors })`. Anything else becomes a 500 with code
+ * `"internal"` and a generic message; its details go to the log, never to the
+ * client.
  *
  * ```ts
  * throw new HttpError(404, "not_found", `No listing "${id}"`);
@@ -88,4 +90,98 @@ export function getCodeForStatus(status: number): ErrorCode {
     default:
       return status >= 500 ? "internal" : "bad_request";
   }
+}
+
+/** What a route family decides about errors the table leaves open; declared once with `defineRoute`. */
+export interface ErrorPolicy {
+  /** Status of bad input (`TypeError`, `RangeError`): 400 or 422. */
+  badInput: 400 | 422;
+  /**
+   * How a `ContractRevertError` maps: `"registry"` by the revert's name (403, 404, 422, else 409),
+   * `"conflict"` always 409. @default none: a revert is a 500
+   */
+  reverts?: "registry" | "conflict";
+  /** Rewrites the message of every error the table maps: `[pattern, replacement]`. */
+  rewrite?: [RegExp, string];
+}
+
+type TableRow = { status: ErrorStatus; code: ErrorCode; prefix?: string } | "badInput" | "reverts";
+
+/**
+ * The one error table: error class name → status and code. Keyed by name because the web
+ * layer cannot import the node's classes; every node error keeps its class name in `name`.
+ */
+export const ERROR_TABLE: Readonly<Record<string, TableRow>> = {
+  NotFoundError: { status: 404, code: "not_found" },
+  TypeError: "badInput",
+  RangeError: "badInput",
+  DatasetFormatError: { status: 422, code: "unprocessable" },
+  EmptyReleaseError: { status: 422, code: "unprocessable" },
+  MultipartError: { status: 400, code: "bad_request", prefix: "Malformed upload: " },
+  PurchaseNotReadyError: { status: 409, code: "conflict" },
+  PrivacyBudgetError: { status: 409, code: "conflict" },
+  DeliveryTargetError: { status: 400, code: "bad_request" },
+  FetchError: { status: 503, code: "unavailable" },
+  QuoteError: { status: 503, code: "unavailable" },
+  SaleProtocolError: { status: 503, code: "unavailable" },
+  DelegationError: { status: 503, code: "unavailable" },
+  ChainUnavailableError: { status: 503, code: "unavailable" },
+  NotArbiterError: { status: 403, code: "forbidden" },
+  ContractRevertError: "reverts",
+};
+
+/** Registry reverts that mean the caller may not do this. */
+const FORBIDDEN_REVERTS = new Set(["NotArbiter", "NotListingOwner"]);
+/** Registry reverts that mean the request's values cannot work, whatever the chain's state. */
+const UNPROCESSABLE_REVERTS = new Set([
+  "StakeTooLow",
+  "ChallengeStakeTooLow",
+  "EmptyCid",
+  "OwnListing",
+  "ERC20InsufficientBalance",
+  "ERC20InsufficientAllowance",
+  "SafeCastOverflowedUintDowncast",
+]);
+
+/**
+ * The `HttpError` the table gives `err` under `policy`, or undefined when the table leaves it
+ * open (no policy, or a name it does not list): the app then answers 500.
+ */
+export function toHttpError(err: unknown, policy: ErrorPolicy | undefined): HttpError | undefined {
+  if (err instanceof HttpError) return err;
+  if (!policy || typeof err !== "object" || err === null) return undefined;
+  const e = err as Error & { revert?: string };
+  const row = Object.hasOwn(ERROR_TABLE, e.name) ? ERROR_TABLE[e.name] : undefined;
+  let status: ErrorStatus;
+  let prefix = "";
+  if (row === undefined) return undefined;
+  if (row === "badInput") status = policy.badInput;
+  else if (row === "reverts") {
+    if (!policy.reverts) return undefined;
+    status = policy.reverts === "conflict" ? 409 : getRegistryRevertStatus(e.revert ?? "Revert");
+  } else {
+    status = row.status;
+    prefix = row.prefix ?? "";
+  }
+  const message = policy.rewrite ? e.message.replace(...policy.rewrite) : e.message;
+  return new HttpError(status, getCodeForStatus(status), prefix + message, { cause: err });
+}
+
+function getRegistryRevertStatus(revert: string): ErrorStatus {
+  if (FORBIDDEN_REVERTS.has(revert)) return 403;
+  if (revert === "ERC721NonexistentToken") return 404;
+  if (UNPROCESSABLE_REVERTS.has(revert)) return 422;
+  return 409;
+}
+
+const policies = new WeakMap<Request, ErrorPolicy>();
+
+/** Records the error policy of the route that handles `request` (`defineRoute` does). */
+export function setErrorPolicy(request: Request, policy: ErrorPolicy): void {
+  policies.set(request, policy);
+}
+
+/** The error policy recorded for `request`, if its route declared one. */
+export function getErrorPolicy(request: Request): ErrorPolicy | undefined {
+  return policies.get(request);
 }

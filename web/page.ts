@@ -14,10 +14,10 @@
  * ```
  */
 import type { FunctionComponent } from "preact";
-import type { KosmosFacade } from "./facade.ts";
+import type { KosmosApi } from "../protocol/api/mod.ts";
 
 export interface PageContext {
-  facade: KosmosFacade;
+  facade: KosmosApi;
   url: URL;
   /** Aborted when the client goes away. */
   signal: AbortSignal;

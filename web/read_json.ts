@@ -2,7 +2,8 @@
  * Reads a JSON request body for an API route, turning every way it can be
  * wrong into the right `HttpError`: 415 when it is not JSON, 413 when it is
  * too large (checked while streaming, not only from `Content-Length`), 400
- * when it does not parse. Validating the parsed value (422) is the route's job.
+ * when it does not parse. Routes read JSON through `validate.ts`'s `readBody`, which then
+ * checks the value against the route's schema (422).
  *
  * ```ts
  * const body = await readJson(c.req.raw, { maxBytes: 16 * 1024 });

@@ -11,7 +11,7 @@
  */
 import { createLogger } from "../../node/log.ts";
 import { prepareDataset } from "../../node/services/blocks/mod.ts";
-import { fetchDataset } from "../../node/services/transfer/mod.ts";
+import { fetchDataset } from "../../node/services/fetches/mod.ts";
 import { makeCsv, MiB, round2, sendAll, startBenchNetwork } from "./net.ts";
 
 const totalMiB = Number(Deno.args[0] ?? 64);

@@ -37,7 +37,7 @@ import {
 import { sealBatch } from "../../node/services/ingest/mod.ts";
 import { pageview } from "../../node/services/analytics/fixtures_test.ts";
 import type { KosmosNode } from "../../node/node.ts";
-import type { SiteProxyView } from "../../web/facade.ts";
+import type { SiteProxyView } from "../../protocol/api/mod.ts";
 import { CID } from "multiformats/cid";
 import { startNetwork } from "../nodes.ts";
 import { registerVerifiedSite, startProofServer } from "../site_proofs.ts";

@@ -19,7 +19,7 @@ import {
   quoteTypes,
   type Sale,
 } from "../../protocol/quote.ts";
-import { type AccountName, contractCalls, ONE, type TestChain } from "./chain.ts";
+import { type AccountName, contractCalls, createChainTest, ONE, type TestChain } from "./chain.ts";
 import { PERMIT_TYPES } from "../../node/services/chain/actions/token.ts";
 
 export function randomBytes32(): Hex {
@@ -234,3 +234,25 @@ export async function disputeSale(
 
 /** Parameters of an escrow call, for `c.send` and `expectRevert(c.send(…))`. */
 export const escrowTx = contractCalls("escrow", kosmosEscrowAbi).tx;
+
+// ---------------------------------------------------------------- shared by the escrow_*_test.ts files
+
+export const DAY = 24n * 3600n;
+export const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+
+/** One chain per test process, a listed dataset as the fixture, a snapshot per test. */
+export const chainTest = createChainTest(async (c) => ({ listingId: await listDataset(c, "seller") }));
+
+/** `IKosmosEscrow.RefundReason` values. */
+export const REFUND_NOT_REVEALED = 0;
+export const REFUND_WRONG_KEY = 1;
+export const REFUND_BAD_DATA = 2;
+
+export async function isDelegate(c: TestChain, listingId: bigint, who: AccountName): Promise<boolean> {
+  return await c.publicClient.readContract({
+    address: c.addresses.escrow,
+    abi: kosmosEscrowAbi,
+    functionName: "isDelegate",
+    args: [listingId, c.accounts[who]],
+  });
+}

@@ -1,4 +1,7 @@
 /**
+ * One piece: one node and one anvil, created at module level, fuzz every route read from
+ * `app.routes`; a split would start them again per file and could miss a route.
+ *
  * Fuzzing every HTTP route that takes a request body, on a real node
  * (embedded anvil with the Kosmos contracts, real SQLite), through
  * `app.request()` as its owner (with the API token). The routes come from

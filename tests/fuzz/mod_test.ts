@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { SaleProtocolError } from "../../node/services/market/wire_fields.ts";
+import { SaleProtocolError } from "../../protocol/wire_fields.ts";
 import { assertCleanError, expectClean, FUZZ_RUNS, fuzzTotal, mutatedBytes } from "./mod.ts";
 
 Deno.test("expectClean() passes values and clean TypeErrors, RangeErrors and KosmosErrors", async () => {

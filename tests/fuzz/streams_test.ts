@@ -9,6 +9,9 @@
  * on the same connection. The other way round, node A syncing sites and
  * catalog from a node B that answers with hostile frames ends the exchange
  * with a clean error and keeps nothing.
+ *
+ * One piece: one in-process pair of nodes drives every stream handler; a split
+ * would start the pair again per file.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -28,21 +31,15 @@ import {
   decodeSaleResponse,
   encodeSaleRequest,
   MAX_SALE_REQUEST_BYTES,
-} from "../../node/services/market/wire.ts";
+} from "../../protocol/sale.ts";
 import {
   decodeDelegateRequest,
   decodeDelegateResponse,
   DELEGATE_PROTOCOL,
   encodeDelegateRequest,
   MAX_DELEGATE_FRAME_BYTES,
-} from "../../node/services/market/delegate_wire.ts";
-import {
-  decodeRequest,
-  encodeRequest,
-  MAX_REQUEST_BYTES,
-  OP_HAS,
-  Status,
-} from "../../node/services/transfer/wire.ts";
+} from "../../protocol/delegation.ts";
+import { decodeRequest, encodeRequest, MAX_REQUEST_BYTES, OP_HAS, Status } from "../../protocol/chunks.ts";
 import {
   decodeSyncFrame,
   decodeSyncRequest,

@@ -3,7 +3,7 @@
  * the Purchases and Sales tables) and the cells those two tables share.
  * Browser-safe: the Buy island bundles it.
  */
-import type { PurchaseStatus } from "../facade.ts";
+import type { PurchaseStatus } from "../../protocol/api/mod.ts";
 import { formatDay, shortenId } from "../format.ts";
 
 /** What each state of a key sale is called on screen. */
@@ -49,11 +49,11 @@ export function PurchaseStatusCell(
 }
 
 /** A table cell linking to the listing's page, by title when known. */
-export function ListingCell({ listingId, title }: { listingId: string; title: string | null }) {
+export function ListingCell({ manifestCid, title }: { manifestCid: string; title: string | null }) {
   return (
     <td>
-      <a href={`/datasets/${encodeURIComponent(listingId)}`} title={listingId}>
-        {title ?? shortenId(listingId, 12, 6)}
+      <a href={`/datasets/${encodeURIComponent(manifestCid)}`} title={manifestCid}>
+        {title ?? shortenId(manifestCid, 12, 6)}
       </a>
     </td>
   );

@@ -10,14 +10,14 @@
  */
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import type { PurchaseStatus, PurchaseView, QuotePreviewView } from "../facade.ts";
+import type { PurchaseStatus, PurchaseView, QuotePreviewView } from "../../protocol/api/mod.ts";
 import { formatEther, formatShare } from "../format.ts";
 import { requestJson, usePollJson } from "../island_fetch.ts";
 import { PurchaseStatusBadge } from "../components/key_sale.tsx";
 
 export interface BuyListingProps {
-  /** The catalog's listing id (manifest CID). */
-  listingId: string;
+  /** The dataset's manifest CID. */
+  manifestCid: string;
   /** This node's purchase of the listing when the page was rendered, if any. */
   initial: PurchaseView | null;
   /** @default 500 */
@@ -41,7 +41,7 @@ export function isPurchaseActive(status: PurchaseStatus): boolean {
   return status !== "complete" && status !== "refunded" && status !== "failed";
 }
 
-export function BuyListing({ listingId, initial, intervalMs = 500 }: BuyListingProps) {
+export function BuyListing({ manifestCid, initial, intervalMs = 500 }: BuyListingProps) {
   const purchase = useSignal<PurchaseView | null>(initial);
   const quote = useSignal<QuotePreviewView | null>(null);
   const quoteError = useSignal<string | null>(null);
@@ -54,7 +54,7 @@ export function BuyListing({ listingId, initial, intervalMs = 500 }: BuyListingP
   useEffect(() => {
     if (!needsQuote || quote.value) return;
     const controller = new AbortController();
-    requestJson<QuotePreviewView>(`/api/v1/listings/${encodeURIComponent(listingId)}/quote`, {
+    requestJson<QuotePreviewView>(`/api/v1/listings/${encodeURIComponent(manifestCid)}/quote`, {
       signal: controller.signal,
     })
       .then((q) => (quote.value = q, quoteError.value = null))
@@ -62,7 +62,7 @@ export function BuyListing({ listingId, initial, intervalMs = 500 }: BuyListingP
         if (!controller.signal.aborted) quoteError.value = (err as Error).message;
       });
     return () => controller.abort();
-  }, [needsQuote, listingId]);
+  }, [needsQuote, manifestCid]);
 
   usePollJson<PurchaseView>(active && p ? `/api/v1/purchases/${encodeURIComponent(p.id)}` : null, {
     intervalMs,
@@ -81,7 +81,7 @@ export function BuyListing({ listingId, initial, intervalMs = 500 }: BuyListingP
       purchase.value = await requestJson<PurchaseView>("/api/v1/purchases", {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ listingId }),
+        body: JSON.stringify({ listingId: manifestCid }), // v1 name: the manifest CID
       });
     } catch (err) {
       error.value = (err as Error).message;

@@ -5,7 +5,7 @@
  * failed. Server-rendered with the fetch this node already has, if any.
  */
 import { useSignal } from "@preact/signals";
-import type { FetchView } from "../facade.ts";
+import type { FetchView } from "../../protocol/api/mod.ts";
 import { requestJson, usePollJson } from "../island_fetch.ts";
 import { ProgressBar } from "../components/progress_bar.tsx";
 

@@ -5,7 +5,7 @@
  */
 import { useComputed, useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import type { NodeInfo } from "../facade.ts";
+import type { NodeInfo } from "../../protocol/api/mod.ts";
 import { shortenId } from "../format.ts";
 
 export interface PeerListProps {

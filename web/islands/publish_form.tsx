@@ -6,7 +6,7 @@
  * dataset page. Without JavaScript the same form posts to the same route.
  */
 import { useSignal } from "@preact/signals";
-import type { PublishedDataset } from "../facade.ts";
+import type { PublishedDataset } from "../../protocol/api/mod.ts";
 import { LicenceField, PriceField } from "../components/sale_fields.tsx";
 import { ProgressBar } from "../components/progress_bar.tsx";
 import { formatBytes } from "./fetch_progress.tsx";

@@ -7,7 +7,7 @@
  * was suppressed spends its ε).
  */
 import { useSignal } from "@preact/signals";
-import type { CreatedRelease, PrivacyBudgetView, ReleaseView } from "../facade.ts";
+import type { CreatedRelease, PrivacyBudgetView, ReleaseView } from "../../protocol/api/mod.ts";
 import { LicenceField, PriceField } from "../components/sale_fields.tsx";
 import { formatEther } from "../format.ts";
 

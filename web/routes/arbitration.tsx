@@ -1,7 +1,7 @@
 /** `/arbitration` — for the registry's arbiter: listings with open challenges, and buttons to resolve them. */
 import { EmptyState } from "../components/empty_state.tsx";
 import { Island } from "../components/island.tsx";
-import type { ChallengeView } from "../facade.ts";
+import type { ChallengeView } from "../../protocol/api/mod.ts";
 import { formatEther, shortenId } from "../format.ts";
 import { WalletResolve } from "../islands/wallet_resolve.tsx";
 import { definePage } from "../page.ts";

@@ -8,7 +8,7 @@
  * FetchProgress island that downloads the encrypted chunks with live progress.
  */
 import { Island } from "../components/island.tsx";
-import type { ListingDetail, ListingReplication, PurchaseView } from "../facade.ts";
+import type { ListingDetail, ListingReplication, PurchaseView } from "../../protocol/api/mod.ts";
 import { HttpError } from "../http_error.ts";
 import { BuyListing } from "../islands/buy_listing.tsx";
 import { FetchProgress, formatBytes } from "../islands/fetch_progress.tsx";
@@ -113,7 +113,7 @@ export const datasetPage = definePage<DatasetData>({
           <Island
             name="buy_listing"
             component={BuyListing}
-            props={{ listingId: data.manifestCid, initial: data.purchase }}
+            props={{ manifestCid: data.manifestCid, initial: data.purchase }}
           />
         )}
 

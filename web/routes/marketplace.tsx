@@ -4,7 +4,7 @@
  * A plain GET form (no script needed): `/?q=air&category=environment&sort=price`.
  */
 import { EmptyState } from "../components/empty_state.tsx";
-import type { ListingsPage, ListingsQuery, ListingView } from "../facade.ts";
+import type { ListingsPage, ListingsQuery, ListingView } from "../../protocol/api/mod.ts";
 import { formatEther, shortenId } from "../format.ts";
 import { formatBytes } from "../islands/fetch_progress.tsx";
 import { definePage } from "../page.ts";

@@ -1,6 +1,6 @@
 /** `/network` — this node's identity, chain connection and live peers. */
 import { Island } from "../components/island.tsx";
-import type { NodeInfo } from "../facade.ts";
+import type { NodeInfo } from "../../protocol/api/mod.ts";
 import { formatEther } from "../format.ts";
 import { PeerList } from "../islands/peer_list.tsx";
 import { definePage } from "../page.ts";

@@ -6,7 +6,7 @@
 import { EmptyState } from "../components/empty_state.tsx";
 import { DayCell, ListingCell, PurchaseStatusCell } from "../components/key_sale.tsx";
 import { TableCard } from "../components/table_card.tsx";
-import type { PurchaseView } from "../facade.ts";
+import type { PurchaseView } from "../../protocol/api/mod.ts";
 import { definePage } from "../page.ts";
 import { formatPrice } from "./marketplace.tsx";
 
@@ -57,7 +57,7 @@ export const purchasesPage = definePage<PurchasesData>({
       >
         {data.purchases.map((p) => (
           <tr key={p.id} data-purchase-id={p.id} data-listing-id={p.listingId}>
-            <ListingCell listingId={p.listingId} title={p.title} />
+            <ListingCell manifestCid={p.listingId} title={p.title} />
             <td class="num">{formatPrice(p.price)}</td>
             <PurchaseStatusCell status={p.status} error={p.error} testId="purchase-status" />
             <td>{p.rights.licence}</td>

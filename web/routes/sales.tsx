@@ -7,7 +7,7 @@
 import { EmptyState } from "../components/empty_state.tsx";
 import { DayCell, ListingCell, PurchaseStatusCell } from "../components/key_sale.tsx";
 import { TableCard } from "../components/table_card.tsx";
-import type { SaleView } from "../facade.ts";
+import type { SaleView } from "../../protocol/api/mod.ts";
 import { shortenId } from "../format.ts";
 import { definePage } from "../page.ts";
 import { formatPrice } from "./marketplace.tsx";
@@ -56,7 +56,7 @@ export const salesPage = definePage<SalesData>({
       >
         {data.sales.map((s) => (
           <tr key={s.saleId} data-sale-id={s.saleId} data-listing-id={s.listingId}>
-            <ListingCell listingId={s.listingId} title={s.title} />
+            <ListingCell manifestCid={s.listingId} title={s.title} />
             <td>
               <code title={s.buyer} data-testid="sale-buyer">{shortenId(s.buyer, 8, 6)}</code>
             </td>

@@ -9,7 +9,7 @@
  * proof to publish and where, what the last look for it found, and a "Check
  * now" button (`POST /api/v1/sites/:domain/check`).
  */
-import type { AnalyticsSiteView, SiteView } from "../facade.ts";
+import type { AnalyticsSiteView, SiteView } from "../../protocol/api/mod.ts";
 import { EmptyState } from "../components/empty_state.tsx";
 import { TableCard } from "../components/table_card.tsx";
 import { definePage } from "../page.ts";

@@ -2,7 +2,7 @@
 import { EmptyState } from "../components/empty_state.tsx";
 import { Island } from "../components/island.tsx";
 import { TableCard } from "../components/table_card.tsx";
-import type { WalletView } from "../facade.ts";
+import type { WalletView } from "../../protocol/api/mod.ts";
 import { formatDay, formatEther } from "../format.ts";
 import { WalletWithdraw } from "../islands/wallet_withdraw.tsx";
 import { definePage } from "../page.ts";

@@ -3,8 +3,11 @@
  * deliver (already anonymized, decrypted by the caller), derives visits with a
  * 30-minute inactivity rule, keeps hourly rollups and daily per-dimension
  * rollups (the dashboard's breakdowns), answers Plausible-style stats queries,
- * realtime visitor counts and the list of sites with data, and sells
- * differentially private releases of a site's statistics (`releases.ts`).
+ * realtime visitor counts and the list of sites with data, and computes the
+ * bounded tables that `releases/` noises and sells (`bounded_table.ts`).
+ *
+ * The tables are `schema.ts`'s; visits are `sessions.ts`'s, the rollups
+ * `rollups.ts`'s, and `store.ts` writes a batch through them.
  *
  * ```ts
  * const analytics = createAnalytics({ db, log });
@@ -21,28 +24,19 @@
 import type { AnalyticsEvent } from "../../../protocol/analytics.ts";
 import type { Database } from "../db/mod.ts";
 import type { Logger } from "../../log.ts";
+import { join } from "node:path";
 import { NotFoundError } from "../../errors.ts";
 import { day, minute } from "../../constants.ts";
-import {
-  AnalyticsWriter,
-  checkDomain,
-  migrateAnalytics,
-  type RecordEventsOptions,
-  type RecordEventsResult,
-} from "./store.ts";
-import {
-  type ParsedStatsQuery,
-  parseStatsQuery,
-  readsRawEvents,
-  runStatsQuery,
-  runStatsQueryWith,
-  type StatsResult,
-} from "./query.ts";
-import type { EventsReader } from "./reader.ts";
+import { AnalyticsWriter, type RecordEventsOptions, type RecordEventsResult } from "./store.ts";
+import { checkDomain, migrateAnalytics } from "./schema.ts";
+import { type ParsedStatsQuery, parseStatsQuery, type StatsResult } from "./query_parse.ts";
+import { readsRawEvents, runStatsQuery, runStatsQueryWith } from "./query.ts";
+import { EventsReader } from "./reader.ts";
+import { defineService } from "../../service.ts";
 
 export type { AnalyticsEvent } from "../../../protocol/analytics.ts";
 export type { RecordEventsOptions, RecordEventsResult } from "./store.ts";
-export { VISIT_TIMEOUT } from "./store.ts";
+export { VISIT_TIMEOUT } from "./sessions.ts";
 export {
   DATE_RANGES,
   type DateRange,
@@ -57,34 +51,33 @@ export {
   type StatsQuery,
   type StatsResult,
   type StatsRow,
-} from "./query.ts";
+} from "./query_parse.ts";
 export {
-  type CreateReleaseParams,
-  type CreateReleaseResult,
-  createReleases,
-  DEFAULT_MIN_COUNT,
-  DEFAULT_PRIVACY_BUDGET,
-  EmptyReleaseError,
-  type PrivacyBudget,
-  PrivacyBudgetError,
-  type ReleaseRecord,
-  Releases,
-  type ReleasesInit,
-  type ReleaseStatus,
-} from "./releases.ts";
-export { RELEASE_DIMENSIONS, type ReleaseDimension } from "./release.ts";
+  type BoundedTable,
+  computeBoundedTable,
+  type ComputeBoundedTableOptions,
+  type ContributionBounds,
+  DEVICE_VALUES,
+  formatDay,
+  getDefaultBounds,
+  parseDay,
+  RELEASE_DIMENSIONS,
+  type ReleaseDimension,
+  type ReleaseRow,
+} from "./bounded_table.ts";
+export { checkDomain } from "./schema.ts";
 export { EventsReader, EventsReaderError } from "./reader.ts";
 
 export interface AnalyticsComponents {
   db: Database;
   log: Logger;
+  /** Sites this node owns answer queries (with zeros) before their first event. @default none */
+  sites?: { ownsDomain(domain: string): boolean };
 }
 
 export interface AnalyticsInit {
   /** The clock, ms since the epoch. @default Date.now */
   now?: () => number;
-  /** Sites this node owns, which answer queries (with zeros) before their first event. @default none */
-  isOwnedSite?: (domain: string) => boolean;
   /** Window of the realtime visitor count, ms. @default 5 minutes */
   realtimeWindow?: number;
   /**
@@ -107,6 +100,8 @@ export interface SiteSummary {
 }
 
 export interface Analytics {
+  /** The worker that reads whole ranges of events, when there is one (releases compute their tables on it). */
+  readonly reader?: EventsReader;
   /**
    * Stores a batch of events for `siteDomain` in one transaction. With a
    * `batchId`, a batch already recorded for that site is ignored. Throws
@@ -162,7 +157,7 @@ export function createAnalytics(components: AnalyticsComponents, init: Analytics
   };
 
   const hasSite = (domain: string) =>
-    siteRow.get(domain) !== undefined || (init.isOwnedSite?.(domain) ?? false);
+    siteRow.get(domain) !== undefined || (components.sites?.ownsDomain(domain) ?? false);
   const requireSite = (domain: string) => {
     if (!hasSite(domain)) {
       throw new NotFoundError(
@@ -172,6 +167,8 @@ export function createAnalytics(components: AnalyticsComponents, init: Analytics
   };
 
   return {
+    reader,
+
     recordEvents(siteDomain, events, options = {}) {
       const result = writer.recordEvents(siteDomain, events, options);
       log.debug("recorded analytics events", { site: siteDomain, ...result });
@@ -241,4 +238,71 @@ export function createAnalytics(components: AnalyticsComponents, init: Analytics
       return typeof domain === "string" && hasSite(domain);
     },
   };
+}
+
+/**
+ * The `analytics` service: opens the events reader on the node's database file
+ * (closed in `close()`), runs the migrations in `start()` (or at first use).
+ */
+export function analytics(init: Omit<AnalyticsInit, "reader"> = {}) {
+  return defineService(
+    "analytics",
+    ["db", "sites", "config"],
+    (c: Required<AnalyticsComponents> & { config: { dataDir: string } }) =>
+      new AnalyticsService({ db: c.db, log: c.log, sites: c.sites }, {
+        ...init,
+        reader: new EventsReader(join(c.config.dataDir, "kosmos.db")),
+      }),
+  );
+}
+
+/** {@link createAnalytics} created at start (its migrations) or at first use, and the reader's owner. */
+class AnalyticsService implements Analytics {
+  readonly reader: EventsReader;
+  readonly #components: AnalyticsComponents;
+  readonly #init: AnalyticsInit;
+  #analytics?: Analytics;
+
+  constructor(components: AnalyticsComponents, init: AnalyticsInit & { reader: EventsReader }) {
+    this.#components = components;
+    this.#init = init;
+    this.reader = init.reader;
+  }
+
+  start(): Promise<void> {
+    this.#open();
+    return Promise.resolve();
+  }
+
+  close(): void {
+    this.reader.close(); // its worker thread
+  }
+
+  #open(): Analytics {
+    return this.#analytics ??= createAnalytics(this.#components, this.#init);
+  }
+
+  recordEvents(...args: Parameters<Analytics["recordEvents"]>): RecordEventsResult {
+    return this.#open().recordEvents(...args);
+  }
+
+  queryStats(...args: Parameters<Analytics["queryStats"]>): Promise<StatsResult> {
+    return this.#open().queryStats(...args);
+  }
+
+  queryStatsSync(query: unknown): StatsResult {
+    return this.#open().queryStatsSync(query);
+  }
+
+  getRealtimeVisitors(siteDomain: string): { visitors: number } {
+    return this.#open().getRealtimeVisitors(siteDomain);
+  }
+
+  listSites(): SiteSummary[] {
+    return this.#open().listSites();
+  }
+
+  hasSite(domain: string): boolean {
+    return this.#open().hasSite(domain);
+  }
 }

@@ -22,9 +22,8 @@ const log = createLogger({ level: "silent" }).forComponent("kosmos:analytics");
 
 function setUp(): Analytics {
   const db = openDatabase(":memory:");
-  const analytics = createAnalytics({ db, log }, {
+  const analytics = createAnalytics({ db, log, sites: { ownsDomain: (d) => d === "empty.example" } }, {
     now: () => NOW,
-    isOwnedSite: (d) => d === "empty.example",
   });
   analytics.recordEvents(SITE, BATCH_1, { batchId: "b1" });
   analytics.recordEvents(SITE, BATCH_2, { batchId: "b2" });

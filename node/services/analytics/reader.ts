@@ -19,10 +19,11 @@
  * ```
  */
 import type { EventRow } from "./query.ts";
-import type { BoundedTable, ComputeBoundedTableOptions } from "./release.ts";
+import type { BoundedTable, ComputeBoundedTableOptions } from "./bounded_table.ts";
+import { KosmosError } from "../../errors.ts";
 
 /** The worker could not run the statement (it failed to start, or the statement failed). */
-export class EventsReaderError extends Error {
+export class EventsReaderError extends KosmosError {
   override name = "EventsReaderError";
 }
 
@@ -63,7 +64,7 @@ export class EventsReader {
   }
 
   /**
-   * `computeBoundedTable(db, site, options)` (`release.ts`) on the worker; its
+   * `computeBoundedTable(db, site, options)` (`bounded_table.ts`) on the worker; its
    * `TypeError`s come back as {@link EventsReaderError}s with the same message.
    */
   boundedTable(

@@ -12,7 +12,7 @@ import { createLogger } from "../../log.ts";
 import { type Analytics, createAnalytics, type StatsQuery } from "./mod.ts";
 import { BATCH_1, BATCH_2, NOW, OTHER_EVENTS, OTHER_SITE, SITE } from "./fixtures_test.ts";
 import { EventsReader } from "./reader.ts";
-import { computeBoundedTable, RELEASE_DIMENSIONS } from "./release.ts";
+import { computeBoundedTable, RELEASE_DIMENSIONS } from "./bounded_table.ts";
 
 const log = createLogger({ level: "silent" }).forComponent("kosmos:analytics");
 

@@ -6,7 +6,7 @@
  *     { id, path, op: "table", site, options }  → { id, result: BoundedTable } | { id, error }
  */
 import { DatabaseSync } from "node:sqlite";
-import { computeBoundedTable, type ComputeBoundedTableOptions } from "./release.ts";
+import { computeBoundedTable, type ComputeBoundedTableOptions } from "./bounded_table.ts";
 
 interface WorkerScope {
   addEventListener(type: "message", listener: (evt: MessageEvent) => void): void;

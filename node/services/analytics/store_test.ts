@@ -11,7 +11,7 @@ import { type Database, openDatabase } from "../db/mod.ts";
 import { createLogger } from "../../log.ts";
 import { minute, second } from "../../constants.ts";
 import { createAnalytics } from "./mod.ts";
-import { rebuildBreakdowns } from "./store.ts";
+import { rebuildBreakdowns } from "./rollups.ts";
 import { arbitraryEventBatches, BATCH_1, BATCH_2, NOW, pageview, SITE } from "./fixtures_test.ts";
 
 const log = createLogger({ level: "silent" }).forComponent("kosmos:analytics");

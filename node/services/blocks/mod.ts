@@ -20,8 +20,16 @@
  * const plaintext = decryptDataset(store, await getManifest(store, manifestCid), { dek });
  * await plaintext.pipeTo((await Deno.create("trips.csv")).writable);
  * ```
+ *
+ * As a node component: `blocks()` in `nodeServices()` opens the store when the
+ * node is composed; `close()` ends its worker when the node stops.
  */
+import { defineService } from "../../service.ts";
+import type { Logger } from "../../log.ts";
+import { openBlockStore } from "./store.ts";
+
 export {
+  CHUNK_OVERHEAD,
   chunkCid,
   chunkStream,
   type ChunkStreamOptions,
@@ -53,6 +61,7 @@ export {
   type PreparedDataset,
 } from "./dataset.ts";
 export { ChunkDecryptError, CorruptBlockError, DatasetFormatError, DatasetIntegrityError } from "./errors.ts";
+export { CsvReader, JsonArrayReader, MAX_RECORD_LENGTH, NdjsonReader } from "./readers.ts";
 export {
   BlockStore,
   type BlockStoreInit,
@@ -62,3 +71,18 @@ export {
   openBlockStore,
   type PutOptions,
 } from "./store.ts";
+
+/** The config field the `blocks` factory reads. */
+export interface BlocksComponents {
+  config: { dataDir: string };
+  log: Logger;
+}
+
+/** The `blocks` component: the block store under `<dataDir>/blocks/`. */
+export function blocks() {
+  return defineService(
+    "blocks",
+    ["config"],
+    (c: BlocksComponents) => openBlockStore(c.config.dataDir, { log: c.log }),
+  );
+}

@@ -9,7 +9,8 @@
  * catches up on what it missed through the catalog sync protocol
  * (`sync.ts`) when it meets a peer and periodically after that, checking
  * synced announcements exactly like gossip. It re-signs and re-publishes the
- * node's own listings before they expire.
+ * node's own listings before they expire (`publish.ts`). Its tables are in
+ * `schema.ts`, their reads and writes in `store.ts`.
  *
  * The registry decides who sells a staked manifest CID: once the chain index
  * reports an active registry listing (`setStakes`), only the owner of the
@@ -22,27 +23,23 @@
  * (a token bucket); a full index gives up unstaked listings first.
  *
  * ```ts
- * const catalog = createCatalog({ db, identity, p2p, log }, {});
+ * const catalog = createCatalog({ db, identity, p2p, chain, replication, log }, {});
  * await catalog.start();
  * const announcement = await signAnnouncement(identity.account, body);
  * await catalog.publishAnnouncement(announcement);
  * const { listings } = catalog.listListings({ q: "air quality", category: "environment", sort: "price" });
  * const listing = catalog.getListing(listings[0].id); // throws NotFoundError when unknown
- * catalog.addEventListener("listing", (e) => replication.watch(e.detail.manifestCid));
+ * catalog.addEventListener("listing", (e) => console.log(e.detail.manifestCid));
  * catalog.setStakes([{ manifestCid, stake: "100", challenges: 0, listingIds: ["1"] }]); // from the chain index
  * ```
+ *
+ * Every listing it indexes (gossip, sync or its own) it hands to `replication.watch`,
+ * so the node helps keep it at its replication target. It subscribes to the
+ * chain's `"stakes"` when it is created, so no stake the index reports is lost.
  */
-import { delay } from "../../delay.ts";
-import type { Connection, PeerId, Stream } from "@libp2p/interface";
+import type { PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
-import {
-  type Announcement,
-  type AnnouncementBody,
-  decodeAnnouncement,
-  encodeAnnouncement,
-  MAX_CLOCK_SKEW,
-  signAnnouncement,
-} from "../../../protocol/announcement.ts";
+import { type Announcement, MAX_CLOCK_SKEW } from "../../../protocol/announcement.ts";
 import { type ManifestCid, toListingId, toManifestCid } from "../../../protocol/ids.ts";
 import { CATEGORIES } from "../../../protocol/manifest.ts";
 import { announcementTopic, CATALOG_SYNC_PROTOCOL } from "../../../protocol/topics.ts";
@@ -50,28 +47,32 @@ import type { Database } from "../db/mod.ts";
 import type { Identity } from "../identity/mod.ts";
 import type { P2P, ValidationResult } from "../p2p/mod.ts";
 import type { Logger } from "../../log.ts";
+import { defineService } from "../../service.ts";
+import type { ChainService, StakesDetail } from "../chain/mod.ts";
+import type { Replication } from "../replication/mod.ts";
 import { NotFoundError } from "../../errors.ts";
-import { hour, minute, second } from "../../constants.ts";
+import { minute, second } from "../../constants.ts";
 import { CatalogStore, type Listing, type ListingStake, type ListListingsResult } from "./store.ts";
 import { type ListingQuery, parseListingQuery } from "./query.ts";
-import {
-  type AnnouncementCheck,
-  checkAnnouncement,
-  DEFAULT_MAX_ANNOUNCEMENT_AGE,
-  ingestAnnouncement,
-} from "./validate.ts";
-import { MAX_SYNC_BATCH, requestSync, serveSync, SyncProtocolError } from "./sync.ts";
+import { type AnnouncementCheck, DEFAULT_MAX_ANNOUNCEMENT_AGE, ingestAnnouncement } from "./validate.ts";
+import { CatalogSyncer, type SyncWithResult } from "./sync.ts";
+import { type PublishAnnouncementResult, Publisher } from "./publish.ts";
 
 export type { Listing, ListingStake, ListListingsResult } from "./store.ts";
 export type { ListingQuery, ListingSort } from "./query.ts";
 export { LISTING_SORTS } from "./query.ts";
 export { type AnnouncementCheck, checkAnnouncement, ingestAnnouncement } from "./validate.ts";
-export { SyncProtocolError } from "./sync.ts";
+export { SyncProtocolError, type SyncWithResult } from "./sync.ts";
+export type { PublishAnnouncementResult } from "./publish.ts";
 
 export interface CatalogComponents {
   db: Database;
   identity: Identity;
   p2p: P2P;
+  /** Its `"stakes"` events set the registry's stakes of listings. */
+  chain: Pick<ChainService, "addEventListener">;
+  /** Watches every indexed listing's dataset. */
+  replication: Pick<Replication, "watch">;
   log: Logger;
 }
 
@@ -100,21 +101,19 @@ export interface CatalogInit {
   publishInterval?: number;
 }
 
-export interface PublishAnnouncementResult {
-  listing: Listing;
-  /** Peers the announcement was sent to. */
-  recipients: number;
-}
-
 /** Detail of the `"listing"` event: a listing was added or replaced in the index. */
 export interface ListingIndexedDetail {
   manifestCid: ManifestCid;
   source: "local" | "gossip" | "sync";
 }
 
-export interface SyncWithResult {
-  accepted: number;
-  ignored: number;
+/** The `catalog` component. */
+export function catalog(init: CatalogInit = {}) {
+  return defineService(
+    "catalog",
+    ["db", "identity", "p2p", "chain", "replication"],
+    (c: CatalogComponents) => createCatalog(c, init),
+  );
 }
 
 export function createCatalog(components: CatalogComponents, init: CatalogInit = {}): Catalog {
@@ -124,9 +123,6 @@ export function createCatalog(components: CatalogComponents, init: CatalogInit =
 /** Most contested announcements kept (each at most 64 KiB). */
 const MAX_CONTESTED = 64;
 
-/** How long a responder that sent an invalid announcement is not asked again. */
-const BAD_PEER_BACKOFF = hour;
-
 /** Dispatches `"listing"` ({@link ListingIndexedDetail}) whenever it indexes a new or newer announcement. */
 export class Catalog extends EventTarget {
   #c: CatalogComponents;
@@ -135,14 +131,10 @@ export class Catalog extends EventTarget {
   #unsubscribe: (() => void)[] = [];
   #controller?: AbortController;
   #timer?: ReturnType<typeof setInterval>;
-  #syncing = new Map<string, Promise<void>>();
-  #lastSync = new Map<string, number>();
-  #badUntil = new Map<string, number>();
-  #publishing: Promise<void> = Promise.resolve();
+  readonly #sync: CatalogSyncer;
+  readonly #publisher: Publisher;
   /** New-listing tokens left per gossip peer, and when they were counted. */
   #buckets = new Map<string, { tokens: number; at: number }>();
-  /** Own listings whose registry owner this node just became, to re-announce once started. */
-  #ownedToAnnounce = new Set<string>();
   /**
    * The latest valid announcement by another seller of each listing indexed
    * under its first seller (at most {@link MAX_CONTESTED}, oldest dropped):
@@ -150,9 +142,10 @@ export class Catalog extends EventTarget {
    * seller's copy, even if it arrived before the stake was indexed here.
    */
   #contested = new Map<string, { seller: string; bytes: Uint8Array }>();
-  #lastPublish = 0;
   #onIdentify = (evt: CustomEvent<{ peerId: PeerId; protocols: string[] }>) => {
-    if (evt.detail.protocols.includes(CATALOG_SYNC_PROTOCOL)) this.#maybeSync(evt.detail.peerId.toString());
+    if (evt.detail.protocols.includes(CATALOG_SYNC_PROTOCOL)) {
+      this.#sync.maybeSync(evt.detail.peerId.toString());
+    }
   };
 
   constructor(components: CatalogComponents, init: CatalogInit) {
@@ -171,6 +164,34 @@ export class Catalog extends EventTarget {
       newListingBurst: init.newListingBurst ?? 600,
       newListingsPerMinute: init.newListingsPerMinute ?? 120,
     };
+    const index = () => this.#index;
+    const signal = () => this.#controller?.signal;
+    this.#sync = new CatalogSyncer({
+      p2p: components.p2p,
+      log: components.log,
+      init: this.#init,
+      index,
+      signal,
+      ingest: (bytes, from) => this.#ingest(bytes, "sync", from),
+    });
+    this.#publisher = new Publisher({
+      identity: components.identity,
+      p2p: components.p2p,
+      log: components.log,
+      init: this.#init,
+      index,
+      signal,
+      onIndexed: (manifestCid) => this.#dispatchListing(manifestCid, "local"),
+    });
+    // Listings show the registry's stake and challenges as the chain index learns them.
+    components.chain.addEventListener("stakes", (e) => {
+      const { stakes, replace } = (e as CustomEvent<StakesDetail>).detail;
+      try {
+        this.setStakes(stakes, { replace });
+      } catch (err) {
+        components.log.warn("failed to record listing stakes", { count: stakes.length, error: err });
+      }
+    });
   }
 
   get #index(): CatalogStore {
@@ -195,14 +216,18 @@ export class Catalog extends EventTarget {
       // Accepted messages are indexed by the validator; delivery needs no more work.
       this.#unsubscribe.push(p2p.subscribe(topic, () => {}));
     }
-    await p2p.libp2p.handle(CATALOG_SYNC_PROTOCOL, (stream, connection) => this.#serve(stream, connection), {
-      maxInboundStreams: 2,
-      maxOutboundStreams: 2,
-    });
+    await p2p.libp2p.handle(
+      CATALOG_SYNC_PROTOCOL,
+      (stream, connection) => this.#sync.serve(stream, connection),
+      {
+        maxInboundStreams: 2,
+        maxOutboundStreams: 2,
+      },
+    );
     p2p.libp2p.addEventListener("peer:identify", this.#onIdentify);
     this.#timer = setInterval(() => this.#tick(), this.#init.syncInterval);
-    for (const peerId of p2p.peers()) void this.#syncIfSupported(peerId);
-    void this.#announceOwned();
+    for (const peerId of p2p.peers()) void this.#sync.syncIfSupported(peerId);
+    void this.#publisher.announceOwned();
     log.info("started catalog", { listings: this.#index.count() });
   }
 
@@ -217,7 +242,7 @@ export class Catalog extends EventTarget {
       libp2p.removeEventListener("peer:identify", this.#onIdentify);
       await libp2p.unhandle(CATALOG_SYNC_PROTOCOL);
     } catch { /* p2p already stopped */ }
-    await Promise.allSettled([...this.#syncing.values(), this.#publishing]);
+    await Promise.all([this.#sync.settled(), this.#publisher.settled()]);
   }
 
   /**
@@ -226,28 +251,11 @@ export class Catalog extends EventTarget {
    * for an invalid or badly signed announcement and a `RangeError` when the
    * index holds a newer one or the listing belongs to another seller.
    */
-  async publishAnnouncement(
+  publishAnnouncement(
     announcement: Announcement,
     options: { signal?: AbortSignal } = {},
   ): Promise<PublishAnnouncementResult> {
-    const check = await this.#checkLocal(announcement);
-    const id = (announcement as { manifestCid?: unknown } | null)?.manifestCid;
-    if (check.result !== "accept") {
-      const error = check.result === "reject" ? TypeError : RangeError;
-      throw new error(
-        `Cannot publish announcement ${JSON.stringify(String(id).slice(0, 100))}: ${check.reason}`,
-      );
-    }
-    const put = this.#index.putAnnouncement(check.announcement, check.bytes);
-    if (put === "stale" || put === "conflict" || put === "full") {
-      throw new RangeError(
-        `Cannot publish announcement "${check.announcement.manifestCid}": ${reasonOf(put)}`,
-      );
-    }
-    this.#c.log.info("indexed announcement", { id: check.announcement.manifestCid, source: "local", put });
-    this.#dispatchListing(check.announcement.manifestCid, "local");
-    const recipients = await this.#publish(check.announcement.category, check.bytes, options);
-    return { listing: this.#index.getListing(check.announcement.manifestCid)!, recipients };
+    return this.#publisher.publishAnnouncement(announcement, options);
   }
 
   /** Lists indexed listings; throws a `TypeError` or `RangeError` for a bad query. */
@@ -277,15 +285,15 @@ export class Catalog extends EventTarget {
     const own = this.#c.identity.account.address;
     for (const id of changed) {
       const owner = this.#store!.getOwner(id);
-      if (owner === own) this.#ownedToAnnounce.add(id);
+      if (owner === own) this.#publisher.markOwned(id);
       const contested = this.#contested.get(id);
       if (contested && contested.seller === owner && this.#controller && !this.#controller.signal.aborted) {
         this.#contested.delete(id);
         void this.#ingest(contested.bytes, "gossip", "");
       }
     }
-    if (this.#ownedToAnnounce.size > 0 && this.#controller && !this.#controller.signal.aborted) {
-      void this.#announceOwned();
+    if (this.#publisher.hasOwnedToAnnounce && this.#controller && !this.#controller.signal.aborted) {
+      void this.#publisher.announceOwned();
     }
   }
 
@@ -307,28 +315,8 @@ export class Catalog extends EventTarget {
    * it has nothing more (or `maxSyncRounds`). Every announcement is checked
    * like gossip. Throws a `SyncProtocolError` if the peer sends anything invalid.
    */
-  async syncWith(peerId: string, options: { signal?: AbortSignal } = {}): Promise<SyncWithResult> {
-    const libp2p = this.#c.p2p.libp2p;
-    const timeout = AbortSignal.timeout(this.#init.syncTimeout);
-    const signals = [timeout, options.signal, this.#controller?.signal].filter((s) => s !== undefined);
-    const signal = AbortSignal.any(signals);
-    const peer = peerIdFromString(peerId);
-    const total = { accepted: 0, ignored: 0 };
-    for (let round = 0; round < this.#init.maxSyncRounds; round++) {
-      const known = this.#index.getSyncCursor(peerId);
-      const stream = await libp2p.dialProtocol(peer, CATALOG_SYNC_PROTOCOL, { signal });
-      const done = await requestSync(stream, {
-        epoch: known?.epoch ?? null,
-        cursor: known?.cursor ?? 0,
-        limit: MAX_SYNC_BATCH,
-      }, { onAnnouncement: (bytes) => this.#ingest(bytes, "sync", peerId), signal });
-      this.#index.setSyncCursor(peerId, done.epoch, done.cursor);
-      total.accepted += done.accepted;
-      total.ignored += done.ignored;
-      if (!done.more) break;
-    }
-    this.#c.log.debug("synced catalog", { peerId, ...total });
-    return total;
+  syncWith(peerId: string, options: { signal?: AbortSignal } = {}): Promise<SyncWithResult> {
+    return this.#sync.syncWith(peerId, options);
   }
 
   async #validateGossip(
@@ -339,25 +327,6 @@ export class Catalog extends EventTarget {
     if (!this.#controller || this.#controller.signal.aborted) return "ignore";
     const check = await this.#ingest(data, "gossip", from, category);
     return check.result;
-  }
-
-  /** Checks an announcement object from this node exactly as one from the network. */
-  #checkLocal(announcement: Announcement): Promise<AnnouncementCheck> {
-    let bytes: Uint8Array;
-    try {
-      bytes = encodeAnnouncement(announcement, { maxClockSkew: this.#init.maxClockSkew });
-    } catch (err) {
-      return Promise.resolve({ result: "reject", reason: (err as Error).message });
-    }
-    const store = this.#index;
-    return checkAnnouncement(bytes, {
-      getVersion: (id: string) => store.getVersion(id),
-      getOwner: (id: string) => store.getOwner(id),
-      // Not invalid, only not ours to publish: a RangeError for the caller.
-      notOwner: "ignore",
-      maxAge: this.#init.maxAge,
-      maxClockSkew: this.#init.maxClockSkew,
-    });
   }
 
   /** Checks and indexes an announcement from another node, with logging. Never throws. */
@@ -401,57 +370,13 @@ export class Catalog extends EventTarget {
   }
 
   #dispatchListing(manifestCid: ManifestCid, source: ListingIndexedDetail["source"]): void {
-    this.dispatchEvent(new CustomEvent<ListingIndexedDetail>("listing", { detail: { manifestCid, source } }));
-  }
-
-  async #serve(stream: Stream, connection: Connection): Promise<void> {
-    const store = this.#index;
-    const signal = AbortSignal.any([AbortSignal.timeout(this.#init.syncTimeout), this.#controller!.signal]);
-    const source = {
-      epoch: store.epoch,
-      readChanges: (cursor: number, options: { limit: number; maxBytes: number }) =>
-        store.readChanges(cursor, { ...options, notBefore: Date.now() - this.#init.maxAge }),
-    };
+    // Every listing this node indexes it helps keep at its replication target.
     try {
-      await serveSync(stream, source, { signal });
+      this.#c.replication.watch(manifestCid);
     } catch (err) {
-      stream.abort(err as Error);
-      this.#c.log.debug("failed to serve catalog sync", {
-        peerId: connection.remotePeer.toString(),
-        error: err,
-      });
+      this.#c.log.warn("failed to watch dataset", { manifestCid, error: err });
     }
-  }
-
-  async #syncIfSupported(peerId: string): Promise<void> {
-    try {
-      const peer = await this.#c.p2p.libp2p.peerStore.get(peerIdFromString(peerId));
-      if (peer.protocols.includes(CATALOG_SYNC_PROTOCOL)) this.#maybeSync(peerId);
-    } catch { /* not identified yet: peer:identify will follow */ }
-  }
-
-  /** Starts a sync with `peerId` unless one ran recently, is running, or the peer misbehaved. */
-  #maybeSync(peerId: string): void {
-    const now = Date.now();
-    if (!this.#controller || this.#controller.signal.aborted) return;
-    if (this.#syncing.has(peerId) || this.#syncing.size >= this.#init.maxConcurrentSyncs) return;
-    if ((this.#badUntil.get(peerId) ?? 0) > now) return;
-    if (now - (this.#lastSync.get(peerId) ?? -Infinity) < this.#init.resyncAfter) return;
-    this.#lastSync.set(peerId, now);
-    const run = this.syncWith(peerId).then(
-      (result) => {
-        if (result.accepted > 0) this.#c.log.info("synced catalog", { peerId, ...result });
-      },
-      (err) => {
-        if (err instanceof SyncProtocolError) {
-          this.#badUntil.set(peerId, Date.now() + BAD_PEER_BACKOFF);
-          this.#c.log.warn("dropped catalog sync with misbehaving peer", { peerId, error: err });
-        } else {
-          this.#c.log.debug("failed to sync catalog", { peerId, error: err });
-        }
-      },
-    ).finally(() => this.#syncing.delete(peerId));
-    this.#syncing.set(peerId, run);
+    this.dispatchEvent(new CustomEvent<ListingIndexedDetail>("listing", { detail: { manifestCid, source } }));
   }
 
   #tick(): void {
@@ -463,53 +388,13 @@ export class Catalog extends EventTarget {
     } catch (err) {
       this.#c.log.warn("failed to prune listings", { error: err });
     }
-    void this.#reannounce(now - this.#init.maxAge / 2);
-    for (const [peerId, until] of this.#badUntil) if (until <= now) this.#badUntil.delete(peerId);
+    void this.#publisher.reannounce(now - this.#init.maxAge / 2);
+    this.#sync.forgetBackoffs(now);
     for (const peerId of this.#buckets.keys()) {
       if (this.#refill(peerId, now).tokens >= this.#init.newListingBurst) this.#buckets.delete(peerId);
     }
     const peers = this.#c.p2p.peers();
-    if (peers.length > 0) void this.#syncIfSupported(peers[Math.floor(Math.random() * peers.length)]);
-  }
-
-  /** Re-signs this node's listings announced before `before`, so they do not expire elsewhere. */
-  async #reannounce(before: number): Promise<void> {
-    for (const id of this.#index.listStaleOwn(this.#c.identity.account.address, before)) {
-      if (this.#controller?.signal.aborted) return;
-      await this.#resign(id);
-    }
-  }
-
-  /**
-   * Re-announces this node's listings whose registry owner it became, so
-   * nodes that hold another seller's copy replace it now rather than when the
-   * listing would next be re-announced.
-   */
-  async #announceOwned(): Promise<void> {
-    const own = this.#c.identity.account.address;
-    for (const id of [...this.#ownedToAnnounce]) {
-      if (!this.#controller || this.#controller.signal.aborted) return;
-      this.#ownedToAnnounce.delete(id);
-      if (this.#index.getVersion(id)?.seller === own) await this.#resign(id);
-    }
-  }
-
-  /** Re-signs this node's announcement of `id` with the current time and publishes it. Never throws. */
-  async #resign(id: string): Promise<void> {
-    const { identity, log } = this.#c;
-    try {
-      const { signature: _, ...body } = decodeAnnouncement(this.#index.getAnnouncementBytes(id)!, {
-        maxClockSkew: Infinity,
-      });
-      const signed = await signAnnouncement(
-        identity.account,
-        { ...body, timestamp: Date.now() } as AnnouncementBody,
-      );
-      await this.publishAnnouncement(signed, { signal: this.#controller?.signal });
-      log.info("re-announced listing", { id });
-    } catch (err) {
-      log.warn("failed to re-announce listing", { id, error: err });
-    }
+    if (peers.length > 0) void this.#sync.syncIfSupported(peers[Math.floor(Math.random() * peers.length)]);
   }
 
   /** Takes one of `peerId`'s new-listing tokens; false when it has none left. */
@@ -528,29 +413,6 @@ export class Catalog extends EventTarget {
     bucket.at = now;
     return bucket;
   }
-
-  /** Publishes in order, at most one message per `publishInterval`. */
-  #publish(category: typeof CATEGORIES[number], bytes: Uint8Array, options: { signal?: AbortSignal }) {
-    const turn = this.#publishing.then(async () => {
-      options.signal?.throwIfAborted();
-      const wait = this.#lastPublish + this.#init.publishInterval - Date.now();
-      if (wait > 0) await delay(wait, options.signal);
-      this.#lastPublish = Date.now();
-      return await this.#c.p2p.publish(announcementTopic(category), bytes);
-    });
-    this.#publishing = turn.then(() => {}, () => {});
-    return turn;
-  }
-}
-
-function reasonOf(put: "stale" | "conflict" | "full" | "added" | "updated"): string {
-  return {
-    stale: "the catalog already holds this announcement or a newer one",
-    conflict: "the listing is known under another seller",
-    full: "the catalog is full",
-    added: "added",
-    updated: "updated",
-  }[put];
 }
 
 function isManifestCid(value: string): boolean {

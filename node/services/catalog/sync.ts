@@ -21,12 +21,22 @@
  * const stream = await libp2p.dialProtocol(peerId, CATALOG_SYNC_PROTOCOL, { signal });
  * const done = await requestSync(stream, { epoch, cursor }, { onAnnouncement: ingest, signal });
  * ```
+ *
+ * {@link CatalogSyncer} runs the protocol for the catalog: it syncs with peers
+ * as they are identified and on every tick, at most `maxConcurrentSyncs` at
+ * once, and backs off from a peer that broke the protocol.
  */
 import * as dagCbor from "@ipld/dag-cbor";
 import { lpStream } from "@libp2p/utils";
-import type { Stream } from "@libp2p/interface";
+import type { Connection, Stream } from "@libp2p/interface";
+import { peerIdFromString } from "@libp2p/peer-id";
 import { MAX_ANNOUNCEMENT_BYTES } from "../../../protocol/announcement.ts";
+import { CATALOG_SYNC_PROTOCOL } from "../../../protocol/topics.ts";
 import { KosmosError } from "../../errors.ts";
+import { hour } from "../../constants.ts";
+import type { Logger } from "../../log.ts";
+import type { P2P } from "../p2p/mod.ts";
+import type { CatalogStore } from "./store.ts";
 import type { AnnouncementCheck } from "./validate.ts";
 
 export const SYNC_VERSION = 1;
@@ -230,5 +240,140 @@ export async function requestSync(
   } catch (err) {
     stream.abort(err as Error);
     throw err;
+  }
+}
+
+export interface SyncWithResult {
+  accepted: number;
+  ignored: number;
+}
+
+/** What the syncer reads from its catalog. */
+export interface SyncContext {
+  p2p: P2P;
+  log: Logger;
+  init: {
+    syncTimeout: number;
+    maxSyncRounds: number;
+    maxConcurrentSyncs: number;
+    resyncAfter: number;
+    maxAge: number;
+  };
+  /** The catalog's index; throws before the catalog has started. */
+  index(): CatalogStore;
+  /** The running catalog's signal; undefined before its first start. */
+  signal(): AbortSignal | undefined;
+  /** Checks and indexes one synced announcement like gossip. Never throws. */
+  ingest(bytes: Uint8Array, from: string): Promise<AnnouncementCheck>;
+}
+
+/** How long a responder that sent an invalid announcement is not asked again. */
+const BAD_PEER_BACKOFF = hour;
+
+/** The catalog's side of the sync protocol, as requester and responder. */
+export class CatalogSyncer {
+  readonly #ctx: SyncContext;
+  #syncing = new Map<string, Promise<void>>();
+  #lastSync = new Map<string, number>();
+  #badUntil = new Map<string, number>();
+
+  constructor(context: SyncContext) {
+    this.#ctx = context;
+  }
+
+  /**
+   * Asks `peerId` for the announcements this node has not seen from it, until
+   * it has nothing more (or `maxSyncRounds`). Every announcement is checked
+   * like gossip. Throws a `SyncProtocolError` if the peer sends anything invalid.
+   */
+  async syncWith(peerId: string, options: { signal?: AbortSignal } = {}): Promise<SyncWithResult> {
+    const { p2p, init } = this.#ctx;
+    const libp2p = p2p.libp2p;
+    const timeout = AbortSignal.timeout(init.syncTimeout);
+    const signals = [timeout, options.signal, this.#ctx.signal()].filter((s) => s !== undefined);
+    const signal = AbortSignal.any(signals);
+    const peer = peerIdFromString(peerId);
+    const total = { accepted: 0, ignored: 0 };
+    const index = this.#ctx.index();
+    for (let round = 0; round < init.maxSyncRounds; round++) {
+      const known = index.getSyncCursor(peerId);
+      const stream = await libp2p.dialProtocol(peer, CATALOG_SYNC_PROTOCOL, { signal });
+      const done = await requestSync(stream, {
+        epoch: known?.epoch ?? null,
+        cursor: known?.cursor ?? 0,
+        limit: MAX_SYNC_BATCH,
+      }, { onAnnouncement: (bytes) => this.#ctx.ingest(bytes, peerId), signal });
+      index.setSyncCursor(peerId, done.epoch, done.cursor);
+      total.accepted += done.accepted;
+      total.ignored += done.ignored;
+      if (!done.more) break;
+    }
+    this.#ctx.log.debug("synced catalog", { peerId, ...total });
+    return total;
+  }
+
+  /** Answers one sync request from a peer. Never throws. */
+  async serve(stream: Stream, connection: Connection): Promise<void> {
+    const store = this.#ctx.index();
+    const { syncTimeout, maxAge } = this.#ctx.init;
+    const signal = AbortSignal.any([AbortSignal.timeout(syncTimeout), this.#ctx.signal()!]);
+    const source = {
+      epoch: store.epoch,
+      readChanges: (cursor: number, options: { limit: number; maxBytes: number }) =>
+        store.readChanges(cursor, { ...options, notBefore: Date.now() - maxAge }),
+    };
+    try {
+      await serveSync(stream, source, { signal });
+    } catch (err) {
+      stream.abort(err as Error);
+      this.#ctx.log.debug("failed to serve catalog sync", {
+        peerId: connection.remotePeer.toString(),
+        error: err,
+      });
+    }
+  }
+
+  /** Syncs with `peerId` if it speaks the sync protocol (see {@link maybeSync}). */
+  async syncIfSupported(peerId: string): Promise<void> {
+    try {
+      const peer = await this.#ctx.p2p.libp2p.peerStore.get(peerIdFromString(peerId));
+      if (peer.protocols.includes(CATALOG_SYNC_PROTOCOL)) this.maybeSync(peerId);
+    } catch { /* not identified yet: peer:identify will follow */ }
+  }
+
+  /** Starts a sync with `peerId` unless one ran recently, is running, or the peer misbehaved. */
+  maybeSync(peerId: string): void {
+    const now = Date.now();
+    const { init, log } = this.#ctx;
+    const running = this.#ctx.signal();
+    if (!running || running.aborted) return;
+    if (this.#syncing.has(peerId) || this.#syncing.size >= init.maxConcurrentSyncs) return;
+    if ((this.#badUntil.get(peerId) ?? 0) > now) return;
+    if (now - (this.#lastSync.get(peerId) ?? -Infinity) < init.resyncAfter) return;
+    this.#lastSync.set(peerId, now);
+    const run = this.syncWith(peerId).then(
+      (result) => {
+        if (result.accepted > 0) log.info("synced catalog", { peerId, ...result });
+      },
+      (err) => {
+        if (err instanceof SyncProtocolError) {
+          this.#badUntil.set(peerId, Date.now() + BAD_PEER_BACKOFF);
+          log.warn("dropped catalog sync with misbehaving peer", { peerId, error: err });
+        } else {
+          log.debug("failed to sync catalog", { peerId, error: err });
+        }
+      },
+    ).finally(() => this.#syncing.delete(peerId));
+    this.#syncing.set(peerId, run);
+  }
+
+  /** Forgets the back-offs that ended by `now`. */
+  forgetBackoffs(now: number): void {
+    for (const [peerId, until] of this.#badUntil) if (until <= now) this.#badUntil.delete(peerId);
+  }
+
+  /** Resolves once the syncs running now have settled. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#syncing.values()]);
   }
 }

@@ -41,6 +41,7 @@ import type { Identity } from "../identity/mod.ts";
 import type { Database } from "../db/mod.ts";
 import type { Logger } from "../../log.ts";
 import { StartError } from "../../errors.ts";
+import { defineService } from "../../service.ts";
 import { second } from "../../constants.ts";
 import { deployContracts } from "./deploy.ts";
 import { ChainUnavailableError, type ContractAddresses, type KosmosClient } from "./client.ts";
@@ -57,6 +58,7 @@ export * from "./client.ts";
 export * from "./contracts.ts";
 export * from "./indexer.ts";
 export * from "./actions/mod.ts";
+export * from "./stakes.ts";
 export { DEV_ACCOUNT_KEYS, DEV_CHAIN_ID } from "./anvil.ts";
 
 export interface ChainComponents {
@@ -86,6 +88,21 @@ export interface StakesDetail {
   stakes: ManifestStake[];
   /** True when `stakes` holds every manifest CID and stakes of others are gone. */
   replace: boolean;
+}
+
+/** The config fields the `chain` factory reads. */
+export interface ChainConfig {
+  config: { dataDir: string; rpcUrl?: string };
+}
+
+/** The `chain` component; `dataDir` and `rpcUrl` come from the config. */
+export function chain(init: Omit<ChainInit, "dataDir" | "rpcUrl"> = {}) {
+  return defineService(
+    "chain",
+    ["identity", "db", "config"],
+    (c: ChainComponents & ChainConfig) =>
+      createChain(c, { ...init, dataDir: c.config.dataDir, rpcUrl: c.config.rpcUrl }),
+  );
 }
 
 export function createChain(components: ChainComponents, init: ChainInit): ChainService {

@@ -3,6 +3,7 @@
  * one batch at a time, in order, and throws when it cannot; the delivery
  * runner (`mod.ts`) records every attempt it reports.
  */
+import { KosmosError } from "../../errors.ts";
 import type { ExportFormat } from "./export.ts";
 import type { Row } from "./read_rows.ts";
 
@@ -37,7 +38,7 @@ export interface Connector {
 }
 
 /** A connector gave up on a batch. */
-export class DeliveryError extends Error {
+export class DeliveryError extends KosmosError {
   override name = "DeliveryError";
   /** Last HTTP status seen, for HTTP connectors. */
   readonly status?: number;

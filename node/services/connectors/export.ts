@@ -9,6 +9,7 @@
  * ```
  */
 import type { DatasetFormat } from "../../../protocol/manifest.ts";
+import { KosmosError } from "../../errors.ts";
 import { readRows, type Row } from "./read_rows.ts";
 
 export type ExportFormat = "csv" | "ndjson";
@@ -35,7 +36,7 @@ export interface ExportRowsOptions {
 }
 
 /** Thrown when rows cannot be written in the asked format (a CSV column seen too late). */
-export class ExportError extends Error {
+export class ExportError extends KosmosError {
   override name = "ExportError";
 }
 

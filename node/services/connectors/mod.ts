@@ -22,6 +22,8 @@ import type { Database } from "../db/mod.ts";
 import { migrate } from "../db/mod.ts";
 import type { Logger } from "../../log.ts";
 import { NotFoundError } from "../../errors.ts";
+import { defineService } from "../../service.ts";
+import { join } from "node:path";
 import type { Connector, DeliveryAttempt } from "./connector.ts";
 import { directoryConnector } from "./directory.ts";
 import { EXPORT_FORMATS, type ExportFormat, exportRows } from "./export.ts";
@@ -152,6 +154,29 @@ interface DeliveryRow {
   rows: number;
   created_at: number;
   updated_at: number;
+}
+
+/** The config fields the `connectors` factory reads. */
+export interface ConnectorsConfig {
+  config: { dataDir: string; deliveryDirectoryAllow: string[]; deliveryWebhookAllow: string[] };
+}
+
+/**
+ * The `connectors` component. Deliveries may write under `<dataDir>/deliveries` and the config's
+ * `deliveryDirectoryAllow`; webhooks may reach `deliveryWebhookAllow`. `init` overrides them.
+ */
+export function connectors(init: ConnectorsInit = {}) {
+  return defineService(
+    "connectors",
+    ["db", "market", "config"],
+    (c: ConnectorsComponents & ConnectorsConfig) =>
+      createConnectors(c, {
+        deliveriesDir: join(c.config.dataDir, "deliveries"),
+        directoryAllow: c.config.deliveryDirectoryAllow,
+        webhookAllow: c.config.deliveryWebhookAllow,
+        ...init,
+      }),
+  );
 }
 
 export function createConnectors(c: ConnectorsComponents, init: ConnectorsInit = {}): Connectors {

@@ -11,8 +11,7 @@
  * ```
  */
 import type { DatasetFormat } from "../../../protocol/manifest.ts";
-import { CsvReader, JsonArrayReader, NdjsonReader } from "../blocks/analyze.ts";
-import { DatasetFormatError } from "../blocks/errors.ts";
+import { CsvReader, DatasetFormatError, JsonArrayReader, NdjsonReader } from "../blocks/mod.ts";
 
 export type Row = Record<string, unknown>;
 

@@ -28,6 +28,7 @@ import type { Identity } from "../identity/mod.ts";
 import type { P2P } from "../p2p/mod.ts";
 import type { Replication } from "../replication/mod.ts";
 import type { Logger } from "../../log.ts";
+import { defineService } from "../../service.ts";
 
 export interface DatasetsComponents {
   db: Database;
@@ -75,6 +76,15 @@ const MIGRATIONS = [
     created_at INTEGER NOT NULL
   );`,
 ];
+
+/** The `datasets` component. */
+export function datasets() {
+  return defineService(
+    "datasets",
+    ["db", "blocks", "identity", "p2p", "catalog", "replication"],
+    (c: DatasetsComponents) => createDatasets(c),
+  );
+}
 
 export function createDatasets(components: DatasetsComponents): Datasets {
   return new Datasets(components);

@@ -8,10 +8,34 @@
  * const db = openDatabase(`${dataDir}/kosmos.db`);
  * migrate(db, "catalog", ["CREATE TABLE listings (id TEXT PRIMARY KEY)"]);
  * ```
+ *
+ * As a node component: `db()` in `nodeServices()` opens `<dataDir>/kosmos.db`
+ * when the node is composed and closes it when the node stops.
  */
 import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { ConfigError } from "../../errors.ts";
+import { defineService } from "../../service.ts";
 
 export type Database = DatabaseSync;
+
+/** The config field the `db` factory reads. */
+export interface DbComponents {
+  config: { dataDir: string };
+}
+
+/** The `db` component: `<dataDir>/kosmos.db`, closed by `close()` when the node stops. */
+export function db(init: OpenDatabaseOptions = {}) {
+  return defineService("db", ["config"], (c: DbComponents): Database => {
+    try {
+      return openDatabase(join(c.config.dataDir, "kosmos.db"), init);
+    } catch (cause) {
+      throw new ConfigError(`cannot open database in ${c.config.dataDir}: ${(cause as Error).message}`, {
+        cause,
+      });
+    }
+  });
+}
 
 export interface OpenDatabaseOptions {
   /** Milliseconds a writer waits for a lock. @default 5000 */

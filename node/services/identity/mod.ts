@@ -8,6 +8,8 @@
  * identity.peerId.toString(); // 12D3KooW…
  * identity.account.address;   // 0x…
  * ```
+ *
+ * As a node component: `identity()` in `nodeServices()` (reads `config.dataDir`).
  */
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
@@ -15,12 +17,23 @@ import type { PeerId, PrivateKey } from "@libp2p/interface";
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 import { join } from "node:path";
 import { ConfigError } from "../../errors.ts";
+import { defineService } from "../../service.ts";
 
 export interface Identity {
   privateKey: PrivateKey;
   peerId: PeerId;
   /** Signs transactions and typed data; the private key never leaves it. */
   account: PrivateKeyAccount;
+}
+
+/** The config field the `identity` factory reads. */
+export interface IdentityComponents {
+  config: { dataDir: string };
+}
+
+/** The `identity` component: the node's keys, loaded (or created) when the node is composed. */
+export function identity() {
+  return defineService("identity", ["config"], (c: IdentityComponents) => loadIdentity(c.config.dataDir));
 }
 
 export const NODE_KEY_FILE = "node.key";

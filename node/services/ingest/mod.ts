@@ -10,9 +10,10 @@
  * Events are batched per site (`batchSize` events or `flushInterval`). A
  * batch for a site this node owns goes straight to `recordEvents`; any other
  * batch is sealed to the owner's X25519 key in memory (`seal.ts`) and stored
- * as a content-addressed block (ciphertext only), which `outbox.ts` provides
- * in the DHT, hands to replicas while the owner has not acked it, and
- * announces to the owner over `/kosmos/ingest/2.0.0`; the owner fetches it
+ * as a content-addressed block (ciphertext only, rows in `batches.ts`), which
+ * `outbox.ts` provides in the DHT, hands to replicas (ranked by
+ * `replication/holder.ts`) while the owner has not acked it, and announces to
+ * the owner over `/kosmos/ingest/2.0.0`; the owner's `inbox.ts` fetches it
  * through the chunk protocol and acks after `recordEvents` has stored it.
  * This node signs every batch it seals with its node key; as an owner it
  * takes only batches signed by a proxy, counts events per proxy, applies
@@ -39,24 +40,30 @@ import type { Transfer } from "../transfer/mod.ts";
 import type { Site, Sites } from "../sites/mod.ts";
 import type { Identity } from "../identity/mod.ts";
 import type { Logger } from "../../log.ts";
+import { defineService, type ServiceFactory } from "../../service.ts";
 import { day, minute, second } from "../../constants.ts";
 import { rateLimitKey, resolveClientIp } from "./client_ip.ts";
 import { isBot, parseUserAgent } from "./user_agent.ts";
 import { cleanReferrer, getReferrerSource, getUtm } from "./referrer.ts";
-import { TokenBuckets } from "./rate_limit.ts";
+import { TokenBuckets } from "../../token_buckets.ts";
 import { migrateIngest } from "./schema.ts";
 import { randomBatchId } from "./seal.ts";
-import { type BatchState, createOutbox, type Outbox, type OutboxInit } from "./outbox.ts";
+import { createOutbox, type Outbox, type OutboxInit, resolveOutboxInit } from "./outbox.ts";
+import { type BatchState, BatchStore } from "./batches.ts";
+import { Inbox } from "./inbox.ts";
+import { Holder } from "../replication/mod.ts";
 import { VisitorSalts } from "./visitor.ts";
 import { ProxyLedger, type ProxyStats } from "./proxies.ts";
 
 export { isBot, parseUserAgent, type UserAgentInfo } from "./user_agent.ts";
 export { getReferrerSource, getUtm } from "./referrer.ts";
 export { isProxyAddress, rateLimitKey, resolveClientIp } from "./client_ip.ts";
-export { TokenBuckets } from "./rate_limit.ts";
+export { TokenBuckets } from "../../token_buckets.ts";
 export { SALT_RETENTION, VisitorSalts } from "./visitor.ts";
 export { openBatch, sealBatch, sealBlocks } from "./seal.ts";
-export { type BatchState, BlockUnavailableError, type OutboxInit } from "./outbox.ts";
+export { type OutboxInit } from "./outbox.ts";
+export { type BatchState } from "./batches.ts";
+export { BlockUnavailableError } from "../replication/mod.ts";
 export { ProxyLedger, type ProxyStats } from "./proxies.ts";
 export type { BatchSigner } from "./seal.ts";
 
@@ -139,6 +146,32 @@ export function createIngest(components: IngestComponents, init: IngestInit = {}
   return new Ingest(components, init);
 }
 
+/**
+ * What the `ingest` factory reads: its components, `analytics` (where this
+ * node's own sites' events go), and the quota and proxy settings of the config.
+ */
+export type IngestFactoryComponents =
+  & Omit<IngestComponents, "log" | "quotaGB" | "trustedProxies" | "recordEvents">
+  & {
+    analytics: { recordEvents: RecordEvents };
+    config: { storage: { quotaGB: number }; trustedProxies: string[]; proxyEventQuota: number };
+  };
+
+/** The `ingest` service; the quota, trusted proxies and proxy event quota come from the config. */
+export function ingest(init: IngestInit = {}): ServiceFactory<"ingest", IngestFactoryComponents, Ingest> {
+  return defineService<"ingest", IngestFactoryComponents, Ingest>(
+    "ingest",
+    ["db", "p2p", "blocks", "transfer", "sites", "identity", "analytics", "config"],
+    ({ config, analytics, ...c }) =>
+      createIngest({
+        ...c,
+        quotaGB: config.storage.quotaGB,
+        trustedProxies: config.trustedProxies,
+        recordEvents: (site, events, options) => analytics.recordEvents(site, events, options),
+      }, { proxyEventQuota: config.proxyEventQuota, ...init }),
+  );
+}
+
 export class Ingest {
   #c: IngestComponents;
   #init: Required<Omit<IngestInit, Exclude<keyof OutboxInit, "now">>>;
@@ -149,6 +182,8 @@ export class Ingest {
   #flushing = new Set<Promise<void>>();
   #listeners = new Set<EventsListener>();
   #outbox: Outbox;
+  #inbox: Inbox;
+  #batches: BatchStore;
   #proxies?: ProxyLedger;
   #pruneTimer?: ReturnType<typeof setInterval>;
 
@@ -166,20 +201,33 @@ export class Ingest {
       proxyEventQuota: init.proxyEventQuota ?? 1_000_000,
       now: init.now ?? Date.now,
     };
-    this.#outbox = createOutbox({
-      db: components.db,
-      p2p: components.p2p,
-      blocks: components.blocks,
-      transfer: components.transfer,
-      sites: components.sites,
-      log: components.log,
-      quotaGB: components.quotaGB ?? 0,
+    const delivery = resolveOutboxInit(init);
+    const { db, p2p, blocks, transfer, sites, log } = components;
+    const holder = new Holder({ p2p, blocks, transfer, log, quotaGB: components.quotaGB ?? 0 });
+    const signer = { proxy: components.identity.peerId.toString(), key: components.identity.privateKey };
+    this.#batches = new BatchStore({ db, blocks, holder, signer, log, now: delivery.now });
+    this.#inbox = new Inbox({
+      p2p,
+      sites,
+      blocks,
+      batches: this.#batches,
+      holder,
+      log,
       receive: (site, events, batchId) => this.#receive(site, events, batchId),
-      signer: { proxy: components.identity.peerId.toString(), key: components.identity.privateKey },
       get proxies() {
         return ingest.proxies;
       },
-    }, init);
+      onHeld: (cid) => this.#outbox.held(cid),
+    }, delivery);
+    this.#outbox = createOutbox({
+      p2p,
+      blocks,
+      batches: this.#batches,
+      holder,
+      log,
+      signer,
+      accept: (notice, from) => this.#inbox.accept(notice, from),
+    }, delivery);
     const now = this.#init.now;
     this.#clients = new TokenBuckets({ rate: this.#init.clientRate, burst: this.#init.clientBurst, now });
     this.#siteBuckets = new TokenBuckets({ rate: this.#init.siteRate, burst: this.#init.siteBurst, now });
@@ -195,9 +243,11 @@ export class Ingest {
     migrateIngest(this.#c.db);
     this.#proxies ??= new ProxyLedger(this.#c.db, { quota: this.#init.proxyEventQuota, now: this.#init.now });
     this.#salts ??= new VisitorSalts(this.#c.db, { now: this.#init.now });
+    await this.#batches.open();
+    await this.#inbox.start();
     await this.#outbox.start();
     this.#pruneTimer = setInterval(() => this.#prune(), 10 * minute);
-    this.#c.log.info("started ingest", { outbox: this.#outbox.countPending() });
+    this.#c.log.info("started ingest", { outbox: this.#batches.countPending() });
   }
 
   async stop(): Promise<void> {
@@ -205,6 +255,7 @@ export class Ingest {
     for (const site of [...this.#pending.keys()]) this.#flush(site);
     await Promise.allSettled([...this.#flushing]);
     await this.#outbox.stop();
+    await this.#inbox.stop();
   }
 
   /** Calls `listener` with each batch of events this node stores for its own sites; returns an unsubscribe. */
@@ -278,12 +329,12 @@ export class Ingest {
 
   /** Sealed batches this node holds (as proxy or replica) that their owner has not acked yet. */
   countOutbox(): number {
-    return this.#outbox.countPending();
+    return this.#batches.countPending();
   }
 
   /** The sealed batch blocks this node holds, with their delivery state. */
   listBatches(): BatchState[] {
-    return this.#outbox.listBatches();
+    return this.#batches.listBatches();
   }
 
   /** Delivers and replicates every held batch now, not at its next retry; resolves when that round is done. */

@@ -2,7 +2,7 @@
  * The ingest service's first tables: daily visitor salts, the ids of batches
  * this node received as an owner (to ignore repeats), and `ingest_outbox`,
  * where versions before sealed batches became blocks kept them as bytes
- * (`outbox.ts` moves any rows left there into the block store on start, and
+ * (`batches.ts` moves any rows left there into the block store on start, and
  * keeps its own tables).
  */
 import { type Database, migrate } from "../db/mod.ts";

@@ -37,7 +37,7 @@ import {
   importDek,
   matchesCid,
 } from "../blocks/mod.ts";
-import { checkHex, hasOnlyKeys, isObject, SaleProtocolError } from "./wire_fields.ts";
+import { checkHex, hasOnlyKeys, isObject, SaleProtocolError } from "../../../protocol/wire_fields.ts";
 
 /** What made data bad. */
 export type DataFailureKind =

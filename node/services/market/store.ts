@@ -8,7 +8,10 @@
 import type { Address, Hex } from "viem";
 import type { Quote, Sale } from "../../../protocol/quote.ts";
 import { type Database, migrate, transaction } from "../db/mod.ts";
-import { quoteFromJson, quoteToJson } from "./wire.ts";
+import { quoteFromJson, quoteToJson } from "../../../protocol/sale.ts";
+import { saleFromJson } from "../chain/mod.ts";
+
+export { saleFromJson };
 
 export const PURCHASE_STATUSES = [
   "quoted",
@@ -177,19 +180,6 @@ export const MARKET_MIGRATIONS: readonly string[] = [
 
 function saleToJson(sale: Sale): string {
   return JSON.stringify(sale, (_, v) => (typeof v === "bigint" ? v.toString() : v));
-}
-
-/** The bigint fields of {@link Sale}; the others are numbers, addresses and hashes. */
-const SALE_BIGINTS = ["price", "listingId"] as const;
-
-/** A {@link Sale} from its JSON form (ours, or an indexed event's), bigints from decimal strings. */
-export function saleFromJson(value: string | Record<string, unknown>): Sale {
-  const s = typeof value === "string" ? JSON.parse(value) : { ...value };
-  for (const key of SALE_BIGINTS) if (s[key] !== undefined) s[key] = BigInt(s[key]);
-  for (const key of ["revealDeadline", "disputeDeadline", "disputedAt"]) {
-    if (s[key] !== undefined) s[key] = Number(s[key]);
-  }
-  return s as Sale;
 }
 
 // deno-lint-ignore no-explicit-any

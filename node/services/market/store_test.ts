@@ -3,7 +3,7 @@ import { keccak256, zeroAddress } from "viem";
 import { migrate, openDatabase } from "../db/mod.ts";
 import type { Quote } from "../../../protocol/quote.ts";
 import { MARKET_MIGRATIONS, MarketStore } from "./store.ts";
-import { quoteToJson } from "./wire.ts";
+import { quoteToJson } from "../../../protocol/sale.ts";
 
 const quote: Quote = {
   listingId: 1n,

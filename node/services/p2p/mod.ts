@@ -30,6 +30,7 @@ import { type GossipSub, gossipsub, TopicValidatorResult } from "./gossipsub.ts"
 import type { Identity } from "../identity/mod.ts";
 import type { Logger } from "../../log.ts";
 import { StartError } from "../../errors.ts";
+import { defineService } from "../../service.ts";
 import { second } from "../../constants.ts";
 
 /** The DHT protocol id of Kosmos networks (keeps them apart from the public IPFS DHT). */
@@ -77,6 +78,21 @@ function toHex(bytes: Uint8Array): string {
   let hex = "";
   for (const b of bytes) hex += b.toString(16).padStart(2, "0");
   return hex;
+}
+
+/** The config fields the `p2p` factory reads. */
+export interface P2PConfig {
+  config: { listen: string[]; bootstrap: string[] };
+}
+
+/** The `p2p` component; `listen` and `bootstrap` come from the config. */
+export function p2p(init: Omit<P2PInit, "listen" | "bootstrap"> = {}) {
+  return defineService(
+    "p2p",
+    ["identity", "config"],
+    (c: P2PComponents & P2PConfig) =>
+      createP2P(c, { ...init, listen: c.config.listen, bootstrap: c.config.bootstrap }),
+  );
 }
 
 export function createP2P(components: P2PComponents, init: P2PInit = {}): P2P {

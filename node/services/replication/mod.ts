@@ -5,6 +5,8 @@
  * dataset has fewer live providers than its target (3 by default), the nodes
  * closest to it in XOR distance fetch it, verify it and provide it too. A
  * repair loop keeps counting, so replicas come back when providers leave.
+ * The ranking, liveness probe, quota check and block getter live in
+ * `holder.ts`, which ingest shares for sealed analytics batches.
  *
  * ```ts
  * const replication = createReplication({ db, blocks, p2p, transfer, fetches, log, quotaGB: 1 });
@@ -15,7 +17,16 @@
  * replication.getReplication(manifestCid);          // { target: 3, providers: [...], local, status }
  * ```
  */
+import { defineService, type ServiceFactory } from "../../service.ts";
+import {
+  createReplication,
+  type Replication,
+  type ReplicationComponents,
+  type ReplicationInit,
+} from "./replication.ts";
+
 export { compareDistance, datasetKey, peerKey, sortByDistance, xorDistance } from "./distance.ts";
+export { BlockUnavailableError, Holder, type HolderComponents } from "./holder.ts";
 export {
   createReplication,
   NotLocalError,
@@ -27,3 +38,19 @@ export {
   type ReplicationStatus,
   type Role,
 } from "./replication.ts";
+
+/** What the `replication` factory reads: its components, and the storage quota from the config. */
+export type ReplicationFactoryComponents = Omit<ReplicationComponents, "log" | "quotaGB"> & {
+  config: { storage: { quotaGB: number } };
+};
+
+/** The `replication` service: provides local datasets and keeps watched ones at their target. */
+export function replication(
+  init: ReplicationInit = {},
+): ServiceFactory<"replication", ReplicationFactoryComponents, Replication> {
+  return defineService<"replication", ReplicationFactoryComponents, Replication>(
+    "replication",
+    ["db", "blocks", "p2p", "transfer", "fetches", "config"],
+    ({ config, ...c }) => createReplication({ ...c, quotaGB: config.storage.quotaGB }, init),
+  );
+}

@@ -15,46 +15,21 @@ import type { P2P } from "../p2p/mod.ts";
 import type { Logger } from "../../log.ts";
 import { KosmosError } from "../../errors.ts";
 import { minute, second } from "../../constants.ts";
-import { chunkBytes } from "../transfer/fetch.ts";
-import type { Fetches, FetchProgress } from "../transfer/fetches.ts";
-import type { Transfer } from "../transfer/transfer.ts";
-import { timeoutSignal } from "../transfer/signals.ts";
-import { datasetKey, sortByDistance } from "./distance.ts";
+import { chunkBytes, type Fetches, type FetchProgress } from "../fetches/mod.ts";
+import type { Transfer } from "../transfer/mod.ts";
+import { timeoutSignal } from "../../signals.ts";
+import { Holder } from "./holder.ts";
+import {
+  MIGRATIONS,
+  type ProvideDetail,
+  type ReplicationState,
+  type ReplicationStatus,
+  type Role,
+  type Row,
+  toState,
+} from "./schema.ts";
 
-export type ReplicationStatus =
-  /** Not counted yet. */
-  | "pending"
-  /** At least `target` live providers. */
-  | "replicated"
-  /** Fewer live providers than the target, and this node is not the one to add a replica. */
-  | "under-replicated"
-  /** This node is fetching a replica. */
-  | "fetching"
-  /** No live provider was found. */
-  | "unavailable"
-  /** Not counted here: this node is too far from the dataset to add a replica; the closest nodes keep it. */
-  | "elsewhere";
-
-export interface ReplicationState {
-  manifestCid: string;
-  target: number;
-  /** Live providers at the last count, sorted; includes this node when it holds the dataset. */
-  providers: string[];
-  /** Whether this node holds and provides the whole dataset. */
-  local: boolean;
-  status: ReplicationStatus;
-  /** ms since the epoch of the last count, 0 before the first. */
-  checkedAt: number;
-}
-
-/** Detail of the `provide` and `unprovide` events. */
-export interface ProvideDetail {
-  manifestCid: string;
-  /** "origin": published here; "replica": held for the network; "fetched": bought or fetched by the user. */
-  role: Role;
-}
-
-export type Role = "origin" | "replica" | "fetched";
+export type { ProvideDetail, ReplicationState, ReplicationStatus, Role } from "./schema.ts";
 
 /** A dataset cannot be provided: its manifest or a chunk is not in the local store. */
 export class NotLocalError extends KosmosError {
@@ -90,33 +65,6 @@ export interface ReplicationInit {
   escalateRounds?: number;
 }
 
-const MIGRATIONS = [
-  `CREATE TABLE replication (
-    manifest_cid TEXT PRIMARY KEY,
-    target INTEGER NOT NULL,
-    watched INTEGER NOT NULL DEFAULT 0,
-    local INTEGER NOT NULL DEFAULT 0,
-    role TEXT CHECK (role IN ('origin', 'replica', 'fetched')),
-    bytes INTEGER NOT NULL DEFAULT 0,
-    providers TEXT NOT NULL DEFAULT '[]',
-    status TEXT NOT NULL DEFAULT 'pending',
-    checked_at INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL
-  );`,
-];
-
-interface Row {
-  manifest_cid: string;
-  target: number;
-  watched: number;
-  local: number;
-  role: Role | null;
-  bytes: number;
-  providers: string;
-  status: ReplicationStatus;
-  checked_at: number;
-}
-
 export function createReplication(
   components: ReplicationComponents,
   init: ReplicationInit = {},
@@ -139,10 +87,12 @@ export class Replication extends EventTarget {
   #deficitRounds = new Map<string, number>();
   #onFetchDone = (evt: Event) => void this.#fetchDone((evt as CustomEvent<FetchProgress>).detail);
   #started = false;
+  readonly #holder: Holder;
 
   constructor(components: ReplicationComponents, init: ReplicationInit) {
     super();
     this.#c = components;
+    this.#holder = new Holder(components);
     this.#init = {
       target: init.target ?? 3,
       repairInterval: init.repairInterval ?? minute,
@@ -283,11 +233,11 @@ export class Replication extends EventTarget {
   /** The replication state of a dataset this node watches or holds, else `undefined`. */
   getReplication(manifestCid: string): ReplicationState | undefined {
     const row = this.#row(manifestCid);
-    return row ? this.#toState(row) : undefined;
+    return row ? toState(row) : undefined;
   }
 
   listReplication(): ReplicationState[] {
-    return this.#rows().map((r) => this.#toState(r));
+    return this.#rows().map((r) => toState(r));
   }
 
   /** Runs a repair round now (as the timer would) and resolves when it is done. */
@@ -299,17 +249,6 @@ export class Replication extends EventTarget {
     }
     this.#again = true;
     await this.#runRound();
-  }
-
-  #toState(row: Row): ReplicationState {
-    return {
-      manifestCid: row.manifest_cid,
-      target: row.target,
-      providers: JSON.parse(row.providers),
-      local: row.local === 1,
-      status: row.status,
-      checkedAt: row.checked_at,
-    };
   }
 
   #row(manifestCid: string): Row | undefined {
@@ -425,7 +364,7 @@ export class Replication extends EventTarget {
       // every `escalateRounds` rounds; sooner would race replicas that are still fetching or announcing.
       const slack = Math.floor(rounds / this.#init.escalateRounds);
       const candidates = await this.#candidates(live);
-      const rank = (await sortByDistance(await datasetKey(cid), candidates)).indexOf(selfId);
+      const rank = (await this.#holder.rankHolders(cid, candidates)).indexOf(selfId);
       if (rank >= 0 && rank < deficit + slack && await this.#hasRoomFor(cid, providers)) {
         this.#c.log.info("started replica", {
           manifestCid: row.manifest_cid,
@@ -467,9 +406,7 @@ export class Replication extends EventTarget {
     const slack = Math.floor(rounds / this.#init.escalateRounds);
     const selfId = this.#c.p2p.peerId.toString();
     const candidates = await this.#candidates(new Set());
-    const rank = (await sortByDistance(await datasetKey(CID.parse(row.manifest_cid)), candidates)).indexOf(
-      selfId,
-    );
+    const rank = (await this.#holder.rankHolders(CID.parse(row.manifest_cid), candidates)).indexOf(selfId);
     if (rank >= 0 && rank < row.target + slack) return true;
     this.#deficitRounds.set(row.manifest_cid, rounds + 1);
     if (row.status !== "elsewhere") {
@@ -480,40 +417,13 @@ export class Replication extends EventTarget {
   }
 
   /** DHT providers of `cid` (other than this node) that answer a `has` probe for the manifest. */
-  async #liveProviders(cid: CID): Promise<Set<string>> {
-    const selfId = this.#c.p2p.peerId.toString();
-    const found = new Set<string>();
-    {
-      using t = timeoutSignal(this.#init.findTimeout, this.#stopping.signal);
-      try {
-        for await (
-          const provider of this.#c.p2p.libp2p.contentRouting.findProviders(cid, { signal: t.signal })
-        ) {
-          const id = provider.id.toString();
-          if (id !== selfId) found.add(id);
-          if (found.size >= 20) break;
-        }
-      } catch (err) {
-        if (this.#stopping.signal.aborted) throw err;
-        this.#c.log.debug("failed to find providers", { manifestCid: cid.toString(), error: err });
-      }
-    }
-    const live = new Set<string>();
-    await Promise.all([...found].map(async (peerId) => {
-      if (this.#c.fetches.scores.isBanned(peerId)) return;
-      using t = timeoutSignal(this.#init.probeTimeout, this.#stopping.signal);
-      try {
-        const session = await this.#c.transfer.openSession(peerId, { signal: t.signal });
-        try {
-          if (await session.has(cid, { signal: t.signal })) live.add(peerId);
-        } finally {
-          await session.close({ signal: t.signal });
-        }
-      } catch (err) {
-        this.#c.log.debug("failed to probe provider", { peerId, error: err });
-      }
-    }));
-    return live;
+  #liveProviders(cid: CID): Promise<Set<string>> {
+    return this.#holder.findLiveHolders(cid, {
+      findTimeout: this.#init.findTimeout,
+      probeTimeout: this.#init.probeTimeout,
+      signal: this.#stopping.signal,
+      skip: (peerId) => this.#c.fetches.scores.isBanned(peerId),
+    });
   }
 
   /** This node and the connected Kosmos nodes (they speak the chunk protocol), minus `exclude`. */
@@ -548,7 +458,7 @@ export class Replication extends EventTarget {
     const used =
       (this.#c.db.prepare("SELECT COALESCE(SUM(bytes), 0) AS used FROM replication WHERE role = 'replica'")
         .get() as { used: number }).used;
-    const room = used + size <= this.#c.quotaGB * 1e9;
+    const room = this.#holder.hasRoom(size, used);
     if (!room) {
       this.#c.log.info("declined replica: over storage quota", { manifestCid: cid.toString(), bytes: size });
     }

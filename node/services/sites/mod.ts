@@ -28,33 +28,28 @@
  * sites.getSite("example.com"); // { domain, owner, peerId, encryptionKey, timestamp, … }
  * ```
  */
-import type { Connection, PeerId, Stream } from "@libp2p/interface";
-import { peerIdFromString } from "@libp2p/peer-id";
-import { lpStream } from "@libp2p/utils";
 import {
-  decodeSiteAnnouncement,
   encodeSiteAnnouncement,
-  MAX_SITE_ANNOUNCEMENT_BYTES,
   parseSiteProof,
   signSiteAnnouncement,
   signSiteProof,
   type SiteProof,
   siteProofMatches,
-  SITES_SYNC_PROTOCOL,
   SITES_TOPIC,
-  verifySiteAnnouncement,
 } from "../../../protocol/sites.ts";
 import { isSiteDomain } from "../../../protocol/analytics.ts";
 import type { Database } from "../db/mod.ts";
 import type { Identity } from "../identity/mod.ts";
 import type { P2P, ValidationResult } from "../p2p/mod.ts";
 import type { Logger } from "../../log.ts";
-import { KosmosError, NotFoundError } from "../../errors.ts";
+import { defineService, type ServiceFactory } from "../../service.ts";
+import { NotFoundError } from "../../errors.ts";
 import { day, hour, minute, second } from "../../constants.ts";
 import { type EncryptionKey, loadEncryptionKey } from "./encryption_key.ts";
-import { type PutSiteResult, type Site, SiteStore } from "./store.ts";
+import { type Site, SiteStore } from "./store.ts";
 import { parseProofOrigins, ProofFetcher, type ProofResult } from "./proof_fetcher.ts";
-import { TokenBuckets } from "../ingest/rate_limit.ts";
+import { describeMismatch, SitesSync } from "./sync.ts";
+import { TokenBuckets } from "../../token_buckets.ts";
 
 export type { Site } from "./store.ts";
 export { isLoopbackHost, parseProofOrigins, ProofFetcher, type ProofResult } from "./proof_fetcher.ts";
@@ -132,6 +127,23 @@ export function createSites(components: SitesComponents, init: SitesInit): Sites
   return new Sites(components, init);
 }
 
+/** What the `sites` factory reads: its components, and where keys and proofs come from in the config. */
+export type SitesFactoryComponents = Omit<SitesComponents, "log"> & {
+  config: { dataDir: string; siteProofOrigins: string[] };
+};
+
+/** The `sites` service; `dataDir` and `proofOrigins` come from the config. */
+export function sites(
+  init: Omit<SitesInit, "dataDir" | "proofOrigins"> = {},
+): ServiceFactory<"sites", SitesFactoryComponents, Sites> {
+  return defineService<"sites", SitesFactoryComponents, Sites>(
+    "sites",
+    ["db", "identity", "p2p", "config"],
+    ({ config, ...c }) =>
+      createSites(c, { ...init, dataDir: config.dataDir, proofOrigins: config.siteProofOrigins }),
+  );
+}
+
 export class Sites {
   #c: SitesComponents;
   #init: Required<SitesInit>;
@@ -143,13 +155,8 @@ export class Sites {
   #key?: EncryptionKey;
   #unsubscribe?: () => void;
   #controller?: AbortController;
-  #syncing = new Map<string, Promise<void>>();
   #timers = new Set<ReturnType<typeof setTimeout>>();
-  #tick?: ReturnType<typeof setInterval>;
-  #lastSync = new Map<string, number>();
-  #onIdentify = (evt: CustomEvent<{ peerId: PeerId; protocols: string[] }>) => {
-    if (evt.detail.protocols.includes(SITES_SYNC_PROTOCOL)) this.#maybeSync(evt.detail.peerId.toString());
-  };
+  #sync: SitesSync;
 
   constructor(components: SitesComponents, init: SitesInit) {
     this.#c = components;
@@ -178,6 +185,15 @@ export class Sites {
       concurrency: this.#init.proofConcurrency,
     });
     this.#lookups = new TokenBuckets({ rate: this.#init.proofLookupsPerPeer, burst: 100, maxKeys: 10_000 });
+    this.#sync = new SitesSync({
+      p2p: components.p2p,
+      identity: components.identity,
+      log: components.log,
+      index: () => this.#index,
+      proofs: this.#proofs,
+      lookups: this.#lookups,
+      init: this.#init,
+    });
   }
 
   get #index(): SiteStore {
@@ -199,16 +215,7 @@ export class Sites {
     this.#controller = new AbortController();
     p2p.setTopicValidator(SITES_TOPIC, (from, data) => this.#validateGossip(from, data));
     this.#unsubscribe = p2p.subscribe(SITES_TOPIC, () => {});
-    await p2p.libp2p.handle(SITES_SYNC_PROTOCOL, (stream, connection) => this.#serve(stream, connection), {
-      maxInboundStreams: 2,
-      maxOutboundStreams: 2,
-    });
-    p2p.libp2p.addEventListener("peer:identify", this.#onIdentify);
-    for (const peerId of p2p.peers()) void this.#syncIfSupported(peerId);
-    this.#tick = setInterval(() => {
-      const peers = p2p.peers();
-      if (peers.length > 0) void this.#syncIfSupported(peers[Math.floor(Math.random() * peers.length)]);
-    }, this.#init.syncInterval);
+    await this.#sync.start(this.#controller.signal);
     this.#checkTimer = setInterval(() => this.#checkDue(), this.#init.checkInterval);
     this.#checkDue();
     log.info("started sites", { sites: this.#index.count() });
@@ -216,18 +223,12 @@ export class Sites {
 
   async stop(): Promise<void> {
     this.#controller?.abort(new Error("sites stopped"));
-    clearInterval(this.#tick);
     clearInterval(this.#checkTimer);
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
-    try {
-      const libp2p = this.#c.p2p.libp2p;
-      libp2p.removeEventListener("peer:identify", this.#onIdentify);
-      await libp2p.unhandle(SITES_SYNC_PROTOCOL);
-    } catch { /* p2p already stopped */ }
-    await Promise.allSettled([...this.#syncing.values(), this.#checking]);
+    await Promise.allSettled([this.#sync.stop(), this.#checking]);
   }
 
   /**
@@ -442,147 +443,21 @@ export class Sites {
     return site.peerId === this.#c.identity.peerId.toString();
   }
 
+  /** Whether `domain` is a known site that this node owns. */
+  ownsDomain(domain: string): boolean {
+    const site = this.getSite(domain);
+    return site !== undefined && this.isOwnSite(site);
+  }
+
   /** Fetches every site announcement `peerId` knows, checking each like gossip. */
-  async syncWith(peerId: string, options: { signal?: AbortSignal } = {}): Promise<{ accepted: number }> {
-    const signals = [AbortSignal.timeout(this.#init.syncTimeout), options.signal, this.#controller?.signal]
-      .filter((s) => s !== undefined);
-    const signal = AbortSignal.any(signals);
-    const stream = await this.#c.p2p.libp2p.dialProtocol(peerIdFromString(peerId), SITES_SYNC_PROTOCOL, {
-      signal,
-    });
-    const lp = lpStream(stream, { maxDataLength: MAX_SITE_ANNOUNCEMENT_BYTES });
-    let accepted = 0;
-    try {
-      for (let i = 0; i < this.#init.maxSyncSites; i++) {
-        let frame: Uint8Array;
-        try {
-          frame = (await lp.read({ signal })).subarray();
-        } catch (err) {
-          if ((err as Error).name === "UnexpectedEOFError") break;
-          if (signal.aborted) throw err;
-          throw new SitesSyncError(`Cannot sync sites: ${(err as Error).message}`, { cause: err });
-        }
-        const result = await this.#ingest(frame, peerId);
-        if (result === "reject") {
-          throw new SitesSyncError("Cannot sync sites: the peer sent an invalid site announcement");
-        }
-        if (result === "accept") accepted++;
-      }
-      await stream.close({ signal }).catch(() => {});
-    } catch (err) {
-      stream.abort(err as Error);
-      throw err;
-    }
-    return { accepted };
+  syncWith(peerId: string, options: { signal?: AbortSignal } = {}): Promise<{ accepted: number }> {
+    return this.#sync.syncWith(peerId, options);
   }
 
   async #validateGossip(from: string, data: Uint8Array): Promise<ValidationResult> {
     if (!this.#controller || this.#controller.signal.aborted) return "ignore";
-    return await this.#ingest(data, from);
-  }
-
-  async #ingest(bytes: Uint8Array, from: string): Promise<ValidationResult> {
-    let put: PutSiteResult;
-    try {
-      const announcement = await verifySiteAnnouncement(decodeSiteAnnouncement(bytes));
-      if (announcement.peerId === this.#c.identity.peerId.toString()) return "ignore"; // ours: checkSite decides
-      const existing = this.#index.getSite(announcement.domain);
-      const sameHolder = existing !== undefined && existing.owner === announcement.owner &&
-        existing.peerId === announcement.peerId && existing.encryptionKey === announcement.encryptionKey;
-      if (sameHolder && existing.timestamp >= announcement.timestamp) return "ignore";
-      let proof: { timestamp: number; verifiedAt: number };
-      if (sameHolder && Date.now() - existing.verifiedAt < this.#init.proofTtl) {
-        proof = { timestamp: existing.proofTimestamp, verifiedAt: existing.verifiedAt };
-      } else {
-        const signal = this.#controller?.signal;
-        if (!this.#proofs.isCached(announcement.domain) && !this.#lookups.take(from)) {
-          this.#c.log.debug("ignored site announcement: its peer caused too many proof lookups", {
-            from,
-            domain: announcement.domain,
-          });
-          return "ignore";
-        }
-        let result = await this.#proofs.get(announcement.domain, { signal });
-        // The domain may have changed hands since the cached look: look again, at most once per
-        // `proofFailureTtl`, so a stream of announcements cannot make this node hammer the site.
-        if (
-          (!result.ok || !siteProofMatches(result.proof, announcement)) &&
-          Date.now() - result.fetchedAt >= this.#init.proofFailureTtl
-        ) {
-          result = await this.#proofs.get(announcement.domain, { fresh: true, signal });
-        }
-        if (!result.ok || !siteProofMatches(result.proof, announcement)) {
-          this.#c.log.debug("ignored site announcement: its domain does not vouch for it", {
-            from,
-            domain: announcement.domain,
-            reason: result.ok ? describeMismatch(result) : result.reason,
-          });
-          return "ignore";
-        }
-        proof = { timestamp: result.proof.timestamp, verifiedAt: result.fetchedAt };
-      }
-      put = this.#index.putSite(announcement, bytes, proof);
-    } catch (err) {
-      if (err instanceof TypeError || err instanceof RangeError) {
-        this.#c.log.debug("rejected site announcement", { from, reason: err.message });
-        return "reject";
-      }
-      this.#c.log.warn("failed to store site announcement", { from, error: err });
-      return "ignore";
-    }
-    if (put === "added" || put === "updated") {
-      this.#c.log.debug("stored site announcement", { from, put });
-      return "accept";
-    }
-    return "ignore";
-  }
-
-  async #serve(stream: Stream, connection: Connection): Promise<void> {
-    const signal = AbortSignal.any([AbortSignal.timeout(this.#init.syncTimeout), this.#controller!.signal]);
-    try {
-      const lp = lpStream(stream);
-      for (const bytes of this.#index.listAnnouncementBytes(this.#init.maxSyncSites)) {
-        await lp.write(bytes, { signal });
-      }
-      await stream.close({ signal });
-    } catch (err) {
-      stream.abort(err as Error);
-      this.#c.log.debug("failed to serve sites sync", {
-        peerId: connection.remotePeer.toString(),
-        error: err,
-      });
-    }
-  }
-
-  async #syncIfSupported(peerId: string): Promise<void> {
-    try {
-      const peer = await this.#c.p2p.libp2p.peerStore.get(peerIdFromString(peerId));
-      if (peer.protocols.includes(SITES_SYNC_PROTOCOL)) this.#maybeSync(peerId);
-    } catch { /* not identified yet: peer:identify will follow */ }
-  }
-
-  #maybeSync(peerId: string): void {
-    const now = Date.now();
-    if (!this.#controller || this.#controller.signal.aborted || this.#syncing.has(peerId)) return;
-    if (now - (this.#lastSync.get(peerId) ?? -Infinity) < this.#init.resyncAfter) return;
-    this.#lastSync.set(peerId, now);
-    const run = this.syncWith(peerId).then(
-      (result) => {
-        if (result.accepted > 0) this.#c.log.info("synced sites", { peerId, ...result });
-      },
-      (err) => this.#c.log.debug("failed to sync sites", { peerId, error: err }),
-    ).finally(() => this.#syncing.delete(peerId));
-    this.#syncing.set(peerId, run);
+    return await this.#sync.ingest(data, from);
   }
 }
 
-function describeMismatch(result: Extract<ProofResult, { ok: true }>): string {
-  return `The proof at ${result.url} names another node (${
-    result.proof.peerId.slice(0, 16)
-  }…, owner ${result.proof.owner})`;
-}
-
-/** A peer broke the sites sync protocol (sent an invalid announcement). */
-export class SitesSyncError extends KosmosError {
-  override name = "SitesSyncError";
-}
+export { SitesSyncError } from "./sync.ts";

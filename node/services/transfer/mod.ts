@@ -1,42 +1,21 @@
 /**
  * Moving encrypted blocks between nodes: the chunk protocol
  * (`/kosmos/chunks/1.0.0`, one CID per request, status and bytes per
- * response, served from the block store which re-checks every CID), the
- * parallel verified {@link fetchDataset} client, and the {@link Fetches}
- * service that runs fetches in the background, persists their progress and
- * resumes them after a restart.
+ * response, served from the block store which re-checks every CID; codecs in
+ * `protocol/chunks.ts`), and {@link loadManifest}, a dataset's manifest from
+ * the local store or one peer. Downloading whole datasets is `fetches/`.
  *
  * ```ts
  * const transfer = createTransfer({ p2p, blocks, log });
- * const fetches = createFetches({ db, blocks, p2p, transfer, log });
  * await transfer.start();
- * await fetches.start();
- * fetches.startFetch(manifestCid, { providers: [sellerPeerId] });
- * fetches.getFetch(manifestCid); // { status: "running", chunksVerified: 7, chunksTotal: 20, … }
- * await fetches.waitForFetch(manifestCid);
+ * const session = await transfer.openSession(peerId, { signal });
+ * const bytes = await session.get(cid, { signal });
  * ```
  */
-export {
-  chunkBytes,
-  type DatasetProgress,
-  fetchDataset,
-  type FetchDatasetComponents,
-  type FetchDatasetOptions,
-  type FetchedDataset,
-  NoProviderError,
-} from "./fetch.ts";
-export {
-  createFetches,
-  FetchError,
-  Fetches,
-  type FetchesComponents,
-  type FetchesInit,
-  type FetchProgress,
-  type FetchStatus,
-  type StartFetchOptions,
-} from "./fetches.ts";
-export { type Penalty, ProviderScores, type ProviderScoresInit } from "./scores.ts";
-export { TimeoutError, timeoutSignal } from "./signals.ts";
+import { defineService, type ServiceFactory } from "../../service.ts";
+import { createTransfer, type Transfer, type TransferComponents, type TransferInit } from "./transfer.ts";
+
+export { loadManifest } from "./load_manifest.ts";
 export {
   BlockNotFoundError,
   type ChunkGetOptions,
@@ -49,4 +28,24 @@ export {
   type TransferComponents,
   type TransferInit,
 } from "./transfer.ts";
-export { decodeRequest, encodeRequest, MAX_REQUEST_BYTES, OP_GET, OP_HAS, Status } from "./wire.ts";
+export {
+  decodeRequest,
+  encodeRequest,
+  MAX_REQUEST_BYTES,
+  OP_GET,
+  OP_HAS,
+  Status,
+} from "../../../protocol/chunks.ts";
+
+/** The `transfer` service: serves and opens chunk protocol streams. */
+export function transfer(
+  init: TransferInit = {},
+): ServiceFactory<"transfer", TransferFactoryComponents, Transfer> {
+  return defineService<"transfer", TransferFactoryComponents, Transfer>(
+    "transfer",
+    ["p2p", "blocks"],
+    (c) => createTransfer(c, init),
+  );
+}
+
+type TransferFactoryComponents = Omit<TransferComponents, "log">;

@@ -15,7 +15,7 @@ import type { P2P } from "../p2p/mod.ts";
 import type { Logger } from "../../log.ts";
 import { KosmosError } from "../../errors.ts";
 import { second } from "../../constants.ts";
-import { timeoutSignal } from "./signals.ts";
+import { timeoutSignal } from "../../signals.ts";
 import {
   decodeRequest,
   encodeRequest,
@@ -26,7 +26,7 @@ import {
   Status,
   type StatusCode,
   statusName,
-} from "./wire.ts";
+} from "../../../protocol/chunks.ts";
 
 /** The peer answered that it does not store the block (or found it corrupt). */
 export class BlockNotFoundError extends KosmosError {

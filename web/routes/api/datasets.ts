@@ -14,26 +14,13 @@
  *          -F license=CC-BY-4.0 -F file=@trips.csv http://127.0.0.1:7464/api/v1/datasets
  */
 import { Hono } from "hono";
-import type { KosmosFacade, PublishDatasetFields } from "../../facade.ts";
-import { HttpError } from "../../http_error.ts";
-import {
-  getBoundary,
-  MultipartError,
-  type MultipartPart,
-  readMultipart,
-  readPartText,
-} from "../../multipart.ts";
+import { DATASET_FIELDS, type DatasetFieldName, PublishFields } from "../../../protocol/api/datasets.ts";
+import type { KosmosApi, PublishDatasetFields } from "../../../protocol/api/mod.ts";
+import { type ErrorPolicy, HttpError } from "../../http_error.ts";
+import { getBoundary, type MultipartPart, readMultipart, readPartText } from "../../multipart.ts";
 import { defineRoute } from "../../router.ts";
-import { toAddress } from "../../../protocol/ids.ts";
-import {
-  CATEGORIES,
-  DEFAULT_CHUNK_SIZE,
-  MAX_CHUNKS,
-  MAX_DESCRIPTION_LENGTH,
-  MAX_LICENCE_ID_LENGTH,
-  MAX_TITLE_LENGTH,
-  MAX_UINT256,
-} from "../../../protocol/manifest.ts";
+import { validate } from "../../validate.ts";
+import { DEFAULT_CHUNK_SIZE, MAX_CHUNKS } from "../../../protocol/manifest.ts";
 
 export interface DatasetRoutesOptions {
   /** Largest file accepted, in bytes. @default 64 GiB (the manifest's chunk limit) */
@@ -42,14 +29,15 @@ export interface DatasetRoutesOptions {
   maxFieldBytes?: number;
 }
 
-/** The text fields of the upload form. */
-export const DATASET_FIELDS = ["title", "description", "category", "price", "license", "gateway"] as const;
-type FieldName = typeof DATASET_FIELDS[number];
+type FieldName = DatasetFieldName;
 
-/** Decimals of the token in which prices are given. */
-export const TOKEN_DECIMALS = 18;
+/** Bad input is a 422; the pipeline's "Cannot prepare dataset: " reads as the file's fault. */
+const errors: ErrorPolicy = {
+  badInput: 422,
+  rewrite: [/^Cannot prepare dataset: /, "The file cannot be published: "],
+};
 
-export function createDatasetRoutes(facade: KosmosFacade, options: DatasetRoutesOptions = {}): Hono {
+export function createDatasetRoutes(facade: KosmosApi, options: DatasetRoutesOptions = {}): Hono {
   const maxBytes = options.maxBytes ?? MAX_CHUNKS * DEFAULT_CHUNK_SIZE;
   const maxFieldBytes = options.maxFieldBytes ?? 16 * 1024;
   const api = new Hono();
@@ -77,37 +65,33 @@ export function createDatasetRoutes(facade: KosmosFacade, options: DatasetRoutes
       if (!request.body) throw new HttpError(400, "bad_request", "The upload is empty");
 
       const fields: Partial<Record<FieldName, string>> = {};
-      try {
-        for await (const part of readMultipart(request.body, boundary)) {
-          if (part.name !== "file") {
-            await readField(part, fields, maxFieldBytes);
-            continue;
-          }
-          if (part.filename === undefined) {
-            throw new HttpError(
-              422,
-              "unprocessable",
-              'The "file" part must be a file upload, not a text field',
-            );
-          }
-          // Only the parts before the file have been read: a field sent after it looks missing.
-          const checked = checkFields(fields, {
-            whenMissing: "fields sent after the file part are not read: send them first",
-          });
-          const result = await publish(facade, part, {
-            ...checked,
-            filename: part.filename || undefined,
-            contentType: part.contentType,
-          }, { maxBytes, signal: request.signal });
-          c.header("Location", `/api/v1/listings/${result.id}`);
-          return c.json({ id: result.id, manifestCid: result.manifestCid }, 201);
+      for await (const part of readMultipart(request.body, boundary)) {
+        if (part.name !== "file") {
+          await readField(part, fields, maxFieldBytes);
+          continue;
         }
-      } catch (err) {
-        throw toUploadError(err);
+        if (part.filename === undefined) {
+          throw new HttpError(
+            422,
+            "unprocessable",
+            'The "file" part must be a file upload, not a text field',
+          );
+        }
+        // Only the parts before the file have been read: a field sent after it looks missing.
+        const checked = checkFields(fields, {
+          whenMissing: "fields sent after the file part are not read: send them first",
+        });
+        const result = await publish(facade, part, {
+          ...checked,
+          filename: part.filename || undefined,
+          contentType: part.contentType,
+        }, { maxBytes, signal: request.signal });
+        c.header("Location", `/api/v1/listings/${result.id}`);
+        return c.json({ id: result.id, manifestCid: result.manifestCid }, 201);
       }
       throw new HttpError(400, "bad_request", 'The upload has no part named "file" with the dataset');
     },
-  });
+  }, { errors });
   return api;
 }
 
@@ -146,79 +130,16 @@ export function checkFields(
   fields: Partial<Record<FieldName, string>>,
   options: { whenMissing?: string } = {},
 ): Omit<PublishDatasetFields, "filename" | "contentType"> {
-  const problems: string[] = [];
-  let missing = false;
-  const text = (name: FieldName, max: number, required: boolean): string | undefined => {
-    const value = fields[name]?.trim();
-    if (!value) {
-      if (required) {
-        problems.push(`${name} is required`);
-        missing = true;
-      }
-      return undefined;
-    }
-    // deno-lint-ignore no-control-regex
-    if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value)) {
-      problems.push(`${name} must not contain control characters`);
-    } else if (value.length > max) {
-      problems.push(`${name} must be at most ${max} characters (got ${value.length})`);
-    }
-    return value;
-  };
-  const title = text("title", MAX_TITLE_LENGTH, true);
-  if (title && /[\r\n\t]/.test(title)) problems.push("title must be one line");
-  const description = text("description", MAX_DESCRIPTION_LENGTH, false);
-  const category = text("category", 64, true);
-  if (category && !(CATEGORIES as readonly string[]).includes(category)) {
-    problems.push(`category must be one of ${CATEGORIES.join(", ")}`);
-  }
-  const license = text("license", MAX_LICENCE_ID_LENGTH, true);
-  if (license && /\s/.test(license)) {
-    problems.push("license must be a licence id without spaces, e.g. CC-BY-4.0");
-  }
-  const priceText = text("price", 100, true);
-  let price: string | undefined;
-  if (priceText) {
-    price = parseTokenAmount(priceText);
-    if (price === undefined) {
-      problems.push(`price must be a token amount such as 2.5, with at most ${TOKEN_DECIMALS} decimals`);
-    }
-  }
-  const gatewayText = text("gateway", 42, false);
-  let gateway: string | undefined;
-  if (gatewayText) {
-    try {
-      gateway = toAddress(gatewayText);
-    } catch {
-      problems.push("gateway must be an EVM address (0x and 40 hex digits)");
-    }
-  }
-  if (problems.length > 0) {
-    const hint = missing && options.whenMissing ? ` (${options.whenMissing})` : "";
-    throw new HttpError(422, "unprocessable", `Invalid upload: ${problems.join("; ")}${hint}`);
-  }
-  return {
-    title: title!,
-    description: description ?? "",
-    category: category!,
-    price: price!,
-    license: license!,
-    gateway,
-  };
-}
-
-/** A decimal token amount (`"2.5"`) in base units (`"2500000000000000000"`), or undefined when invalid. */
-export function parseTokenAmount(text: string): string | undefined {
-  const match = /^(\d{1,60})(?:\.(\d{1,18}))?$/.exec(text);
-  if (!match) return undefined;
-  const units = BigInt(match[1]) * 10n ** BigInt(TOKEN_DECIMALS) +
-    BigInt((match[2] ?? "").padEnd(TOKEN_DECIMALS, "0"));
-  return units > MAX_UINT256 ? undefined : units.toString();
+  return validate(PublishFields, fields, {
+    all: true,
+    prefix: "Invalid upload: ",
+    suffix: options.whenMissing ? ` (${options.whenMissing})` : undefined,
+  });
 }
 
 /** Pipes the file part into the facade, enforcing the size limit and that the file is the last part. */
 function publish(
-  facade: KosmosFacade,
+  facade: KosmosApi,
   part: MultipartPart,
   fields: PublishDatasetFields,
   options: { maxBytes: number; signal: AbortSignal },
@@ -251,20 +172,4 @@ function tooLarge(maxBytes: number): HttpError {
     "payload_too_large",
     `The file is larger than the ${maxBytes} bytes this node accepts`,
   );
-}
-
-function toUploadError(err: unknown): unknown {
-  if (err instanceof HttpError) return err;
-  const { name, message } = err as Error;
-  if (err instanceof MultipartError || name === "MultipartError") {
-    return new HttpError(400, "bad_request", `Malformed upload: ${message}`);
-  }
-  if (name === "DatasetFormatError" || name === "TypeError" || name === "RangeError") {
-    return new HttpError(
-      422,
-      "unprocessable",
-      message.replace(/^Cannot prepare dataset: /, "The file cannot be published: "),
-    );
-  }
-  return err;
 }

@@ -16,16 +16,13 @@
  *   `<script defer data-domain="example.com" data-api="https://node.example" src="https://node.example/js/kosmos.js"></script>`
  */
 import { Hono } from "hono";
-import type { KosmosFacade } from "../../facade.ts";
+import type { KosmosApi } from "../../../protocol/api/mod.ts";
+import { EventPayloadBody } from "../../../protocol/api/sites.ts";
 import { HttpError } from "../../http_error.ts";
 import { defineRoute } from "../../router.ts";
+import { validate } from "../../validate.ts";
 import { defaultBuildDir } from "../../build.ts";
-import {
-  DROP_HEADER,
-  type EventDropReason,
-  MAX_EVENT_BODY_BYTES,
-  parseEventPayload,
-} from "../../../protocol/analytics.ts";
+import { DROP_HEADER, type EventDropReason, MAX_EVENT_BODY_BYTES } from "../../../protocol/analytics.ts";
 
 const cors: Record<string, string> = {
   "Access-Control-Allow-Origin": "*",
@@ -36,6 +33,8 @@ const cors: Record<string, string> = {
 };
 
 const accepted: Record<string, string> = { ...cors, "Cache-Control": "no-store" };
+/** The headers of a 400: the event was dropped as invalid. */
+const invalidHeaders: Record<string, string> = { ...cors, [DROP_HEADER]: "invalid" };
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -46,7 +45,7 @@ export interface EventRoutesOptions {
   buildDir?: string;
 }
 
-export function createEventRoutes(facade: KosmosFacade, options: EventRoutesOptions): Hono {
+export function createEventRoutes(facade: KosmosApi, options: EventRoutesOptions): Hono {
   const app = new Hono<{ Bindings: { remoteAddr?: { hostname?: string } } }>();
   // The tracker needs no preflight (text/plain), but other clients may send one.
   app.options("/api/event", (c) => c.body(null, 204, cors));
@@ -59,12 +58,7 @@ export function createEventRoutes(facade: KosmosFacade, options: EventRoutesOpti
       } catch {
         throw dropError(400, "bad_request", "invalid", "The request body is not valid JSON");
       }
-      let payload;
-      try {
-        payload = parseEventPayload(value);
-      } catch (err) {
-        throw dropError(400, "bad_request", "invalid", (err as Error).message);
-      }
+      const payload = validate(EventPayloadBody, value, { status: 400, headers: invalidHeaders });
       const header = (name: string) => c.req.header(name);
       const result = await facade.recordEvent(payload, {
         remoteAddress: c.env?.remoteAddr?.hostname ?? "",

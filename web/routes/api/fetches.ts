@@ -8,60 +8,29 @@
  *   chunksTotal, bytes, providers }` (`status`: queued, running, complete, failed).
  */
 import { Hono } from "hono";
-import type { KosmosFacade } from "../../facade.ts";
-import { HttpError } from "../../http_error.ts";
-import { readJson } from "../../read_json.ts";
+import { FetchBody } from "../../../protocol/api/datasets.ts";
+import type { KosmosApi } from "../../../protocol/api/mod.ts";
+import type { ErrorPolicy } from "../../http_error.ts";
 import { defineRoute } from "../../router.ts";
-import { toManifestCid } from "../../../protocol/ids.ts";
+import { readBody } from "../../validate.ts";
 
-export function createFetchRoutes(facade: KosmosFacade): Hono {
+const errors: ErrorPolicy = { badInput: 400 };
+
+export function createFetchRoutes(facade: KosmosApi): Hono {
   const api = new Hono();
   defineRoute(api, "/fetches", {
     POST: async (c) => {
-      const body = await readJson(c.req.raw, { maxBytes: 4096 });
-      if (typeof body !== "object" || body === null || Array.isArray(body)) {
-        throw new HttpError(422, "unprocessable", 'Expected a JSON object like { "manifestCid": "bafy…" }');
-      }
-      const extra = Object.keys(body).filter((key) => key !== "manifestCid");
-      if (extra.length > 0) {
-        throw new HttpError(
-          422,
-          "unprocessable",
-          `Unknown field "${extra[0].slice(0, 40)}"; send only manifestCid`,
-        );
-      }
-      let cid: string;
-      try {
-        cid = toManifestCid((body as { manifestCid?: unknown }).manifestCid);
-      } catch (err) {
-        throw new HttpError(422, "unprocessable", (err as Error).message);
-      }
-      try {
-        const progress = await facade.startFetch(cid, { signal: c.req.raw.signal });
-        c.header("Location", `/api/v1/fetches/${cid}`);
-        return c.json(progress, 202);
-      } catch (err) {
-        throw toFetchError(err);
-      }
+      const { manifestCid } = await readBody(c, FetchBody, { maxBytes: 4096 });
+      const progress = await facade.startFetch(manifestCid, { signal: c.req.raw.signal });
+      c.header("Location", `/api/v1/fetches/${manifestCid}`);
+      return c.json(progress, 202);
     },
-  });
+  }, { errors });
   defineRoute(api, "/fetches/:cid", {
     GET: async (c) => {
       c.header("Cache-Control", "no-store");
-      try {
-        return c.json(await facade.getFetch(c.req.param("cid") ?? "", { signal: c.req.raw.signal }));
-      } catch (err) {
-        throw toFetchError(err);
-      }
+      return c.json(await facade.getFetch(c.req.param("cid") ?? "", { signal: c.req.raw.signal }));
     },
-  });
+  }, { errors });
   return api;
-}
-
-function toFetchError(err: unknown): unknown {
-  const { name, message } = err as Error;
-  if (name === "NotFoundError") return new HttpError(404, "not_found", message);
-  if (name === "TypeError" || name === "RangeError") return new HttpError(400, "bad_request", message);
-  if (name === "FetchError") return new HttpError(503, "unavailable", message);
-  return err;
 }

@@ -1,9 +1,9 @@
 /** `GET /api/v1/node` — identity, addresses, peers and chain of this node. */
 import { Hono } from "hono";
-import type { KosmosFacade } from "../../facade.ts";
+import type { KosmosApi } from "../../../protocol/api/mod.ts";
 import { defineRoute } from "../../router.ts";
 
-export function createNodeRoutes(facade: KosmosFacade): Hono {
+export function createNodeRoutes(facade: KosmosApi): Hono {
   const api = new Hono();
   defineRoute(api, "/node", {
     GET: async (c) => {

@@ -13,38 +13,27 @@
  * has events for, 415/413 for a body that is not JSON or too large.
  */
 import { Hono } from "hono";
-import type { KosmosFacade } from "../../facade.ts";
-import { HttpError } from "../../http_error.ts";
-import { readJson } from "../../read_json.ts";
+import * as v from "valibot";
+import type { KosmosApi } from "../../../protocol/api/mod.ts";
+import type { ErrorPolicy } from "../../http_error.ts";
 import { defineRoute } from "../../router.ts";
+import { readBody } from "../../validate.ts";
 
 /** Largest query body, in bytes. */
 export const MAX_QUERY_BYTES = 64 * 1024;
 
-export function createQueryRoutes(facade: KosmosFacade): Hono {
+/** The analytics routes' policy: bad input is a 400 naming the field, an unknown site a 404. */
+export const STATS_ERRORS: ErrorPolicy = { badInput: 400 };
+
+export function createQueryRoutes(facade: KosmosApi): Hono {
   const api = new Hono();
   defineRoute(api, "/query", {
     POST: async (c) => {
-      const body = await readJson(c.req.raw, { maxBytes: MAX_QUERY_BYTES });
+      // The Plausible body is checked by the analytics query parser, which names the field.
+      const body = await readBody(c, v.unknown(), { maxBytes: MAX_QUERY_BYTES });
       c.header("Cache-Control", "no-store");
-      try {
-        return c.json(await facade.queryStats(body, { signal: c.req.raw.signal }));
-      } catch (err) {
-        throw toStatsError(err);
-      }
+      return c.json(await facade.queryStats(body, { signal: c.req.raw.signal }));
     },
-  });
+  }, { errors: STATS_ERRORS });
   return api;
-}
-
-/** Maps the analytics facade's failures to the API's statuses; anything else passes through (500). */
-export function toStatsError(err: unknown): unknown {
-  const name = (err as Error)?.name;
-  if (name === "TypeError" || name === "RangeError") {
-    return new HttpError(400, "bad_request", (err as Error).message, { cause: err });
-  }
-  if (name === "NotFoundError") {
-    return new HttpError(404, "not_found", (err as Error).message, { cause: err });
-  }
-  return err;
 }

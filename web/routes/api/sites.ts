@@ -25,12 +25,16 @@
  * another site cannot register one.
  */
 import { type Context, Hono } from "hono";
-import type { KosmosFacade, SiteView } from "../../facade.ts";
-import { HttpError } from "../../http_error.ts";
-import { readBytes, readJson } from "../../read_json.ts";
+import type { KosmosApi, SiteView } from "../../../protocol/api/mod.ts";
+import { RegisterSiteBody } from "../../../protocol/api/sites.ts";
+import { type ErrorPolicy, HttpError } from "../../http_error.ts";
+import { readBytes } from "../../read_json.ts";
 import { defineRoute } from "../../router.ts";
+import { readBody } from "../../validate.ts";
 
-export function createSiteRoutes(facade: KosmosFacade): Hono {
+const errors: ErrorPolicy = { badInput: 422 };
+
+export function createSiteRoutes(facade: KosmosApi): Hono {
   const api = new Hono();
   defineRoute(api, "/sites", {
     GET: async (c) => {
@@ -41,37 +45,16 @@ export function createSiteRoutes(facade: KosmosFacade): Hono {
     },
     POST: async (c) => {
       if (isFormPost(c.req.raw)) return await registerFromForm(c, facade);
-      const body = await readJson(c.req.raw, { maxBytes: 4096 });
-      if (typeof body !== "object" || body === null || Array.isArray(body)) {
-        throw new HttpError(422, "unprocessable", 'Expected a JSON object like { "domain": "example.com" }');
-      }
-      const extra = Object.keys(body).filter((key) => key !== "domain");
-      if (extra.length > 0) {
-        throw new HttpError(
-          422,
-          "unprocessable",
-          `Unknown field "${extra[0].slice(0, 40)}"; send only domain`,
-        );
-      }
-      const domain = (body as { domain?: unknown }).domain;
-      if (typeof domain !== "string") {
-        throw new HttpError(422, "unprocessable", 'Field "domain" must be a string such as "example.com"');
-      }
-      try {
-        const site = await facade.registerSite(domain, { signal: c.req.raw.signal });
-        c.header("Location", "/api/v1/sites");
-        return c.json(withSnippet(site, new URL(c.req.url).origin), 201);
-      } catch (err) {
-        const { name, message } = err as Error;
-        if (name === "TypeError") throw new HttpError(422, "unprocessable", message);
-        throw err;
-      }
+      const { domain } = await readBody(c, RegisterSiteBody, { maxBytes: 4096 });
+      const site = await facade.registerSite(domain, { signal: c.req.raw.signal });
+      c.header("Location", "/api/v1/sites");
+      return c.json(withSnippet(site, new URL(c.req.url).origin), 201);
     },
-  });
+  }, { errors });
   defineRoute(api, "/sites/:domain/check", {
     POST: async (c) => {
       const domain = c.req.param("domain") ?? "";
-      const site = await facade.checkSite(domain, { signal: c.req.raw.signal }).catch(toSiteError);
+      const site = await facade.checkSite(domain, { signal: c.req.raw.signal });
       c.header("Cache-Control", "no-store");
       if (isFormPost(c.req.raw)) {
         await c.req.raw.body?.cancel();
@@ -79,15 +62,14 @@ export function createSiteRoutes(facade: KosmosFacade): Hono {
       }
       return c.json(withSnippet(site, new URL(c.req.url).origin));
     },
-  });
+  }, { errors });
   defineRoute(api, "/sites/:domain/proxies", {
     GET: async (c) => {
       c.header("Cache-Control", "no-store");
-      const proxies = await facade.listSiteProxies(c.req.param("domain") ?? "", { signal: c.req.raw.signal })
-        .catch(toSiteError);
+      const proxies = await facade.listSiteProxies(c.req.param("domain") ?? "", { signal: c.req.raw.signal });
       return c.json({ proxies });
     },
-  });
+  }, { errors });
   for (const action of ["block", "unblock"] as const) {
     defineRoute(api, `/sites/:domain/proxies/:peerId/${action}`, {
       POST: async (c) => {
@@ -96,10 +78,8 @@ export function createSiteRoutes(facade: KosmosFacade): Hono {
           domain,
           c.req.param("peerId") ?? "",
           action === "block",
-          {
-            signal: c.req.raw.signal,
-          },
-        ).catch(toSiteError);
+          { signal: c.req.raw.signal },
+        );
         c.header("Cache-Control", "no-store");
         if (isFormPost(c.req.raw)) {
           await c.req.raw.body?.cancel();
@@ -107,16 +87,9 @@ export function createSiteRoutes(facade: KosmosFacade): Hono {
         }
         return c.json({ proxies });
       },
-    });
+    }, { errors });
   }
   return api;
-}
-
-function toSiteError(err: unknown): never {
-  const { name, message } = err as Error;
-  if (name === "NotFoundError") throw new HttpError(404, "not_found", message);
-  if (name === "TypeError") throw new HttpError(422, "unprocessable", message);
-  throw err;
 }
 
 /** The site plus the one line its owner pastes into every page. */
@@ -153,7 +126,7 @@ export function readDomainInput(input: string): string {
   return text.toLowerCase().replace(/\.$/, "");
 }
 
-async function registerFromForm(c: Context, facade: KosmosFacade): Promise<Response> {
+async function registerFromForm(c: Context, facade: KosmosApi): Promise<Response> {
   const declared = Number(c.req.header("content-length") ?? NaN);
   if (declared > MAX_FORM_BYTES) {
     throw new HttpError(413, "payload_too_large", `The form is larger than ${MAX_FORM_BYTES} bytes`);

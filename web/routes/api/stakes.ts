@@ -13,96 +13,47 @@
  *   only, 403 otherwise); `valid: false` removes the listing.
  */
 import { Hono } from "hono";
-import { toManifestCid } from "../../../protocol/ids.ts";
-import type { KosmosFacade } from "../../facade.ts";
-import { HttpError } from "../../http_error.ts";
-import { readJson } from "../../read_json.ts";
+import { ChallengeBody, RegistryListingId, ResolveBody, StakeBody } from "../../../protocol/api/chain.ts";
+import type { KosmosApi } from "../../../protocol/api/mod.ts";
 import { defineRoute } from "../../router.ts";
-import { expectObject, parseRegistryListingId, parseTokenAmount, toChainHttpError } from "./chain.ts";
+import { readBody, validate } from "../../validate.ts";
+import { CHAIN_ERRORS } from "./chain.ts";
 
 const maxBytes = 4 * 1024;
 
-export function createStakeRoutes(facade: KosmosFacade): Hono {
+export function createStakeRoutes(facade: KosmosApi): Hono {
   const api = new Hono();
+  const errors = CHAIN_ERRORS;
   defineRoute(api, "/stakes", {
     POST: async (c) => {
-      const body = expectObject(
-        await readJson(c.req.raw, { maxBytes }),
-        ["manifestCid", "amount"],
-        '{ "manifestCid": "bafyrei…", "amount": "100" }',
-      );
-      let manifestCid: string;
-      try {
-        manifestCid = toManifestCid(body.manifestCid);
-      } catch (err) {
-        throw new HttpError(422, "unprocessable", (err as Error).message);
-      }
-      const amount = parseTokenAmount(body.amount, "amount");
-      try {
-        const result = await facade.stakeListing({ manifestCid, amount }, { signal: c.req.raw.signal });
-        return c.json(result, result.created ? 201 : 200);
-      } catch (err) {
-        throw toChainHttpError(err);
-      }
+      const params = await readBody(c, StakeBody, { maxBytes });
+      const result = await facade.stakeListing(params, { signal: c.req.raw.signal });
+      return c.json(result, result.created ? 201 : 200);
     },
-  });
+  }, { errors });
   defineRoute(api, "/stakes/:listingId/withdrawal", {
     POST: async (c) => {
-      const listingId = parseRegistryListingId(c.req.param("listingId"), "path");
-      try {
-        const result = await facade.withdrawStake(listingId, { signal: c.req.raw.signal });
-        return c.json(result, result.status === "requested" ? 202 : 200);
-      } catch (err) {
-        throw toChainHttpError(err);
-      }
+      const listingId = validate(RegistryListingId, c.req.param("listingId"), { status: 400 });
+      const result = await facade.withdrawStake(listingId, { signal: c.req.raw.signal });
+      return c.json(result, result.status === "requested" ? 202 : 200);
     },
-  });
+  }, { errors });
   defineRoute(api, "/challenges", {
     GET: async (c) => {
       c.header("Cache-Control", "no-store");
-      try {
-        return c.json({ challenges: await facade.listChallenges({ signal: c.req.raw.signal }) });
-      } catch (err) {
-        throw toChainHttpError(err);
-      }
+      return c.json({ challenges: await facade.listChallenges({ signal: c.req.raw.signal }) });
     },
     POST: async (c) => {
-      const body = expectObject(
-        await readJson(c.req.raw, { maxBytes }),
-        ["listingId", "amount"],
-        '{ "listingId": "1", "amount": "10" }',
-      );
-      const listingId = parseRegistryListingId(body.listingId, "body");
-      const amount = parseTokenAmount(body.amount, "amount");
-      try {
-        return c.json(
-          await facade.challengeListing({ listingId, amount }, { signal: c.req.raw.signal }),
-          201,
-        );
-      } catch (err) {
-        throw toChainHttpError(err);
-      }
+      const params = await readBody(c, ChallengeBody, { maxBytes });
+      return c.json(await facade.challengeListing(params, { signal: c.req.raw.signal }), 201);
     },
-  });
+  }, { errors });
   defineRoute(api, "/challenges/:listingId/resolve", {
     POST: async (c) => {
-      const listingId = parseRegistryListingId(c.req.param("listingId"), "path");
-      const body = expectObject(await readJson(c.req.raw, { maxBytes }), ["valid"], '{ "valid": true }');
-      if (typeof body.valid !== "boolean") {
-        throw new HttpError(
-          422,
-          "unprocessable",
-          '"valid" must be true (the listing stays) or false (the listing is removed)',
-        );
-      }
-      try {
-        return c.json(
-          await facade.resolveChallenge(listingId, { valid: body.valid }, { signal: c.req.raw.signal }),
-        );
-      } catch (err) {
-        throw toChainHttpError(err);
-      }
+      const listingId = validate(RegistryListingId, c.req.param("listingId"), { status: 400 });
+      const { valid } = await readBody(c, ResolveBody, { maxBytes });
+      return c.json(await facade.resolveChallenge(listingId, { valid }, { signal: c.req.raw.signal }));
     },
-  });
+  }, { errors });
   return api;
 }

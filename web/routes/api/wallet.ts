@@ -4,30 +4,20 @@
  * the payouts (409 `NothingToWithdraw` when there are none).
  */
 import { Hono } from "hono";
-import type { KosmosFacade } from "../../facade.ts";
+import type { KosmosApi } from "../../../protocol/api/mod.ts";
 import { defineRoute } from "../../router.ts";
-import { toChainHttpError } from "./chain.ts";
+import { CHAIN_ERRORS } from "./chain.ts";
 
-export function createWalletRoutes(facade: KosmosFacade): Hono {
+export function createWalletRoutes(facade: KosmosApi): Hono {
   const api = new Hono();
   defineRoute(api, "/wallet", {
     GET: async (c) => {
       c.header("Cache-Control", "no-store");
-      try {
-        return c.json(await facade.getWallet({ signal: c.req.raw.signal }));
-      } catch (err) {
-        throw toChainHttpError(err);
-      }
+      return c.json(await facade.getWallet({ signal: c.req.raw.signal }));
     },
-  });
+  }, { errors: CHAIN_ERRORS });
   defineRoute(api, "/wallet/withdraw", {
-    POST: async (c) => {
-      try {
-        return c.json(await facade.withdrawPayouts({ signal: c.req.raw.signal }));
-      } catch (err) {
-        throw toChainHttpError(err);
-      }
-    },
-  });
+    POST: async (c) => c.json(await facade.withdrawPayouts({ signal: c.req.raw.signal })),
+  }, { errors: CHAIN_ERRORS });
   return api;
 }

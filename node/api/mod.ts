@@ -1,0 +1,89 @@
+/**
+ * Implements the HTTP API contract ({@link KosmosApi}, `protocol/api/`) over the node's
+ * services. Each area file maps service records to the contract's views; validation of
+ * domain input happens in the services, HTTP concerns in `web/`. Only this folder sees both
+ * the services and the API's view types.
+ *
+ * ```ts
+ * const api = createApi(node.components);
+ * const { peerId } = await api.getNodeInfo();
+ * ```
+ */
+import type { KosmosApi } from "../../protocol/api/mod.ts";
+import { defineService } from "../service.ts";
+import type { BlockStore } from "../services/blocks/mod.ts";
+import type { Catalog } from "../services/catalog/mod.ts";
+import type { ChainService } from "../services/chain/mod.ts";
+import type { Connectors } from "../services/connectors/mod.ts";
+import type { Datasets } from "../services/datasets/mod.ts";
+import type { Delegation } from "../services/delegation/mod.ts";
+import type { Fetches } from "../services/fetches/mod.ts";
+import type { Identity } from "../services/identity/mod.ts";
+import type { Ingest } from "../services/ingest/mod.ts";
+import type { Market } from "../services/market/mod.ts";
+import type { P2P } from "../services/p2p/mod.ts";
+import type { Analytics } from "../services/analytics/mod.ts";
+import type { Releases } from "../services/releases/mod.ts";
+import type { Replication } from "../services/replication/mod.ts";
+import type { Sites } from "../services/sites/mod.ts";
+import { createAnalyticsApi } from "./analytics.ts";
+import { createChainApi } from "./chain.ts";
+import { createDatasetsApi } from "./datasets.ts";
+import { createMarketApi } from "./market.ts";
+import { createNodeApi } from "./node.ts";
+import { createSitesApi } from "./sites.ts";
+
+export type { KosmosApi } from "../../protocol/api/mod.ts";
+
+/** The services the API reads. */
+export interface ApiComponents {
+  identity: Identity;
+  chain: ChainService;
+  p2p: P2P;
+  blocks: BlockStore;
+  fetches: Fetches;
+  replication: Replication;
+  catalog: Catalog;
+  datasets: Datasets;
+  sites: Sites;
+  delegation: Delegation;
+  market: Market;
+  connectors: Connectors;
+  analytics: Analytics;
+  releases: Releases;
+  ingest: Ingest;
+}
+
+const NEEDS = [
+  "identity",
+  "chain",
+  "p2p",
+  "blocks",
+  "fetches",
+  "replication",
+  "catalog",
+  "datasets",
+  "sites",
+  "delegation",
+  "market",
+  "connectors",
+  "analytics",
+  "releases",
+  "ingest",
+] as const satisfies readonly (keyof ApiComponents)[];
+
+export function createApi(c: ApiComponents): KosmosApi {
+  return {
+    ...createNodeApi(c),
+    ...createDatasetsApi(c),
+    ...createMarketApi(c),
+    ...createChainApi(c),
+    ...createSitesApi(c),
+    ...createAnalyticsApi(c),
+  };
+}
+
+/** The `facade` component: the API over the services, which the `http` service serves. */
+export function facade() {
+  return defineService("facade", NEEDS, (c: ApiComponents) => createApi(c));
+}

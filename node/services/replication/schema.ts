@@ -1,0 +1,77 @@
+/**
+ * The replication service's table (`replication`: one row per watched or
+ * held dataset) and the states it reports.
+ */
+
+export type ReplicationStatus =
+  /** Not counted yet. */
+  | "pending"
+  /** At least `target` live providers. */
+  | "replicated"
+  /** Fewer live providers than the target, and this node is not the one to add a replica. */
+  | "under-replicated"
+  /** This node is fetching a replica. */
+  | "fetching"
+  /** No live provider was found. */
+  | "unavailable"
+  /** Not counted here: this node is too far from the dataset to add a replica; the closest nodes keep it. */
+  | "elsewhere";
+
+export interface ReplicationState {
+  manifestCid: string;
+  target: number;
+  /** Live providers at the last count, sorted; includes this node when it holds the dataset. */
+  providers: string[];
+  /** Whether this node holds and provides the whole dataset. */
+  local: boolean;
+  status: ReplicationStatus;
+  /** ms since the epoch of the last count, 0 before the first. */
+  checkedAt: number;
+}
+
+/** Detail of the `provide` and `unprovide` events. */
+export interface ProvideDetail {
+  manifestCid: string;
+  /** "origin": published here; "replica": held for the network; "fetched": bought or fetched by the user. */
+  role: Role;
+}
+
+export type Role = "origin" | "replica" | "fetched";
+
+export const MIGRATIONS = [
+  `CREATE TABLE replication (
+    manifest_cid TEXT PRIMARY KEY,
+    target INTEGER NOT NULL,
+    watched INTEGER NOT NULL DEFAULT 0,
+    local INTEGER NOT NULL DEFAULT 0,
+    role TEXT CHECK (role IN ('origin', 'replica', 'fetched')),
+    bytes INTEGER NOT NULL DEFAULT 0,
+    providers TEXT NOT NULL DEFAULT '[]',
+    status TEXT NOT NULL DEFAULT 'pending',
+    checked_at INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+  );`,
+];
+
+export interface Row {
+  manifest_cid: string;
+  target: number;
+  watched: number;
+  local: number;
+  role: Role | null;
+  bytes: number;
+  providers: string;
+  status: ReplicationStatus;
+  checked_at: number;
+}
+
+export function toState(row: Row): ReplicationState {
+  return {
+    manifestCid: row.manifest_cid,
+    target: row.target,
+    providers: JSON.parse(row.providers),
+    local: row.local === 1,
+    status: row.status,
+    checkedAt: row.checked_at,
+  };
+}

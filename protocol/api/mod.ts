@@ -1,0 +1,26 @@
+/**
+ * The HTTP API contract: the views the routes answer with, and `KosmosApi`, the one object
+ * through which the web layer (API routes and pages) reaches the node. `web/` imports this
+ * and never `node/`; `node/api/` implements it over the services.
+ *
+ * Domain failures cross it as errors whose `name` the web layer's error table maps to a
+ * status: `TypeError`/`RangeError` (bad input), `NotFoundError`, `DatasetFormatError` (a file
+ * that is not what it claims), `FetchError`, and the others listed in `web/http_error.ts`.
+ */
+
+import type { AnalyticsApi } from "./analytics.ts";
+import type { ChainApi } from "./chain.ts";
+import type { DatasetsApi } from "./datasets.ts";
+import type { MarketApi } from "./market.ts";
+import type { NodeApi } from "./node.ts";
+import type { SitesApi } from "./sites.ts";
+
+export type * from "./analytics.ts";
+export type * from "./chain.ts";
+export type * from "./datasets.ts";
+export type * from "./market.ts";
+export type * from "./node.ts";
+export type * from "./sites.ts";
+export { RELEASE_DIMENSION_OPTIONS } from "./analytics.ts";
+
+export type KosmosApi = NodeApi & DatasetsApi & MarketApi & ChainApi & SitesApi & AnalyticsApi;
