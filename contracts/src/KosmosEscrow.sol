@@ -22,6 +22,9 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
     bytes15 private constant SALE_PAD_TAG = "kosmos.sale.pad";
     /// @dev abi.encode(Sale) is 11 words.
     uint256 private constant SALE_SIZE = 352;
+    /// @dev Offsets of {Sale.disputeDeadline} and {Sale.disputedAt} in abi.encode(Sale).
+    uint256 private constant DISPUTE_DEADLINE_WORD = 6 * 32;
+    uint256 private constant DISPUTED_AT_WORD = 7 * 32;
 
     /// @notice EIP-712 type hash of {Quote}.
     bytes32 public constant QUOTE_TYPEHASH = keccak256(
@@ -49,6 +52,9 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
     mapping(bytes32 saleId => bytes32) private _sales;
     mapping(address owner => mapping(uint256 word => uint256)) private _nonces;
     mapping(address owner => mapping(uint256 listingId => mapping(address delegate => bool))) private _delegates;
+    /// @dev Payout balances, stored plus one once an account has been credited: 0 never credited, 1 nothing
+    ///      to withdraw, n + 1 n tokens. Withdrawing leaves the slot at 1 instead of clearing it, so the
+    ///      next credit rewrites a non-zero slot (5,000 gas) instead of filling an empty one (22,100).
     mapping(address account => uint256) private _balances;
 
     /// @notice Escrow parameters.
@@ -78,6 +84,8 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
         arbitrationWindow = config.arbitrationWindow;
         sellerBps = config.sellerBps;
         gatewayBps = config.gatewayBps;
+        // Every completed sale credits the treasury: pay for its slot here rather than in the first sale.
+        _balances[config.treasury] = 1;
     }
 
     /// @inheritdoc IKosmosEscrow
@@ -108,10 +116,8 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
         if (sale.disputeDeadline != 0) revert AlreadyRevealed(saleId);
         if (block.timestamp > sale.revealDeadline) revert RevealDeadlinePassed(saleId, sale.revealDeadline);
         if (_commit(kSale) != sale.kSaleHash) revert WrongSaleKey(saleId);
-        Sale memory revealed = sale;
         uint40 deadline = uint40(block.timestamp) + disputeWindow;
-        revealed.disputeDeadline = deadline;
-        _sales[saleId] = keccak256(abi.encode(revealed));
+        _sales[saleId] = _hashSaleWith(sale, DISPUTE_DEADLINE_WORD, deadline);
         emit Revealed(saleId, kSale, deadline);
     }
 
@@ -165,10 +171,8 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
         if (sale.disputeDeadline == 0) revert NotRevealed(saleId);
         if (sale.disputedAt != 0) revert SaleDisputed(saleId);
         if (block.timestamp > sale.disputeDeadline) revert DisputeWindowClosed(saleId, sale.disputeDeadline);
-        Sale memory disputed = sale;
         uint40 disputedAt = uint40(block.timestamp);
-        disputed.disputedAt = disputedAt;
-        _sales[saleId] = keccak256(abi.encode(disputed));
+        _sales[saleId] = _hashSaleWith(sale, DISPUTED_AT_WORD, disputedAt);
         emit Disputed(saleId, sale.buyer, evidenceHash, disputedAt);
     }
 
@@ -221,9 +225,10 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
 
     /// @inheritdoc IKosmosEscrow
     function withdraw() external {
-        uint256 amount = _balances[msg.sender];
-        if (amount == 0) revert NothingToWithdraw(msg.sender);
-        delete _balances[msg.sender];
+        uint256 stored = _balances[msg.sender];
+        if (stored <= 1) revert NothingToWithdraw(msg.sender);
+        uint256 amount = stored - 1;
+        _balances[msg.sender] = 1;
         emit Withdrawn(msg.sender, amount);
         token.safeTransfer(msg.sender, amount);
     }
@@ -259,7 +264,8 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
 
     /// @inheritdoc IKosmosEscrow
     function balanceOf(address account) external view returns (uint256) {
-        return _balances[account];
+        uint256 stored = _balances[account];
+        return stored == 0 ? 0 : stored - 1;
     }
 
     /// @inheritdoc IKosmosEscrow
@@ -291,21 +297,28 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
         if (signer != owner && !_delegates[owner][listingId][signer]) revert UnauthorizedSigner(signer, owner);
         if (quote.dekCommit != registry.dekCommitOf(listingId)) revert DekCommitMismatch(listingId);
         _useNonce(signer, quote.nonce);
-        Sale memory sale = Sale({
-            listingId: listingId,
-            buyer: msg.sender,
-            seller: owner,
-            gateway: quote.gateway,
-            price: uint96(quote.price),
-            revealDeadline: uint40(block.timestamp) + revealWindow,
-            disputeDeadline: 0,
-            disputedAt: 0,
-            zHash: quote.zHash,
-            kSaleHash: quote.kSaleHash,
-            dekCommit: quote.dekCommit
-        });
-        _sales[saleId] = keccak256(abi.encode(sale));
-        emit Opened(saleId, listingId, msg.sender, sale);
+        uint256 revealDeadline = uint40(block.timestamp) + revealWindow;
+        address gateway = quote.gateway;
+        bytes32 topic0 = Opened.selector;
+        bytes32 hash;
+        assembly ("memory-safe") {
+            // abi.encode(Sale), built once for its hash and as the data of Opened(saleId, listingId, buyer,
+            // sale): listingId, buyer, seller, gateway, price, revealDeadline, disputeDeadline = 0,
+            // disputedAt = 0, then zHash, kSaleHash, dekCommit copied from the quote (words 3 to 5).
+            let ptr := mload(0x40)
+            mstore(ptr, listingId)
+            mstore(add(ptr, 0x20), caller())
+            mstore(add(ptr, 0x40), owner)
+            mstore(add(ptr, 0x60), gateway)
+            mstore(add(ptr, 0x80), calldataload(add(quote, 0x40)))
+            mstore(add(ptr, 0xa0), revealDeadline)
+            mstore(add(ptr, 0xc0), 0)
+            mstore(add(ptr, 0xe0), 0)
+            calldatacopy(add(ptr, 0x100), add(quote, 0x60), 0x60)
+            hash := keccak256(ptr, SALE_SIZE)
+            log4(ptr, SALE_SIZE, topic0, saleId, listingId, caller())
+        }
+        _sales[saleId] = hash;
         token.safeTransferFrom(msg.sender, address(this), quote.price);
     }
 
@@ -315,10 +328,15 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
         uint256 toSeller = price * sellerBps / BPS;
         uint256 toGateway = sale.gateway == address(0) ? 0 : price * gatewayBps / BPS;
         uint256 toTreasury = price - toSeller - toGateway;
-        if (toSeller != 0) _balances[sale.seller] += toSeller;
-        if (toGateway != 0) _balances[sale.gateway] += toGateway;
-        if (toTreasury != 0) _balances[treasury] += toTreasury;
+        if (toSeller != 0) _credit(sale.seller, toSeller);
+        if (toGateway != 0) _credit(sale.gateway, toGateway);
+        if (toTreasury != 0) _credit(treasury, toTreasury);
         emit Completed(saleId, confirmed, toSeller, toGateway, toTreasury);
+    }
+
+    function _credit(address account, uint256 amount) private {
+        uint256 stored = _balances[account];
+        _balances[account] = (stored == 0 ? 1 : stored) + amount;
     }
 
     function _useNonce(address signer, uint256 nonce) private {
@@ -331,6 +349,17 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
     /// @dev The published commitment to `kSale`; never equal to a pad (different tag and length).
     function _commit(bytes32 kSale) private pure returns (bytes32) {
         return keccak256(abi.encodePacked(SALE_COMMIT_TAG, kSale));
+    }
+
+    /// @dev keccak256(abi.encode(sale)) with the word at `offset` replaced by `value`, hashed straight from
+    ///      calldata. Only called after {_requireSale}: the bytes hash to a stored abi.encode, so they are clean.
+    function _hashSaleWith(Sale calldata sale, uint256 offset, uint256 value) private pure returns (bytes32 hash) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, sale, SALE_SIZE)
+            mstore(add(ptr, offset), value)
+            hash := keccak256(ptr, SALE_SIZE)
+        }
     }
 
     function _requireSale(bytes32 saleId, Sale calldata sale) private view {
