@@ -56,6 +56,44 @@ export const DROP_HEADER = "X-Kosmos-Dropped";
 /** Why `POST /api/event` did not keep an event. */
 export type EventDropReason = "bot" | "invalid" | "rate_limited" | "unknown_site" | "opted_out";
 
+/** Who sent an analytics event, as the HTTP layer saw the request. */
+export interface EventClient {
+  /** The socket's peer address ("" when unknown). */
+  remoteAddress: string;
+  /** `X-Forwarded-For`; the node trusts it only from its configured proxies. */
+  forwardedFor?: string;
+  userAgent: string;
+  /** The request carried `DNT: 1` or `Sec-GPC: 1`. @default false */
+  optOut?: boolean;
+}
+
+/** What became of one analytics event. */
+export interface RecordEventResult {
+  /** Why it was not kept; absent when it was. */
+  dropped?: EventDropReason;
+  /** With `rate_limited`: seconds before the client should send again. */
+  retryAfter?: number;
+}
+
+/**
+ * The metrics of a stats query (`POST /api/v2/query`, Plausible's Stats API
+ * v2), in the order of the dashboard's top row and its CSV columns.
+ */
+export const STATS_METRICS = [
+  "visitors",
+  "visits",
+  "pageviews",
+  "views_per_visit",
+  "bounce_rate",
+  "visit_duration",
+  "events",
+] as const;
+export type StatsMetric = typeof STATS_METRICS[number];
+
+/** The named date ranges of a stats query, also the periods of the dashboard and its CSV export. */
+export const STATS_DATE_RANGES = ["day", "7d", "30d", "month", "all"] as const;
+export type StatsDateRange = typeof STATS_DATE_RANGES[number];
+
 /** A `POST /api/event` payload after validation. */
 export interface EventPayload {
   /** `n`: "pageview" or a custom event name. */

@@ -10,11 +10,16 @@
  * const buyer = await cluster.start({ config: { storage: { quotaGB: 0 } } });
  * ```
  */
+import { lpStream } from "@libp2p/utils";
+import { peerIdFromString } from "@libp2p/peer-id";
+import type { Hex } from "viem";
 import { createNode, type CreateNodeOptions, type KosmosNode } from "../node/node.ts";
 import type { NodeConfig } from "../node/config.ts";
 import { type Anvil, startAnvil } from "../node/services/chain/anvil.ts";
 import { type DevChain, setUpDevChain } from "../node/services/chain/dev_chain.ts";
 import { getContractsPath, writeContractsFile } from "../node/services/chain/contracts.ts";
+import { decodeSaleResponse, encodeSaleRequest, type SaleResponse } from "../node/services/market/mod.ts";
+import { SALE_PROTOCOL } from "../protocol/topics.ts";
 import { testLogger, waitFor } from "./helpers.ts";
 
 export interface MarketCluster extends AsyncDisposable {
@@ -141,4 +146,22 @@ export function waitForListing(node: KosmosNode, manifestCid: string) {
       return undefined;
     }
   });
+}
+
+/** One quote request over the raw sale protocol, as any peer can send it: `from` asks `seller` to quote `buyer`. */
+export async function askQuote(
+  from: KosmosNode,
+  seller: KosmosNode,
+  manifestCid: string,
+  buyer: Hex,
+): Promise<SaleResponse> {
+  const stream = await from.components.p2p.libp2p.dialProtocol(
+    peerIdFromString(seller.peerId),
+    SALE_PROTOCOL,
+  );
+  const lp = lpStream(stream, { maxDataLength: 4096 });
+  await lp.write(encodeSaleRequest({ v: 1, type: "quote", listingId: manifestCid, buyer }));
+  const response = decodeSaleResponse((await lp.read()).subarray());
+  await stream.close().catch(() => {});
+  return response;
 }

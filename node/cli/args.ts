@@ -93,6 +93,38 @@ export async function getNodeTarget(
   return { url, token: await readClientToken(command, { dataDir, env }) };
 }
 
+/**
+ * Reads the arguments of a command that takes only the node flags (`--url`, `--data-dir`) and
+ * exactly one `operand` (none without one): prints `usage` and resolves with `null` for `--help`,
+ * otherwise with the positionals and the node (see {@link getNodeTarget}).
+ */
+export async function parseNodeCommand(
+  command: string,
+  args: string[],
+  options: {
+    usage: string;
+    /** The positional's name in messages, e.g. `"MANIFEST_CID"`. @default none: takes no arguments */
+    operand?: string;
+    print: (line: string) => void;
+    /** @default Deno.env.toObject() */
+    env?: Record<string, string>;
+  },
+): Promise<(NodeTarget & { positionals: string[] }) | null> {
+  const { positionals, flags, help } = parseArgs(command, args, ["url", "data-dir"]);
+  if (help) {
+    options.print(options.usage);
+    return null;
+  }
+  if (options.operand !== undefined && positionals.length !== 1) {
+    throw new KosmosError(`${command}: give exactly one ${options.operand} (try --help)`);
+  }
+  if (options.operand === undefined && positionals.length !== 0) {
+    throw new KosmosError(`${command}: takes no arguments (try --help)`);
+  }
+  const target = await getNodeTarget(command, flags, options.env ?? Deno.env.toObject());
+  return { ...target, positionals };
+}
+
 /** `fetch` with the owner's token and the errors a person can act on: unreachable node, error body of the API. */
 export async function requestNode(
   command: string,

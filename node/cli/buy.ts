@@ -5,13 +5,13 @@
  * then the verified chunks. Prints the final purchase as JSON on stdout.
  * Buying a listing already bought shows that purchase and pays nothing.
  */
+import type { PurchaseView } from "../../protocol/api/market.ts";
 import { KosmosError } from "../errors.ts";
 import {
   type FollowCommandOptions,
   followJob,
-  getNodeTarget,
   NODE_FLAGS_USAGE,
-  parseArgs,
+  parseNodeCommand,
   startJob,
 } from "./args.ts";
 import { createProgressBar } from "./progress.ts";
@@ -26,24 +26,6 @@ Flags:
 ${NODE_FLAGS_USAGE}
 `;
 
-interface PurchaseView {
-  id: string;
-  listingId: string;
-  status:
-    | "quoted"
-    | "opened"
-    | "revealed"
-    | "downloading"
-    | "verified"
-    | "disputed"
-    | "complete"
-    | "refunded"
-    | "failed";
-  progress: { chunksVerified: number; chunksTotal: number };
-  price: string;
-  error?: string;
-}
-
 const STEPS: Record<string, string> = {
   quoted: "Quoted",
   opened: "Locked the price; waiting for the key",
@@ -57,14 +39,14 @@ export type RunBuyOptions = FollowCommandOptions;
 /** Runs `kosmos buy`; resolves with the exit code. */
 export async function runBuy(args: string[], options: RunBuyOptions = {}): Promise<number> {
   const print = options.print ?? console.log;
-  const { positionals, flags, help } = parseArgs("buy", args, ["url", "data-dir"]);
-  if (help) {
-    print(BUY_USAGE);
-    return 0;
-  }
-  if (positionals.length !== 1) throw new KosmosError("buy: give exactly one LISTING_ID (try --help)");
-  const listingId = positionals[0];
-  const { url, token } = await getNodeTarget("buy", flags, options.env ?? Deno.env.toObject());
+  const command = await parseNodeCommand("buy", args, {
+    usage: BUY_USAGE,
+    operand: "LISTING_ID",
+    print,
+    env: options.env,
+  });
+  if (!command) return 0;
+  const { url, token, positionals: [listingId] } = command;
   const first = await startJob("buy", new URL("/api/v1/purchases", url), {
     subject: listingId,
     body: { listingId },
@@ -95,6 +77,14 @@ export async function runBuy(args: string[], options: RunBuyOptions = {}): Promi
     token,
     signal: options.signal,
   });
+  // The download starts when the sale opens, so a short one may end between two polls: show where it ended.
+  if (purchase.status === "complete") {
+    bar ??= createProgressBar({
+      label: "Downloading",
+      total: purchase.progress.chunksTotal,
+      output: options.progressOutput,
+    });
+  }
   if (bar) {
     bar.update(purchase.progress.chunksVerified, purchase.progress.chunksTotal);
     bar.finish();

@@ -4,13 +4,13 @@
  * progress bar of verified chunks on stderr until it is complete. Prints the
  * final progress as JSON on stdout.
  */
+import type { FetchView } from "../../protocol/api/datasets.ts";
 import { KosmosError } from "../errors.ts";
 import {
   type FollowCommandOptions,
   followJob,
-  getNodeTarget,
   NODE_FLAGS_USAGE,
-  parseArgs,
+  parseNodeCommand,
   startJob,
 } from "./args.ts";
 import { createProgressBar, formatBytes } from "./progress.ts";
@@ -24,29 +24,19 @@ Flags:
 ${NODE_FLAGS_USAGE}
 `;
 
-interface FetchView {
-  manifestCid: string;
-  status: "queued" | "running" | "complete" | "failed";
-  chunksVerified: number;
-  chunksTotal: number;
-  bytes: number;
-  providers: string[];
-  error?: string;
-}
-
 export type RunFetchOptions = FollowCommandOptions;
 
 /** Runs `kosmos fetch`; resolves with the exit code. */
 export async function runFetch(args: string[], options: RunFetchOptions = {}): Promise<number> {
   const print = options.print ?? console.log;
-  const { positionals, flags, help } = parseArgs("fetch", args, ["url", "data-dir"]);
-  if (help) {
-    print(FETCH_USAGE);
-    return 0;
-  }
-  if (positionals.length !== 1) throw new KosmosError("fetch: give exactly one MANIFEST_CID (try --help)");
-  const cid = positionals[0];
-  const { url, token } = await getNodeTarget("fetch", flags, options.env ?? Deno.env.toObject());
+  const command = await parseNodeCommand("fetch", args, {
+    usage: FETCH_USAGE,
+    operand: "MANIFEST_CID",
+    print,
+    env: options.env,
+  });
+  if (!command) return 0;
+  const { url, token, positionals: [cid] } = command;
   const first = await startJob("fetch", new URL("/api/v1/fetches", url), {
     subject: cid,
     body: { manifestCid: cid },

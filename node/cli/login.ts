@@ -5,7 +5,7 @@
  * minutes.
  */
 import { KosmosError } from "../errors.ts";
-import { describeFailure, getNodeTarget, NODE_FLAGS_USAGE, parseArgs, requestNode } from "./args.ts";
+import { describeFailure, NODE_FLAGS_USAGE, parseNodeCommand, requestNode } from "./args.ts";
 
 export const LOGIN_USAGE = `Usage: kosmos login [--url URL] [--data-dir DIR]
 
@@ -26,13 +26,9 @@ export interface RunLoginOptions {
 /** Runs `kosmos login`; resolves with the exit code. */
 export async function runLogin(args: string[], options: RunLoginOptions = {}): Promise<number> {
   const print = options.print ?? console.log;
-  const { positionals, flags, help } = parseArgs("login", args, ["url", "data-dir"]);
-  if (help) {
-    print(LOGIN_USAGE);
-    return 0;
-  }
-  if (positionals.length !== 0) throw new KosmosError("login: takes no arguments (try --help)");
-  const { url, token } = await getNodeTarget("login", flags, options.env ?? Deno.env.toObject());
+  const command = await parseNodeCommand("login", args, { usage: LOGIN_USAGE, print, env: options.env });
+  if (!command) return 0;
+  const { url, token } = command;
   const response = await requestNode("login", new URL("/api/v1/login-links", url), {
     token,
     method: "POST",

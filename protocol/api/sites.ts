@@ -4,29 +4,15 @@
  */
 
 import * as v from "valibot";
-import { type EventDropReason, type EventPayload, parseEventPayload } from "../analytics.ts";
+import {
+  type EventClient,
+  type EventPayload,
+  parseEventPayload,
+  type RecordEventResult,
+} from "../analytics.ts";
 import { parsed, strictBody } from "./schema.ts";
 
-export type { EventDropReason, EventPayload } from "../analytics.ts";
-
-/** Who sent an analytics event, as the HTTP layer saw the request. */
-export interface EventClient {
-  /** The socket's peer address ("" when unknown). */
-  remoteAddress: string;
-  /** `X-Forwarded-For`; the node trusts it only from its configured proxies. */
-  forwardedFor?: string;
-  userAgent: string;
-  /** The request carried `DNT: 1` or `Sec-GPC: 1`. */
-  optOut?: boolean;
-}
-
-/** What became of one analytics event. */
-export interface RecordEventResult {
-  /** Why it was not kept; absent when it was. */
-  dropped?: EventDropReason;
-  /** With `rate_limited`: seconds before the client should send again. */
-  retryAfter?: number;
-}
+export type { EventClient, EventDropReason, EventPayload, RecordEventResult } from "../analytics.ts";
 
 /** A website registered for analytics (`GET /api/v1/sites`). */
 export interface SiteView {

@@ -43,6 +43,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { anvil as anvilChain } from "viem/chains";
 import { DEV_ACCOUNT_KEYS, startAnvil } from "../../node/services/chain/anvil.ts";
 import { deployContracts } from "../../node/services/chain/deploy.ts";
+import { PERMIT_TYPES } from "../../node/services/chain/actions/token.ts";
 import {
   kosmosAnchorAbi,
   kosmosConsentAbi,
@@ -209,15 +210,7 @@ try {
     const { v, r, s } = parseSignature(
       await owner.signTypedData({
         domain: { name, version, chainId, verifyingContract },
-        types: {
-          Permit: [
-            { name: "owner", type: "address" },
-            { name: "spender", type: "address" },
-            { name: "value", type: "uint256" },
-            { name: "nonce", type: "uint256" },
-            { name: "deadline", type: "uint256" },
-          ],
-        },
+        types: PERMIT_TYPES,
         primaryType: "Permit",
         message: { owner: owner.account.address, spender: addr.escrow, value, nonce: permitNonce, deadline },
       }),

@@ -15,31 +15,14 @@
  * so this test can fail) does.
  */
 import assert from "node:assert/strict";
-import { lpStream } from "@libp2p/utils";
-import { peerIdFromString } from "@libp2p/peer-id";
 import { bytesToHex, type Hex, hexToBigInt, hexToBytes, keccak256, numberToHex, slice } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import type { KosmosNode } from "../../node/node.ts";
-import { decodeSaleResponse, encodeSaleRequest, type QuoteOffer } from "../../node/services/market/mod.ts";
+import type { QuoteOffer } from "../../node/services/market/mod.ts";
 import { decryptChunk, getManifest, importDek } from "../../node/services/blocks/mod.ts";
-import { SALE_PROTOCOL } from "../../protocol/topics.ts";
 import { makeCsv } from "../helpers.ts";
-import { listForSale, startMarketCluster } from "../market_cluster.ts";
+import { askQuote, listForSale, startMarketCluster } from "../market_cluster.ts";
 
 const ONE = 10n ** 18n;
-
-/** One quote request over the raw sale protocol, as any peer can send it. */
-async function askQuote(attacker: KosmosNode, seller: KosmosNode, manifestCid: string, buyer: Hex) {
-  const stream = await attacker.components.p2p.libp2p.dialProtocol(
-    peerIdFromString(seller.peerId),
-    SALE_PROTOCOL,
-  );
-  const lp = lpStream(stream, { maxDataLength: 4096 });
-  await lp.write(encodeSaleRequest({ v: 1, type: "quote", listingId: manifestCid, buyer }));
-  const response = decodeSaleResponse((await lp.read()).subarray());
-  await stream.close().catch(() => {});
-  return response;
-}
 
 function xor(a: Hex, b: Hex): Hex {
   return numberToHex(hexToBigInt(a) ^ hexToBigInt(b), { size: 32 });

@@ -16,7 +16,6 @@
  */
 import assert from "node:assert/strict";
 import { kosmosEscrowAbi } from "../../protocol/contracts_generated.ts";
-import { getEscrowDomain, quoteTypes } from "../../protocol/quote.ts";
 import { contractCalls, createChainTest, expectRevert, ONE } from "../contracts/chain.ts";
 import {
   approve,
@@ -26,6 +25,7 @@ import {
   makeQuote,
   openSale,
   revealSale,
+  signQuote,
 } from "../contracts/sale.ts";
 
 const chainTest = createChainTest(async (c) => {
@@ -90,12 +90,7 @@ chainTest("attack: the same quote signed again cannot reopen an open sale and st
   const q = await makeQuote(c, { listingId: a, price: 30n * ONE });
   const buyerBefore = await balanceOf(c, c.accounts.buyer);
   const { saleId, sale } = await openSale(c, q);
-  const again = await c.wallets.delegate.signTypedData({
-    domain: getEscrowDomain(31337, c.addresses.escrow),
-    types: quoteTypes,
-    primaryType: "Quote",
-    message: q.quote,
-  });
+  const again = await signQuote(c, "delegate", q.quote);
   await approve(c, "buyer", c.addresses.escrow, q.quote.price);
   await expectRevert(c.send(c.wallets.buyer, escrowTx(c, "open", [q.quote, again])), "SaleExists", [saleId]);
   // The buyer paid once, the escrow holds one price, and the sale settles as opened.

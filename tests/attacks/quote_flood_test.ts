@@ -17,32 +17,16 @@
  * The seller's RPC calls are counted by a proxy in front of anvil.
  */
 import assert from "node:assert/strict";
-import { lpStream } from "@libp2p/utils";
-import { peerIdFromString } from "@libp2p/peer-id";
 import { type Hex, keccak256, numberToHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import type { KosmosNode } from "../../node/node.ts";
-import { decodeSaleResponse, encodeSaleRequest, type SaleResponse } from "../../node/services/market/mod.ts";
+import type { SaleResponse } from "../../node/services/market/mod.ts";
 import { kosmosEscrowAbi } from "../../protocol/contracts_generated.ts";
-import { SALE_PROTOCOL } from "../../protocol/topics.ts";
 import { makeCsv } from "../helpers.ts";
-import { listForSale, startMarketCluster } from "../market_cluster.ts";
+import { askQuote, listForSale, startMarketCluster } from "../market_cluster.ts";
 
 const ONE = 10n ** 18n;
 /** The market's defaults: a burst of 10 quote requests per peer and per buyer. */
 const BURST = 10;
-
-async function askQuote(from: KosmosNode, seller: KosmosNode, manifestCid: string, buyer: Hex) {
-  const stream = await from.components.p2p.libp2p.dialProtocol(
-    peerIdFromString(seller.peerId),
-    SALE_PROTOCOL,
-  );
-  const lp = lpStream(stream, { maxDataLength: 4096 });
-  await lp.write(encodeSaleRequest({ v: 1, type: "quote", listingId: manifestCid, buyer }));
-  const response = decodeSaleResponse((await lp.read()).subarray());
-  await stream.close().catch(() => {});
-  return response;
-}
 
 function addressOf(i: number): Hex {
   return privateKeyToAccount(keccak256(numberToHex(i + 1, { size: 32 }))).address;

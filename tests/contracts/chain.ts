@@ -21,6 +21,7 @@ import {
   createTestClient,
   createWalletClient,
   decodeErrorResult,
+  hashDomain,
   type Hex,
   http,
   keccak256,
@@ -45,6 +46,7 @@ import {
   kosmosRewardsAbi,
   kosmosTokenAbi,
 } from "../../protocol/contracts_generated.ts";
+import type { TypedDataDomain } from "../../protocol/quote.ts";
 
 export type Wallet = WalletClient<Transport, Chain, Account>;
 /** Untyped contract-call parameters: the tests pick function names at run time. */
@@ -80,6 +82,24 @@ export const errorsAbi = dedupeErrors([
 ]);
 
 export const ONE = 10n ** 18n;
+
+/**
+ * The EIP-712 domain separator a contract on the test chain (31337) must report for `domain`
+ * (name, version, chain id, verifying contract), computed off chain.
+ */
+export function expectedDomainSeparator(domain: TypedDataDomain): Hex {
+  return hashDomain({
+    domain: { ...domain, chainId: 31337n },
+    types: {
+      EIP712Domain: [
+        { name: "name", type: "string" },
+        { name: "version", type: "string" },
+        { name: "chainId", type: "uint256" },
+        { name: "verifyingContract", type: "address" },
+      ],
+    },
+  });
+}
 
 export interface TestChain {
   anvil: Anvil;

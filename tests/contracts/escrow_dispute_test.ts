@@ -3,14 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { bytesToHex, hexToBigInt, keccak256, numberToHex, parseEventLogs, toHex } from "viem";
 import { kosmosEscrowAbi, kosmosRegistryAbi } from "../../protocol/contracts_generated.ts";
-import {
-  computeDekCommit,
-  computeSaleKeyCommit,
-  decodeSaleKeys,
-  getEscrowDomain,
-  quoteTypes,
-  type Sale,
-} from "../../protocol/quote.ts";
+import { computeDekCommit, computeSaleKeyCommit, decodeSaleKeys, type Sale } from "../../protocol/quote.ts";
 import { type AccountName, expectRevert, ONE, withSnapshot } from "./chain.ts";
 import {
   approve,
@@ -28,6 +21,7 @@ import {
   randomBytes32,
   REFUND_BAD_DATA,
   revealSale,
+  signQuote,
 } from "./sale.ts";
 
 chainTest("open() rejects a quote whose dekCommit is not the listing's (DekCommitMismatch)", async (
@@ -285,12 +279,7 @@ chainTest("open() refuses a second open of a sale id signed again by a delegate 
   const q = await makeQuote(c, { listingId, price: 40n * ONE });
   const { saleId, sale } = await openSale(c, q);
   // The same quote signed by the delegate has the same digest (the sale id) and an unused nonce.
-  const again = await c.wallets.delegate.signTypedData({
-    domain: getEscrowDomain(31337, c.addresses.escrow),
-    types: quoteTypes,
-    primaryType: "Quote",
-    message: q.quote,
-  });
+  const again = await signQuote(c, "delegate", q.quote);
   await approve(c, "buyer", c.addresses.escrow, q.quote.price);
   await expectRevert(c.send(c.wallets.buyer, escrowTx(c, "open", [q.quote, again])), "SaleExists", [saleId]);
   // The first sale is intact: it still reveals and confirms with the stored state.

@@ -171,13 +171,23 @@ export async function makeQuote(c: TestChain, options: MakeQuoteOptions): Promis
     nonce: options.nonce ?? BigInt(randomBytes32()) >> 8n,
     deadline: options.deadline ?? (await c.now()) + 3600n,
   };
-  const signature = await c.wallets[options.signer ?? "seller"].signTypedData({
+  const signature = await signQuote(c, options.signer ?? "seller", quote, options);
+  return { quote, signature, kSale, deks, z, buyer };
+}
+
+/** Signs `quote` as `signer` on the escrow's EIP-712 domain (by default the escrow of chain 31337). */
+export function signQuote(
+  c: TestChain,
+  signer: AccountName,
+  quote: Quote,
+  options: Pick<MakeQuoteOptions, "chainId" | "verifyingContract"> = {},
+): Promise<Hex> {
+  return c.wallets[signer].signTypedData({
     domain: getEscrowDomain(options.chainId ?? 31337, options.verifyingContract ?? c.addresses.escrow),
     types: quoteTypes,
     primaryType: "Quote",
     message: quote,
   });
-  return { quote, signature, kSale, deks, z, buyer };
 }
 
 /** Approves the price and opens the sale as the quote's buyer. */

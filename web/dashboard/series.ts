@@ -6,6 +6,7 @@
  * Used by the site page (`web/routes/site.tsx`) and the CSV export
  * (`web/routes/api/site_stats.ts`).
  */
+import { STATS_METRICS, type StatsDateRange, type StatsMetric } from "../../protocol/analytics.ts";
 import type { KosmosApi, StatsResult } from "../../protocol/api/mod.ts";
 import { HttpError } from "../http_error.ts";
 
@@ -15,23 +16,15 @@ export const PERIODS = [
   { id: "30d", label: "Last 30 days" },
   { id: "month", label: "This month" },
   { id: "all", label: "All time" },
-] as const;
+] as const satisfies readonly { id: StatsDateRange; label: string }[];
 export type Period = typeof PERIODS[number]["id"];
 
 /** @default period of the dashboard and the export */
 export const DEFAULT_PERIOD: Period = "30d";
 
 /** Every metric, in the order of the dashboard's top row and the CSV columns. */
-export const SUMMARY_METRICS = [
-  "visitors",
-  "visits",
-  "pageviews",
-  "views_per_visit",
-  "bounce_rate",
-  "visit_duration",
-  "events",
-] as const;
-export type SummaryMetric = typeof SUMMARY_METRICS[number];
+export const SUMMARY_METRICS = STATS_METRICS;
+export type SummaryMetric = StatsMetric;
 
 /** Reads `?period=`; 400 for anything but the listed periods. */
 export function parsePeriod(value: string | null): Period {

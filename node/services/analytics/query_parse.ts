@@ -11,19 +11,17 @@
  * );
  * ```
  */
+import {
+  STATS_DATE_RANGES,
+  STATS_METRICS,
+  type StatsDateRange,
+  type StatsMetric,
+} from "../../../protocol/analytics.ts";
 import { day } from "../../constants.ts";
 import { checkDomain } from "./schema.ts";
 
-export const METRICS = [
-  "visitors",
-  "visits",
-  "pageviews",
-  "views_per_visit",
-  "bounce_rate",
-  "visit_duration",
-  "events",
-] as const;
-export type Metric = typeof METRICS[number];
+export const METRICS = STATS_METRICS;
+export type Metric = StatsMetric;
 
 export const DIMENSIONS = [
   "event:page",
@@ -50,8 +48,8 @@ export const FILTER_OPS = ["is", "is_not", "contains"] as const;
 export type FilterOp = typeof FILTER_OPS[number];
 export type Filter = [FilterOp, Dimension, string[]];
 
-export const DATE_RANGES = ["day", "7d", "30d", "month", "all"] as const;
-export type DateRange = typeof DATE_RANGES[number] | [string, string];
+export const DATE_RANGES = STATS_DATE_RANGES;
+export type DateRange = StatsDateRange | [string, string];
 
 export type OrderBy = [Metric | Dimension, "asc" | "desc"];
 

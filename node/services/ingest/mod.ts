@@ -28,9 +28,10 @@
  */
 import {
   type AnalyticsEvent,
-  type EventDropReason,
+  type EventClient,
   type EventPayload,
   MAX_BATCH_EVENTS,
+  type RecordEventResult,
 } from "../../../protocol/analytics.ts";
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { Database } from "../db/mod.ts";
@@ -76,24 +77,6 @@ export type RecordEvents = (
   events: AnalyticsEvent[],
   options?: { batchId?: string },
 ) => unknown;
-
-/** Who sent an event, as the HTTP layer saw it. */
-export interface EventClient {
-  /** The socket's peer address. */
-  remoteAddress: string;
-  /** `X-Forwarded-For`, used only when `remoteAddress` is a trusted proxy. */
-  forwardedFor?: string;
-  userAgent: string;
-  /** The request carried `DNT: 1` or `Sec-GPC: 1`. @default false */
-  optOut?: boolean;
-}
-
-export interface RecordEventResult {
-  /** Why the event was not kept; absent when it was. */
-  dropped?: EventDropReason;
-  /** With `rate_limited`: seconds until the client may send again. */
-  retryAfter?: number;
-}
 
 export interface IngestComponents {
   db: Database;

@@ -134,9 +134,12 @@ export class ProofFetcher {
     return run;
   }
 
-  /** Whether a lookup of `domain` now would be answered from the cache. */
+  /**
+   * Whether a lookup of `domain` now would cause no new fetch: its answer is cached, or a fetch of it is
+   * under way and would be shared.
+   */
   isCached(domain: string): boolean {
-    return (this.#cache.get(domain)?.until ?? 0) > this.#init.now();
+    return this.#inflight.has(domain) || (this.#cache.get(domain)?.until ?? 0) > this.#init.now();
   }
 
   async #fetchQueued(domain: string, signal?: AbortSignal): Promise<ProofResult> {
