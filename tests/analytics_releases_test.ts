@@ -195,6 +195,40 @@ Deno.test("a release beyond the privacy budget or with a bad field is refused wi
   });
 });
 
+Deno.test("createRelease() lets exactly one of two concurrent releases spend the last of the budget; the other gets the budget error", async () => {
+  await withNode({ budget: 3 }, async (node) => {
+    node.components.analytics.recordEvents(SITE, traffic());
+    const listings = (await node.facade.listListings()).total;
+    // Both pass the first budget check before either is charged (ε 2 + 1.5 > 3), so only the
+    // check inside the charging transaction can refuse the second one.
+    const epsilons = [2, 1.5];
+    const outcomes = await Promise.allSettled(
+      epsilons.map((epsilon) =>
+        node.components.releases.createRelease(SITE, { ...valid, price: "2500000000000000000", epsilon })
+      ),
+    );
+    const won = outcomes.findIndex((o) => o.status === "fulfilled");
+    const lost = outcomes.findIndex((o) => o.status === "rejected");
+    assert.ok(
+      won >= 0 && lost >= 0,
+      `expected one success and one refusal, got ${
+        outcomes.map((o) => o.status === "rejected" ? o.reason?.message : o.status)
+      }`,
+    );
+    const error = (outcomes[lost] as PromiseRejectedResult).reason as Error;
+    assert.equal(error.name, "PrivacyBudgetError", error.message);
+    assert.equal(
+      error.message,
+      `Cannot release statistics of "${SITE}" with ε = ${epsilons[lost]}: ` +
+        `only ${3 - epsilons[won]} of its privacy budget of 3 is left`,
+    );
+    const { budget, releases } = node.components.releases.listReleases(SITE);
+    assert.deepEqual(budget, { total: 3, spent: epsilons[won], remaining: 3 - epsilons[won] });
+    assert.deepEqual(releases.map((r) => [r.epsilon, r.status]), [[epsilons[won], "published"]]);
+    assert.equal((await node.facade.listListings()).total, listings + 1);
+  });
+});
+
 Deno.test("a release whose every row is suppressed charges ε but publishes nothing; the dashboard shows the budget", async () => {
   await withNode({ budget: 10 }, async (node, app) => {
     node.components.analytics.recordEvents(SITE, traffic());
