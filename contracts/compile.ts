@@ -22,6 +22,7 @@ export const SOLC_SETTINGS = {
 /** The contracts deployed (and exported in the generated module), in deployment order. */
 export const CONTRACT_NAMES = [
   "KosmosToken",
+  "KosmosFaucet",
   "KosmosRegistry",
   "KosmosEscrow",
   "KosmosConsent",

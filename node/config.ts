@@ -16,6 +16,7 @@ import type { LogLevel } from "./log.ts";
 import { isProxyAddress } from "./services/ingest/client_ip.ts";
 import { parseProofOrigins } from "./services/sites/proof_fetcher.ts";
 import { isWebhookAllowEntry } from "./services/connectors/targets.ts";
+import { checkAnnounceAddress, normalizePublicUrl } from "./services/p2p/addresses.ts";
 
 export interface NodeConfig {
   /** Where keys, the database, blocks and chain state live. @default "~/.kosmos" */
@@ -36,8 +37,35 @@ export interface NodeConfig {
   listen: string[];
   /** Multiaddrs (with `/p2p/<peerId>`) of peers to join through. @default [] */
   bootstrap: string[];
-  /** EVM JSON-RPC URL. @default undefined: start an embedded anvil on a free loopback port */
+  /**
+   * The URL others reach this node's HTTP API by (`https://kosmos.example.org`): what
+   * analytics snippets point at instead of the address the page was opened on. Its host is
+   * also a name the API answers to. @default undefined: the request's own origin
+   */
+  publicUrl?: string;
+  /**
+   * Multiaddrs this node advertises instead of its listen addresses (`/dns4/kosmos.example.org/tcp/4001`,
+   * `/ip4/203.0.113.7/tcp/4001`), for a node behind a port forward or a proxy. Setting any makes
+   * it a public node. @default []
+   */
+  announce: string[];
+  /**
+   * Serve as a circuit relay v2 for nodes behind NAT: `on`, `off`, or `auto`: on for a public
+   * node (one with `announce` addresses or a public IP listen address). @default "auto"
+   */
+  relay: "auto" | "on" | "off";
+  /**
+   * EVM JSON-RPC URL; with `network`, it replaces the profile's RPC URLs.
+   * @default undefined: start an embedded anvil on a free loopback port
+   */
   rpcUrl?: string;
+  /**
+   * The network: a profile file (`./devnet.json`) or a name, looked up in
+   * `<dataDir>/networks/NAME.json`; `local` is the embedded chain. Without it,
+   * `rpcUrl` is used, or the network of a local bootstrap peer, or `local`.
+   * @default undefined
+   */
+  network?: string;
   /** @default "info" */
   logLevel: LogLevel;
   storage: {
@@ -87,6 +115,9 @@ export const defaultConfig = (): NodeConfig => ({
   publicName: [],
   listen: ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"],
   bootstrap: [],
+  publicUrl: undefined,
+  announce: [],
+  relay: "auto",
   rpcUrl: undefined,
   logLevel: "info",
   storage: { quotaGB: 1 },
@@ -105,7 +136,11 @@ const flags: Record<string, { key: string; kind: "string" | "number" | "list" }>
   "public-name": { key: "publicName", kind: "list" },
   listen: { key: "listen", kind: "list" },
   bootstrap: { key: "bootstrap", kind: "list" },
+  "public-url": { key: "publicUrl", kind: "string" },
+  announce: { key: "announce", kind: "list" },
+  relay: { key: "relay", kind: "string" },
   "rpc-url": { key: "rpcUrl", kind: "string" },
+  network: { key: "network", kind: "string" },
   "log-level": { key: "logLevel", kind: "string" },
   "storage-quota-gb": { key: "storage.quotaGB", kind: "number" },
   "trusted-proxies": { key: "trustedProxies", kind: "list" },
@@ -122,7 +157,11 @@ const envVars: Record<string, { key: string; kind: "string" | "number" | "list" 
   KOSMOS_PUBLIC_NAME: flags["public-name"],
   KOSMOS_LISTEN: flags.listen,
   KOSMOS_BOOTSTRAP: flags.bootstrap,
+  KOSMOS_PUBLIC_URL: flags["public-url"],
+  KOSMOS_ANNOUNCE: flags.announce,
+  KOSMOS_RELAY: flags.relay,
   KOSMOS_RPC_URL: flags["rpc-url"],
+  KOSMOS_NETWORK: flags.network,
   KOSMOS_LOG_LEVEL: flags["log-level"],
   KOSMOS_STORAGE_QUOTA_GB: flags["storage-quota-gb"],
   KOSMOS_TRUSTED_PROXIES: flags["trusted-proxies"],
@@ -227,7 +266,7 @@ async function readConfigFile(path: string, required: boolean): Promise<Record<s
 /** Validates a complete config object; rejects unknown keys and wrong types. */
 export function validateConfig(input: Record<string, unknown>): NodeConfig {
   const known = defaultConfig() as unknown as Record<string, unknown>;
-  checkKeys(input, { ...known, rpcUrl: "" }, "");
+  checkKeys(input, { ...known, rpcUrl: "", network: "", publicUrl: "" }, "");
   const c = input as unknown as NodeConfig;
   if (typeof c.dataDir !== "string" || c.dataDir === "") {
     throw new ConfigError("dataDir must be a non-empty path");
@@ -259,6 +298,7 @@ export function validateConfig(input: Record<string, unknown>): NodeConfig {
       }
     }
   }
+  checkPublicAddresses(c);
   if (c.rpcUrl !== undefined) {
     let url: URL;
     try {
@@ -269,6 +309,9 @@ export function validateConfig(input: Record<string, unknown>): NodeConfig {
     if (!["http:", "https:", "ws:", "wss:"].includes(url.protocol)) {
       throw new ConfigError(`rpcUrl "${c.rpcUrl}" must be http(s) or ws(s)`);
     }
+  }
+  if (c.network !== undefined && (typeof c.network !== "string" || c.network === "")) {
+    throw new ConfigError("network must be a profile file or a network name, such as local");
   }
   if (!["debug", "info", "warn", "error", "silent"].includes(c.logLevel)) {
     throw new ConfigError(`logLevel "${c.logLevel}" must be one of debug, info, warn, error, silent`);
@@ -304,6 +347,31 @@ export function validateConfig(input: Record<string, unknown>): NodeConfig {
     throw new ConfigError("deliveryDirectoryAllow must be a list of absolute directory paths");
   }
   return c;
+}
+
+/** `publicUrl`, `announce` and `relay`; normalizes `publicUrl` (no trailing slash). */
+function checkPublicAddresses(c: NodeConfig): void {
+  if (c.publicUrl !== undefined) {
+    if (typeof c.publicUrl !== "string") throw new ConfigError("publicUrl must be an http(s) URL");
+    try {
+      c.publicUrl = normalizePublicUrl(c.publicUrl);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+  }
+  if (!Array.isArray(c.announce) || c.announce.some((s) => typeof s !== "string")) {
+    throw new ConfigError("announce must be a list of multiaddrs");
+  }
+  for (const addr of c.announce) {
+    try {
+      checkAnnounceAddress(addr);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+  }
+  if (!["auto", "on", "off"].includes(c.relay)) {
+    throw new ConfigError(`relay "${c.relay}" must be one of auto, on, off`);
+  }
 }
 
 /** A DNS name, IPv4 address or (bracketed or bare) IPv6 address, without port. */

@@ -160,3 +160,22 @@ Deno.test("validateConfig() takes loopback site proof origins and a whole proxy 
   });
   assert.deepEqual([flags.siteProofOrigins, flags.proxyEventQuota], [["shop.example=http://localhost:9"], 7]);
 });
+
+Deno.test("loadConfig() takes --public-url, --announce and --relay from flags and env, and rejects bad values", async () => {
+  const config = await loadConfig({
+    args: ["--public-url", "https://Kosmos.Example.org/", "--announce", "/dns4/kosmos.example.org/tcp/4001"],
+    env: { KOSMOS_RELAY: "on", KOSMOS_ANNOUNCE: "/ip4/203.0.113.7/tcp/4001" },
+  });
+  assert.equal(config.publicUrl, "https://kosmos.example.org");
+  assert.deepEqual(config.announce, ["/dns4/kosmos.example.org/tcp/4001"]);
+  assert.equal(config.relay, "on");
+  const defaults = await loadConfig({ args: ["--data-dir", "/nonexistent-kosmos"] });
+  assert.equal(defaults.publicUrl, undefined);
+  assert.deepEqual(defaults.announce, []);
+  assert.equal(defaults.relay, "auto");
+  await assert.rejects(loadConfig({ args: ["--public-url", "ftp://x.example"] }), /publicUrl/);
+  await assert.rejects(loadConfig({ args: ["--public-url", "https://x.example/?q=1"] }), /query/);
+  await assert.rejects(loadConfig({ args: ["--announce", "/ip4/0.0.0.0/tcp/4001"] }), /wildcard/);
+  await assert.rejects(loadConfig({ args: ["--announce", `${peer}`] }), /must not name a peer/);
+  await assert.rejects(loadConfig({ env: { KOSMOS_RELAY: "sometimes" } }), /relay "sometimes"/);
+});

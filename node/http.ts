@@ -14,6 +14,7 @@ import type { KosmosApi } from "../protocol/api/mod.ts";
 import { createApp } from "../web/app.ts";
 import { type ApiAuth, createApiAuth } from "../web/auth.ts";
 import { LOOPBACK_HOSTS } from "../web/request_guard.ts";
+import { getUploadDir } from "../web/upload_spool.ts";
 import type { NodeConfig } from "./config.ts";
 import { StartError } from "./errors.ts";
 import type { Logger } from "./log.ts";
@@ -24,7 +25,7 @@ export interface HttpComponents {
   facade: KosmosApi;
   /** The owner's API token. Never log it. */
   apiToken: string;
-  config: Pick<NodeConfig, "host" | "port" | "publicName">;
+  config: Pick<NodeConfig, "host" | "port" | "publicName" | "publicUrl" | "dataDir">;
   log: Logger;
 }
 
@@ -63,7 +64,12 @@ export class HttpService {
 
   async start(): Promise<void> {
     const { config, facade, log } = this.#c;
+    // Files of uploads cut short by a crash: nothing can be using them before the server starts.
+    const uploadDir = getUploadDir(config.dataDir);
+    await Deno.remove(uploadDir, { recursive: true }).catch(() => {});
     const app = await createApp(facade, {
+      uploadDir,
+      publicUrl: config.publicUrl,
       auth: this.auth,
       log,
       // Any other name may be the attacker's, rebound to this node's address. An address it
@@ -71,6 +77,7 @@ export class HttpService {
       allowedHosts: [
         ...LOOPBACK_HOSTS,
         ...config.publicName,
+        ...(config.publicUrl ? [new URL(config.publicUrl).hostname.replace(/^\[(.*)\]$/, "$1")] : []),
         ...(isLoopback(config.host) || isWildcard(config.host) ? [] : [config.host.toLowerCase()]),
       ],
     });

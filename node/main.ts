@@ -2,26 +2,25 @@
  * The `kosmos` command: starts a node (the default), or runs one of its
  * subcommands. Process signals are handled here and nowhere else.
  *
- *     deno task start [--data-dir D] [--port P] [--bootstrap ADDR] [--rpc-url URL] …
+ *     deno task start [--data-dir D] [--port P] [--bootstrap ADDR] [--network FILE|NAME] [--rpc-url URL] …
  */
 import "./polyfills.ts";
 import { loadConfig } from "./config.ts";
+import { describeNodeNetwork } from "./network.ts";
 import { createNode } from "./node.ts";
 import { KosmosError } from "./errors.ts";
-import { runFetch } from "./cli/fetch.ts";
-import { runBuy } from "./cli/buy.ts";
-import { runPublish } from "./cli/publish.ts";
-import { runLogin } from "./cli/login.ts";
+import { COMMANDS, listCommands } from "./cli/commands.ts";
+import { UsageError } from "./cli/args.ts";
 
 const USAGE = `Usage: kosmos [start] [flags]
-       kosmos publish FILE --title … --category … --price … --license … [--url URL]
-       kosmos fetch MANIFEST_CID [--url URL]
-       kosmos buy LISTING_ID [--url URL]
-       kosmos login [--url URL]
+${listCommands()}
 
 Starts a Kosmos node with its web UI and prints a one-time login link for it;
 the other commands talk to a running node with the token in <data-dir>/api-token
-or KOSMOS_TOKEN (see kosmos publish --help, kosmos login --help).
+or KOSMOS_TOKEN, take --url URL, --data-dir DIR and --json (one JSON document on
+stdout), and explain themselves with --help (kosmos stake --help). Commands that
+make the node sign a transaction show the estimated fee and ask first; --yes
+accepts it (needed without a terminal). Exit codes: 1 a failed action, 2 bad usage.
 
 Flags (environment variable, default):
   --data-dir DIR        KOSMOS_DATA_DIR     ~/.kosmos
@@ -31,7 +30,14 @@ Flags (environment variable, default):
                                             the names a LAN, proxy or gateway reaches the node by)
   --listen MULTIADDR    KOSMOS_LISTEN       /ip4/127.0.0.1/tcp/0 and /ip4/127.0.0.1/tcp/0/ws (repeatable, comma-separated)
   --bootstrap MULTIADDR KOSMOS_BOOTSTRAP    none (repeatable, comma-separated, with /p2p/<peerId>)
-  --rpc-url URL         KOSMOS_RPC_URL      none: start an embedded anvil
+  --public-url URL      KOSMOS_PUBLIC_URL   none: the address a page was opened on (the URL others reach this
+                                            node's API by; analytics snippets point at it)
+  --announce MULTIADDR  KOSMOS_ANNOUNCE     none: the listen addresses (advertised multiaddrs, repeatable,
+                                            comma-separated; makes the node a public node)
+  --relay MODE          KOSMOS_RELAY        auto: relay for nodes behind NAT when public (on, off, auto)
+  --network FILE|NAME   KOSMOS_NETWORK      none: the network of a local --bootstrap peer, else "local" (an
+                                            embedded anvil); NAME is <data-dir>/networks/NAME.json
+  --rpc-url URL         KOSMOS_RPC_URL      none: start an embedded anvil (with --network: the chain's RPC)
   --log-level LEVEL     KOSMOS_LOG_LEVEL    info (debug, info, warn, error, silent)
   --storage-quota-gb N  KOSMOS_STORAGE_QUOTA_GB  1
   --trusted-proxies IPS KOSMOS_TRUSTED_PROXIES  none (comma-separated; only they may set X-Forwarded-For)
@@ -46,23 +52,22 @@ Flags (environment variable, default):
 `;
 
 async function main(args: string[]): Promise<number> {
-  if (args[0] === "publish") return await runPublish(args.slice(1));
-  if (args[0] === "fetch") return await runFetch(args.slice(1));
-  if (args[0] === "buy") return await runBuy(args.slice(1));
-  if (args[0] === "login") return await runLogin(args.slice(1));
+  const command = Object.hasOwn(COMMANDS, args[0] ?? "") ? COMMANDS[args[0]] : undefined;
+  if (command) return await command.run(args.slice(1));
   if (args[0] === "start") args = args.slice(1);
   if (args.includes("--help") || args.includes("-h") || args[0] === "help") {
     console.log(USAGE);
     return 0;
   }
   if (args[0] && !args[0].startsWith("-")) {
-    throw new KosmosError(`unknown command "${args[0]}" (try --help)`);
+    throw new UsageError(`unknown command "${args[0]}" (try --help)`);
   }
   const config = await loadConfig({ args, env: Deno.env.toObject() });
   const node = await createNode(config);
   await node.start();
   console.log(`Kosmos node ${node.peerId} · wallet ${node.address}`);
   console.log(`Kosmos UI: ${node.url}`);
+  console.log(describeNodeNetwork(node));
   // Like Jupyter: the link goes to the terminal, never to the log; it holds a one-time code, not the token.
   console.log(`Log in (the link works once, within 10 minutes): ${node.createLoginLink()}`);
   console.log(`The CLI and scripts use the API token in ${node.config.dataDir}/api-token`);
@@ -91,7 +96,9 @@ if (import.meta.main) {
       ? err.message
       : `unexpected error: ${(err as Error)?.message ?? err}`;
     console.error(`kosmos: ${message}`);
-    code = 1;
+    // A bad command line (UsageError) or an unconfirmed fee carries exit code 2.
+    const exitCode = (err as { exitCode?: unknown })?.exitCode;
+    code = err instanceof KosmosError && typeof exitCode === "number" ? exitCode : 1;
   }
   // libp2p leaves timers behind after stop(); exit explicitly.
   Deno.exit(code);

@@ -23,6 +23,7 @@ import { type Composed, composeServices, type Service, ServiceGroup } from "./se
 import { identity } from "./services/identity/mod.ts";
 import { db } from "./services/db/mod.ts";
 import { chain } from "./services/chain/mod.ts";
+import { handshake, network } from "./services/network/mod.ts";
 import { p2p } from "./services/p2p/mod.ts";
 import { blocks } from "./services/blocks/mod.ts";
 import { transfer, type TransferInit } from "./services/transfer/mod.ts";
@@ -65,8 +66,10 @@ export function nodeServices(o: CreateNodeOptions["services"] = {}) {
   return [
     identity(),
     db(),
+    network(),
     chain(),
     p2p(),
+    handshake(),
     blocks(),
     transfer(o.transfer),
     fetches(o.fetches),

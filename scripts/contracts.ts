@@ -3,11 +3,15 @@
  *
  *     deno task contracts compile                 # contracts/src → protocol/contracts_generated.ts
  *     deno task contracts check                   # exit 1 when the generated file is stale
- *     deno task contracts deploy --rpc-url URL [--private-key-file F]   # prints the addresses as JSON
+ *     deno task contracts deploy --rpc-url URL [--key-file F] [--out PROFILE.json] [--name NAME]
  *
- * Deploy reads the key from the file (or `KOSMOS_DEPLOYER_KEY`, or anvil's first dev key on chain
- * 31337), makes the deployer the arbiter, treasury and rewards reserve unless `--arbiter`,
- * `--treasury`, `--rewards-reserve` are given, and adds a faucet only with `--faucet ADDRESS`.
+ * Deploy reads the key from the file (`--key-file`, or `--private-key-file`; or `KOSMOS_DEPLOYER_KEY`,
+ * or anvil's first dev key on chain 31337), makes the deployer the arbiter, treasury and rewards
+ * reserve unless `--arbiter`, `--treasury`, `--rewards-reserve` are given. On a dev chain (31337) the
+ * treasury's allocation goes to a faucet contract (`POST /api/v1/faucet`) unless `--faucet ADDRESS`
+ * names an account for a faucet allocation instead. It prints the addresses as JSON and, with `--out`, writes the network profile
+ * (`--name`, default `chain-<id>`; `--bootstrap ADDR`, repeatable) that nodes start with
+ * (`--network PROFILE.json`, or `--network NAME` once it is in `<data-dir>/networks/NAME.json`).
  */
 import { parseArgs } from "node:util";
 import { createPublicClient, createWalletClient, type Hex, http, isAddress } from "viem";
@@ -20,6 +24,9 @@ import {
 } from "../contracts/compile.ts";
 import { deployContracts } from "../node/services/chain/deploy.ts";
 import { DEV_ACCOUNT_KEYS, DEV_CHAIN_ID } from "../node/services/chain/anvil.ts";
+import { DEV_FAUCET_ETH } from "../node/services/chain/dev_chain.ts";
+import { type NetworkProfile, writeNetworkProfile } from "../node/network.ts";
+import { isNetworkName, networkPrefix } from "../protocol/network.ts";
 
 const root = new URL("../", import.meta.url);
 const generatedPath = new URL("protocol/contracts_generated.ts", root);
@@ -61,23 +68,33 @@ async function runDeploy(args: string[]): Promise<number> {
       treasury: { type: "string" },
       "rewards-reserve": { type: "string" },
       faucet: { type: "string" },
+      "key-file": { type: "string" },
+      out: { type: "string" },
+      name: { type: "string" },
+      bootstrap: { type: "string", multiple: true },
     },
   });
+  const name = values.name ?? undefined;
+  if (name !== undefined && !isNetworkName(name)) {
+    console.error("contracts: --name must be 1-64 lower-case letters, digits, '.', '_' or '-'");
+    return 2;
+  }
   const rpcUrl = values["rpc-url"];
   if (!rpcUrl) {
-    console.error("usage: deno task contracts deploy --rpc-url URL [--private-key-file FILE]");
+    console.error(
+      "usage: deno task contracts deploy --rpc-url URL [--key-file FILE] [--out PROFILE.json] [--name NAME]",
+    );
     return 2;
   }
   const transport = http(rpcUrl);
   const publicClient = createPublicClient({ transport });
   const chainId = await publicClient.getChainId();
-  let key = values["private-key-file"]
-    ? (await Deno.readTextFile(values["private-key-file"])).trim()
-    : Deno.env.get("KOSMOS_DEPLOYER_KEY")?.trim();
+  const keyFile = values["key-file"] ?? values["private-key-file"];
+  let key = keyFile ? (await Deno.readTextFile(keyFile)).trim() : Deno.env.get("KOSMOS_DEPLOYER_KEY")?.trim();
   if (!key && chainId === DEV_CHAIN_ID) key = DEV_ACCOUNT_KEYS[0];
   if (!key) {
     console.error(
-      "contracts: give --private-key-file (or KOSMOS_DEPLOYER_KEY) to deploy outside a dev chain",
+      "contracts: give --key-file (or KOSMOS_DEPLOYER_KEY) to deploy outside a dev chain",
     );
     return 2;
   }
@@ -100,13 +117,43 @@ async function runDeploy(args: string[]): Promise<number> {
     }
     return v as Hex | undefined;
   };
+  const devFaucet = chainId === DEV_CHAIN_ID && values.faucet === undefined;
   const addresses = await deployContracts(walletClient, publicClient, {
     arbiter: address("arbiter") ?? account.address,
     treasury: address("treasury") ?? account.address,
     rewardsReserve: address("rewards-reserve") ?? account.address,
     faucet: address("faucet"),
+    // A dev chain gets a faucet contract holding the treasury's allocation, with test ether from anvil.
+    ...(devFaucet && { faucetContract: {} }),
   });
+  if (devFaucet) {
+    await publicClient.request({
+      method: "anvil_setBalance" as never,
+      params: [addresses.faucet, `0x${DEV_FAUCET_ETH.toString(16)}`] as never,
+    });
+  }
   console.log(JSON.stringify({ chainId, ...addresses }));
+  if (values.out) {
+    const networkName = name ?? `chain-${chainId}`;
+    const profile: NetworkProfile = {
+      name: networkName,
+      chainId,
+      rpcUrls: [rpcUrl],
+      contracts: addresses,
+      bootstrap: values.bootstrap ?? [],
+      protocolPrefix: networkPrefix(networkName, addresses.registry),
+      dev: chainId === DEV_CHAIN_ID,
+    };
+    try {
+      await writeNetworkProfile(values.out, profile);
+    } catch (err) {
+      console.error(`contracts: cannot write the network profile: ${(err as Error).message}`);
+      return 1;
+    }
+    console.error(
+      `contracts: wrote network "${networkName}" to ${values.out} (start nodes with --network ${values.out})`,
+    );
+  }
   return 0;
 }
 
@@ -123,7 +170,7 @@ switch (command) {
     break;
   default:
     console.error(
-      "usage: deno task contracts <compile|check|deploy> [--rpc-url URL] [--private-key-file FILE]",
+      "usage: deno task contracts <compile|check|deploy> [--rpc-url URL] [--key-file FILE] [--out PROFILE.json]",
     );
     Deno.exit(2);
 }

@@ -1,22 +1,56 @@
 /**
- * `deno task devnet [--nodes N] [--base-port P] [--log-level L]`: a local
- * network on loopback. One anvil shared by N nodes (default 3); the first node
- * is every other node's bootstrap peer. The Kosmos contracts are deployed once
- * (anvil's first dev account is deployer, treasury, arbiter and faucet), their
- * addresses written into every node's data dir, and every node's wallet is
- * funded with ether and 10,000 tokens. Prints
- * each node's UI URL as it comes up; Ctrl-C stops everything it started.
+ * `deno task devnet [--nodes N] [--base-port P] [--data-dir DIR] [--log-level L]`:
+ * a local network on loopback. One anvil shared by N nodes (default 3); the
+ * first node is every other node's bootstrap peer. The Kosmos contracts are
+ * deployed once by anvil's first dev account, with node 0's wallet as arbiter
+ * and treasury and the supply in a faucet, and described in the network profile `<dir>/network.json` (network
+ * `devnet`), which every node is started with (`--network`), and every node's
+ * wallet is funded with ether and 10,000 tokens. Prints each node's UI URL as
+ * it comes up; Ctrl-C stops everything it started.
  *
- * `--base-port 0` lets the OS pick every HTTP port (used by the tests).
+ * Ports: anvil takes 8545 and the nodes 7464, 7465, … (`--base-port`) when
+ * they are free, and free ports the OS picks otherwise; the devnet prints what
+ * it took. `--base-port 0` lets the OS pick every HTTP port (used by the tests).
+ *
+ * `--data-dir DIR` keeps the devnet for a restart: anvil's state
+ * (`DIR/anvil-state.json`, dumped every 5 s and on exit), the profile and the
+ * nodes' data dirs (`DIR/node-<i>`). Without it, everything lives in a temp
+ * dir removed at exit. Other nodes join a running devnet with
+ * `deno task start --network DIR/network.json`.
  */
-import { DEV_CHAIN_ID, startAnvil } from "../node/services/chain/anvil.ts";
-import { getContractsPath, writeContractsFile } from "../node/services/chain/contracts.ts";
+import { createPublicClient, createWalletClient, defineChain, http } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { join } from "node:path";
+import { DEV_ACCOUNT_KEYS, DEV_CHAIN_ID, startAnvil } from "../node/services/chain/anvil.ts";
+import { dripFaucet } from "../node/services/chain/actions/faucet.ts";
 import { setUpDevChain } from "../node/services/chain/dev_chain.ts";
+import { loadIdentity } from "../node/services/identity/mod.ts";
+import { loadNetwork, type NetworkProfile, writeNetworkProfile } from "../node/network.ts";
+import { networkPrefix } from "../protocol/network.ts";
+import { hasContractCode } from "../node/services/chain/contracts.ts";
+import { kosmosTokenAbi } from "../protocol/contracts_generated.ts";
 
 interface DevnetOptions {
   nodes: number;
   basePort: number;
   logLevel: string;
+  /** @default undefined: a temp dir removed at exit */
+  dataDir?: string;
+}
+
+/** Anvil's usual port, taken when free. */
+const ANVIL_PORT = 8545;
+
+/** `port` when nothing listens on it on 127.0.0.1, else 0 (the OS picks a free one). */
+export function freePortOr0(port: number): number {
+  if (port === 0) return 0;
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    return port;
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) return 0;
+    throw err;
+  }
 }
 
 function parseArgs(args: string[]): DevnetOptions {
@@ -28,7 +62,8 @@ function parseArgs(args: string[]): DevnetOptions {
     if (flag === "--nodes") options.nodes = toInt(flag, value, 1, 64);
     else if (flag === "--base-port") options.basePort = toInt(flag, value, 0, 65535);
     else if (flag === "--log-level") options.logLevel = value;
-    else fail(`unknown flag ${flag} (flags: --nodes N, --base-port P, --log-level L)`);
+    else if (flag === "--data-dir") options.dataDir = value;
+    else fail(`unknown flag ${flag} (flags: --nodes N, --base-port P, --data-dir DIR, --log-level L)`);
   }
   return options;
 }
@@ -61,7 +96,7 @@ async function startNode(
   index: number,
   dataDir: string,
   port: number,
-  rpcUrl: string,
+  profilePath: string,
   bootstrap: string[],
   logLevel: string,
 ): Promise<RunningNode> {
@@ -73,8 +108,8 @@ async function startNode(
     dataDir,
     "--port",
     String(port),
-    "--rpc-url",
-    rpcUrl,
+    "--network",
+    profilePath,
     "--log-level",
     logLevel,
   ];
@@ -121,8 +156,15 @@ function splitLines(): TransformStream<string, string> {
 }
 
 async function run(options: DevnetOptions): Promise<number> {
-  const root = await Deno.makeTempDir({ prefix: "kosmos-devnet-" });
-  const anvil = await startAnvil();
+  const keep = options.dataDir !== undefined;
+  const root = options.dataDir ?? await Deno.makeTempDir({ prefix: "kosmos-devnet-" });
+  await Deno.mkdir(root, { recursive: true });
+  const anvilPort = freePortOr0(ANVIL_PORT);
+  const anvil = await startAnvil({
+    port: anvilPort,
+    ...(keep ? { statePath: join(root, "anvil-state.json"), stateInterval: 5 } : {}),
+  });
+  if (anvil.port !== ANVIL_PORT) console.log(`devnet: port ${ANVIL_PORT} is busy; anvil took ${anvil.port}`);
   const nodes: RunningNode[] = [];
   let stopping = false;
   const stopAll = async () => {
@@ -135,7 +177,7 @@ async function run(options: DevnetOptions): Promise<number> {
     }
     await Promise.all(nodes.map((n) => n.child.status));
     await anvil.stop();
-    await Deno.remove(root, { recursive: true }).catch(() => {});
+    if (!keep) await Deno.remove(root, { recursive: true }).catch(() => {});
   };
   const { promise: interrupted, resolve } = Promise.withResolvers<string>();
   Deno.addSignalListener("SIGINT", () => resolve("SIGINT"));
@@ -143,17 +185,39 @@ async function run(options: DevnetOptions): Promise<number> {
 
   console.log(`devnet: anvil at ${anvil.rpcUrl} (chain 31337)`);
   try {
-    const dev = await setUpDevChain(anvil.rpcUrl);
-    console.log(`devnet: contracts deployed (registry ${dev.contracts.registry}, arbiter ${dev.deployer})`);
+    const profilePath = join(root, "network.json");
+    const kept = keep ? await loadKeptProfile(profilePath, anvil.rpcUrl) : undefined;
+    // Node 0 is the arbiter and treasury: its wallet key is made now, before the contracts name it.
+    const roles = (await loadIdentity(join(root, "node-0"))).account.address;
+    const dev = kept ? undefined : await setUpDevChain(anvil.rpcUrl, { arbiter: roles, treasury: roles });
+    const profile: NetworkProfile = kept ?? {
+      name: "devnet",
+      chainId: DEV_CHAIN_ID,
+      rpcUrls: [anvil.rpcUrl],
+      contracts: { ...dev!.contracts },
+      bootstrap: [],
+      protocolPrefix: networkPrefix("devnet", dev!.contracts.registry),
+      dev: true,
+    };
+    profile.rpcUrls = [anvil.rpcUrl];
+    await writeNetworkProfile(profilePath, profile);
+    const fund = dev
+      ? (to: `0x${string}`) => dev.fund(to)
+      : (to: `0x${string}`) => dripAsDeployer(profile, to);
+    console.log(`devnet: contracts ${kept ? "kept" : "deployed"} (registry ${profile.contracts.registry})`);
+    console.log(
+      `devnet: node 0 (wallet ${roles}) is the arbiter and treasury: its Arbitration page resolves challenges`,
+    );
+    console.log(
+      `devnet: network profile ${profilePath} (join with: deno task start --network ${profilePath})`,
+    );
     let bootstrap: string[] = [];
     for (let i = 0; i < options.nodes; i++) {
-      const port = options.basePort === 0 ? 0 : options.basePort + i;
-      await writeContractsFile(getContractsPath(`${root}/node-${i}`), {
-        chainId: DEV_CHAIN_ID,
-        contracts: dev.contracts,
-      });
+      const wanted = options.basePort === 0 ? 0 : options.basePort + i;
+      const port = freePortOr0(wanted);
+      if (port !== wanted) console.log(`devnet: port ${wanted} is busy; node ${i} takes a free port`);
       const node = await Promise.race([
-        startNode(i, `${root}/node-${i}`, port, anvil.rpcUrl, bootstrap, options.logLevel),
+        startNode(i, join(root, `node-${i}`), port, profilePath, bootstrap, options.logLevel),
         interrupted.then(() => null),
       ]);
       if (!node) break;
@@ -161,8 +225,11 @@ async function run(options: DevnetOptions): Promise<number> {
       const info = await (await fetch(`${node.url}/api/v1/node`, {
         headers: { Authorization: `Bearer ${node.token}` },
       })).json();
-      if (i === 0) bootstrap = [info.listen[0]];
-      await dev.fund(info.address);
+      if (i === 0) {
+        bootstrap = [info.listen[0]];
+        await writeNetworkProfile(profilePath, { ...profile, bootstrap });
+      }
+      if (await tokenBalance(anvil.rpcUrl, profile, info.address) === 0n) await fund(info.address);
       console.log(
         `devnet: node ${i} UI ${node.url} (data dir ${root}/node-${i}) · log in: ${node.loginLink}`,
       );
@@ -178,6 +245,54 @@ async function run(options: DevnetOptions): Promise<number> {
   } finally {
     await stopAll();
   }
+}
+
+/** The profile of a kept devnet, when its contracts survived in anvil's state. */
+async function loadKeptProfile(path: string, rpcUrl: string): Promise<NetworkProfile | undefined> {
+  let choice;
+  try {
+    choice = await loadNetwork(path, { dataDir: "" });
+  } catch {
+    return undefined;
+  }
+  if (choice.kind !== "profile") return undefined;
+  const client = createPublicClient({ transport: http(rpcUrl) });
+  // deno-lint-ignore no-explicit-any
+  if (!await hasContractCode(client as any, choice.profile.contracts)) {
+    console.log(`devnet: the contracts of ${path} are gone from the chain; deploying again`);
+    return undefined;
+  }
+  return choice.profile;
+}
+
+const DEPLOYER = privateKeyToAccount(DEV_ACCOUNT_KEYS[0]);
+
+/** One faucet drip to `to` on a kept devnet, sent by anvil's first dev account. */
+async function dripAsDeployer(profile: NetworkProfile, to: `0x${string}`): Promise<void> {
+  const chain = defineChain({
+    id: profile.chainId,
+    name: "Kosmos devnet",
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: profile.rpcUrls } },
+  });
+  const transport = http(profile.rpcUrls[0]);
+  const publicClient = createPublicClient({ chain, transport, pollingInterval: 200 });
+  const walletClient = createWalletClient({ chain, transport, account: DEPLOYER, pollingInterval: 200 });
+  await dripFaucet({ publicClient, walletClient, contracts: profile.contracts, timeout: 30_000 }, { to });
+}
+
+async function tokenBalance(
+  rpcUrl: string,
+  profile: NetworkProfile,
+  address: `0x${string}`,
+): Promise<bigint> {
+  const client = createPublicClient({ transport: http(rpcUrl) });
+  return await client.readContract({
+    address: profile.contracts.token,
+    abi: kosmosTokenAbi,
+    functionName: "balanceOf",
+    args: [address],
+  });
 }
 
 if (import.meta.main) Deno.exit(await run(parseArgs(Deno.args)));

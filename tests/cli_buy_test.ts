@@ -2,7 +2,8 @@
  * `kosmos buy` as a person runs it: a real `kosmos` process asks an in-process
  * buyer node to buy a listing of an in-process seller on one anvil, follows
  * the sale's steps and the download with a progress bar on stderr, and prints
- * the final purchase as JSON; a bad listing id ends with one line and code 1.
+ * the final purchase as JSON (the fee accepted with `--yes`); a bad listing
+ * id ends with one line and code 1.
  */
 import assert from "node:assert/strict";
 import type { KosmosNode } from "../node/node.ts";
@@ -59,6 +60,7 @@ Deno.test("kosmos buy follows a purchase to completion with a progress bar and p
   const { code, stdout, stderr } = await kosmos([
     "buy",
     manifestCid,
+    "--yes",
     "--url",
     buyer.url,
     "--data-dir",

@@ -197,20 +197,24 @@ Deno.test("the dataset API publishes, validates, lists and fetches across two no
       "unprocessable",
       /Cannot read JSON/,
     );
-    // The file before the fields: refused before a byte of it is stored.
+    // The file before the fields, one of them bad: parked on disk, then refused and removed.
     const fileFirst = new FormData();
     fileFirst.append("file", new File([makeCsv(1.5 * MiB)], "late.csv"));
-    for (const [k, v] of Object.entries(valid)) fileFirst.append(k, v!);
-    await expectError(
-      await post(fileFirst),
-      422,
-      "unprocessable",
-      /title is required.*\(fields sent after the file part are not read: send them first\)$/,
-    );
-    // A field after the file: its chunks are written while it streams, then removed.
-    const fieldAfter = formOf({ ...valid, file: makeCsv(1.5 * MiB) });
-    fieldAfter.append("description", "late");
-    await expectError(await post(fieldAfter), 400, "bad_request", /must be the last part/);
+    for (const [k, v] of Object.entries({ ...valid, price: "cheap" })) fileFirst.append(k, v as string);
+    await expectError(await post(fileFirst), 422, "unprocessable", /price must be a token amount/);
+    // A bad field before the file is refused before the file is parked.
+    const badFirst = new FormData();
+    badFirst.append("price", "-1");
+    badFirst.append("file", new File([makeCsv(1.5 * MiB)], "late.csv"));
+    await expectError(await post(badFirst), 422, "unprocessable", /^Invalid upload: price must be/);
+    // A field both before and after the file.
+    const twice = formOf({ ...valid, file: makeCsv(1.5 * MiB) });
+    twice.append("description", "late");
+    await expectError(await post(twice), 422, "unprocessable", /Field "description" is given twice/);
+    // Every field before the file, then more: its chunks are written while it streams, then removed.
+    const fieldAfter = formOf({ ...valid, file: makeCsv(1.5 * MiB) }, [["gateway", a.address]]);
+    fieldAfter.append("colour", "late");
+    await expectError(await post(fieldAfter), 400, "bad_request", /Nothing may follow the "file" part/);
     // Larger than the node accepts: refused while streaming, after some chunks were already written.
     const limited = ownerApp(
       createApp(a.facade, { log: quietLog, maxUploadBytes: 1.5 * MiB, auth: a.auth }),
@@ -230,6 +234,8 @@ Deno.test("the dataset API publishes, validates, lists and fetches across two no
     await expectError(await limited.request(streamed), 413, "payload_too_large", /larger than/);
 
     assert.deepEqual(await a.components.blocks.usage(), before, "no blocks were left behind");
+    const parked = await Array.fromAsync(Deno.readDir(`${a.config.dataDir}/uploads`)).catch(() => []);
+    assert.deepEqual(parked, [], "no parked upload was left behind");
     assert.equal((await getJson<ListingsPage>(a, `/api/v1/listings`)).total, listed);
   });
 
@@ -332,5 +338,31 @@ Deno.test("the dataset API publishes, validates, lists and fetches across two no
     const listing = await getJson<ListingDetail>(b, `/api/v1/listings/${airId}`);
     assert.equal(listing.fetch?.status, "complete");
     assert.equal(listing.manifest?.format, "csv");
+  });
+
+  await t.step("POST /api/v1/datasets takes the fields in any order, after the file too", async () => {
+    for (const [name, order] of [["file first", "file-first"], ["file between", "middle"]] as const) {
+      const data = makeCsv(1.2 * MiB, name.length);
+      const form = new FormData();
+      const fields = Object.entries({ ...valid, title: `Order: ${name}` }) as [string, string][];
+      if (order === "middle") form.append(...fields[0]);
+      form.append("file", new File([data], `${order}.csv`, { type: "text/csv" }));
+      for (const field of order === "middle" ? fields.slice(1) : fields) form.append(...field);
+      const response = await ownerFetch(a, `/api/v1/datasets`, { method: "POST", body: form });
+      const body = await response.json();
+      assert.equal(response.status, 201, JSON.stringify(body));
+      const listing = await getJson<ListingDetail>(a, `/api/v1/listings/${body.id}`);
+      assert.equal(listing.title, `Order: ${name}`);
+      assert.equal(listing.description, valid.description);
+      assert.equal(listing.manifest?.filename, `${order}.csv`);
+      const manifest = await getManifest(a.components.blocks, CID.parse(body.id));
+      const dek = a.components.datasets.getDatasetKey(body.id);
+      const plain = new Uint8Array(
+        await new Response(decryptDataset(a.components.blocks, manifest, { dek: dek! })).arrayBuffer(),
+      );
+      assert.deepEqual(plain, data);
+    }
+    const parked = await Array.fromAsync(Deno.readDir(`${a.config.dataDir}/uploads`));
+    assert.deepEqual(parked, [], "the parked copies are removed");
   });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { waitFor } from "./helpers.ts";
+import { tempDir, waitFor } from "./helpers.ts";
 
 Deno.test("deno task devnet: three nodes on one anvil and one deployment, funded with tokens, list each other as peers within 10 s and stop on Ctrl-C", async () => {
   const child = new Deno.Command(Deno.execPath(), {
@@ -70,5 +70,99 @@ Deno.test("deno task devnet: three nodes on one anvil and one deployment, funded
     } catch { /* exited */ }
     await reader.cancel().catch(() => {});
     await child.status;
+  }
+});
+
+/** Runs `scripts/devnet.ts` with `args` until it prints `until`; returns its output so far and the process. */
+async function startDevnet(args: string[], until: RegExp) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../scripts/devnet.ts", import.meta.url).pathname, ...args],
+    stdout: "piped",
+    stderr: "null",
+    stdin: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  const stop = async () => {
+    try {
+      child.kill("SIGINT");
+    } catch { /* exited */ }
+    const code = (await child.status).code;
+    await reader.cancel().catch(() => {});
+    return code;
+  };
+  try {
+    while (!until.test(out)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`devnet exited early:\n${out}`);
+      out += value;
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { out, stop };
+}
+
+Deno.test("deno task devnet starts when port 7464 is busy: the node takes a free port and the devnet says so", async () => {
+  let blocker: Deno.Listener | undefined;
+  try {
+    blocker = Deno.listen({ hostname: "127.0.0.1", port: 7464 });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.AddrInUse)) throw err; // busy already: just as good
+  }
+  try {
+    const devnet = await startDevnet(["--nodes", "1"], /1 nodes up/);
+    try {
+      assert.match(devnet.out, /port 7464 is busy; node 0 takes a free port/);
+      const url = devnet.out.match(/node 0 UI (http:\/\/127\.0\.0\.1:(\d+))/)!;
+      assert.notEqual(url[2], "7464");
+      const dir = devnet.out.match(/node 0 UI \S+ \(data dir (\S+)\)/)![1];
+      const token = (await Deno.readTextFile(`${dir}/api-token`)).trim();
+      const info =
+        await (await fetch(`${url[1]}/api/v1/node`, { headers: { Authorization: `Bearer ${token}` } }))
+          .json();
+      assert.equal(info.network.name, "devnet", "the node runs on the devnet's profile");
+    } finally {
+      assert.equal(await devnet.stop(), 0);
+    }
+  } finally {
+    blocker?.close();
+  }
+});
+
+Deno.test("deno task devnet --data-dir keeps the chain, the profile and the nodes for a restart", async () => {
+  await using dir = await tempDir("kosmos-devnet-kept-");
+  const args = ["--nodes", "1", "--base-port", "0", "--data-dir", dir.path];
+  const first = await startDevnet(args, /1 nodes up/);
+  let registry: string;
+  try {
+    assert.match(first.out, /contracts deployed \(registry (0x[0-9a-fA-F]{40})/);
+    registry = first.out.match(/registry (0x[0-9a-fA-F]{40})/)![1];
+  } finally {
+    assert.equal(await first.stop(), 0);
+  }
+  const profile = JSON.parse(await Deno.readTextFile(`${dir.path}/network.json`));
+  assert.equal(profile.name, "devnet");
+  assert.equal(profile.contracts.registry, registry);
+  assert.ok((await Deno.stat(`${dir.path}/anvil-state.json`)).isFile, "anvil's state is kept");
+  assert.ok((await Deno.stat(`${dir.path}/node-0/keys/node.key`)).isFile, "the node's data dir is kept");
+
+  const second = await startDevnet(args, /1 nodes up/);
+  try {
+    assert.match(second.out, new RegExp(`contracts kept \\(registry ${registry}`));
+    const url = second.out.match(/node 0 UI (http:\/\/127\.0\.0\.1:\d+)/)![1];
+    const token = (await Deno.readTextFile(`${dir.path}/node-0/api-token`)).trim();
+    const owner = { headers: { Authorization: `Bearer ${token}` } };
+    const wallet = await (await fetch(`${url}/api/v1/wallet`, owner)).json();
+    assert.equal(
+      wallet.balances.token,
+      String(10_000n * 10n ** 18n),
+      "the wallet keeps its tokens, dripped once",
+    );
+    const chain = await (await fetch(`${url}/api/v1/chain`, owner)).json();
+    assert.equal(chain.contracts.registry, registry);
+  } finally {
+    assert.equal(await second.stop(), 0);
   }
 });

@@ -20,6 +20,8 @@ export interface KosmosProcess {
   loginLink: string;
   /** The owner's API token, from `--data-dir`'s `api-token`. */
   token: string;
+  /** What it printed on stdout until it was up. */
+  output: string;
 }
 
 /** Starts the node with `args`; resolves once it has printed its wallet and UI URL. */
@@ -48,5 +50,6 @@ export async function startKosmosProcess(args: string[]): Promise<KosmosProcess>
     address: out.match(/wallet (0x[0-9a-fA-F]{40})/)![1] as `0x${string}`,
     loginLink: out.match(/^Log in .*: (http\S+)\n/m)![1],
     token: args.includes("--data-dir") ? (await Deno.readTextFile(`${dataDir}/api-token`)).trim() : "",
+    output: out,
   };
 }

@@ -39,11 +39,13 @@ import { createChainRoutes } from "./routes/api/chain.ts";
 import { createNodeRoutes } from "./routes/api/node.ts";
 import { createStakeRoutes } from "./routes/api/stakes.ts";
 import { createWalletRoutes } from "./routes/api/wallet.ts";
+import { createFaucetRoutes } from "./routes/api/faucet.ts";
 import { createEventRoutes } from "./routes/api/event.ts";
 import { createSiteRoutes } from "./routes/api/sites.ts";
 import { createQueryRoutes } from "./routes/api/query.ts";
 import { createSiteStatsRoutes } from "./routes/api/site_stats.ts";
 import { createReleaseRoutes } from "./routes/api/releases.ts";
+import { createMyDataRoutes } from "./routes/api/my_data.ts";
 import { dataPage } from "./routes/data.tsx";
 import { datasetPage } from "./routes/dataset.tsx";
 import { arbitrationPage } from "./routes/arbitration.tsx";
@@ -71,11 +73,18 @@ export interface AppOptions {
   log?: AppLogger;
   /** Largest dataset upload accepted by `POST /api/v1/datasets`, in bytes. @default 64 GiB */
   maxUploadBytes?: number;
+  /** Where an upload's file waits for fields sent after it (the node's `<dataDir>/uploads`). @default the OS temp dir */
+  uploadDir?: string;
   /**
    * Host names requests may be addressed to (see `request_guard.ts`); the
    * node adds its `publicName`s to the loopback names. @default LOOPBACK_HOSTS
    */
   allowedHosts?: readonly string[];
+  /**
+   * The URL others reach this node by (`--public-url`): what analytics snippets point at.
+   * @default undefined: the origin each request was made to
+   */
+  publicUrl?: string;
 }
 
 /** What a browser that is not logged in sees instead of a page. */
@@ -121,15 +130,20 @@ export function createApp(facade: KosmosApi, options: AppOptions): Hono {
   app.route("/api/v1", createNodeRoutes(facade));
   app.route("/api/v1", createChainRoutes(facade));
   app.route("/api/v1", createWalletRoutes(facade));
+  app.route("/api/v1", createFaucetRoutes(facade));
   app.route("/api/v1", createStakeRoutes(facade));
-  app.route("/api/v1", createDatasetRoutes(facade, { maxBytes: options.maxUploadBytes }));
+  app.route(
+    "/api/v1",
+    createDatasetRoutes(facade, { maxBytes: options.maxUploadBytes, spoolDir: options.uploadDir }),
+  );
   app.route("/api/v1", createListingRoutes(facade));
   app.route("/api/v1", createFetchRoutes(facade));
   app.route("/api/v1", createPurchaseRoutes(facade));
   app.route("/api/v1", createDeliveryRoutes(facade));
-  app.route("/api/v1", createSiteRoutes(facade));
+  app.route("/api/v1", createSiteRoutes(facade, { publicUrl: options.publicUrl }));
   app.route("/api/v1", createSiteStatsRoutes(facade));
   app.route("/api/v1", createReleaseRoutes(facade));
+  app.route("/api/v1", createMyDataRoutes(facade));
   app.route("/api/v2", createQueryRoutes(facade));
   app.route("/", createEventRoutes(facade, { getManifest }));
 
@@ -139,7 +153,12 @@ export function createApp(facade: KosmosApi, options: AppOptions): Hono {
         const manifest = await getManifest();
         const url = new URL(c.req.url);
         const data = page.load
-          ? await page.load({ facade, url, signal: c.req.raw.signal })
+          ? await page.load({
+            facade,
+            url,
+            origin: options.publicUrl ?? url.origin,
+            signal: c.req.raw.signal,
+          })
           : (undefined as D);
         const arbiter = await facade.isArbiter({ signal: c.req.raw.signal }).catch(() => false);
         const html = renderDocument(h(page.Page, { data, url }), {

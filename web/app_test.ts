@@ -24,6 +24,8 @@ const info: NodeInfo = {
   address: "0x95213C5eFFACb99D4117E084f5C33fb08a2E9735",
   listen: ["/ip4/127.0.0.1/tcp/36435/p2p/12D3KooWRuKnY5WuGW2tQDEpuNPELxxg16HRnhqY7R8JfY8bwqGH"],
   peers: [peerA, peerB],
+  connections: [{ peerId: peerA, direct: true }, { peerId: peerB, direct: false }],
+  reachability: { status: "private", publicAddresses: [], relayAddresses: [], relaying: false },
   version: "0.1.0",
   chain: { chainId: 31337, rpcUrl: "http://127.0.0.1:8545", balance: "1500000000000000000" },
 };
@@ -51,15 +53,29 @@ const emptyNode: Omit<KosmosFacade, "getNodeInfo"> = {
       stakes: [],
     }),
   listChallenges: () => Promise.resolve([]),
+  // Not on a dev network: no faucet.
+  getFaucet: () => Promise.reject(noFaucet()),
+  requestFaucet: () => Promise.reject(noFaucet()),
   withdrawPayouts: () => Promise.reject(noContracts()),
   stakeListing: () => Promise.reject(noContracts()),
   withdrawStake: () => Promise.reject(noContracts()),
   challengeListing: () => Promise.reject(noContracts()),
   resolveChallenge: () => Promise.reject(noContracts()),
+  previewStakeListing: () => Promise.reject(noContracts()),
+  previewWithdrawStake: () => Promise.reject(noContracts()),
+  previewChallengeListing: () => Promise.reject(noContracts()),
+  previewResolveChallenge: () => Promise.reject(noContracts()),
+  previewWithdrawPayouts: () => Promise.reject(noContracts()),
+  previewBuyListing: (id) =>
+    Promise.reject(Object.assign(new Error(`No listing "${id}"`), { name: "NotFoundError" })),
+  previewDelegateSales: (id) =>
+    Promise.reject(Object.assign(new Error(`No listing "${id}"`), { name: "NotFoundError" })),
   // Owns no site and knows of none.
   recordEvent: () => Promise.resolve({ dropped: "unknown_site" }),
   registerSite: (domain) => Promise.reject(new TypeError(`This test node registers no site "${domain}"`)),
   listSites: () => Promise.resolve([]),
+  removeSite: (domain) =>
+    Promise.reject(Object.assign(new Error(`No site "${domain}"`), { name: "NotFoundError" })),
   checkSite: (domain) =>
     Promise.reject(Object.assign(new Error(`No site "${domain}"`), { name: "NotFoundError" })),
   listSiteProxies: (domain) =>
@@ -95,7 +111,17 @@ const emptyNode: Omit<KosmosFacade, "getNodeInfo"> = {
   startDelivery: (id) =>
     Promise.reject(Object.assign(new Error(`No purchase "${id}"`), { name: "NotFoundError" })),
   listDeliveries: () => Promise.resolve([]),
+  // Sells nothing.
+  listMyListings: () => Promise.resolve([]),
+  removeDelegate: (id) =>
+    Promise.reject(Object.assign(new Error(`"${id}" is not listed by this node`), { name: "NotFoundError" })),
+  previewRemoveDelegate: (id) =>
+    Promise.reject(Object.assign(new Error(`"${id}" is not listed by this node`), { name: "NotFoundError" })),
 };
+
+function noFaucet(): Error {
+  return Object.assign(new Error("No faucet: not a dev network"), { name: "FaucetUnavailableError" });
+}
 
 function noContracts(): Error {
   return Object.assign(new Error("No Kosmos contracts on chain 31337"), { name: "ChainUnavailableError" });

@@ -13,8 +13,8 @@
  *   never the token itself) and redirects to `/`.
  * - {@link PUBLIC_ROUTES} need neither: the analytics tracker and its event
  *   endpoint (loaded by the websites a node measures or proxies for), the
- *   login route, and the UI's static assets. Everything else, pages
- *   included, answers 401 without one of the two.
+ *   login route, the UI's static assets, and a dev network's faucet.
+ *   Everything else, pages included, answers 401 without one of the two.
  *
  * ```ts
  * const auth = createApiAuth(token);
@@ -40,6 +40,12 @@ export const PUBLIC_ROUTES: readonly PublicRoute[] = [
   { path: "/api/event", why: "where the tracker sends page views (any node may proxy them)" },
   { path: "/login", why: "turns a one-time login code into a session cookie" },
   { path: "/static/*", why: "the UI's stylesheet, scripts and icons (the same for every node)" },
+  {
+    path: "/api/v1/faucet",
+    why:
+      "dev networks only (404 elsewhere): test tokens for nodes joining this node's network; rate limited " +
+      "per caller, per address and in all, and it tells nothing but the faucet's terms and the drip",
+  },
 ];
 
 /** Whether `path` is one of {@link PUBLIC_ROUTES}. */

@@ -118,8 +118,14 @@ Deno.test("the owner's bearer token opens every owner route", async () => {
   assert.ok(calls.length > 0, "authenticated requests reach the node");
 });
 
-Deno.test("PUBLIC_ROUTES are the tracker, its event endpoint, the login route and static assets, open to anyone", async () => {
-  assert.deepEqual(PUBLIC_ROUTES.map((r) => r.path), ["/js/kosmos.js", "/api/event", "/login", "/static/*"]);
+Deno.test("PUBLIC_ROUTES are the tracker, its event endpoint, the login route, static assets and a dev network's faucet, open to anyone", async () => {
+  assert.deepEqual(PUBLIC_ROUTES.map((r) => r.path), [
+    "/js/kosmos.js",
+    "/api/event",
+    "/login",
+    "/static/*",
+    "/api/v1/faucet",
+  ]);
   const { app, calls } = makeApp();
   const tracker = await app.request("/js/kosmos.js");
   assert.equal(tracker.status, 200);
@@ -132,6 +138,21 @@ Deno.test("PUBLIC_ROUTES are the tracker, its event endpoint, the login route an
   assert.equal(event.status, 202);
   await event.body?.cancel();
   assert.deepEqual(calls, ["recordEvent"]);
+  // The faucet reaches the node without a token (which answers 404 off a dev network), and its
+  // address is validated before that.
+  const faucet = await app.request("/api/v1/faucet", {
+    method: "POST",
+    body: JSON.stringify({ address: "0x1234" }),
+    headers: { "Content-Type": "application/json" },
+  });
+  assert.equal(faucet.status, 422);
+  await faucet.body?.cancel();
+  const drip = await app.request("/api/v1/faucet", { method: "POST" });
+  assert.equal(drip.status, 404);
+  await drip.body?.cancel();
+  assert.deepEqual(calls, ["recordEvent", "requestFaucet"]);
+  assert.equal(isPublicPath("/api/v1/faucet/x"), false);
+  assert.equal(isPublicPath("/api/v1/faucets"), false);
   const style = await app.request("/static/style.css");
   assert.equal(style.status, 200);
   await style.body?.cancel();

@@ -127,6 +127,8 @@ export const ERROR_TABLE: Readonly<Record<string, TableRow>> = {
   DelegationError: { status: 503, code: "unavailable" },
   ChainUnavailableError: { status: 503, code: "unavailable" },
   NotArbiterError: { status: 403, code: "forbidden" },
+  FaucetUnavailableError: { status: 404, code: "not_found" },
+  FaucetLimitError: { status: 429, code: "too_many_requests" },
   ContractRevertError: "reverts",
 };
 
@@ -164,7 +166,12 @@ export function toHttpError(err: unknown, policy: ErrorPolicy | undefined): Http
     prefix = row.prefix ?? "";
   }
   const message = policy.rewrite ? e.message.replace(...policy.rewrite) : e.message;
-  return new HttpError(status, getCodeForStatus(status), prefix + message, { cause: err });
+  // A rate limit says when to come back (`FaucetLimitError.retryAfter`, seconds).
+  const retryAfter = (err as { retryAfter?: unknown }).retryAfter;
+  const headers = status === 429 && typeof retryAfter === "number" && retryAfter > 0
+    ? { "Retry-After": String(Math.ceil(retryAfter)) }
+    : undefined;
+  return new HttpError(status, getCodeForStatus(status), prefix + message, { cause: err, headers });
 }
 
 function getRegistryRevertStatus(revert: string): ErrorStatus {

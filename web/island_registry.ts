@@ -18,12 +18,16 @@ export const islandLoaders = {
   publish_form: () => import("./islands/publish_form.tsx").then((m) => m.PublishForm),
   fetch_progress: () => import("./islands/fetch_progress.tsx").then((m) => m.FetchProgress),
   wallet_withdraw: () => import("./islands/wallet_withdraw.tsx").then((m) => m.WalletWithdraw),
+  faucet_button: () => import("./islands/faucet_button.tsx").then((m) => m.FaucetButton),
   wallet_resolve: () => import("./islands/wallet_resolve.tsx").then((m) => m.WalletResolve),
   buy_listing: () => import("./islands/buy_listing.tsx").then((m) => m.BuyListing),
   stake_listing: () => import("./islands/stake_listing.tsx").then((m) => m.StakeListing),
   site_graph: () => import("./islands/site_graph.tsx").then((m) => m.SiteGraph),
   site_realtime: () => import("./islands/site_realtime.tsx").then((m) => m.SiteRealtime),
   sell_statistics: () => import("./islands/sell_statistics.tsx").then((m) => m.SellStatistics),
+  stake_withdraw: () => import("./islands/stake_withdraw.tsx").then((m) => m.StakeWithdraw),
+  listing_delegates: () => import("./islands/listing_delegates.tsx").then((m) => m.ListingDelegates),
+  purchase_delivery: () => import("./islands/purchase_delivery.tsx").then((m) => m.PurchaseDelivery),
 } satisfies Record<string, () => Promise<AnyComponent>>;
 
 export type IslandName = keyof typeof islandLoaders;

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { getBoundary, MultipartError, type MultipartPart, readMultipart, readPartText } from "./multipart.ts";
+import { type SpooledUpload, spoolUpload } from "./upload_spool.ts";
 
 async function encode(form: FormData): Promise<{ bytes: Uint8Array; boundary: string }> {
   const request = new Request("http://localhost/", { method: "POST", body: form });
@@ -129,5 +130,121 @@ Deno.test("readMultipart() rejects malformed bodies with a MultipartError", asyn
     await t.step(name, async () => {
       await assert.rejects(readAll(streamOf(body, 100), boundary), MultipartError);
     });
+  }
+});
+
+const MiB = 1024 * 1024;
+const BOUNDARY = "----kosmos-order-test";
+
+/**
+ * A multipart body, generated as it is read: `before` fields, a file part of
+ * `fileBytes` (one random MiB repeated, never held whole), `after` fields.
+ * `onMiB` runs after each MiB of the file is handed out.
+ */
+function generatedBody(options: {
+  before: [string, string][];
+  fileBytes: number;
+  after: [string, string][];
+  onMiB?: () => void;
+}): { body: ReadableStream<Uint8Array>; pattern: Uint8Array } {
+  const enc = new TextEncoder();
+  const field = ([name, value]: [string, string]) =>
+    enc.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`);
+  const pattern = randomBytes(MiB);
+  const pieces = function* () {
+    for (const f of options.before) yield field(f);
+    yield enc.encode(
+      `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n` +
+        `Content-Type: text/csv\r\n\r\n`,
+    );
+    for (let sent = 0; sent < options.fileBytes; sent += MiB) {
+      yield pattern.subarray(0, Math.min(MiB, options.fileBytes - sent));
+      options.onMiB?.();
+    }
+    yield enc.encode("\r\n");
+    for (const f of options.after) yield field(f);
+    yield enc.encode(`--${BOUNDARY}--\r\n`);
+  };
+  return { body: ReadableStream.from(pieces()), pattern };
+}
+
+/** Reads the fields and spools the file of a body, in whatever order they come. */
+async function readUpload(body: ReadableStream<Uint8Array>, dir: string, maxBytes = 4096 * MiB) {
+  const fields: Record<string, string> = {};
+  const order: string[] = [];
+  let file: SpooledUpload | undefined;
+  for await (const part of readMultipart(body, BOUNDARY)) {
+    order.push(part.name);
+    if (part.filename === undefined) fields[part.name] = await readPartText(part, { maxBytes: 1024 });
+    else file = await spoolUpload(part.body, { dir, maxBytes, tooLarge: () => new RangeError("too large") });
+  }
+  assert.ok(file, "the body has a file part");
+  return { fields, order, file };
+}
+
+Deno.test("readMultipart() with spoolUpload() reads the fields before or after the file alike", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kosmos-spool-" });
+  try {
+    const fields: [string, string][] = [["title", "Trips ✓"], ["price", "2.5"]];
+    for (
+      const [before, after, order] of [
+        [fields, [], ["title", "price", "file"]],
+        [[], fields, ["file", "title", "price"]],
+        [[fields[0]], [fields[1]], ["title", "file", "price"]],
+      ] as const
+    ) {
+      const { body, pattern } = generatedBody({
+        before: [...before],
+        fileBytes: 3 * MiB + 17,
+        after: [...after],
+      });
+      const upload = await readUpload(body, dir);
+      assert.deepEqual(upload.order, order);
+      assert.deepEqual(upload.fields, { title: "Trips ✓", price: "2.5" });
+      assert.equal(upload.file.size, 3 * MiB + 17);
+      const copy = new Uint8Array(await new Response(await upload.file.readable()).arrayBuffer());
+      assert.deepEqual(copy.subarray(0, MiB), pattern);
+      assert.deepEqual(copy.subarray(3 * MiB), pattern.subarray(0, 17));
+      assert.equal((await Deno.stat(upload.file.path)).mode! & 0o777, 0o600);
+      await upload.file[Symbol.asyncDispose]();
+      await assert.rejects(Deno.stat(upload.file.path), Deno.errors.NotFound);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("spoolUpload() parks a 512 MiB file sent before its fields with memory bounded by a few chunks", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kosmos-spool-" });
+  try {
+    const size = 512 * MiB;
+    const start = Deno.memoryUsage().rss;
+    let peak = start;
+    const { body } = generatedBody({
+      before: [],
+      fileBytes: size,
+      after: [["title", "Late title"], ["category", "mobility"]],
+      onMiB: () => peak = Math.max(peak, Deno.memoryUsage().rss),
+    });
+    const upload = await readUpload(body, dir);
+    assert.deepEqual(upload.fields, { title: "Late title", category: "mobility" });
+    assert.equal(upload.file.size, size);
+    assert.equal((await Deno.stat(upload.file.path)).size, size);
+    // Holding the file would take 512 MiB; the spool keeps a few MiB in flight.
+    assert.ok(peak - start < 64 * MiB, `memory grew by ${((peak - start) / MiB).toFixed(1)} MiB`);
+    await upload.file[Symbol.asyncDispose]();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("spoolUpload() removes its file when the part is larger than allowed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kosmos-spool-" });
+  try {
+    const { body } = generatedBody({ before: [], fileBytes: 5 * MiB, after: [["title", "x"]] });
+    await assert.rejects(readUpload(body, dir, 2 * MiB), RangeError);
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -19,6 +19,8 @@ import type { KosmosApi } from "../protocol/api/mod.ts";
 export interface PageContext {
   facade: KosmosApi;
   url: URL;
+  /** Where others reach this node: its public URL (`--public-url`), else `url`'s origin. */
+  origin: string;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
 }

@@ -20,6 +20,7 @@ import {
   writeFromWallet,
 } from "../services/chain/mod.ts";
 import type { Identity } from "../services/identity/mod.ts";
+import { withGasUsed } from "./fees.ts";
 
 export interface ChainApiComponents {
   chain: ChainService;
@@ -77,27 +78,35 @@ export function createChainApi(c: ChainApiComponents): ChainApi {
     },
 
     withdrawPayouts(options = {}) {
-      return writeFromWallet(chain, async () => {
-        const { amount, hash } = await withdrawPayouts(chain.client, options);
-        return { amount: amount.toString(), txHash: hash };
-      }, options.signal);
+      return withGasUsed(() =>
+        writeFromWallet(chain, async () => {
+          const { amount, hash } = await withdrawPayouts(chain.client, options);
+          return { amount: amount.toString(), txHash: hash };
+        }, options.signal)
+      );
     },
 
     async stakeListing(params, options = {}) {
-      const { listingId, stake, created, hash } = await stakeManifest(c, params, options);
-      return { listingId: listingId.toString(), stake: stake.toString(), created, txHash: hash };
+      return await withGasUsed(async () => {
+        const { listingId, stake, created, hash } = await stakeManifest(c, params, options);
+        return { listingId: listingId.toString(), stake: stake.toString(), created, txHash: hash };
+      });
     },
 
     async withdrawStake(listingId, options = {}) {
-      const r = await withdrawOwnStake(chain, listingId, options);
-      return r.status === "requested"
-        ? { status: r.status, withdrawableAt: r.withdrawableAt, txHash: r.hash }
-        : { status: r.status, amount: r.amount.toString(), txHash: r.hash };
+      return await withGasUsed(async () => {
+        const r = await withdrawOwnStake(chain, listingId, options);
+        return r.status === "requested"
+          ? { status: r.status, withdrawableAt: r.withdrawableAt, txHash: r.hash }
+          : { status: r.status, amount: r.amount.toString(), txHash: r.hash };
+      });
     },
 
     async challengeListing({ listingId, amount }, options = {}) {
-      const { count, hash } = await challengeFromWallet(chain, { listingId, amount }, options);
-      return { listingId: listingId.toString(), challengeCount: count, txHash: hash };
+      return await withGasUsed(async () => {
+        const { count, hash } = await challengeFromWallet(chain, { listingId, amount }, options);
+        return { listingId: listingId.toString(), challengeCount: count, txHash: hash };
+      });
     },
 
     async listChallenges(options = {}): Promise<ChallengeView[]> {
@@ -117,14 +126,16 @@ export function createChainApi(c: ChainApiComponents): ChainApi {
     },
 
     async resolveChallenge(listingId, { valid }, options = {}) {
-      const r = await resolveAsArbiter(c, listingId, { valid }, options);
-      return {
-        valid: !r.bad,
-        toChallengers: r.toChallengers.toString(),
-        toOwner: r.toOwner.toString(),
-        toTreasury: r.toTreasury.toString(),
-        txHash: r.hash,
-      };
+      return await withGasUsed(async () => {
+        const r = await resolveAsArbiter(c, listingId, { valid }, options);
+        return {
+          valid: !r.bad,
+          toChallengers: r.toChallengers.toString(),
+          toOwner: r.toOwner.toString(),
+          toTreasury: r.toTreasury.toString(),
+          txHash: r.hash,
+        };
+      });
     },
   };
 }

@@ -4,7 +4,13 @@
  * (over {@link Connectors}). The frozen v1 views name the manifest CID `listingId` and the
  * registry's number `registryListingId`; this file is where they are mapped.
  */
-import type { DeliveryView, MarketApi, PurchaseView, SaleView } from "../../protocol/api/market.ts";
+import type {
+  DeliveryView,
+  MarketApi,
+  MarketTxView,
+  PurchaseView,
+  SaleView,
+} from "../../protocol/api/market.ts";
 import { NotFoundError } from "../errors.ts";
 import {
   type Connectors,
@@ -17,6 +23,7 @@ import type { Fetches } from "../services/fetches/mod.ts";
 import {
   computeEvidenceHash,
   type Market,
+  type MarketTx,
   type PurchaseRecord,
   type SaleRecord,
 } from "../services/market/mod.ts";
@@ -46,7 +53,7 @@ export function createMarketApi({ market, fetches, delegation, connectors }: Mar
       gateway: p.quote.gateway,
       saleId: p.saleId,
       rights: { licence: p.licence, from: p.createdAt, until: null },
-      txs: p.txs.map((tx) => ({ action: tx.action, txHash: tx.hash })),
+      txs: p.txs.map(toMarketTxView),
       createdAt: p.createdAt,
       updatedAt: p.updatedAt,
     };
@@ -65,7 +72,7 @@ export function createMarketApi({ market, fetches, delegation, connectors }: Mar
       buyer: s.buyer,
       payout: payout.toString(),
       rights: { licence: s.licence, from: s.createdAt, until: null },
-      txs: s.txs.map((tx) => ({ action: tx.action, txHash: tx.hash })),
+      txs: s.txs.map(toMarketTxView),
       createdAt: s.createdAt,
       updatedAt: s.updatedAt,
     };
@@ -169,5 +176,14 @@ function toDeliveryView(d: DeliveryRecord): DeliveryView {
     rows: d.rows,
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
+  };
+}
+
+function toMarketTxView(tx: MarketTx): MarketTxView {
+  return {
+    action: tx.action,
+    txHash: tx.hash,
+    ...(tx.gasUsed !== undefined && { gasUsed: tx.gasUsed }),
+    ...(tx.effectiveGasPrice !== undefined && { effectiveGasPrice: tx.effectiveGasPrice }),
   };
 }

@@ -14,6 +14,7 @@ import { defineService } from "../service.ts";
 import type { BlockStore } from "../services/blocks/mod.ts";
 import type { Catalog } from "../services/catalog/mod.ts";
 import type { ChainService } from "../services/chain/mod.ts";
+import type { Handshake, NetworkService } from "../services/network/mod.ts";
 import type { Connectors } from "../services/connectors/mod.ts";
 import type { Datasets } from "../services/datasets/mod.ts";
 import type { Delegation } from "../services/delegation/mod.ts";
@@ -29,7 +30,10 @@ import type { Sites } from "../services/sites/mod.ts";
 import { createAnalyticsApi } from "./analytics.ts";
 import { createChainApi } from "./chain.ts";
 import { createDatasetsApi } from "./datasets.ts";
+import { createFaucetApi } from "./faucet.ts";
+import { createFeesApi } from "./fees.ts";
 import { createMarketApi } from "./market.ts";
+import { createMyDataApi } from "./my_data.ts";
 import { createNodeApi } from "./node.ts";
 import { createSitesApi } from "./sites.ts";
 
@@ -38,6 +42,8 @@ export type { KosmosApi } from "../../protocol/api/mod.ts";
 /** The services the API reads. */
 export interface ApiComponents {
   identity: Identity;
+  network: NetworkService;
+  handshake: Handshake;
   chain: ChainService;
   p2p: P2P;
   blocks: BlockStore;
@@ -56,6 +62,8 @@ export interface ApiComponents {
 
 const NEEDS = [
   "identity",
+  "network",
+  "handshake",
   "chain",
   "p2p",
   "blocks",
@@ -78,8 +86,11 @@ export function createApi(c: ApiComponents): KosmosApi {
     ...createDatasetsApi(c),
     ...createMarketApi(c),
     ...createChainApi(c),
+    ...createFeesApi(c),
+    ...createFaucetApi(c),
     ...createSitesApi(c),
     ...createAnalyticsApi(c),
+    ...createMyDataApi(c),
   };
 }
 

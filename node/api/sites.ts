@@ -17,6 +17,12 @@ export function createSitesApi(c: { sites: Sites; ingest: Ingest }): SitesApi {
       return c.ingest.recordEvent(payload, client);
     },
 
+    // deno-lint-ignore require-await
+    async removeSite(domain) {
+      c.sites.removeSite(domain);
+      return { domain, removed: true };
+    },
+
     async registerSite(domain, options = {}) {
       return toSiteView(await c.sites.registerSite(domain, options));
     },

@@ -18,16 +18,32 @@ export interface ParsedArgs {
   positionals: string[];
   flags: Map<string, string>;
   help: boolean;
+  /** The switches (flags without a value, see `booleans`) given. */
+  switches: Set<string>;
+}
+
+/** A command used the wrong way (unknown flag, missing operand): the process exits with code 2. */
+export class UsageError extends KosmosError {
+  override name = "UsageError";
+  /** The process exit code for it. */
+  readonly exitCode = 2;
 }
 
 /**
- * Parses `--name value` and `--name=value` flags, allowing only `known`;
- * everything else is positional. Throws a {@link KosmosError} for unknown or
- * valueless flags.
+ * Parses `--name value` and `--name=value` flags, allowing only `known`, and
+ * the switches `options.booleans` (`--json`, no value); everything else is
+ * positional. Throws a {@link UsageError} for unknown or valueless flags.
  */
-export function parseArgs(command: string, args: string[], known: readonly string[]): ParsedArgs {
+export function parseArgs(
+  command: string,
+  args: string[],
+  known: readonly string[],
+  options: { /** Flags that take no value. @default [] */ booleans?: readonly string[] } = {},
+): ParsedArgs {
   const positionals: string[] = [];
   const flags = new Map<string, string>();
+  const switches = new Set<string>();
+  const booleans = options.booleans ?? [];
   let help = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -45,15 +61,20 @@ export function parseArgs(command: string, args: string[], known: readonly strin
     }
     const eq = arg.indexOf("=");
     const name = arg.slice(2, eq < 0 ? undefined : eq);
-    if (!known.includes(name)) throw new KosmosError(`${command}: unknown flag --${name} (try --help)`);
+    if (booleans.includes(name)) {
+      if (eq >= 0) throw new UsageError(`${command}: flag --${name} takes no value`);
+      switches.add(name);
+      continue;
+    }
+    if (!known.includes(name)) throw new UsageError(`${command}: unknown flag --${name} (try --help)`);
     let value: string | undefined;
     if (eq >= 0) value = arg.slice(eq + 1);
     else if (i + 1 < args.length && !args[i + 1].startsWith("--")) value = args[++i];
-    if (value === undefined) throw new KosmosError(`${command}: flag --${name} needs a value`);
-    if (flags.has(name)) throw new KosmosError(`${command}: flag --${name} is given twice`);
+    if (value === undefined) throw new UsageError(`${command}: flag --${name} needs a value`);
+    if (flags.has(name)) throw new UsageError(`${command}: flag --${name} is given twice`);
     flags.set(name, value);
   }
-  return { positionals, flags, help };
+  return { positionals, flags, help, switches };
 }
 
 /** The node URL from `--url`, `KOSMOS_URL` or the default, checked. */
@@ -108,21 +129,25 @@ export async function parseNodeCommand(
     print: (line: string) => void;
     /** @default Deno.env.toObject() */
     env?: Record<string, string>;
+    /** Switches besides `--json`, which every command takes. @default [] */
+    booleans?: readonly string[];
   },
-): Promise<(NodeTarget & { positionals: string[] }) | null> {
-  const { positionals, flags, help } = parseArgs(command, args, ["url", "data-dir"]);
+): Promise<(NodeTarget & { positionals: string[]; switches: Set<string> }) | null> {
+  const { positionals, flags, help, switches } = parseArgs(command, args, ["url", "data-dir"], {
+    booleans: ["json", ...(options.booleans ?? [])],
+  });
   if (help) {
     options.print(options.usage);
     return null;
   }
   if (options.operand !== undefined && positionals.length !== 1) {
-    throw new KosmosError(`${command}: give exactly one ${options.operand} (try --help)`);
+    throw new UsageError(`${command}: give exactly one ${options.operand} (try --help)`);
   }
   if (options.operand === undefined && positionals.length !== 0) {
-    throw new KosmosError(`${command}: takes no arguments (try --help)`);
+    throw new UsageError(`${command}: takes no arguments (try --help)`);
   }
   const target = await getNodeTarget(command, flags, options.env ?? Deno.env.toObject());
-  return { ...target, positionals };
+  return { ...target, positionals, switches };
 }
 
 /** `fetch` with the owner's token and the errors a person can act on: unreachable node, error body of the API. */

@@ -4,6 +4,8 @@
  * progress bar on stderr: the sale's steps (quote, lock, reveal, verify),
  * then the verified chunks. Prints the final purchase as JSON on stdout.
  * Buying a listing already bought shows that purchase and pays nothing.
+ * Opening the sale signs a transaction: the node previews it first
+ * (`?preview=1`) and the fee is confirmed (`--yes` to accept it).
  */
 import type { PurchaseView } from "../../protocol/api/market.ts";
 import { KosmosError } from "../errors.ts";
@@ -15,14 +17,21 @@ import {
   startJob,
 } from "./args.ts";
 import { createProgressBar } from "./progress.ts";
+import { callApi, checkPreview, type CommandIo, makeCommand } from "./command.ts";
+import { confirmFee } from "./confirm.ts";
+import type { BuyPreviewView } from "../../protocol/api/fees.ts";
+import { formatUnits } from "viem";
 
-export const BUY_USAGE = `Usage: kosmos buy LISTING_ID [--url URL]
+export const BUY_USAGE = `Usage: kosmos buy LISTING_ID [--yes] [--json] [--url URL]
 
 Buys a dataset listing (its manifest CID) with the fair key sale: the node
 checks the seller's quote, locks the price in escrow, verifies the revealed
-key, and downloads and verifies every chunk. Shows the progress.
+key, and downloads and verifies every chunk. Shows the progress, and the
+price and network fee before anything is signed.
 
 Flags:
+  --yes            accept the price and fee without asking (needed without a terminal)
+  --json           print only the final purchase as JSON on stdout (it always does)
 ${NODE_FLAGS_USAGE}
 `;
 
@@ -34,7 +43,7 @@ const STEPS: Record<string, string> = {
   verified: "Data verified; confirming",
 };
 
-export type RunBuyOptions = FollowCommandOptions;
+export type RunBuyOptions = FollowCommandOptions & Pick<CommandIo, "confirm" | "printError">;
 
 /** Runs `kosmos buy`; resolves with the exit code. */
 export async function runBuy(args: string[], options: RunBuyOptions = {}): Promise<number> {
@@ -44,9 +53,28 @@ export async function runBuy(args: string[], options: RunBuyOptions = {}): Promi
     operand: "LISTING_ID",
     print,
     env: options.env,
+    booleans: ["yes"],
   });
   if (!command) return 0;
   const { url, token, positionals: [listingId] } = command;
+  const cmd = makeCommand("buy", command, { ...command, flags: new Map() }, options);
+  const preview = checkPreview(
+    cmd,
+    await callApi<Partial<BuyPreviewView>>(cmd, "/api/v1/purchases", {
+      body: { listingId },
+      query: { preview: "1" },
+      what: `buy ${listingId}`,
+    }),
+    `buying ${listingId}`,
+  );
+  // A listing bought already shows its purchase and pays nothing: nothing to confirm.
+  if (preview.purchaseId === undefined) {
+    const price = preview.quote ? ` for ${formatUnits(BigInt(preview.quote.price), 18)} KOS` : "";
+    await confirmFee({ yes: cmd.yes, json: cmd.json }, preview, `Buy ${listingId}${price}`, {
+      write: cmd.printError,
+      ...cmd.confirm,
+    });
+  }
   const first = await startJob("buy", new URL("/api/v1/purchases", url), {
     subject: listingId,
     body: { listingId },

@@ -40,6 +40,7 @@ export async function runLogin(args: string[], options: RunLoginOptions = {}): P
   }
   const link = await response.json() as { url?: unknown };
   if (typeof link.url !== "string") throw new KosmosError("login: the node answered without a link");
-  print(`Open this link to log in (it works once, within 10 minutes):\n    ${link.url}`);
+  if (command.switches.has("json")) print(JSON.stringify({ url: link.url }));
+  else print(`Open this link to log in (it works once, within 10 minutes):\n    ${link.url}`);
   return 0;
 }

@@ -1,12 +1,22 @@
 /**
- * `kosmos publish FILE --title … --category … --price … --license …` —
+ * `kosmos publish FILE --title … --category … --price … --license … [--stake N]` —
  * uploads a file to a running node (`POST /api/v1/datasets`), streaming it as
- * `multipart/form-data` with a progress bar of the bytes sent on stderr. On
- * success prints `{"id":…,"manifestCid":…}` on stdout.
+ * `multipart/form-data` with a progress bar of the bytes sent on stderr, and
+ * with `--stake` lists it on the registry in the same flow (the fee is shown
+ * and confirmed first, `--yes` to accept it). On success prints
+ * `{"id":…,"manifestCid":…}` (plus `"stake"` when listed) on stdout.
  */
 import { basename, extname } from "node:path";
 import { KosmosError } from "../errors.ts";
 import { describeFailure, getNodeTarget, NODE_FLAGS_USAGE, parseArgs, requestNode } from "./args.ts";
+import {
+  callSigned,
+  checkCanConfirm,
+  type CommandIo,
+  makeCommand,
+  readAmount,
+  UsageError,
+} from "./command.ts";
 import { createProgressBar, formatBytes, type ProgressBarInit } from "./progress.ts";
 
 export const PUBLISH_USAGE =
@@ -22,6 +32,9 @@ Flags:
   --price KOS          price in tokens, such as 2.5 (required)
   --license ID         licence id, such as CC-BY-4.0 (required)
   --gateway ADDRESS    gateway operator credited with 10 % of sales (default: the node's wallet)
+  --stake N            then list it on the registry with N KOS of stake (100 makes it buyable)
+  --yes                accept the staking fee without asking (needed without a terminal)
+  --json               print only the JSON result on stdout (it always does)
 ${NODE_FLAGS_USAGE}
 `;
 
@@ -37,7 +50,7 @@ const CONTENT_TYPES: Record<string, string> = {
   ".json": "application/json",
 };
 
-export interface RunPublishOptions {
+export interface RunPublishOptions extends CommandIo {
   env?: Record<string, string>;
   /** Where the result goes. @default console.log */
   print?: (line: string) => void;
@@ -49,18 +62,28 @@ export interface RunPublishOptions {
 /** Runs `kosmos publish`; resolves with the exit code. */
 export async function runPublish(args: string[], options: RunPublishOptions = {}): Promise<number> {
   const print = options.print ?? console.log;
-  const { positionals, flags, help } = parseArgs("publish", args, [...FIELDS, "url", "data-dir", "licence"]);
+  const { positionals, flags, help, switches } = parseArgs(
+    "publish",
+    args,
+    [...FIELDS, "url", "data-dir", "licence", "stake"],
+    { booleans: ["json", "yes"] },
+  );
   if (help) {
     print(PUBLISH_USAGE);
     return 0;
   }
-  if (positionals.length !== 1) throw new KosmosError("publish: give exactly one FILE (try --help)");
+  if (positionals.length !== 1) throw new UsageError("publish: give exactly one FILE (try --help)");
   if (flags.has("licence") && !flags.has("license")) flags.set("license", flags.get("licence")!);
   const missing = ["title", "category", "price", "license"].filter((f) => !flags.get(f)?.trim());
   if (missing.length > 0) {
-    throw new KosmosError(`publish: missing ${missing.map((f) => `--${f}`).join(", ")} (try --help)`);
+    throw new UsageError(`publish: missing ${missing.map((f) => `--${f}`).join(", ")} (try --help)`);
   }
-  const { url, token } = await getNodeTarget("publish", flags, options.env ?? Deno.env.toObject());
+  const node = await getNodeTarget("publish", flags, options.env ?? Deno.env.toObject());
+  const { url, token } = node;
+  const cmd = makeCommand("publish", node, { positionals, flags, switches }, options);
+  // Checked before the upload: a stake that cannot be confirmed should not leave an unlisted dataset.
+  const stake = flags.has("stake") ? readAmount(cmd, "stake") : undefined;
+  if (stake !== undefined) checkCanConfirm(cmd);
   const path = positionals[0];
   let file: Deno.FsFile;
   let size: number;
@@ -107,7 +130,8 @@ export async function runPublish(args: string[], options: RunPublishOptions = {}
       file.close();
     },
   });
-  const fields = FIELDS.flatMap((name) => flags.has(name) ? [[name, flags.get(name)!] as const] : []);
+  // Every field, the optional ones empty when not given: the node streams a file that follows all of them.
+  const fields = FIELDS.map((name) => [name, flags.get(name) ?? ""] as const);
   const { body, contentType } = encodeMultipart(fields, {
     name: "file",
     filename: basename(path),
@@ -130,7 +154,27 @@ export async function runPublish(args: string[], options: RunPublishOptions = {}
   console.error(
     `Published ${JSON.stringify(flags.get("title"))} → ${new URL(`/datasets/${result.id}`, url)}`,
   );
-  print(JSON.stringify(result));
+  if (stake === undefined) {
+    print(JSON.stringify(result));
+    return 0;
+  }
+  let staked: { listingId: string; stake: string; created: boolean; txHash: string };
+  try {
+    staked = await callSigned(cmd, "/api/v1/stakes", {
+      body: { manifestCid: result.manifestCid, amount: stake },
+      what: `stake on ${result.manifestCid}`,
+      describe: `List ${result.manifestCid} with ${stake} KOS of stake`,
+    });
+  } catch (err) {
+    // The dataset stays published: say how to list it later.
+    if (err instanceof KosmosError) {
+      err.message = `${err.message}; ${result.manifestCid} is published but not listed ` +
+        `(kosmos stake ${result.manifestCid} --amount ${stake})`;
+    }
+    throw err;
+  }
+  console.error(`Listed as registry listing ${staked.listingId} (tx ${staked.txHash})`);
+  print(JSON.stringify({ ...result, stake: staked }));
   return 0;
 }
 

@@ -20,6 +20,8 @@ export interface ChainInfo {
     consent: `0x${string}`;
     rewards: `0x${string}`;
     anchor: `0x${string}`;
+    /** The test-token faucet; dev networks only. */
+    faucet?: `0x${string}`;
   } | null;
 }
 
@@ -67,9 +69,15 @@ export interface ChallengeView {
   challenges: { challenger: `0x${string}`; amount: string }[];
 }
 
-/** Answer of a chain write: what changed and the transaction. */
+/**
+ * Answer of a chain write: what changed and the transaction, with what the
+ * transactions it sent cost (`gasUsed` summed over them, e.g. an approval and
+ * the challenge; the price per gas paid, in wei; decimal strings).
+ */
 export interface ChainWriteResult {
   txHash: `0x${string}`;
+  gasUsed?: string;
+  effectiveGasPrice?: string;
 }
 
 export interface ChainApi {

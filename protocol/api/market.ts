@@ -27,6 +27,9 @@ export type PurchaseStatus =
 export interface MarketTxView {
   action: "open" | "reveal" | "confirm" | "complain" | "dispute" | "refund" | "finalize";
   txHash: `0x${string}`;
+  /** Gas the transaction used and the price paid per gas (wei), from its receipt; decimal strings. */
+  gasUsed?: string;
+  effectiveGasPrice?: string;
 }
 
 /** `GET /api/v1/purchases/:id`. Amounts in token base units, decimal strings. */

@@ -11,16 +11,31 @@
 import type { AnalyticsApi } from "./analytics.ts";
 import type { ChainApi } from "./chain.ts";
 import type { DatasetsApi } from "./datasets.ts";
+import type { FaucetApi } from "./faucet.ts";
+import type { FeesApi } from "./fees.ts";
 import type { MarketApi } from "./market.ts";
+import type { MyDataApi } from "./my_data.ts";
 import type { NodeApi } from "./node.ts";
 import type { SitesApi } from "./sites.ts";
 
 export type * from "./analytics.ts";
 export type * from "./chain.ts";
 export type * from "./datasets.ts";
+export type * from "./faucet.ts";
+export type * from "./fees.ts";
 export type * from "./market.ts";
+export type * from "./my_data.ts";
 export type * from "./node.ts";
 export type * from "./sites.ts";
 export { RELEASE_DIMENSION_OPTIONS } from "./analytics.ts";
 
-export type KosmosApi = NodeApi & DatasetsApi & MarketApi & ChainApi & SitesApi & AnalyticsApi;
+export type KosmosApi =
+  & NodeApi
+  & DatasetsApi
+  & MarketApi
+  & ChainApi
+  & FeesApi
+  & FaucetApi
+  & SitesApi
+  & AnalyticsApi
+  & MyDataApi;

@@ -76,6 +76,11 @@ export interface SitesApi {
   checkSite(domain: string, options?: { signal?: AbortSignal }): Promise<SiteView>;
   /** Sites this node registered, pending and verified. */
   listSites(options?: { signal?: AbortSignal }): Promise<SiteView[]>;
+  /**
+   * Drops a registration of this node: no event of the site is taken any more.
+   * Throws `NotFoundError` when not registered here.
+   */
+  removeSite(domain: string, options?: { signal?: AbortSignal }): Promise<{ domain: string; removed: true }>;
   /** The proxies that delivered events of one of this node's sites. Throws `NotFoundError` for other sites. */
   listSiteProxies(domain: string, options?: { signal?: AbortSignal }): Promise<SiteProxyView[]>;
   /**

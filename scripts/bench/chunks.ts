@@ -1,23 +1,34 @@
 /**
- * `deno task bench chunks [MiB]`: throughput of the dataset chunker (split,
- * AES-256-GCM, CID over each ciphertext chunk, keccak256 leaf over each
- * plaintext chunk), in memory, against raw WebCrypto AES-256-GCM over the same
- * bytes in the same 1 MiB pieces, one after the other. The input (256 MiB
- * by default: single rounds of 64 MiB vary by ±15 % on a 2-core machine)
- * reaches the chunker in 64 KiB pieces, as a file stream delivers it. Each
- * side runs `ROUNDS` times, interleaved, after a full-size warm-up; the best
- * round counts. The leaf hash alone (`hashChunkLeaf`, SHA-256 + keccak256)
- * over the same pieces is printed for reference: the chunker hashes on the
- * main thread while AES runs on WebCrypto's.
+ * `deno task bench chunks [MiB] [--rounds 5]`: throughput of the dataset chunker (split,
+ * AES-256-GCM, CID over each ciphertext chunk, keccak256 leaf over each plaintext chunk), in
+ * memory, against raw WebCrypto AES-256-GCM over the same bytes in the same 1 MiB pieces, one
+ * after the other. The input (256 MiB by default: single rounds of 64 MiB vary by ±15 % on a
+ * 2-core machine) reaches the chunker in 64 KiB pieces, as a file stream delivers it. The leaf
+ * hash alone (`hashChunkLeaf`, SHA-256 + keccak256) over the same pieces is measured too: the
+ * chunker hashes on the main thread while AES runs on WebCrypto's.
+ *
+ * Same conditions: one process, the same bytes and key for every side, a full-size warm-up round
+ * of every side (not counted), then `--rounds` rounds that rotate which side goes first. Figures
+ * are medians with their min and max; `ratio` is the median of the per-round chunker / raw AES
+ * ratios. Process CPU per MiB is measured for every round of every side; `unstable` says the
+ * reference's CPU per MiB moved by more than 15 % between rounds (its work does not change, so
+ * that is the machine, and the figures of that run are not to be trusted).
  *
  * Prints one JSON line:
- * `{"bench":"chunks","mbPerSec":…,"reference":{"rawAesGcmMbPerSec":…},"ratio":…,"target":0.8}`
+ * `{"bench":"chunks","mbPerSec":…,"mbPerSecMin":…,"mbPerSecMax":…,"reference":{"rawAesGcmMbPerSec":…,…},"ratio":…,"ratioMin":…,"ratioMax":…,"target":0.8,"met":…,"cpuMsPerMiB":{…},"unstable":false,"machine":{…}}`
  */
 import { chunkStream, generateDek, hashChunkLeaf, importDek } from "../../node/services/blocks/chunker.ts";
+import { interleave, machine, measure, numberArg, progress, summarize } from "./lib/fair.ts";
 
 const MiB = 1024 * 1024;
-const totalMiB = Number(Deno.args[0] ?? 256);
-const ROUNDS = 5;
+const totalMiB = Number(Deno.args[0] && !Deno.args[0].startsWith("--") ? Deno.args[0] : 256);
+if (!Number.isSafeInteger(totalMiB) || totalMiB < 1) {
+  console.error("usage: deno task bench chunks [MiB] [--rounds 5]");
+  Deno.exit(2);
+}
+const ROUNDS = numberArg("rounds", 5);
+/** Largest (max − min) / median of the reference's CPU per MiB over the rounds of a stable run. */
+const CPU_SPREAD_LIMIT = 0.15;
 const PIECE = 64 * 1024;
 
 function makeData(bytes: number): Uint8Array<ArrayBuffer> {
@@ -64,26 +75,42 @@ async function timeKeccak(data: Uint8Array): Promise<number> {
 
 const data = makeData(totalMiB * MiB);
 const key = await importDek(generateDek());
-await timeChunker(data, key);
-await timeRaw(data, key);
-let best = Infinity;
-let bestRaw = Infinity;
-let bestKeccak = Infinity;
-for (let round = 0; round < ROUNDS; round++) {
-  bestRaw = Math.min(bestRaw, await timeRaw(data, key));
-  bestKeccak = Math.min(bestKeccak, await timeKeccak(data));
-  best = Math.min(best, await timeChunker(data, key));
-}
-const mbPerSec = totalMiB / (best / 1000);
-const rawAesGcmMbPerSec = totalMiB / (bestRaw / 1000);
-const round2 = (x: number) => Math.round(x * 100) / 100;
+const rounds = await interleave(ROUNDS, {
+  chunker: () => measure(() => timeChunker(data, key)),
+  raw: () => measure(() => timeRaw(data, key)),
+  keccak: () => measure(() => timeKeccak(data)),
+}, { onRound: (r) => progress(`chunks: ${r < 0 ? "warm-up" : `round ${r + 1}/${ROUNDS}`}`) });
+const mbPerSec = (side: { ms: number }[]) => summarize(side.map((r) => totalMiB / (r.ms / 1000)));
+const cpuPerMiB = (side: { cpuMs: number }[]) => summarize(side.map((r) => r.cpuMs / totalMiB));
+const chunker = mbPerSec(rounds.chunker);
+const raw = mbPerSec(rounds.raw);
+const ratio = summarize(rounds.chunker.map((r, i) => rounds.raw[i].ms / r.ms));
+const rawCpu = cpuPerMiB(rounds.raw);
 console.log(JSON.stringify({
   bench: "chunks",
-  mbPerSec: round2(mbPerSec),
+  mib: totalMiB,
+  rounds: ROUNDS,
+  mbPerSec: chunker.median,
+  mbPerSecMin: chunker.min,
+  mbPerSecMax: chunker.max,
   reference: {
-    rawAesGcmMbPerSec: round2(rawAesGcmMbPerSec),
-    keccakMbPerSec: round2(totalMiB / (bestKeccak / 1000)),
+    rawAesGcmMbPerSec: raw.median,
+    rawAesGcmMbPerSecMin: raw.min,
+    rawAesGcmMbPerSecMax: raw.max,
+    keccakMbPerSec: mbPerSec(rounds.keccak).median,
   },
-  ratio: round2(mbPerSec / rawAesGcmMbPerSec),
+  ratio: ratio.median,
+  ratioMin: ratio.min,
+  ratioMax: ratio.max,
   target: 0.8,
+  met: ratio.median >= 0.8,
+  cpuMsPerMiB: {
+    chunker: cpuPerMiB(rounds.chunker).median,
+    raw: rawCpu.median,
+    rawMin: rawCpu.min,
+    rawMax: rawCpu.max,
+    keccak: cpuPerMiB(rounds.keccak).median,
+  },
+  unstable: (rawCpu.max - rawCpu.min) / rawCpu.median > CPU_SPREAD_LIMIT,
+  machine: machine(),
 }));

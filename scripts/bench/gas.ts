@@ -7,15 +7,18 @@
  * (`firstNewGateway`: both new, through a gateway never paid before),
  * `sales.later` a sale between accounts that have traded before (no allowance left, as the node leaves
  * it), `sales.laterAfterWithdraw` the same after the seller withdrew its payouts, and
- * `sales.laterWithAllowance` the same with an unlimited allowance already set.
+ * `sales.laterWithAllowance` the same with an unlimited allowance already set;
+ * `sales.laterNewNonceWord` / `laterNewNonceWord256` a later sale whose quote nonce (128, 256) is the first
+ * of a new storage word (a seller's nonces 0-127 share the slot of its payout, then one word per 256).
  * `sales.legacyOpenAfterApprove` is the figure this bench reported before: `open` after an unlimited
  * approval, which the node never sends. `honestSale` is `sales.later.total`, `honestSaleFirst` the
- * dearest of the first sales; the reference, measured in the same run, is a plain ERC-20 transfer of
- * our token.
+ * dearest first sale of a new seller, buyer or gateway (the escrow's very first sale is reported, not
+ * counted: it happens once per deployment). Every sale reports `open`, `reveal`, `confirm` and `total`.
+ * The reference, measured in the same run, is a plain ERC-20 transfer of our token.
  *
  *     deno task bench gas
  *     {"bench":"gas","gas":{"list":…,"openWithPermit":…},"sales":{…},"honestSale":…,"honestSaleFirst":…,
- *      "target":{"honestSale":200000,"honestSaleFirst":250000},"reference":{"erc20Transfer":…}}
+ *      "target":{"honestSale":200000,"honestSaleFirst":250000},"met":{…},"reference":{"erc20Transfer":…}}
  */
 import {
   type Account,
@@ -275,6 +278,11 @@ try {
   sales.laterAfterWithdraw = await honest({ permit: true });
   await token(w.buyer, "approve", [addr.escrow, max]);
   sales.laterWithAllowance = await honest({ permit: true });
+  // A seller's nonces 0-127 share its payout slot; nonce 128 and every multiple of 256 open a new word.
+  nonce = 128n;
+  sales.laterNewNonceWord = await honest({ permit: true });
+  nonce = 256n;
+  sales.laterNewNonceWord256 = await honest({ permit: true });
   // The figure this bench used to report: `open` after an unlimited approval, no permit (the permit
   // above spent the approval, so approve again; the later operations open this way too).
   await token(w.buyer, "approve", [addr.escrow, max]);
@@ -342,13 +350,25 @@ try {
   // Anchor.
   gas.anchor = (await send(w.c1, addr.anchor, kosmosAnchorAbi, "anchor", [root, "bench"])).gas;
 
+  const honestSale = sales.later.total;
+  const honestSaleFirst = Math.max(
+    sales.first.total,
+    sales.sellerFirst.total,
+    sales.buyerFirst.total,
+    sales.firstNewGateway.total,
+  );
+  const target = { honestSale: 200_000, honestSaleFirst: 250_000 };
   console.log(JSON.stringify({
     bench: "gas",
     gas,
     sales,
-    honestSale: sales.later.total,
-    honestSaleFirst: Math.max(sales.first.total, sales.sellerFirst.total, sales.buyerFirst.total),
-    target: { honestSale: 200_000, honestSaleFirst: 250_000 },
+    honestSale,
+    honestSaleFirst,
+    target,
+    met: {
+      honestSale: honestSale <= target.honestSale,
+      honestSaleFirst: honestSaleFirst <= target.honestSaleFirst,
+    },
     reference: { erc20Transfer },
   }));
 } finally {

@@ -1,13 +1,15 @@
 /**
  * Buying in a real browser against two real nodes and one anvil: on the
  * buyer's dataset page the Buy island shows the quote (price, 80/10/10 split,
- * gas), the Buy button runs the key sale step by step to "Complete", and the
- * download link serves the data. After a reload the page says "Owned".
+ * gas), the Buy button shows the fee estimated on the chain for the seller's
+ * quote and signs nothing (Cancel signs nothing either), Confirm runs the key
+ * sale step by step to "Complete", and the download link serves the data. After a reload the page says "Owned".
  */
 import assert from "node:assert/strict";
 import { listForSale, startMarketCluster } from "../market_cluster.ts";
 import { launchBrowser, logIn, waitFor } from "./browser.ts";
 import { asOwner } from "../helpers.ts";
+import { getTokenBalance } from "../../node/services/chain/mod.ts";
 
 const ONE = 10n ** 18n;
 
@@ -41,9 +43,31 @@ Deno.test("the Buy button on a dataset page runs the key sale to complete and of
     assert.match(quoteText, /Seller \(80 %\)8 KOS/);
     assert.match(quoteText, /Gateway \(10 %\)1 KOS/);
     assert.match(quoteText, /Treasury \(10 %\)1 KOS/);
-    assert.match(quoteText, /Estimated gas/);
+    assert.match(quoteText, /Typical gas/);
+
+    // Buy asks the seller for a quote and shows the fee estimated for it; nothing is signed yet.
+    const client = buyer.components.chain.client;
+    const chainState = async () => [
+      await client.publicClient.getTransactionCount({ address: buyer.address, blockTag: "pending" }),
+      await getTokenBalance(client),
+      buyer.components.market.listPurchases().length,
+    ];
+    const before = await chainState();
+    await page.click('[data-testid="buy-button"]');
+    const fee = page.locator('[data-testid="fee-amount"]');
+    await fee.waitFor({ timeout: 10_000 });
+    assert.match((await fee.textContent())!, /^at most 0\.\d+ ETH$|^0\.\d+ ETH$/);
+    assert.ok(BigInt((await fee.getAttribute("data-wei"))!) > 0n);
+    assert.deepEqual(await chainState(), before, "showing the fee signed nothing");
+    await page.click('[data-testid="fee-cancel"]');
+    await waitFor(async () => (await page.locator('[data-testid="fee-confirm"]').count()) === 0, {
+      what: "Cancel to close the confirmation",
+    });
+    assert.deepEqual(await chainState(), before, "Cancel signed nothing");
+    assert.equal(await page.locator('[data-testid="buy-status"]').count(), 0);
 
     await page.click('[data-testid="buy-button"]');
+    await page.locator('[data-testid="fee-confirm-button"]').click({ timeout: 10_000 });
     await waitFor(
       async () =>
         (await page.locator('[data-testid="buy-status"]').getAttribute("data-status")) === "complete",

@@ -84,6 +84,8 @@ Deno.test("the login link a node prints logs Chromium in once, and the owner buy
     await page.locator('[data-testid="buy-quote"]').waitFor({ timeout: 10_000 });
     assert.equal(await page.locator('[data-testid="buy-price"]').textContent(), "4 KOS");
     await page.click('[data-testid="buy-button"]');
+    // The fee estimated for the seller's quote, then the person's confirmation.
+    await page.locator('[data-testid="fee-confirm-button"]').click({ timeout: 10_000 });
     await waitFor(
       async () =>
         (await page.locator('[data-testid="buy-status"]').getAttribute("data-status")) === "complete",

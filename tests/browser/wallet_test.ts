@@ -1,12 +1,18 @@
 /**
  * The Wallet page in a real browser against a real node on its embedded
  * chain: after a sale of the node's listing the page shows the payout, the
- * Withdraw island sends the withdrawal and shows its result, and the token
+ * Withdraw island shows the estimated fee, sends the withdrawal once it is
+ * confirmed and shows its result, and the token
  * balance shown after a reload includes the withdrawn amount.
  */
 import assert from "node:assert/strict";
 import { createNode } from "../../node/node.ts";
-import { getTokenBalance, listDataset, transferToken } from "../../node/services/chain/mod.ts";
+import {
+  getPayoutBalance,
+  getTokenBalance,
+  listDataset,
+  transferToken,
+} from "../../node/services/chain/mod.ts";
 import {
   completeSale,
   createDevClient,
@@ -44,6 +50,11 @@ Deno.test("Wallet page withdraws the payouts with the Withdraw button and shows 
       { what: "the WalletWithdraw island to hydrate" },
     );
     await page.locator('[data-testid="withdraw"]').click();
+    // Nothing is signed before the estimated fee is confirmed.
+    await page.locator('[data-testid="fee-amount"]').waitFor({ timeout: 10_000 });
+    assert.match(await page.locator('[data-testid="fee-confirm"]').textContent() ?? "", /Withdraw 10 KOS/);
+    assert.equal(await getPayoutBalance(chain.client), 10n * ONE, "the fee preview withdrew nothing");
+    await page.locator('[data-testid="fee-confirm-button"]').click();
     await waitFor(() => page.locator('[data-testid="withdraw-status"][data-state="done"]').count(), {
       what: "the withdrawal to complete",
     });

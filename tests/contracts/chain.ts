@@ -42,6 +42,7 @@ import {
   kosmosAnchorAbi,
   kosmosConsentAbi,
   kosmosEscrowAbi,
+  kosmosFaucetAbi,
   kosmosRegistryAbi,
   kosmosRewardsAbi,
   kosmosTokenAbi,
@@ -79,6 +80,7 @@ export const errorsAbi = dedupeErrors([
   ...kosmosConsentAbi,
   ...kosmosRewardsAbi,
   ...kosmosAnchorAbi,
+  ...kosmosFaucetAbi,
 ]);
 
 export const ONE = 10n ** 18n;
@@ -139,7 +141,7 @@ export interface WriteParams {
  * assert.equal(await read(c, "decimals"), 18);
  * ```
  */
-export function contractCalls(contract: keyof ContractAddresses, abi: Abi) {
+export function contractCalls(contract: Exclude<keyof ContractAddresses, "faucet">, abi: Abi) {
   const tx = (c: TestChain, functionName: string, args: readonly unknown[]) => ({
     address: c.addresses[contract],
     abi,

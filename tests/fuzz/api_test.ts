@@ -50,8 +50,10 @@ const NO_BODY = new Set([
   "POST /api/v1/wallet/withdraw",
   "POST /api/v1/stakes/:listingId/withdrawal",
   "POST /api/v1/sites/:domain/check",
+  "POST /api/v1/sites/:domain/remove",
   "POST /api/v1/sites/:domain/proxies/:peerId/block",
   "POST /api/v1/sites/:domain/proxies/:peerId/unblock",
+  "DELETE /api/v1/listings/:id/delegates/:address",
 ]);
 
 // ---------------------------------------------------------------- what is invalid where
@@ -402,7 +404,7 @@ const brokenUpload: fc.Arbitrary<Omit<FuzzRequest, "path">> = fc.tuple(
     }\r\n\r\n${value}\r\n`;
   const fieldParts = Object.entries(fields).map(([k, v]) => part(k, v)).join("");
   const file = part("file", "a,b\n1,2\n", "x.csv");
-  // A file before its fields means the fields are missing: refused as well.
+  // Fields before or after the file: the wrong one is refused either way.
   const body = (fileFirst ? file + fieldParts : fieldParts + file) + `--${boundary}--\r\n`;
   return {
     kind: `upload with ${Object.keys(change)[0]} wrong`,
@@ -420,6 +422,7 @@ function fillPath(pattern: string, bad: boolean, seed: number): string {
       : "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
     domain: SITE,
     cid: "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+    address: "0x000000000000000000000000000000000000dEaD",
   };
   const wrong = ["0", "..", "%00", "x".repeat(300), "%E0%A4%A", "-1", "BAD DOMAIN", "%2F%2F"];
   return pattern.replace(

@@ -1,8 +1,11 @@
 /**
  * Island: buying a dataset this node does not sell. It first shows the quote
  * preview from `GET /api/v1/listings/:id/quote` (price, the seller / gateway /
- * treasury split, estimated gas) and a "Buy" button that posts
- * `POST /api/v1/purchases { listingId }`; it then polls
+ * treasury split, typical gas) and a "Buy" button that first asks the seller
+ * for a real quote and shows the fee estimated on the chain for it
+ * (`POST /api/v1/purchases?preview=1`, nothing signed); only "Confirm and
+ * pay" posts `POST /api/v1/purchases { listingId }`, which opens that quote.
+ * It then polls
  * `GET /api/v1/purchases/:id` and shows each step of the key sale: quote,
  * lock, reveal, verify, download %, complete (with the download link), or the
  * reason of a refund or failure. A listing already bought shows "Owned" and
@@ -14,6 +17,7 @@ import type { PurchaseStatus, PurchaseView, QuotePreviewView } from "../../proto
 import { formatEther, formatShare } from "../format.ts";
 import { requestJson, usePollJson } from "../island_fetch.ts";
 import { PurchaseStatusBadge } from "../components/key_sale.tsx";
+import { FeeConfirm, useFeeConfirm } from "./confirm_fee.tsx";
 
 export interface BuyListingProps {
   /** The dataset's manifest CID. */
@@ -46,7 +50,6 @@ export function BuyListing({ manifestCid, initial, intervalMs = 500 }: BuyListin
   const quote = useSignal<QuotePreviewView | null>(null);
   const quoteError = useSignal<string | null>(null);
   const error = useSignal<string | null>(null);
-  const buying = useSignal(false);
   const p = purchase.value;
   const active = p !== null && isPurchaseActive(p.status);
   const needsQuote = p === null || p.status === "refunded" || p.status === "failed";
@@ -74,20 +77,18 @@ export function BuyListing({ manifestCid, initial, intervalMs = 500 }: BuyListin
     onError: (err) => (error.value = err.message),
   });
 
-  const buy = async () => {
-    buying.value = true;
+  const fee = useFeeConfirm<PurchaseView>();
+
+  /**
+   * Asks the seller for a real quote and estimates its transactions on the
+   * chain (`?preview=1`, nothing signed); Confirm opens that very quote.
+   */
+  const buy = () => {
     error.value = null;
-    try {
-      purchase.value = await requestJson<PurchaseView>("/api/v1/purchases", {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ listingId: manifestCid }), // v1 name: the manifest CID
-      });
-    } catch (err) {
-      error.value = (err as Error).message;
-    } finally {
-      buying.value = false;
-    }
+    void fee.request({ url: "/api/v1/purchases", body: { listingId: manifestCid } }, { // v1 name: the CID
+      onDone: (body) => (purchase.value = body),
+      onError: (message) => (error.value = message),
+    });
   };
 
   const owned = p?.status === "complete";
@@ -120,7 +121,7 @@ export function BuyListing({ manifestCid, initial, intervalMs = 500 }: BuyListin
               <dd>{formatEther(q.split.gateway)} KOS</dd>
               <dt>Treasury{formatShare(q.split.treasury, q.price)}</dt>
               <dd>{formatEther(q.split.treasury)} KOS</dd>
-              <dt>Estimated gas</dt>
+              <dt>Typical gas</dt>
               <dd>
                 {formatEther(q.gas.wei)} ETH{" "}
                 <span class="muted-inline">· {BigInt(q.gas.units).toLocaleString("en-US")} gas</span>
@@ -177,12 +178,21 @@ export function BuyListing({ manifestCid, initial, intervalMs = 500 }: BuyListin
             type="button"
             class="button"
             data-testid="buy-button"
-            disabled={buying.value}
+            disabled={fee.busy}
             onClick={buy}
           >
-            {buying.value ? "Asking the seller…" : p ? "Buy again" : "Buy"}
+            {fee.state.value.kind === "estimating" ? "Asking the seller…" : p ? "Buy again" : "Buy"}
           </button>
         )}
+      <FeeConfirm
+        fee={fee}
+        confirmLabel="Confirm and pay"
+        what={q
+          ? `Buy for ${
+            formatEther(q.price)
+          } KOS: lock the price in escrow now, confirm once the data is verified`
+          : "Buy: lock the price in escrow now, confirm once the data is verified"}
+      />
     </section>
   );
 }

@@ -2,14 +2,18 @@
  * Island: the Publish form. Sends the fields and then the file as
  * `multipart/form-data` to `POST /api/v1/datasets` with XMLHttpRequest, whose
  * upload events drive the progress bar; the node encrypts the file while it
- * arrives, then signs and announces the listing. Ends with a link to the
- * dataset page. Without JavaScript the same form posts to the same route.
+ * arrives, then signs and announces the listing. Then, in the same flow, it
+ * lists the dataset: the stake's fee estimated on the chain
+ * (`POST /api/v1/stakes?preview=1`, nothing signed) with "Stake and list" and
+ * "Cancel". Ends with a link to the dataset page. Without JavaScript the same
+ * form posts to the same route (publishing only).
  */
 import { useSignal } from "@preact/signals";
 import type { PublishedDataset } from "../../protocol/api/mod.ts";
 import { LicenceField, PriceField } from "../components/sale_fields.tsx";
 import { ProgressBar } from "../components/progress_bar.tsx";
 import { formatBytes } from "./fetch_progress.tsx";
+import { FeeConfirm, useFeeConfirm } from "./confirm_fee.tsx";
 
 export interface PublishFormProps {
   categories: string[];
@@ -29,6 +33,23 @@ export function PublishForm({ categories, endpoint = "/api/v1/datasets" }: Publi
   const fileName = useSignal<string>("");
   const fileSize = useSignal<number>(0);
   const busy = phase.value.kind === "uploading" || phase.value.kind === "processing";
+  /** KOS to stake once published ("0": publish only); not a field of the upload. */
+  const stake = useSignal("100");
+  const fee = useFeeConfirm<{ listingId: string; txHash: string }>();
+  const listing = useSignal<
+    { kind: "listed"; listingId: string; txHash: string } | { kind: "error"; message: string } | null
+  >(
+    null,
+  );
+
+  /** Publish then list in one flow: previews the stake's fee at once; Confirm signs it. */
+  const list = (manifestCid: string, amount: string) => {
+    listing.value = null;
+    void fee.request({ url: "/api/v1/stakes", body: { manifestCid, amount } }, {
+      onDone: (r) => (listing.value = { kind: "listed", listingId: r.listingId, txHash: r.txHash }),
+      onError: (message) => (listing.value = { kind: "error", message }),
+    });
+  };
 
   const submit = (event: Event) => {
     event.preventDefault();
@@ -52,6 +73,7 @@ export function PublishForm({ categories, endpoint = "/api/v1/datasets" }: Publi
       const body = xhr.response;
       if (xhr.status === 201 && body?.id) {
         phase.value = { kind: "done", result: body, title };
+        if (Number(stake.value) > 0) list(body.manifestCid, stake.value);
       } else {
         phase.value = {
           kind: "failed",
@@ -84,6 +106,25 @@ export function PublishForm({ categories, endpoint = "/api/v1/datasets" }: Publi
         <p class="muted">
           Manifest CID <code class="break" data-testid="published-cid">{p.result.manifestCid}</code>
         </p>
+        <FeeConfirm
+          fee={fee}
+          confirmLabel="Stake and list"
+          what={`List it: stake ${stake.value} KOS in the registry, so buyers can buy it`}
+        />
+        {fee.state.value.kind === "cancelled" && (
+          <p class="muted" data-testid="publish-unlisted">
+            Not listed: nothing was signed. Stake from the dataset page to let buyers buy it.
+          </p>
+        )}
+        {listing.value?.kind === "listed" && (
+          <p class="muted" data-testid="publish-listed">
+            Listed as #{listing.value.listingId} in transaction{" "}
+            <code class="break">{listing.value.txHash}</code>
+          </p>
+        )}
+        {listing.value?.kind === "error" && (
+          <p class="error" role="alert" data-testid="publish-listed">Not listed: {listing.value.message}</p>
+        )}
         <p class="actions">
           <a class="button" href={`/datasets/${p.result.id}`} data-testid="published-link">
             View the dataset
@@ -139,6 +180,34 @@ export function PublishForm({ categories, endpoint = "/api/v1/datasets" }: Publi
         </label>
         <PriceField busy={busy} />
         <LicenceField busy={busy} name="license" />
+        <label class="field">
+          <span>Stake to list</span>
+          <input
+            type="text"
+            inputMode="decimal"
+            pattern="\d{1,9}(\.\d{1,18})?"
+            title="KOS to stake in the registry once published; 0 publishes without listing"
+            value={stake.value}
+            onInput={(e) => (stake.value = e.currentTarget.value)}
+            disabled={busy}
+            data-testid="publish-stake"
+          />
+          <span class="unit">KOS</span>
+        </label>
+        <label class="field field-wide">
+          <span>Gateway (optional)</span>
+          <input
+            name="gateway"
+            maxLength={42}
+            pattern="0x[0-9a-fA-F]{40}"
+            title="A wallet address: 0x and 40 hex digits"
+            placeholder="0x… the gateway operator that brought you this data (10 % of sales); empty: this node"
+            autoComplete="off"
+            spellcheck={false}
+            disabled={busy}
+            data-testid="gateway-input"
+          />
+        </label>
         <label class="field field-wide dropzone">
           <span>File</span>
           <input

@@ -3,11 +3,13 @@
  * wallet may take on it. On the seller's own dataset a "Stake to list" form
  * posts `POST /api/v1/stakes { manifestCid, amount }` (which lists it, or
  * adds to the listing); on anyone else's staked dataset a "Challenge" form
- * posts `POST /api/v1/challenges { listingId, amount }`. It shows the state
- * of the transaction: sending, done, or the node's error message.
+ * posts `POST /api/v1/challenges { listingId, amount }`. Either first shows
+ * the fee estimated on the chain (`?preview=1`, nothing signed) and sends
+ * only on Confirm; then the transaction, or the node's error message.
  */
 import { useSignal } from "@preact/signals";
 import { formatEther } from "../format.ts";
+import { FeeConfirm, useFeeConfirm } from "./confirm_fee.tsx";
 
 export interface StakeListingProps {
   manifestCid: string;
@@ -23,9 +25,15 @@ export interface StakeListingProps {
 
 type State =
   | { kind: "idle" }
-  | { kind: "pending" }
   | { kind: "done"; message: string; txHash: string }
   | { kind: "error"; message: string };
+
+/** What `POST /api/v1/stakes` and `POST /api/v1/challenges` answer. */
+interface StakeAnswer {
+  listingId: string;
+  created?: boolean;
+  txHash: string;
+}
 
 export function StakeListing(props: StakeListingProps) {
   const stake = useSignal(props.stake);
@@ -35,37 +43,34 @@ export function StakeListing(props: StakeListingProps) {
   const target = useSignal(props.listingIds[0] ?? "");
   const state = useSignal<State>({ kind: "idle" });
 
-  const submit = async (e: Event) => {
+  const fee = useFeeConfirm<StakeAnswer>();
+  /** What the transaction waiting for Confirm does, fixed when it was previewed. */
+  const what = useSignal("");
+
+  /** Previews the stake or challenge (fee estimated, nothing signed); Confirm sends it. */
+  const submit = (e: Event) => {
     e.preventDefault();
-    state.value = { kind: "pending" };
-    const [endpoint, body] = props.own
+    state.value = { kind: "idle" };
+    const [url, body] = props.own
       ? ["/api/v1/stakes", { manifestCid: props.manifestCid, amount: amount.value }]
       : ["/api/v1/challenges", { listingId: target.value, amount: amount.value }];
-    try {
-      const response = await fetch(endpoint, {
-        method: "POST",
-        headers: { accept: "application/json", "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      const result = await response.json().catch(() => ({}));
-      if (!response.ok) {
+    const staked = amount.value;
+    what.value = props.own
+      ? `Stake ${staked} KOS ${listingIds.value.length === 0 ? "to list this dataset" : "more"}`
+      : `Challenge listing #${target.value} with ${staked} KOS`;
+    void fee.request({ url, body }, {
+      onDone: async (result) => {
         state.value = {
-          kind: "error",
-          message: result?.error?.message ?? `The node answered ${response.status}`,
+          kind: "done",
+          message: props.own
+            ? (result.created ? `Listed as #${result.listingId}` : `Staked ${staked} KOS more`)
+            : `Challenged listing #${result.listingId}`,
+          txHash: result.txHash,
         };
-        return;
-      }
-      state.value = {
-        kind: "done",
-        message: props.own
-          ? (result.created ? `Listed as #${result.listingId}` : `Staked ${amount.value} KOS more`)
-          : `Challenged listing #${result.listingId}`,
-        txHash: result.txHash,
-      };
-      await refresh();
-    } catch (err) {
-      state.value = { kind: "error", message: `Cannot reach the node: ${(err as Error).message}` };
-    }
+        await refresh();
+      },
+      onError: (message) => (state.value = { kind: "error", message }),
+    });
   };
 
   /** Reads the listing again: the node's catalog follows its own transactions before answering. */
@@ -132,15 +137,16 @@ export function StakeListing(props: StakeListingProps) {
             />
             <span class="unit">KOS</span>
           </label>
-          <button type="submit" class="button" disabled={s.kind === "pending"}>
-            {s.kind === "pending"
-              ? "Sending…"
+          <button type="submit" class="button" disabled={fee.busy} data-testid="stake-submit">
+            {fee.state.value.kind === "estimating"
+              ? "Estimating…"
               : props.own
               ? (listingIds.value.length === 0 ? "Stake to list" : "Add stake")
               : "Challenge"}
           </button>
         </form>
       )}
+      <FeeConfirm fee={fee} what={what.value} />
       {s.kind === "done" && (
         <p class="muted" data-testid="stake-status" data-state="done">
           {s.message} in transaction <code class="break">{s.txHash}</code>

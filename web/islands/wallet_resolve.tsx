@@ -2,9 +2,11 @@
  * Island: the arbiter's buttons for one challenged listing. "Keep" resolves
  * the challenges as invalid (the listing stays, its owner gets part of the
  * challenge stakes); "Remove" upholds them (the stake goes to the challengers
- * and the treasury). Posts `POST /api/v1/challenges/:listingId/resolve`.
+ * and the treasury). Posts `POST /api/v1/challenges/:listingId/resolve`,
+ * first with `?preview=1` to show the fee (nothing signed), then on Confirm.
  */
 import { useSignal } from "@preact/signals";
+import { FeeConfirm, useFeeConfirm } from "./confirm_fee.tsx";
 
 export interface WalletResolveProps {
   listingId: string;
@@ -21,21 +23,18 @@ type State =
 export function WalletResolve({ listingId, ready }: WalletResolveProps) {
   const state = useSignal<State>({ kind: "idle" });
 
-  const resolve = async (valid: boolean) => {
+  const fee = useFeeConfirm();
+
+  /** Previews the ruling (fee estimated, nothing signed); Confirm sends it. */
+  const resolve = (valid: boolean) => {
     state.value = { kind: "pending", valid };
-    try {
-      const response = await fetch(`/api/v1/challenges/${encodeURIComponent(listingId)}/resolve`, {
-        method: "POST",
-        headers: { "content-type": "application/json", accept: "application/json" },
-        body: JSON.stringify({ valid }),
-      });
-      const body = await response.json().catch(() => ({}));
-      state.value = response.ok
-        ? { kind: "done", valid }
-        : { kind: "error", message: body?.error?.message ?? `The node answered ${response.status}` };
-    } catch (err) {
-      state.value = { kind: "error", message: `Cannot reach the node: ${(err as Error).message}` };
-    }
+    void fee.request(
+      { url: `/api/v1/challenges/${encodeURIComponent(listingId)}/resolve`, body: { valid } },
+      {
+        onDone: () => (state.value = { kind: "done", valid }),
+        onError: (message) => (state.value = { kind: "error", message }),
+      },
+    );
   };
 
   const s = state.value;
@@ -46,7 +45,7 @@ export function WalletResolve({ listingId, ready }: WalletResolveProps) {
       </p>
     );
   }
-  const busy = s.kind === "pending";
+  const busy = fee.busy;
   return (
     <div class="resolve-actions">
       <button
@@ -56,7 +55,7 @@ export function WalletResolve({ listingId, ready }: WalletResolveProps) {
         disabled={!ready || busy}
         onClick={() => resolve(true)}
       >
-        {busy && s.valid ? "Resolving…" : "Keep listing"}
+        {busy && s.kind === "pending" && s.valid ? "Resolving…" : "Keep listing"}
       </button>{" "}
       <button
         type="button"
@@ -65,8 +64,16 @@ export function WalletResolve({ listingId, ready }: WalletResolveProps) {
         disabled={!ready || busy}
         onClick={() => resolve(false)}
       >
-        {busy && !s.valid ? "Resolving…" : "Remove listing"}
+        {busy && s.kind === "pending" && !s.valid ? "Resolving…" : "Remove listing"}
       </button>
+      {s.kind === "pending" && (
+        <FeeConfirm
+          fee={fee}
+          what={s.valid
+            ? `Keep listing #${listingId}: the challenges are invalid`
+            : `Remove listing #${listingId}: its stake goes to the challengers and the treasury`}
+        />
+      )}
       {!ready && <p class="muted">Waiting for more challenges before it can be resolved.</p>}
       {s.kind === "error" && <p class="error" role="alert" data-testid="resolve-status">{s.message}</p>}
     </div>

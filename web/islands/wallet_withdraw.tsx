@@ -1,10 +1,13 @@
 /**
  * Island: the withdrawable payouts of this node's wallet with a Withdraw
- * button. Posts `POST /api/v1/wallet/withdraw` and shows the state of the
- * transaction (sending, done with the amount, or the node's error message).
+ * button. It first shows the fee estimated on the chain
+ * (`POST /api/v1/wallet/withdraw?preview=1`, nothing signed), withdraws only
+ * on Confirm, and shows the transaction (done with the amount, or the node's
+ * error message).
  */
 import { useSignal } from "@preact/signals";
 import { formatEther } from "../format.ts";
+import { FeeConfirm, useFeeConfirm } from "./confirm_fee.tsx";
 
 export interface WalletWithdrawProps {
   /** Withdrawable payouts in token base units, decimal string. */
@@ -15,7 +18,6 @@ export interface WalletWithdrawProps {
 
 type State =
   | { kind: "idle" }
-  | { kind: "pending" }
   | { kind: "done"; amount: string; txHash: string }
   | { kind: "error"; message: string };
 
@@ -25,23 +27,18 @@ export function WalletWithdraw(
   const payouts = useSignal(initial);
   const state = useSignal<State>({ kind: "idle" });
 
-  const withdraw = async () => {
-    state.value = { kind: "pending" };
-    try {
-      const response = await fetch(endpoint, { method: "POST", headers: { accept: "application/json" } });
-      const body = await response.json().catch(() => ({}));
-      if (!response.ok) {
-        state.value = {
-          kind: "error",
-          message: body?.error?.message ?? `The node answered ${response.status}`,
-        };
-        return;
-      }
-      payouts.value = "0";
-      state.value = { kind: "done", amount: body.amount, txHash: body.txHash };
-    } catch (err) {
-      state.value = { kind: "error", message: `Cannot reach the node: ${(err as Error).message}` };
-    }
+  const fee = useFeeConfirm<{ amount: string; txHash: string }>();
+
+  /** Previews the withdrawal (fee estimated, nothing signed); Confirm sends it. */
+  const withdraw = () => {
+    state.value = { kind: "idle" };
+    void fee.request({ url: endpoint }, {
+      onDone: (body) => {
+        payouts.value = "0";
+        state.value = { kind: "done", amount: body.amount, txHash: body.txHash };
+      },
+      onError: (message) => (state.value = { kind: "error", message }),
+    });
   };
 
   const s = state.value;
@@ -56,11 +53,12 @@ export function WalletWithdraw(
         type="button"
         class="button"
         data-testid="withdraw"
-        disabled={s.kind === "pending" || payouts.value === "0"}
+        disabled={fee.busy || payouts.value === "0"}
         onClick={withdraw}
       >
-        {s.kind === "pending" ? "Withdrawing…" : "Withdraw"}
+        {fee.state.value.kind === "estimating" ? "Estimating…" : "Withdraw"}
       </button>
+      <FeeConfirm fee={fee} what={`Withdraw ${formatEther(payouts.value)} KOS of payouts to this wallet`} />
       {s.kind === "done" && (
         <p class="muted" data-testid="withdraw-status" data-state="done">
           Withdrew {formatEther(s.amount)} KOS in transaction <code class="break">{s.txHash}</code>

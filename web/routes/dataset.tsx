@@ -16,7 +16,7 @@ import { StakeListing } from "../islands/stake_listing.tsx";
 import { definePage } from "../page.ts";
 import { capitalize, formatPrice, formatStake, hueOf, PreviewTable } from "./marketplace.tsx";
 
-const replicationLabel: Record<ListingReplication["status"], string> = {
+export const replicationLabel: Record<ListingReplication["status"], string> = {
   pending: "Counting providers",
   replicated: "Replicated",
   "under-replicated": "Under-replicated",

@@ -3,13 +3,14 @@ import { Island } from "../components/island.tsx";
 import type { NodeInfo } from "../../protocol/api/mod.ts";
 import { formatEther } from "../format.ts";
 import { PeerList } from "../islands/peer_list.tsx";
+import { Reachability } from "../components/reachability.tsx";
 import { definePage } from "../page.ts";
 
-export const networkPage = definePage<NodeInfo>({
+export const networkPage = definePage<NodeInfo & { origin: string }>({
   path: "/network",
   title: "Network",
   description: "Who this node is, where it listens, and who it is talking to.",
-  load: ({ facade, signal }) => facade.getNodeInfo({ signal }),
+  load: async ({ facade, origin, signal }) => ({ ...await facade.getNodeInfo({ signal }), origin }),
   Page: ({ data }) => (
     <>
       <div class="grid">
@@ -65,6 +66,7 @@ export const networkPage = definePage<NodeInfo>({
             </ul>
           )}
       </section>
+      <Reachability info={data} origin={data.origin} />
       <Island name="peer_list" component={PeerList} props={{ peers: data.peers }} />
     </>
   ),

@@ -25,12 +25,12 @@ export const sitePage = definePage<SiteDashboard>({
   path: "/sites/:domain",
   title: "Site analytics",
   description: "Cookie-less statistics of one website: who came, from where, and what they read.",
-  load: async ({ facade, url, signal }) => {
+  load: async ({ facade, url, origin, signal }) => {
     const domain = decodeURIComponent(url.pathname.split("/")[2] ?? "");
     const period = parsePeriod(url.searchParams.get("period"));
     const compare = url.searchParams.get("compare") === "previous" && period !== "all";
     try {
-      return await loadDashboard(facade, domain, { period, compare, origin: url.origin, signal });
+      return await loadDashboard(facade, domain, { period, compare, origin, signal });
     } catch (err) {
       const name = (err as Error).name;
       if (name === "NotFoundError" || name === "TypeError") {

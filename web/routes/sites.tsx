@@ -7,7 +7,8 @@
  * site's snippet or the reason it was refused, shown next to the field.
  * "Your sites" lists this node's registrations: a pending one shows the exact
  * proof to publish and where, what the last look for it found, and a "Check
- * now" button (`POST /api/v1/sites/:domain/check`).
+ * now" button (`POST /api/v1/sites/:domain/check`) and a "Remove" button
+ * (`POST /api/v1/sites/:domain/remove`) that drops the registration.
  */
 import type { AnalyticsSiteView, SiteView } from "../../protocol/api/mod.ts";
 import { EmptyState } from "../components/empty_state.tsx";
@@ -24,6 +25,8 @@ interface SitesData {
   owned: SiteView[];
   /** The site whose proof "Check now" just looked for. */
   checked?: string;
+  /** The site "Remove" just dropped. */
+  removed?: string;
   now: number;
   /** A site the form just registered, with its snippet. */
   registered?: { domain: string; snippet: string };
@@ -41,7 +44,7 @@ export const sitesPage = definePage<SitesData>({
   path: "/sites",
   title: "Sites",
   description: "Cookie-less, anonymized statistics for websites that send page views to this node.",
-  load: async ({ facade, url, signal }) => {
+  load: async ({ facade, url, origin, signal }) => {
     const [sites, owned] = await Promise.all([
       facade.listAnalyticsSites({ signal }),
       facade.listSites({ signal }).catch(() => []),
@@ -55,9 +58,11 @@ export const sitesPage = definePage<SitesData>({
     };
     const checked = url.searchParams.get("checked");
     if (checked && owned.some((s) => s.domain === checked)) data.checked = checked;
+    const removed = url.searchParams.get("removed");
+    if (removed && !owned.some((s) => s.domain === removed)) data.removed = removed.slice(0, 300);
     const registered = owned.find((s) => s.domain === url.searchParams.get("registered"));
     if (registered) {
-      data.registered = { domain: registered.domain, snippet: withSnippet(registered, url.origin).snippet };
+      data.registered = { domain: registered.domain, snippet: withSnippet(registered, origin).snippet };
     }
     const code = url.searchParams.get("error");
     if (code === "invalid") {
@@ -69,6 +74,13 @@ export const sitesPage = definePage<SitesData>({
     <>
       <RegisterSiteForm data={data} />
       {data.registered && <Registered {...data.registered} />}
+      {data.removed && (
+        <p class="card" role="status" data-testid="site-removed">
+          Removed {data.removed}: this node takes no more events for it. Take its proof off {data.removed}
+          {" "}
+          as well, so other nodes drop it too.
+        </p>
+      )}
       {data.owned.length > 0 && <OwnSites data={data} />}
       {data.sites.length === 0 && data.waiting.length === 0
         ? (
@@ -184,9 +196,21 @@ function OwnSites({ data }: { data: SitesData }) {
           {data.checked === site.domain && site.status === "verified" && (
             <p role="status" data-testid="site-checked">Found the proof: {site.domain} is verified.</p>
           )}
-          <form method="post" action={`/api/v1/sites/${encodeURIComponent(site.domain)}/check`}>
-            <button type="submit" class="button" data-testid="site-check">Check now</button>
-          </form>
+          <div class="form-actions site-actions">
+            <form method="post" action={`/api/v1/sites/${encodeURIComponent(site.domain)}/check`}>
+              <button type="submit" class="button" data-testid="site-check">Check now</button>
+            </form>
+            <form method="post" action={`/api/v1/sites/${encodeURIComponent(site.domain)}/remove`}>
+              <button
+                type="submit"
+                class="button button-secondary"
+                data-testid="site-remove"
+                aria-label={`Remove ${site.domain}`}
+              >
+                Remove
+              </button>
+            </form>
+          </div>
         </div>
       ))}
     </section>

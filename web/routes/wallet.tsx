@@ -1,17 +1,31 @@
-/** `/wallet` — this node's wallet: ETH and KOS balances, stakes, and payouts with a withdraw button. */
+/**
+ * `/wallet` — this node's wallet: ETH and KOS balances, stakes, and payouts with a withdraw button;
+ * on a dev network, a "Get test tokens" button (the faucet).
+ */
 import { EmptyState } from "../components/empty_state.tsx";
 import { Island } from "../components/island.tsx";
 import { TableCard } from "../components/table_card.tsx";
-import type { WalletView } from "../../protocol/api/mod.ts";
+import type { FaucetInfo, WalletView } from "../../protocol/api/mod.ts";
 import { formatDay, formatEther } from "../format.ts";
 import { WalletWithdraw } from "../islands/wallet_withdraw.tsx";
+import { FaucetButton } from "../islands/faucet_button.tsx";
 import { definePage } from "../page.ts";
 
-export const walletPage = definePage<WalletView>({
+/** The wallet, and the faucet when the node is on a dev network (`null` elsewhere). */
+export type WalletPageData = WalletView & { faucet: FaucetInfo | null };
+
+export const walletPage = definePage<WalletPageData>({
   path: "/wallet",
   title: "Wallet",
   description: "The EVM wallet this node pays and gets paid with.",
-  load: ({ facade, signal }) => facade.getWallet({ signal }),
+  load: async ({ facade, signal }) => {
+    const [wallet, faucet] = await Promise.all([
+      facade.getWallet({ signal }),
+      // No faucet off a dev network (FaucetUnavailableError), or when the chain is down: no button.
+      facade.getFaucet({ signal }).catch(() => null),
+    ]);
+    return { ...wallet, faucet };
+  },
   Page: ({ data }) => (
     <>
       <div class="grid">
@@ -27,6 +41,13 @@ export const walletPage = definePage<WalletView>({
         </section>
         {data.contracts && (
           <Island name="wallet_withdraw" component={WalletWithdraw} props={{ payouts: data.payouts }} />
+        )}
+        {data.faucet && (
+          <Island
+            name="faucet_button"
+            component={FaucetButton}
+            props={{ amount: data.faucet.amount, availableIn: data.faucet.availableIn }}
+          />
         )}
         <section class="card">
           <h2>Address</h2>

@@ -239,7 +239,13 @@ Deno.test("BlockStore moves large blocks through its workers: put(), putChecked(
 function threadNices(): { name: string; tid: number; nice: number }[] {
   const out = [];
   for (const { name } of Deno.readDirSync("/proc/self/task")) {
-    const stat = Deno.readTextFileSync(`/proc/self/task/${name}/stat`);
+    let stat: string;
+    try {
+      stat = Deno.readTextFileSync(`/proc/self/task/${name}/stat`);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) continue; // the thread ended since the listing
+      throw err;
+    }
     const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
     // Fields after "comm)": state is the first; nice is field 19 of stat(5), the 17th here.
     const nice = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);

@@ -143,7 +143,7 @@ export class Catalog extends EventTarget {
    */
   #contested = new Map<string, { seller: string; bytes: Uint8Array }>();
   #onIdentify = (evt: CustomEvent<{ peerId: PeerId; protocols: string[] }>) => {
-    if (evt.detail.protocols.includes(CATALOG_SYNC_PROTOCOL)) {
+    if (evt.detail.protocols.includes(this.#c.p2p.protocolId(CATALOG_SYNC_PROTOCOL))) {
       this.#sync.maybeSync(evt.detail.peerId.toString());
     }
   };
@@ -216,7 +216,7 @@ export class Catalog extends EventTarget {
       // Accepted messages are indexed by the validator; delivery needs no more work.
       this.#unsubscribe.push(p2p.subscribe(topic, () => {}));
     }
-    await p2p.libp2p.handle(
+    await p2p.handle(
       CATALOG_SYNC_PROTOCOL,
       (stream, connection) => this.#sync.serve(stream, connection),
       {
@@ -240,7 +240,7 @@ export class Catalog extends EventTarget {
     try {
       const libp2p = this.#c.p2p.libp2p;
       libp2p.removeEventListener("peer:identify", this.#onIdentify);
-      await libp2p.unhandle(CATALOG_SYNC_PROTOCOL);
+      await this.#c.p2p.unhandle(CATALOG_SYNC_PROTOCOL);
     } catch { /* p2p already stopped */ }
     await Promise.all([this.#sync.settled(), this.#publisher.settled()]);
   }

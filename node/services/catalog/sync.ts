@@ -18,7 +18,7 @@
  * frame ends the exchange.
  *
  * ```ts
- * const stream = await libp2p.dialProtocol(peerId, CATALOG_SYNC_PROTOCOL, { signal });
+ * const stream = await p2p.dialProtocol(peerId, CATALOG_SYNC_PROTOCOL, { signal });
  * const done = await requestSync(stream, { epoch, cursor }, { onAnnouncement: ingest, signal });
  * ```
  *
@@ -288,7 +288,6 @@ export class CatalogSyncer {
    */
   async syncWith(peerId: string, options: { signal?: AbortSignal } = {}): Promise<SyncWithResult> {
     const { p2p, init } = this.#ctx;
-    const libp2p = p2p.libp2p;
     const timeout = AbortSignal.timeout(init.syncTimeout);
     const signals = [timeout, options.signal, this.#ctx.signal()].filter((s) => s !== undefined);
     const signal = AbortSignal.any(signals);
@@ -297,7 +296,7 @@ export class CatalogSyncer {
     const index = this.#ctx.index();
     for (let round = 0; round < init.maxSyncRounds; round++) {
       const known = index.getSyncCursor(peerId);
-      const stream = await libp2p.dialProtocol(peer, CATALOG_SYNC_PROTOCOL, { signal });
+      const stream = await p2p.dialProtocol(peer, CATALOG_SYNC_PROTOCOL, { signal });
       const done = await requestSync(stream, {
         epoch: known?.epoch ?? null,
         cursor: known?.cursor ?? 0,
@@ -337,7 +336,7 @@ export class CatalogSyncer {
   async syncIfSupported(peerId: string): Promise<void> {
     try {
       const peer = await this.#ctx.p2p.libp2p.peerStore.get(peerIdFromString(peerId));
-      if (peer.protocols.includes(CATALOG_SYNC_PROTOCOL)) this.maybeSync(peerId);
+      if (peer.protocols.includes(this.#ctx.p2p.protocolId(CATALOG_SYNC_PROTOCOL))) this.maybeSync(peerId);
     } catch { /* not identified yet: peer:identify will follow */ }
   }
 

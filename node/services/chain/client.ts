@@ -33,6 +33,7 @@ import {
 } from "../../../protocol/contracts_generated.ts";
 import type { ContractAddresses } from "./deploy.ts";
 import { KosmosError } from "../../errors.ts";
+import { estimateCallGas, estimateFeesPerGas, recordReceipt } from "./fees.ts";
 
 export type { ContractAddresses };
 
@@ -110,8 +111,9 @@ export interface ContractCall {
 }
 
 /**
- * Simulates `call` from the wallet's account, sends it, and waits for the
- * receipt. Reverts become {@link ContractRevertError}; a receipt that does not
+ * Simulates `call` from the wallet's account, sends it with the gas limit
+ * and EIP-1559 fees per gas estimated on the chain (`fees.ts`), and waits for the receipt (its `gasUsed` and
+ * `effectiveGasPrice` are what the transaction cost). Reverts become {@link ContractRevertError}; a receipt that does not
  * arrive within the client's timeout, or `signal`, rejects.
  */
 export async function sendContractCall(
@@ -131,9 +133,18 @@ export async function sendContractCall(
     throw toChainError(err, options.action);
   }
   options.signal?.throwIfAborted();
+  // Sent with the fees per gas estimated on the chain now (EIP-1559) and eth_estimateGas as the gas limit:
+  // the figures a preview of the same call shows (it counts the gas used after refunds).
+  const [gas, { maxFeePerGas, maxPriorityFeePerGas }] = await Promise.all([
+    estimateCallGas(client, call, options.action),
+    estimateFeesPerGas(client, options.action),
+  ]);
+  options.signal?.throwIfAborted();
   let hash: Hex;
   try {
-    hash = await client.walletClient.writeContract(request as never);
+    hash = await client.walletClient.writeContract(
+      { ...(request as object), gas, maxFeePerGas, maxPriorityFeePerGas } as never,
+    );
   } catch (err) {
     throw toChainError(err, options.action);
   }
@@ -141,6 +152,7 @@ export async function sendContractCall(
   if (receipt.status !== "success") {
     throw new ContractRevertError(options.action, "Revert", [], { cause: hash });
   }
+  recordReceipt(receipt);
   return receipt;
 }
 

@@ -15,7 +15,7 @@ import { type Address, getAddress, isAddress } from "viem";
 import { dirname, join } from "node:path";
 import type { ChainPublicClient, ContractAddresses } from "./client.ts";
 
-/** The names of the contracts, in deployment order. */
+/** The names of the contracts every network has, in deployment order (dev networks add `faucet`). */
 export const CONTRACT_NAMES = ["token", "registry", "escrow", "consent", "rewards", "anchor"] as const;
 
 /** The contents of `contracts.json`. */
@@ -55,6 +55,14 @@ export function parseContractsFile(value: unknown, source = "contracts file"): C
     }
     contracts[name] = getAddress(address);
   }
+  // Optional: only dev networks have a faucet.
+  const faucet = v.contracts.faucet;
+  if (faucet !== undefined) {
+    if (typeof faucet !== "string" || !isAddress(faucet, { strict: false })) {
+      throw new TypeError(`Invalid ${source}: contracts.faucet is not an address`);
+    }
+    return { chainId: v.chainId as number, contracts: { ...contracts, faucet: getAddress(faucet) } };
+  }
   return { chainId: v.chainId as number, contracts };
 }
 
@@ -71,8 +79,8 @@ export async function hasContractCode(
   publicClient: ChainPublicClient,
   contracts: ContractAddresses,
 ): Promise<boolean> {
-  const codes = await Promise.all(
-    CONTRACT_NAMES.map((name) => publicClient.getCode({ address: contracts[name] })),
-  );
+  const addresses = CONTRACT_NAMES.map((name) => contracts[name]);
+  if (contracts.faucet) addresses.push(contracts.faucet);
+  const codes = await Promise.all(addresses.map((address) => publicClient.getCode({ address })));
   return codes.every((code) => code !== undefined && code !== "0x");
 }

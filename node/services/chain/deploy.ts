@@ -1,12 +1,14 @@
 /**
- * Deploys the Kosmos contracts (token, registry, escrow, consent, rewards, anchor) to any EVM chain
- * with a viem wallet client, waiting for each receipt with an explicit timeout.
+ * Deploys the Kosmos contracts (token, registry, escrow, consent, rewards, anchor, and on dev
+ * networks the faucet) to any EVM chain with a viem wallet client, waiting for each receipt with an
+ * explicit timeout.
  *
  * ```ts
  * const addresses = await deployContracts(walletClient, publicClient, {
- *   arbiter: me, treasury: me, rewardsReserve: me, faucet: me,
+ *   arbiter: me, treasury: me, rewardsReserve: me,
+ *   faucetContract: {}, // dev networks: the treasury's allocation goes to a KosmosFaucet
  * });
- * console.log(addresses.escrow);
+ * console.log(addresses.escrow, addresses.faucet);
  * ```
  */
 import {
@@ -14,6 +16,7 @@ import {
   type Address,
   type Chain,
   getAddress,
+  getContractAddress,
   type Hex,
   type PublicClient,
   type Transport,
@@ -26,6 +29,8 @@ import {
   kosmosConsentBytecode,
   kosmosEscrowAbi,
   kosmosEscrowBytecode,
+  kosmosFaucetAbi,
+  kosmosFaucetBytecode,
   kosmosRegistryAbi,
   kosmosRegistryBytecode,
   kosmosRewardsAbi,
@@ -45,6 +50,22 @@ export interface ContractAddresses {
   consent: Address;
   rewards: Address;
   anchor: Address;
+  /** The test-token faucet; dev networks only. */
+  faucet?: Address;
+}
+
+/** The faucet a dev network deploys ({@link DeployContractsOptions.faucetContract}). */
+export interface FaucetContractOptions {
+  /** Tokens it holds. @default the treasury's allocation (the treasury then gets none) */
+  supply?: bigint;
+  /** Tokens per drip. @default 10,000 tokens */
+  amount?: bigint;
+  /** Wei a recipient's ether is topped up to, from the faucet's own ether. @default 1 ether */
+  ethAmount?: bigint;
+  /** Seconds between two drips to one address. @default 1 hour */
+  cooldown?: number;
+  /** Drips per cooldown period, all addresses together. @default 100 */
+  maxDripsPerPeriod?: number;
 }
 
 export interface DeployContractsOptions {
@@ -54,8 +75,13 @@ export interface DeployContractsOptions {
   treasury: Address;
   /** Receives the rewards allocation. */
   rewardsReserve: Address;
-  /** Dev chains only: receives `faucetAmount` tokens. @default none */
+  /** Dev chains only: an account that receives `faucetAmount` tokens. @default none */
   faucet?: Address;
+  /**
+   * Dev networks only: deploys a KosmosFaucet right after the token, minted `supply` tokens by the
+   * token's constructor (its ether is sent separately). @default none
+   */
+  faucetContract?: FaucetContractOptions;
   /** @default 10,000,000 tokens (the treasury gets the rest of the 21,000,000) */
   rewardsAmount?: bigint;
   /** @default 1,000,000 tokens when `faucet` is set */
@@ -120,19 +146,63 @@ export async function deployContracts(
   if (rewardsAmount + faucetAmount > TOTAL_SUPPLY) {
     throw new RangeError("Cannot deploy the contracts: rewards and faucet allocations exceed the supply");
   }
-  const recipients: Address[] = [options.treasury, options.rewardsReserve];
-  const amounts = [TOTAL_SUPPLY - rewardsAmount - faucetAmount, rewardsAmount];
+  let treasuryAmount = TOTAL_SUPPLY - rewardsAmount - faucetAmount;
+  const recipients: Address[] = [options.rewardsReserve];
+  const amounts = [rewardsAmount];
   if (options.faucet) {
     recipients.push(options.faucet);
     amounts.push(faucetAmount);
+  }
+  // The faucet is deployed right after the token, by the next nonce: the token mints to that address.
+  const from = walletClient.account.address;
+  const nonce = await publicClient.getTransactionCount({ address: from, blockTag: "pending" });
+  const faucetOptions = options.faucetContract;
+  let faucetAddress: Address | undefined;
+  if (faucetOptions) {
+    const supply = faucetOptions.supply ?? treasuryAmount;
+    if (supply <= 0n || supply > treasuryAmount) {
+      throw new RangeError(
+        "Cannot deploy the contracts: the faucet's supply exceeds the treasury's allocation",
+      );
+    }
+    treasuryAmount -= supply;
+    faucetAddress = getContractAddress({ from, nonce: BigInt(nonce + 1) });
+    recipients.push(faucetAddress);
+    amounts.push(supply);
+  }
+  if (treasuryAmount > 0n) {
+    recipients.unshift(options.treasury);
+    amounts.unshift(treasuryAmount);
   }
   const tokenAddress = await deployed(
     await walletClient.deployContract({
       abi: kosmosTokenAbi,
       bytecode: kosmosTokenBytecode,
       args: [recipients, amounts],
+      nonce,
     }),
   );
+  if (faucetOptions) {
+    const deployedFaucet = await deployed(
+      await walletClient.deployContract({
+        abi: kosmosFaucetAbi,
+        bytecode: kosmosFaucetBytecode,
+        args: [{
+          token: tokenAddress,
+          amount: faucetOptions.amount ?? 10_000n * token,
+          ethAmount: faucetOptions.ethAmount ?? 10n ** 18n,
+          cooldown: BigInt(faucetOptions.cooldown ?? 3600),
+          maxDripsPerPeriod: BigInt(faucetOptions.maxDripsPerPeriod ?? 100),
+        }],
+        nonce: nonce + 1,
+      }),
+    );
+    if (deployedFaucet !== faucetAddress) {
+      throw new Error(
+        `Cannot deploy the contracts: the faucet landed at ${deployedFaucet}, not ${faucetAddress}`,
+      );
+    }
+  }
   const registry = await deployed(
     await walletClient.deployContract({
       abi: kosmosRegistryAbi,
@@ -184,5 +254,13 @@ export async function deployContracts(
   const anchor = await deployed(
     await walletClient.deployContract({ abi: kosmosAnchorAbi, bytecode: kosmosAnchorBytecode }),
   );
-  return { token: tokenAddress, registry, escrow, consent, rewards, anchor };
+  return {
+    token: tokenAddress,
+    registry,
+    escrow,
+    consent,
+    rewards,
+    anchor,
+    ...(faucetAddress ? { faucet: faucetAddress } : {}),
+  };
 }

@@ -5,11 +5,16 @@
  * Without an `rpcUrl` it starts an embedded anvil on a free loopback port
  * (state kept under `<dataDir>/chain/`) and stops it with the node; on a dev
  * chain it funds its own wallet with test ether. On its embedded chain the
- * node deploys the contracts itself on first start (as treasury, arbiter and
- * faucet, so it holds every token) and saves their addresses in
+ * node deploys the contracts itself on first start (as arbiter and treasury;
+ * the supply goes to a faucet and the rewards reserve, and the node takes one
+ * drip from the faucet as its starting balance) and saves their addresses in
  * `<dataDir>/chain/contracts.json`; later starts reuse them while code exists
- * there. With an `rpcUrl` it reads that file (`deno task devnet` writes it for
- * every node); without one the node runs without contracts.
+ * there. With an `rpcUrl` alone it reads that file; without one the node runs
+ * without contracts. Where it connects is the `network` service's choice: on a
+ * network profile (`--network`, or a local peer's network it joined) it uses
+ * the profile's RPC URL and contracts once `checkNetworkContracts` finds them
+ * there, and in every case it tells the network service what it found
+ * (`network.settle`), which fixes the profile and its protocol prefix.
  *
  * ```ts
  * const chain = createChain({ identity, db, log }, { dataDir, rpcUrl });
@@ -39,11 +44,13 @@ import { getRegistryConfig } from "./actions/registry.ts";
 import { type Anvil, DEV_CHAIN_ID, startAnvil } from "./anvil.ts";
 import type { Identity } from "../identity/mod.ts";
 import type { Database } from "../db/mod.ts";
+import { checkNetworkContracts, type NetworkService, type NetworkTarget } from "../network/mod.ts";
 import type { Logger } from "../../log.ts";
 import { StartError } from "../../errors.ts";
 import { defineService } from "../../service.ts";
 import { second } from "../../constants.ts";
-import { deployContracts } from "./deploy.ts";
+import { deployDevContracts } from "./dev_chain.ts";
+import { dripFaucet } from "./actions/faucet.ts";
 import { ChainUnavailableError, type ContractAddresses, type KosmosClient } from "./client.ts";
 import { getContractsPath, hasContractCode, readContractsFile, writeContractsFile } from "./contracts.ts";
 import {
@@ -55,16 +62,21 @@ import {
 } from "./indexer.ts";
 
 export * from "./client.ts";
+export * from "./fees.ts";
 export * from "./contracts.ts";
 export * from "./indexer.ts";
 export * from "./actions/mod.ts";
 export * from "./stakes.ts";
+export * from "./previews.ts";
+export * from "./sale_fees.ts";
 export { DEV_ACCOUNT_KEYS, DEV_CHAIN_ID } from "./anvil.ts";
 
 export interface ChainComponents {
   identity: Identity;
   db: Database;
   log: Logger;
+  /** Which network to connect to; without it, `rpcUrl` or an embedded anvil. @default undefined */
+  network?: NetworkService;
 }
 
 export interface ChainInit {
@@ -99,7 +111,7 @@ export interface ChainConfig {
 export function chain(init: Omit<ChainInit, "dataDir" | "rpcUrl"> = {}) {
   return defineService(
     "chain",
-    ["identity", "db", "config"],
+    ["identity", "db", "config", "network"],
     (c: ChainComponents & ChainConfig) =>
       createChain(c, { ...init, dataDir: c.config.dataDir, rpcUrl: c.config.rpcUrl }),
   );
@@ -189,8 +201,11 @@ export class ChainService extends EventTarget {
 
   async start(): Promise<void> {
     const { log, identity } = this.#c;
-    if (this.#init.rpcUrl) {
-      this.#rpcUrl = this.#init.rpcUrl;
+    const target = this.#target();
+    if (target.kind === "rpc") {
+      this.#rpcUrl = target.rpcUrl;
+    } else if (target.kind === "profile") {
+      this.#rpcUrl = target.profile.rpcUrls[0];
     } else {
       const dir = join(this.#init.dataDir, "chain");
       await Deno.mkdir(dir, { recursive: true });
@@ -219,7 +234,14 @@ export class ChainService extends EventTarget {
     this.#wallet = createWalletClient({ chain, transport, account: identity.account, pollingInterval });
     try {
       if (this.isDevChain()) await this.#fundSelf();
-      this.#contracts = await this.#loadContracts();
+      this.#contracts = target.kind === "profile"
+        ? await this.#checkProfileContracts(target)
+        : await this.#loadContracts();
+      await this.#c.network?.settle({
+        chainId: this.#chainId,
+        rpcUrl: this.#rpcUrl,
+        contracts: this.#contracts,
+      });
     } catch (cause) {
       await this.stop();
       throw new StartError(`cannot set up the Kosmos contracts: ${shortReason(cause)}`, { cause });
@@ -293,6 +315,27 @@ export class ChainService extends EventTarget {
     );
   }
 
+  #target(): NetworkTarget {
+    if (this.#c.network) return this.#c.network.target;
+    return this.#init.rpcUrl ? { kind: "rpc", rpcUrl: this.#init.rpcUrl } : { kind: "local" };
+  }
+
+  /** A profile's contracts, once their code and links check out on this chain. */
+  async #checkProfileContracts(target: NetworkTarget & { kind: "profile" }): Promise<ContractAddresses> {
+    const { profile } = target;
+    if (profile.chainId !== this.#chainId) {
+      throw new StartError(
+        `network "${profile.name}" is chain ${profile.chainId}, but ${this.#rpcUrl} is chain ${this.#chainId}`,
+      );
+    }
+    await checkNetworkContracts(this.publicClient, profile.contracts);
+    this.#c.log.info("checked the network's contracts", {
+      network: profile.name,
+      registry: profile.contracts.registry,
+    });
+    return { ...profile.contracts };
+  }
+
   /** Reuses the saved deployment when its code is there; deploys on the embedded chain otherwise. */
   async #loadContracts(): Promise<ContractAddresses | undefined> {
     const { log } = this.#c;
@@ -308,15 +351,22 @@ export class ChainService extends EventTarget {
       log.warn("found no Kosmos contracts on this chain; staking and sales are off", { path });
       return undefined;
     }
+    // The `local` network: this node is arbiter and treasury; its tokens come from the faucet.
     const me = this.#c.identity.account.address;
-    const contracts = await deployContracts(this.walletClient, this.publicClient, {
+    const contracts = await deployDevContracts(this.walletClient, this.publicClient, {
       arbiter: me,
       treasury: me,
-      rewardsReserve: me,
-      faucet: me,
     });
     await writeContractsFile(path, { chainId: this.#chainId, contracts });
-    log.info("deployed the Kosmos contracts", { registry: contracts.registry, escrow: contracts.escrow });
+    log.info("deployed the Kosmos contracts", { registry: contracts.registry, faucet: contracts.faucet });
+    const client: KosmosClient = {
+      publicClient: this.publicClient,
+      walletClient: this.walletClient,
+      contracts,
+      timeout: this.#init.receiptTimeout,
+    };
+    const { tokens } = await dripFaucet(client, { to: me });
+    log.info("took a starting balance from the faucet", { tokens: tokens.toString() });
     return contracts;
   }
 

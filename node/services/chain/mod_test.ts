@@ -4,6 +4,7 @@ import { openDatabase } from "../db/mod.ts";
 import { loadIdentity } from "../identity/mod.ts";
 import { createLogger } from "../../log.ts";
 import { TOTAL_SUPPLY } from "./deploy.ts";
+import { DEV_REWARDS_RESERVE } from "./dev_chain.ts";
 import {
   ChainUnavailableError,
   createChain,
@@ -14,6 +15,20 @@ import {
 import { startTestChain } from "./testing.ts";
 
 const log = createLogger({ level: "error" }).forComponent("kosmos:chain");
+/** One faucet drip: the starting balance of a node on its embedded chain. */
+const DRIP = 10_000n * 10n ** 18n;
+
+/** Asserts that the node holds one drip and the faucet and rewards reserve hold the rest of the supply. */
+async function assertStartingBalance(chain: ReturnType<typeof createChain>) {
+  const client = chain.client;
+  const [mine, faucet, reserve] = await Promise.all([
+    getTokenBalance(client),
+    getTokenBalance(client, { address: client.contracts.faucet! }),
+    getTokenBalance(client, { address: DEV_REWARDS_RESERVE }),
+  ]);
+  assert.equal(mine, DRIP, "one drip from the faucet, not the supply");
+  assert.equal(mine + faucet + reserve, TOTAL_SUPPLY);
+}
 
 async function withChain<T>(
   dataDir: string,
@@ -32,13 +47,13 @@ async function withChain<T>(
   }
 }
 
-Deno.test("ChainService on its embedded chain deploys the contracts, holds every token, and reuses them after a restart", async () => {
+Deno.test("ChainService on its embedded chain deploys the contracts with a faucet, takes one drip as its starting balance, and reuses them after a restart", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "kosmos-chain-" });
   try {
     const first = await withChain(dataDir, undefined, async (chain) => {
       assert.ok(chain.embedded);
-      assert.ok(chain.contracts);
-      assert.equal(await getTokenBalance(chain.client), TOTAL_SUPPLY);
+      assert.ok(chain.contracts?.faucet);
+      await assertStartingBalance(chain);
       assert.ok(await chain.getBalance() > 0n, "funded with test ether");
       assert.equal(await chain.isArbiter(), true);
       await chain.indexer.sync();
@@ -50,12 +65,12 @@ Deno.test("ChainService on its embedded chain deploys the contracts, holds every
     });
     await withChain(dataDir, undefined, async (chain) => {
       assert.deepEqual(chain.contracts, first, "the deployment is reused");
-      assert.equal(await getTokenBalance(chain.client), TOTAL_SUPPLY);
+      await assertStartingBalance(chain);
     });
     await Deno.remove(join(dataDir, "chain", "anvil-state.json"));
     await withChain(dataDir, undefined, async (chain) => {
       assert.ok(chain.contracts, "a chain without the code gets a new deployment");
-      assert.equal(await getTokenBalance(chain.client), TOTAL_SUPPLY);
+      await assertStartingBalance(chain);
       assert.equal(chain.indexer.listEvents().length, 0);
     });
   } finally {

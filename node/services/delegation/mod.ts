@@ -31,11 +31,16 @@ import type { Identity } from "../identity/mod.ts";
 import type { P2P } from "../p2p/mod.ts";
 import {
   type ChainService,
+  estimateCallFee,
+  estimateFeesPerGas,
+  type FeeEstimate,
   findOwnListing,
   getListing,
   isSaleDelegate,
   setSaleDelegate,
+  toFeeEstimate,
 } from "../chain/mod.ts";
+import { kosmosEscrowAbi } from "../../../protocol/contracts_generated.ts";
 import type { Datasets } from "../datasets/mod.ts";
 import type { BlockStore } from "../blocks/mod.ts";
 import { loadManifest, type Transfer } from "../transfer/mod.ts";
@@ -59,6 +64,7 @@ import { openDek, sealDek } from "./seal.ts";
 
 export * from "../../../protocol/delegation.ts";
 export * from "./seal.ts";
+export * from "./delegates.ts";
 
 /** A delegate refused the key, or could not be reached. Nothing was stored on its side. */
 export class DelegationError extends KosmosError {
@@ -100,6 +106,8 @@ export interface DelegateSalesResult {
   delegate: Address;
   /** The approval transaction, when one was needed. */
   hash?: `0x${string}`;
+  /** With `preview`: the approval's estimated fee (no gas when the delegate is approved already). */
+  fee?: FeeEstimate;
 }
 
 const MIGRATIONS = [
@@ -145,7 +153,7 @@ export class Delegation {
     if (!this.#migrated) migrate(this.#c.db, "market_delegate", MIGRATIONS);
     this.#migrated = true;
     this.#controller = new AbortController();
-    await this.#c.p2p.libp2p.handle(
+    await this.#c.p2p.handle(
       DELEGATE_PROTOCOL,
       (stream, connection) => this.#serve(stream, connection),
       {
@@ -158,7 +166,7 @@ export class Delegation {
   async stop(): Promise<void> {
     this.#controller?.abort(new KosmosError("delegation stopping"));
     try {
-      await this.#c.p2p.libp2p.unhandle(DELEGATE_PROTOCOL);
+      await this.#c.p2p.unhandle(DELEGATE_PROTOCOL);
     } catch { /* p2p already stopped */ }
   }
 
@@ -199,7 +207,11 @@ export class Delegation {
   async delegateSales(
     manifestCid: string,
     peerId: string,
-    options: { signal?: AbortSignal } = {},
+    options: {
+      signal?: AbortSignal;
+      /** Estimate the approval's fee; sign nothing, send no key. @default false */
+      preview?: boolean;
+    } = {},
   ): Promise<DelegateSalesResult> {
     const cid = toManifestCid(manifestCid);
     let peer;
@@ -224,8 +236,21 @@ export class Delegation {
       throw new TypeError("Cannot delegate sales to this wallet");
     }
     const client = this.#c.chain.client;
+    const approved = await isSaleDelegate(client, { listingId, delegate });
+    if (options.preview) {
+      // Signs nothing and hands over no key: the delegate only told its wallet.
+      const fee = approved
+        ? toFeeEstimate(0n, await estimateFeesPerGas(client))
+        : await estimateCallFee(client, {
+          address: client.contracts.escrow,
+          abi: kosmosEscrowAbi,
+          functionName: "setDelegate",
+          args: [listingId, delegate, true],
+        }, { action: `set a sale delegate of listing ${listingId}` });
+      return { manifestCid: cid, listingId, peerId, delegate, fee };
+    }
     let hash: `0x${string}` | undefined;
-    if (!(await isSaleDelegate(client, { listingId, delegate }))) {
+    if (!approved) {
       const signal = this.#signal(options.signal);
       hash = (await this.#c.chain.exclusive(() => setSaleDelegate(client, { listingId, delegate, signal })))
         .hash;
@@ -277,7 +302,7 @@ export class Delegation {
     );
     let stream: Stream;
     try {
-      stream = await this.#c.p2p.libp2p.dialProtocol(peerIdFromString(peerId), DELEGATE_PROTOCOL, { signal });
+      stream = await this.#c.p2p.dialProtocol(peerIdFromString(peerId), DELEGATE_PROTOCOL, { signal });
     } catch (cause) {
       throw new DelegationError(`Cannot reach delegate ${peerId.slice(-8)}: ${(cause as Error).message}`, {
         cause,

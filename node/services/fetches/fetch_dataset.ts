@@ -1,7 +1,8 @@
 /**
  * {@link fetchDataset}: downloads a dataset's manifest and chunks from the
  * peers that provide it, in parallel over several streams spread across
- * providers. Every block is checked against its CID before it is stored; a
+ * providers. Providers are found by the dataset's manifest CID (the only
+ * provider record a holder puts into the DHT) and asked for every chunk. Every block is checked against its CID before it is stored; a
  * provider that serves a wrong block is banned and the block is taken from
  * another. Chunks already in the local store are never requested again, so a
  * fetch that was interrupted simply runs again to finish.
@@ -17,9 +18,16 @@ import { second } from "../../constants.ts";
 import { timeoutSignal } from "../../signals.ts";
 import type { ChunkSession, Transfer } from "../transfer/mod.ts";
 import type { ProviderScores } from "./scores.ts";
+import { SessionPool } from "./sessions.ts";
 
 /** Local chunk lookups run at once when a fetch starts. */
 const HAS_BATCH = 64;
+/**
+ * Known providers (from `providers`) under which a fetch also looks the
+ * dataset up in the DHT from the start; with as many, it looks up only once
+ * they all fail.
+ */
+const ENOUGH_PROVIDERS = 3;
 
 /** No reachable provider has a block the dataset needs. */
 export class NoProviderError extends KosmosError {
@@ -49,7 +57,10 @@ export interface FetchDatasetOptions {
   signal?: AbortSignal;
   /** Called after the manifest and after every verified chunk. */
   onProgress?: (progress: DatasetProgress) => void;
-  /** Peer ids known to provide the dataset, tried alongside the DHT's answers. @default [] */
+  /**
+   * Peer ids known to provide the dataset, tried alongside the DHT's answers;
+   * with three or more, the DHT is asked only once they all fail. @default []
+   */
   providers?: string[];
   /** Chunk requests in flight at once, spread across providers. @default 16 */
   concurrency?: number;
@@ -170,6 +181,12 @@ export async function fetchDataset(
   const served = new Set<string>();
   const penalised = new Set<string>();
   let searchedDataset = false;
+  /** Looks the dataset's providers up in the DHT, once per fetch. */
+  const searchDataset = () => {
+    if (searchedDataset) return;
+    searchedDataset = true;
+    pool.search(cid);
+  };
 
   const penalise = (peerId: string, penalty: "corrupt" | "error" | "missing") => {
     scores.penalise(peerId, penalty);
@@ -203,12 +220,11 @@ export async function fetchDataset(
    */
   const getBlock = async (
     blockCid: CID,
-    sessions: Map<string, ChunkSession>,
+    sessions: SessionPool,
     verify: (bytes: Uint8Array<ArrayBuffer>) => Promise<Uint8Array<ArrayBuffer> | undefined>,
     alloc?: (byteLength: number) => Uint8Array<ArrayBuffer>,
   ): Promise<Uint8Array<ArrayBuffer>> => {
     const tried = new Set<string>();
-    let searchedBlock = false;
     while (true) {
       signal?.throwIfAborted();
       const peerId = pick(tried);
@@ -218,13 +234,7 @@ export async function fetchDataset(
           continue;
         }
         if (!searchedDataset) {
-          searchedDataset = true;
-          pool.search(cid);
-          continue;
-        }
-        if (!searchedBlock && !blockCid.equals(cid)) {
-          searchedBlock = true;
-          pool.search(blockCid);
+          searchDataset();
           continue;
         }
         throw new NoProviderError(
@@ -236,19 +246,16 @@ export async function fetchDataset(
       }
       active.set(peerId, (active.get(peerId) ?? 0) + 1);
       try {
-        let session = sessions.get(peerId);
-        if (!session || session.closed) {
-          try {
-            session = await transfer.openSession(peerId, { signal });
-          } catch (err) {
-            if (signal?.aborted) throw signal.reason;
-            log.debug("failed to reach provider", { peerId, error: err });
-            scores.penalise(peerId, "error");
-            penalised.add(peerId);
-            excluded.add(peerId);
-            continue;
-          }
-          sessions.set(peerId, session);
+        let session: ChunkSession;
+        try {
+          session = await sessions.take(peerId, { signal });
+        } catch (err) {
+          if (signal?.aborted) throw signal.reason;
+          log.debug("failed to reach provider", { peerId, error: err });
+          scores.penalise(peerId, "error");
+          penalised.add(peerId);
+          excluded.add(peerId);
+          continue;
         }
         let bytes: Uint8Array<ArrayBuffer>;
         try {
@@ -261,9 +268,11 @@ export async function fetchDataset(
           } else {
             log.debug("failed to get block from provider", { peerId, cid: blockCid.toString(), error: err });
             penalise(peerId, "error");
-            sessions.delete(peerId);
           }
           continue;
+        } finally {
+          // Free for the next request (a failed session is closed, and dropped) while this block is checked.
+          sessions.give(session);
         }
         // Errors here are this node's (e.g. a full disk), not the provider's: they end the fetch.
         const checked = await verify(bytes);
@@ -271,8 +280,7 @@ export async function fetchDataset(
           log.warn("rejected corrupt block from provider", { peerId, cid: blockCid.toString() });
           tried.add(peerId);
           penalise(peerId, "corrupt");
-          session.abort(new Error("served a corrupt block"));
-          sessions.delete(peerId);
+          sessions.abortIdle(peerId, new Error("served a corrupt block"));
           continue;
         }
         scores.reward(peerId);
@@ -282,11 +290,6 @@ export async function fetchDataset(
         active.set(peerId, active.get(peerId)! - 1);
       }
     }
-  };
-
-  const closeAll = async (sessions: Map<string, ChunkSession>) => {
-    await Promise.all([...sessions.values()].map((s) => s.close()));
-    sessions.clear();
   };
 
   try {
@@ -310,11 +313,8 @@ export async function fetchDataset(
       manifest = await fetchManifest();
     }
     async function fetchManifest(): Promise<Manifest> {
-      if (!searchedDataset) {
-        searchedDataset = true;
-        pool.search(cid);
-      }
-      const sessions = new Map<string, ChunkSession>();
+      if (pool.known.size < ENOUGH_PROVIDERS) searchDataset();
+      const sessions = new SessionPool(transfer);
       try {
         const bytes = await getBlock(cid, sessions, async (b) => {
           try {
@@ -327,7 +327,7 @@ export async function fetchDataset(
         await blocks.put(bytes, { cid, verified: true });
         return (await decodeManifest(bytes, cid)).manifest;
       } finally {
-        await closeAll(sessions);
+        await sessions.closeAll();
       }
     }
 
@@ -358,10 +358,7 @@ export async function fetchDataset(
     onProgress?.(progress());
     if (queue.length > 0) {
       log.info("fetching dataset", { manifestCid: cid.toString(), missing: queue.length, total });
-      if (!searchedDataset) {
-        searchedDataset = true;
-        pool.search(cid);
-      }
+      if (pool.known.size < ENOUGH_PROVIDERS) searchDataset();
     }
 
     // Chunks are received into buffers recycled once stored: fresh 1 MiB
@@ -371,8 +368,8 @@ export async function fetchDataset(
       const i = spare.findIndex((b) => b.byteLength === n);
       return i >= 0 ? spare.splice(i, 1)[0] : new Uint8Array(n);
     };
+    const sessions = new SessionPool(transfer);
     const worker = async () => {
-      const sessions = new Map<string, ChunkSession>();
       try {
         while (queue.length > 0) {
           const index = queue.shift()!;
@@ -388,12 +385,11 @@ export async function fetchDataset(
       } catch (err) {
         failed.abort(err);
         throw err;
-      } finally {
-        await closeAll(sessions);
       }
     };
     const workers = Array.from({ length: Math.min(concurrency, queue.length) }, worker);
     const results = await Promise.allSettled(workers);
+    await sessions.closeAll();
     const failure = results.find((r) => r.status === "rejected");
     if (failure) throw (failure as PromiseRejectedResult).reason;
     return { manifest, progress: progress() };

@@ -62,6 +62,11 @@ export interface FetchesInit {
 export interface StartFetchOptions {
   /** Peer ids known to provide the dataset (e.g. its seller). @default [] */
   providers?: string[];
+  /**
+   * Runs a fetch that completed before once more (blocks of it went missing
+   * since); blocks still stored are not downloaded again. @default false
+   */
+  again?: boolean;
 }
 
 const DEFAULT_RETRY_DELAYS = [1000, 2000, 4000, 8000, 16000];
@@ -162,14 +167,15 @@ export class Fetches extends EventTarget {
 
   /**
    * Starts fetching a dataset, or returns the fetch already queued, running or
-   * complete (a failed fetch is started again).
+   * complete (a failed fetch is started again, and a complete one with
+   * `again`).
    */
   startFetch(manifestCid: string, options: StartFetchOptions = {}): FetchProgress {
     const cid = toManifestCid(manifestCid);
     if (!this.#started) throw new FetchError(`Cannot fetch "${cid}": the fetches service is not running`);
     const existing = this.getFetch(cid);
     const hints = [...new Set([...(existing ? this.#hints(cid) : []), ...(options.providers ?? [])])];
-    if (existing && existing.status !== "failed") {
+    if (existing && existing.status !== "failed" && !(options.again && existing.status === "complete")) {
       if (options.providers?.length) {
         this.#c.db.prepare("UPDATE fetches SET hints = ? WHERE manifest_cid = ?").run(
           JSON.stringify(hints),

@@ -110,11 +110,11 @@ export class Inbox {
   async start(): Promise<void> {
     const { p2p } = this.#c;
     this.#controller = new AbortController();
-    await p2p.libp2p.handle(INGEST_BLOCKS_PROTOCOL, (stream, conn) => this.#serve(stream, conn), {
+    await p2p.handle(INGEST_BLOCKS_PROTOCOL, (stream, conn) => this.#serve(stream, conn), {
       maxInboundStreams: 32,
       maxOutboundStreams: 32,
     });
-    await p2p.libp2p.handle(INGEST_PROTOCOL, (stream, conn) => this.#serveInline(stream, conn), {
+    await p2p.handle(INGEST_PROTOCOL, (stream, conn) => this.#serveInline(stream, conn), {
       maxInboundStreams: 32,
       maxOutboundStreams: 32,
     });
@@ -123,9 +123,8 @@ export class Inbox {
   async stop(): Promise<void> {
     this.#controller?.abort(new KosmosError("ingest outbox stopped"));
     try {
-      const libp2p = this.#c.p2p.libp2p;
-      await libp2p.unhandle(INGEST_BLOCKS_PROTOCOL);
-      await libp2p.unhandle(INGEST_PROTOCOL);
+      await this.#c.p2p.unhandle(INGEST_BLOCKS_PROTOCOL);
+      await this.#c.p2p.unhandle(INGEST_PROTOCOL);
     } catch { /* p2p already stopped */ }
     await Promise.allSettled(this.#inflight.values());
   }

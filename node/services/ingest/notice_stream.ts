@@ -39,7 +39,7 @@ export class NoticeStream {
   }
 
   static async open(p2p: P2P, peerId: string, timeout: number, signal: AbortSignal): Promise<NoticeStream> {
-    const stream = await p2p.libp2p.dialProtocol(peerIdFromString(peerId), INGEST_BLOCKS_PROTOCOL, {
+    const stream = await p2p.dialProtocol(peerIdFromString(peerId), INGEST_BLOCKS_PROTOCOL, {
       signal: AbortSignal.any([AbortSignal.timeout(timeout), signal]),
     });
     return new NoticeStream(stream, timeout, signal);

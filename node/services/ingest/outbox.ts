@@ -108,7 +108,7 @@ export class Outbox {
   #pruneTimer?: ReturnType<typeof setInterval>;
   #background = new Set<Promise<unknown>>();
   #onIdentify = (evt: CustomEvent<{ peerId: PeerId; protocols: string[] }>) => {
-    if (evt.detail.protocols.includes(INGEST_BLOCKS_PROTOCOL)) {
+    if (evt.detail.protocols.includes(this.#c.p2p.protocolId(INGEST_BLOCKS_PROTOCOL))) {
       this.#peerArrived(evt.detail.peerId.toString());
     }
   };

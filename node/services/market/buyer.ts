@@ -37,12 +37,23 @@ import {
   SaleProtocolError,
   type SaleResponse,
 } from "../../../protocol/sale.ts";
-import { getChainTime, getListing, isSaleDelegate } from "../chain/mod.ts";
+import {
+  estimateFeesPerGas,
+  estimateSaleFee,
+  type FeeEstimate,
+  getChainTime,
+  getListing,
+  isSaleDelegate,
+  MEASURED_CONFIRM_GAS,
+  MEASURED_OPEN_GAS,
+  toFeeEstimate,
+} from "../chain/mod.ts";
 import { decryptDataset, getManifest } from "../blocks/mod.ts";
 import { loadManifest } from "../transfer/mod.ts";
 import { KosmosError, NotFoundError } from "../../errors.ts";
 import { second } from "../../constants.ts";
 import type { MarketComponents, MarketContext, ResolvedMarketInit } from "./context.ts";
+import { PreviewedQuotes } from "./previewed_quotes.ts";
 import type { MarketStore, PurchaseRecord, PurchaseStatus, SaleRecord } from "./store.ts";
 
 /** A quote that fails the buyer's checks, or no seller would quote. Nothing was stored or signed. */
@@ -55,8 +66,25 @@ export class PurchaseNotReadyError extends KosmosError {
   override name = "PurchaseNotReadyError";
 }
 
-/** Typical gas of the honest path, for quote previews (measured by `deno task bench gas`). */
-export const SALE_GAS = { openWithPermit: 180_000n, confirm: 60_000n } as const;
+/**
+ * Gas of the buyer's transactions as measured on our contracts (a seller's
+ * first sale; later ones open for about 105,400), for the price preview shown
+ * before a seller is asked for a quote. Buying previews the fee of the real
+ * quote on the chain instead ({@link Buyer.previewBuy}).
+ */
+export const SALE_GAS = { openWithPermit: MEASURED_OPEN_GAS, confirm: MEASURED_CONFIRM_GAS } as const;
+
+/** What buying would cost, from a real quote estimated on the chain; nothing signed on chain. */
+export interface BuyPreview {
+  manifestCid: string;
+  /** The purchase of this listing this node already has: buying again pays nothing. */
+  existing?: PurchaseRecord;
+  /** The quote buying would open (kept until it expires, so confirming opens this very quote). */
+  quote?: VerifiedQuote["quote"];
+  fee: FeeEstimate;
+  /** Gas of `openWithPermit` and of `confirm`, and where the latter comes from. */
+  gas?: { open: bigint; confirm: bigint; confirmSource: "simulated" | "measured" };
+}
 
 /** What a buyer sees before anything is signed. Amounts in token base units. */
 export interface QuotePreview {
@@ -87,6 +115,8 @@ export class Buyer {
   readonly #x: MarketContext;
   readonly #runner: { kickPurchase(id: string): void };
   #split?: Promise<{ sellerBps: bigint; gatewayBps: bigint }>;
+  /** Quotes of previewed buys, by manifest CID, for the buy that follows. */
+  readonly #previewed = new PreviewedQuotes();
 
   constructor(x: MarketContext, runner: { kickPurchase(id: string): void }) {
     this.#x = x;
@@ -123,6 +153,31 @@ export class Buyer {
       price,
       split: { seller, gateway, treasury: price - seller - gateway },
       gas: { units, gasPrice, wei: units * gasPrice },
+    };
+  }
+
+  /**
+   * What buying `manifestCid` would cost: asks its seller for a real quote
+   * (which signs nothing on chain), checks it, and estimates `openWithPermit`
+   * and `confirm` on it on the chain (`estimateSaleFee`). The quote is kept
+   * until it nears its deadline, so {@link buy} opens the quote previewed. A
+   * listing already bought answers its purchase and a fee of nothing.
+   */
+  async previewBuy(manifestCid: string, options: { signal?: AbortSignal } = {}): Promise<BuyPreview> {
+    const cid = toManifestCid(manifestCid);
+    const existing = this.#db.findPurchase(cid);
+    if (existing) {
+      const fees = await estimateFeesPerGas(this.#c.chain.client);
+      return { manifestCid: cid, existing, fee: toFeeEstimate(0n, fees) };
+    }
+    const offer = await this.requestQuote(cid, options);
+    const estimate = await estimateSaleFee(this.#c.chain.client, offer);
+    this.#previewed.keep(cid, offer);
+    return {
+      manifestCid: cid,
+      quote: offer.quote,
+      fee: estimate.fee,
+      gas: { open: estimate.open, confirm: estimate.confirm.gas, confirmSource: estimate.confirm.source },
     };
   }
 
@@ -180,7 +235,9 @@ export class Buyer {
       this.#runner.kickPurchase(existing.id);
       return this.#db.getPurchase(existing.id)!;
     }
-    const offer = await this.requestQuote(cid, options);
+    const now = await getChainTime(this.#c.chain.client);
+    const offer = this.#previewed.take(cid, now, this.#init.minQuoteTime) ??
+      await this.requestQuote(cid, options);
     const again = this.#db.findPurchase(cid);
     if (again) return again;
     const listing = this.#c.catalog.getListing(cid);
@@ -347,7 +404,7 @@ export class Buyer {
     const signal = AbortSignal.any(
       [AbortSignal.timeout(this.#init.quoteTimeout), options.signal].filter((s) => s !== undefined),
     );
-    const stream = await this.#c.p2p.libp2p.dialProtocol(peerIdFromString(peerId), SALE_PROTOCOL, { signal });
+    const stream = await this.#c.p2p.dialProtocol(peerIdFromString(peerId), SALE_PROTOCOL, { signal });
     const lp = lpStream(stream, { maxDataLength: MAX_SALE_RESPONSE_BYTES });
     try {
       const buyer = this.#c.identity.account.address;

@@ -14,7 +14,13 @@ import type { Hex } from "viem";
 import type { Database } from "../db/mod.ts";
 import type { Identity } from "../identity/mod.ts";
 import type { P2P } from "../p2p/mod.ts";
-import { type ChainService, foldSaleEvents, getChainTime, type SaleEvents } from "../chain/mod.ts";
+import {
+  type ChainService,
+  collectReceipts,
+  foldSaleEvents,
+  getChainTime,
+  type SaleEvents,
+} from "../chain/mod.ts";
 import type { Catalog } from "../catalog/mod.ts";
 import type { Datasets } from "../datasets/mod.ts";
 import type { BlockStore } from "../blocks/mod.ts";
@@ -104,6 +110,8 @@ export class MarketContext {
   #store?: MarketStore;
   /** The chain's time, read at most once per new block (and per second). */
   #now?: { at: number; value: Promise<bigint> };
+  /** What the transactions `send` mined cost, by hash, until their state change records it. */
+  #costs = new Map<Hex, { gasUsed: string; effectiveGasPrice: string }>();
 
   constructor(components: MarketComponents, init: ResolvedMarketInit, events: EventTarget) {
     this.c = components;
@@ -162,6 +170,7 @@ export class MarketContext {
   }
 
   setPurchase(id: string, update: Parameters<MarketStore["updatePurchase"]>[1]): PurchaseRecord {
+    if (update.tx) update = { ...update, tx: { ...update.tx, ...this.#takeCost(update.tx.hash) } };
     const before = this.store.getPurchase(id);
     const p = this.store.updatePurchase(id, update);
     if (update.status && before?.status !== update.status) {
@@ -177,6 +186,7 @@ export class MarketContext {
   }
 
   setSale(saleId: string, update: Parameters<MarketStore["updateSale"]>[1]): SaleRecord {
+    if (update.tx) update = { ...update, tx: { ...update.tx, ...this.#takeCost(update.tx.hash) } };
     const before = this.store.getSale(saleId);
     const s = this.store.updateSale(saleId, update);
     if (update.status && before?.status !== update.status) {
@@ -190,12 +200,30 @@ export class MarketContext {
     return s;
   }
 
-  /** Sends a transaction from this node's wallet, one at a time. */
+  /**
+   * Sends a transaction from this node's wallet, one at a time, and keeps what
+   * it cost (its receipt's `gasUsed` and `effectiveGasPrice`) for the state
+   * change that records its hash.
+   */
   send<T extends { hash: Hex }>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const signal = this.controller!.signal;
-    return this.c.chain.exclusive(() => {
+    return this.c.chain.exclusive(async () => {
       signal.throwIfAborted();
-      return fn(signal);
+      const { result, receipts } = await collectReceipts(() => fn(signal));
+      for (const r of receipts) {
+        this.#costs.set(r.transactionHash, {
+          gasUsed: r.gasUsed.toString(),
+          effectiveGasPrice: r.effectiveGasPrice.toString(),
+        });
+      }
+      while (this.#costs.size > 256) this.#costs.delete(this.#costs.keys().next().value!);
+      return result;
     });
+  }
+
+  #takeCost(hash: Hex): { gasUsed?: string; effectiveGasPrice?: string } {
+    const cost = this.#costs.get(hash);
+    this.#costs.delete(hash);
+    return cost ?? {};
   }
 }

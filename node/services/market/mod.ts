@@ -48,7 +48,7 @@
 import type { Manifest } from "../../../protocol/manifest.ts";
 import { KosmosError } from "../../errors.ts";
 import { defineService } from "../../service.ts";
-import { Buyer, type QuotePreview, type VerifiedQuote } from "./buyer.ts";
+import { Buyer, type BuyPreview, type QuotePreview, type VerifiedQuote } from "./buyer.ts";
 import { type MarketComponents, MarketContext, type MarketInit, resolveMarketInit } from "./context.ts";
 import { PurchaseSteps } from "./purchase_steps.ts";
 import { Runner } from "./runner.ts";
@@ -81,6 +81,7 @@ export {
   type SaleWriteReturnType,
 } from "../chain/mod.ts";
 export {
+  type BuyPreview,
   PurchaseNotReadyError,
   QuoteError,
   type QuotePreview,
@@ -148,6 +149,14 @@ export class Market extends EventTarget {
   /** Price, fee split and estimated gas of buying a listing, before anything is signed. */
   previewQuote(manifestCid: string, options: { signal?: AbortSignal } = {}): Promise<QuotePreview> {
     return this.#buyer.previewQuote(manifestCid, options);
+  }
+
+  /**
+   * What buying a listing would cost, from a real quote estimated on the
+   * chain; signs nothing on chain. {@link buy} then opens that quote.
+   */
+  previewBuy(manifestCid: string, options: { signal?: AbortSignal } = {}): Promise<BuyPreview> {
+    return this.#buyer.previewBuy(manifestCid, options);
   }
 
   /**

@@ -85,7 +85,7 @@ export class Seller {
 
   /** Starts answering quote requests. */
   async start(): Promise<void> {
-    await this.#c.p2p.libp2p.handle(SALE_PROTOCOL, (stream, connection) => this.#serve(stream, connection), {
+    await this.#c.p2p.handle(SALE_PROTOCOL, (stream, connection) => this.#serve(stream, connection), {
       maxInboundStreams: 16,
       maxOutboundStreams: 16,
     });
@@ -94,7 +94,7 @@ export class Seller {
   /** Stops answering quote requests. */
   async unhandle(): Promise<void> {
     try {
-      await this.#c.p2p.libp2p.unhandle(SALE_PROTOCOL);
+      await this.#c.p2p.unhandle(SALE_PROTOCOL);
     } catch { /* p2p already stopped */ }
   }
 

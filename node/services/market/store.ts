@@ -35,6 +35,9 @@ export type SaleStatus = "quoted" | "opened" | "revealed" | "disputed" | "comple
 export interface MarketTx {
   action: "open" | "reveal" | "confirm" | "complain" | "dispute" | "refund" | "finalize";
   hash: Hex;
+  /** From the receipt, when this node sent it (decimal strings). */
+  gasUsed?: string;
+  effectiveGasPrice?: string;
 }
 
 export interface PurchaseRecord {

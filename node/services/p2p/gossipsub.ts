@@ -5,3 +5,15 @@
  */
 export { gossipsub, TopicValidatorResult } from "@libp2p/gossipsub";
 export type { GossipSub, GossipsubOpts, Message as GossipMessage } from "@libp2p/gossipsub";
+
+/** Author and seqno of a gossip message as a string: its message id under StrictSign, without decoding the key. */
+export function fastMessageId(msg: { from?: Uint8Array; seqno?: Uint8Array }): string {
+  if (!msg.from || !msg.seqno) return crypto.randomUUID(); // invalid under StrictSign; never cached
+  return `${toHex(msg.from)}/${toHex(msg.seqno)}`;
+}
+
+function toHex(bytes: Uint8Array): string {
+  let hex = "";
+  for (const b of bytes) hex += b.toString(16).padStart(2, "0");
+  return hex;
+}

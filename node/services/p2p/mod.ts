@@ -1,7 +1,8 @@
 /**
- * The libp2p host: TCP + WebSockets, noise, yamux, identify, ping, gossipsub
- * (peer scoring, topic validators) and a LAN kad-dht on a private protocol id,
- * so loopback and LAN networks form their own DHT. Discovered peers are dialled
+ * The libp2p host: TCP + WebSockets + circuit relay v2, noise, yamux, identify, ping, gossipsub
+ * (peer scoring, topic validators), DCUtR, AutoNAT and a kad-dht on a private protocol id that keeps
+ * public addresses (and LAN or loopback ones where this node has such: `addresses.ts`). A public node
+ * relays for nodes behind NAT, which reserve slots on it (`nat.ts`). Discovered peers are dialled
  * until the node has `targetPeers` connections.
  *
  * ```ts
@@ -21,18 +22,37 @@ import { yamux } from "@chainsafe/libp2p-yamux";
 import { identify } from "@libp2p/identify";
 import { ping } from "@libp2p/ping";
 import { bootstrap } from "@libp2p/bootstrap";
-import { type KadDHT, kadDHT, removePublicAddressesMapper } from "@libp2p/kad-dht";
+import { type KadDHT, kadDHT } from "@libp2p/kad-dht";
+import { circuitRelayServer, circuitRelayTransport } from "@libp2p/circuit-relay-v2";
+import { dcutr } from "@libp2p/dcutr";
+import { autoNATService } from "./autonat.ts";
 import type { Identify } from "@libp2p/identify";
 import type { Ping } from "@libp2p/ping";
-import type { PeerId, StreamHandler, StreamHandlerOptions } from "@libp2p/interface";
+import type { PeerId, Stream, StreamHandler, StreamHandlerOptions } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
-import { type GossipSub, gossipsub, TopicValidatorResult } from "./gossipsub.ts";
+import { fastMessageId, type GossipSub, gossipsub, TopicValidatorResult } from "./gossipsub.ts";
+import { preferDirect } from "./direct.ts";
+import { createDhtAddressFilter, type ReachabilityView } from "./addresses.ts";
+import {
+  isPublicNode,
+  type NatService,
+  natService,
+  NO_RELAY_DISCOVERY,
+  relayServerOptions,
+  servesRelay,
+} from "./nat.ts";
 import type { Identity } from "../identity/mod.ts";
 import type { Logger } from "../../log.ts";
 import { StartError } from "../../errors.ts";
+import { DEFAULT_PROTOCOL_PREFIX, prefixProtocol, unprefixProtocol } from "../../../protocol/network.ts";
 import { defineService } from "../../service.ts";
 import { second } from "../../constants.ts";
 
+const NO_REACHABILITY: ReachabilityView = {
+  reachability: "unknown",
+  publicAddresses: [],
+  relayAddresses: [],
+};
 /** The DHT protocol id of Kosmos networks (keeps them apart from the public IPFS DHT). */
 export const KAD_PROTOCOL = "/kosmos/kad/1.0.0";
 
@@ -46,6 +66,7 @@ export type P2PServices = {
   ping: Ping;
   pubsub: GossipSub;
   dht: KadDHT;
+  nat: NatService;
 };
 
 export type Libp2pNode = Libp2p<P2PServices>;
@@ -66,32 +87,36 @@ export interface P2PInit {
   maxConnections?: number;
   /** Largest gossip message accepted, in bytes. @default 1 MiB */
   maxMessageBytes?: number;
-}
-
-/** Author and seqno of a gossip message as a string: its message id under StrictSign, without decoding the key. */
-function fastMessageId(msg: { from?: Uint8Array; seqno?: Uint8Array }): string {
-  if (!msg.from || !msg.seqno) return crypto.randomUUID(); // invalid under StrictSign; never cached
-  return `${toHex(msg.from)}/${toHex(msg.seqno)}`;
-}
-
-function toHex(bytes: Uint8Array): string {
-  let hex = "";
-  for (const b of bytes) hex += b.toString(16).padStart(2, "0");
-  return hex;
+  /**
+   * The network's protocol prefix, read at start: every `/kosmos/…` topic and protocol id this node
+   * speaks is put under it (`/kosmos/local-1a2b3c4d/chunks/1.0.0`). @default "/kosmos"
+   */
+  protocolPrefix?: () => string;
+  /** Multiaddrs to advertise instead of the listen addresses (`--announce`). @default [] */
+  announce?: string[];
+  /** Relay for nodes behind NAT (`relayServerOptions`); others reserve relay slots. @default false */
+  relay?: boolean;
 }
 
 /** The config fields the `p2p` factory reads. */
 export interface P2PConfig {
-  config: { listen: string[]; bootstrap: string[] };
+  config: { listen: string[]; bootstrap: string[]; announce?: string[]; relay?: "auto" | "on" | "off" };
 }
 
 /** The `p2p` component; `listen` and `bootstrap` come from the config. */
 export function p2p(init: Omit<P2PInit, "listen" | "bootstrap"> = {}) {
   return defineService(
     "p2p",
-    ["identity", "config"],
-    (c: P2PComponents & P2PConfig) =>
-      createP2P(c, { ...init, listen: c.config.listen, bootstrap: c.config.bootstrap }),
+    ["identity", "config", "network"],
+    (c: P2PComponents & P2PConfig & { network: { readonly protocolPrefix: string } }) =>
+      createP2P(c, {
+        protocolPrefix: () => c.network.protocolPrefix,
+        ...init,
+        listen: c.config.listen,
+        bootstrap: c.config.bootstrap,
+        announce: c.config.announce ?? [],
+        relay: servesRelay(c.config),
+      }),
   );
 }
 
@@ -101,7 +126,7 @@ export function createP2P(components: P2PComponents, init: P2PInit = {}): P2P {
 
 export class P2P {
   #c: P2PComponents;
-  #init: Required<P2PInit>;
+  #init: Required<Omit<P2PInit, "protocolPrefix">>;
   #node?: Libp2pNode;
   #handlers = new Map<string, Set<TopicHandler>>();
   #dialing = new Set<string>();
@@ -109,15 +134,21 @@ export class P2P {
   #walkAgain = false;
   #walkTimer?: ReturnType<typeof setInterval>;
   #timers = new Set<ReturnType<typeof setTimeout>>();
+  #bootstrapTimer?: ReturnType<typeof setTimeout>;
+  #prefix = DEFAULT_PROTOCOL_PREFIX;
+  #protocolPrefix?: () => string;
 
   constructor(components: P2PComponents, init: P2PInit) {
     this.#c = components;
+    this.#protocolPrefix = init.protocolPrefix;
     this.#init = {
       listen: init.listen ?? ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"],
       bootstrap: init.bootstrap ?? [],
       targetPeers: init.targetPeers ?? 16,
       maxConnections: init.maxConnections ?? 64,
       maxMessageBytes: init.maxMessageBytes ?? 1024 * 1024,
+      announce: init.announce ?? [],
+      relay: init.relay ?? false,
     };
   }
 
@@ -134,11 +165,13 @@ export class P2P {
   async start(): Promise<void> {
     const { identity, log } = this.#c;
     const init = this.#init;
+    this.#prefix = this.#protocolPrefix?.() ?? DEFAULT_PROTOCOL_PREFIX;
+    let created: Libp2pNode | undefined;
     try {
-      this.#node = await createLibp2p({
+      this.#node = created = await createLibp2p({
         privateKey: identity.privateKey,
-        addresses: { listen: init.listen },
-        transports: [tcp(), webSockets()],
+        addresses: { listen: init.listen, ...(init.announce.length > 0 ? { announce: init.announce } : {}) },
+        transports: [tcp(), webSockets(), circuitRelayTransport({ discoveryFilter: NO_RELAY_DISCOVERY })],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
         connectionManager: { maxConnections: init.maxConnections },
@@ -161,12 +194,16 @@ export class P2P {
             scoreParams: { IPColocationFactorWeight: 0 },
           }),
           dht: kadDHT({
-            protocol: KAD_PROTOCOL,
+            protocol: this.protocolId(KAD_PROTOCOL),
             clientMode: false,
-            peerInfoMapper: removePublicAddressesMapper,
+            peerInfoMapper: createDhtAddressFilter(() => created?.getMultiaddrs() ?? []),
             initialQuerySelfInterval: 0,
             allowQueryWithZeroPeers: true,
           }),
+          nat: natService({ log, reserve: !init.relay && !isPublicNode(init) }),
+          dcutr: dcutr(),
+          autoNAT: autoNATService(),
+          ...(init.relay ? { relay: circuitRelayServer(relayServerOptions) } : {}),
         },
       }) as Libp2pNode;
     } catch (cause) {
@@ -178,9 +215,10 @@ export class P2P {
       const handlers = this.#handlers.get(msg.topic);
       if (!handlers) return;
       const from = msg.type === "signed" ? msg.from.toString() : "";
+      const topic = unprefixProtocol(this.#prefix, msg.topic) ?? msg.topic;
       for (const handler of handlers) {
         try {
-          handler({ from, topic: msg.topic, data: msg.data });
+          handler({ from, topic, data: msg.data });
         } catch (err) {
           log.warn("failed to handle gossip message", { topic: msg.topic, error: err });
         }
@@ -194,12 +232,15 @@ export class P2P {
     // A new DHT peer knows peers we do not: look up our own id through it,
     // once the DHT has added it to its routing table (just after identify).
     node.addEventListener("peer:identify", (evt) => {
-      if (evt.detail.protocols.includes(KAD_PROTOCOL)) this.#scheduleWalk(100);
+      if (evt.detail.protocols.includes(this.protocolId(KAD_PROTOCOL))) this.#scheduleWalk(100);
     });
     this.#walkTimer = setInterval(() => this.#walk(), 30 * second);
     node.addEventListener(
       "peer:disconnect",
-      (evt) => log.debug("disconnected peer", { peerId: evt.detail.toString() }),
+      (evt) => {
+        log.debug("disconnected peer", { peerId: evt.detail.toString() });
+        if (node.getConnections().length === 0) this.#scheduleBootstrap(1); // alone again: rejoin
+      },
     );
     log.info("started libp2p", { peerId: node.peerId.toString(), listen: this.listenAddresses() });
     // Dial bootstrap peers right away rather than waiting for the discovery tick.
@@ -221,17 +262,22 @@ export class P2P {
       })
     );
     void Promise.all(dials).then(() => {
-      if (this.#node !== node || node.getConnections().length > 0) return;
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        this.#dialBootstrap(attempt + 1);
-      }, Math.min(30, 2 ** attempt) * second);
-      this.#timers.add(timer);
+      if (this.#node === node && node.getConnections().length === 0) this.#scheduleBootstrap(attempt + 1);
     });
+  }
+
+  #scheduleBootstrap(attempt: number): void {
+    if (this.#bootstrapTimer !== undefined) return; // one rejoin at a time
+    this.#bootstrapTimer = setTimeout(() => {
+      this.#bootstrapTimer = undefined;
+      this.#dialBootstrap(attempt);
+    }, Math.min(30, 2 ** (attempt - 1)) * second);
   }
 
   async stop(): Promise<void> {
     clearInterval(this.#walkTimer);
+    clearTimeout(this.#bootstrapTimer);
+    this.#bootstrapTimer = undefined;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     await this.#node?.stop();
@@ -304,13 +350,25 @@ export class P2P {
     return this.#node?.getMultiaddrs().map((ma) => ma.toString()) ?? [];
   }
 
+  /** Public, private or unknown, the confirmed public and relay addresses, and whether it relays. */
+  reachability(): ReachabilityView & { relaying: boolean } {
+    const view = this.#node?.services.nat.reachability() ?? NO_REACHABILITY;
+    return { ...view, relaying: this.#init.relay };
+  }
+
+  /** Connected peers, each `direct` or through a circuit relay (`direct: false`), sorted. */
+  connections(): { peerId: string; direct: boolean }[] {
+    return this.#node?.services.nat.connections() ?? [];
+  }
+
   /** Peer ids of connected peers, sorted. */
   peers(): string[] {
     return [...new Set(this.#node?.getConnections().map((c) => c.remotePeer.toString()) ?? [])].sort();
   }
 
   /** Subscribes to a topic; returns the function that unsubscribes this handler. */
-  subscribe(topic: string, handler: TopicHandler): () => void {
+  subscribe(name: string, handler: TopicHandler): () => void {
+    const topic = this.protocolId(name);
     let set = this.#handlers.get(topic);
     if (!set) {
       set = new Set();
@@ -331,7 +389,8 @@ export class P2P {
    * Validates every message on `topic` before delivery and forwarding.
    * "reject" penalises the sender's peer score; "ignore" drops silently.
    */
-  setTopicValidator(topic: string, validate: TopicValidator): void {
+  setTopicValidator(name: string, validate: TopicValidator): void {
+    const topic = this.protocolId(name);
     this.#scoreTopic(topic);
     const results = {
       accept: TopicValidatorResult.Accept,
@@ -380,7 +439,7 @@ export class P2P {
 
   /** Publishes to a topic; resolves with the number of peers it was sent to. */
   async publish(topic: string, data: Uint8Array): Promise<number> {
-    const { recipients } = await this.libp2p.services.pubsub.publish(topic, data);
+    const { recipients } = await this.libp2p.services.pubsub.publish(this.protocolId(topic), data);
     return recipients.length;
   }
 
@@ -392,7 +451,7 @@ export class P2P {
     const out: string[] = [];
     await Promise.all([...peers].map(async ([id, peerId]) => {
       try {
-        if ((await libp2p.peerStore.get(peerId)).protocols.includes(protocol)) out.push(id);
+        if ((await libp2p.peerStore.get(peerId)).protocols.includes(this.protocolId(protocol))) out.push(id);
       } catch { /* not identified yet */ }
     }));
     return out;
@@ -400,7 +459,7 @@ export class P2P {
 
   /** Peers currently subscribed to `topic`. */
   topicPeers(topic: string): string[] {
-    return this.#node?.services.pubsub.getSubscribers(topic).map((p) => p.toString()) ?? [];
+    return this.#node?.services.pubsub.getSubscribers(this.protocolId(topic)).map((p) => p.toString()) ?? [];
   }
 
   /** The gossipsub score of a peer (negative after invalid messages). */
@@ -408,8 +467,28 @@ export class P2P {
     return (this.libp2p.services.pubsub as unknown as { getScore(id: string): number }).getScore(peerId);
   }
 
-  /** Registers a stream protocol handler (`/kosmos/chunks/1.0.0`, …). */
+  /** Registers a stream protocol handler (`/kosmos/chunks/1.0.0`, …) under the network's prefix. */
   async handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void> {
-    await this.libp2p.handle(protocol, handler, options);
+    await this.libp2p.handle(this.protocolId(protocol), handler, options);
+  }
+
+  /** Removes a handler registered with {@link handle}. */
+  async unhandle(protocol: string): Promise<void> {
+    await this.libp2p.unhandle(this.protocolId(protocol));
+  }
+
+  /** Opens a stream to `peer` on `protocol` (`/kosmos/sale/1.0.0`, …) under the network's prefix. */
+  async dialProtocol(
+    peer: PeerId,
+    protocol: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<Stream> {
+    await preferDirect(this.libp2p, peer, options); // not a relayed connection DCUtR is about to close
+    return this.libp2p.dialProtocol(peer, this.protocolId(protocol), options);
+  }
+
+  /** `id` (written `/kosmos/…`) as this node speaks it: under its network's protocol prefix. */
+  protocolId(id: string): string {
+    return prefixProtocol(this.#prefix, id);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The replication service: a publisher announces its dataset in the DHT
- * (manifest and chunk CIDs); every node offering storage
+ * (one provider record, for the manifest CID; a provider of a manifest
+ * serves all of its chunks); every node offering storage
  * (`config.storage.quotaGB`) watches the datasets it learns about and, when a
  * dataset has fewer live providers than its target (3 by default), the nodes
  * closest to it in XOR distance fetch it, verify it and provide it too. A

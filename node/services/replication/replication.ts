@@ -7,7 +7,6 @@
  */
 import { CID } from "multiformats/cid";
 import { toManifestCid } from "../../../protocol/ids.ts";
-import { decodeManifest, type Manifest } from "../../../protocol/manifest.ts";
 import { CHUNKS_PROTOCOL } from "../../../protocol/topics.ts";
 import { type Database, migrate } from "../db/mod.ts";
 import type { BlockStore } from "../blocks/mod.ts";
@@ -19,6 +18,8 @@ import { chunkBytes, type Fetches, type FetchProgress } from "../fetches/mod.ts"
 import type { Transfer } from "../transfer/mod.ts";
 import { timeoutSignal } from "../../signals.ts";
 import { Holder } from "./holder.ts";
+import { IdleGate } from "./idle.ts";
+import { findManifest, localManifest, missingChunk } from "./local.ts";
 import {
   MIGRATIONS,
   type ProvideDetail,
@@ -56,8 +57,6 @@ export interface ReplicationInit {
   probeTimeout?: number;
   /** ms one DHT lookup may take. @default 10 s */
   findTimeout?: number;
-  /** DHT announcements in flight at once while providing a dataset. @default 8 */
-  provideConcurrency?: number;
   /**
    * Repair rounds a dataset stays under its target before one more node
    * (the next closest) steps in to replicate it. @default 10
@@ -85,9 +84,12 @@ export class Replication extends EventTarget {
   #due = new Set<string>();
   #nextFullAt = 0;
   #deficitRounds = new Map<string, number>();
-  #onFetchDone = (evt: Event) => void this.#fetchDone((evt as CustomEvent<FetchProgress>).detail);
+  #onFetchDone = (evt: Event) =>
+    void this.#gate.run(() => this.#fetchDone((evt as CustomEvent<FetchProgress>).detail));
   #started = false;
   readonly #holder: Holder;
+  /** Announcements, fetch completions being announced, and repair rounds in flight. */
+  readonly #gate = new IdleGate();
 
   constructor(components: ReplicationComponents, init: ReplicationInit) {
     super();
@@ -98,7 +100,6 @@ export class Replication extends EventTarget {
       repairInterval: init.repairInterval ?? minute,
       probeTimeout: init.probeTimeout ?? 3 * second,
       findTimeout: init.findTimeout ?? 10 * second,
-      provideConcurrency: init.provideConcurrency ?? 8,
       escalateRounds: init.escalateRounds ?? 10,
     };
     if (!Number.isInteger(this.#init.target) || this.#init.target < 1) {
@@ -120,14 +121,18 @@ export class Replication extends EventTarget {
     this.#c.fetches.addEventListener("complete", this.#onFetchDone);
     // Provider records live in memory on the DHT peers: announce what we hold again.
     const local = this.#rows().filter((r) => r.local === 1);
-    void (async () => {
+    void this.#gate.run(async () => {
       for (const row of local) {
         if (this.#stopping.signal.aborted) return;
-        await this.#announce(CID.parse(row.manifest_cid), this.#stopping.signal).catch((err) => {
+        try {
+          if (await this.#stillWhole(row)) {
+            await this.#announce(CID.parse(row.manifest_cid), this.#stopping.signal);
+          }
+        } catch (err) {
           if (!this.#stopping.signal.aborted) this.#c.log.warn("failed to announce dataset", { error: err });
-        });
+        }
       }
-    })();
+    });
     this.#schedule(0);
     return Promise.resolve();
   }
@@ -167,22 +172,20 @@ export class Replication extends EventTarget {
   }
 
   /**
-   * Announces a dataset held in full in the local store: its manifest CID and
-   * every chunk CID go into the DHT. Throws {@link NotLocalError} when a block
-   * is missing.
+   * Announces a dataset held in full in the local store: one provider record,
+   * its manifest CID, goes into the DHT (a provider of the manifest serves
+   * every chunk of it; chunks are never announced one by one). Throws
+   * {@link NotLocalError} when a block is missing.
    */
   async provideDataset(
     manifestCid: string,
     options: { signal?: AbortSignal; role?: Role; timeout?: number } = {},
   ): Promise<void> {
     const cid = CID.parse(toManifestCid(manifestCid));
-    const manifest = await this.#localManifest(cid);
+    const manifest = await localManifest(this.#c.blocks, cid);
     if (!manifest) throw new NotLocalError(`Cannot provide "${cid}": the manifest is not stored here`);
-    for (const chunk of manifest.chunks) {
-      if (!(await this.#c.blocks.has(chunk))) {
-        throw new NotLocalError(`Cannot provide "${cid}": chunk "${chunk}" is not stored here`);
-      }
-    }
+    const missing = await missingChunk(this.#c.blocks, manifest);
+    if (missing) throw new NotLocalError(`Cannot provide "${cid}": chunk "${missing}" is not stored here`);
     const role = options.role ?? "origin";
     const bytes = manifest.chunks.reduce((sum, _c, i) => sum + chunkBytes(manifest, i), 0);
     this.#c.db.prepare(
@@ -191,7 +194,7 @@ export class Replication extends EventTarget {
          role = CASE WHEN replication.role = 'origin' THEN 'origin' ELSE excluded.role END`,
     ).run(cid.toString(), this.#init.target, role, bytes, Date.now());
     using t = timeoutSignal(options.timeout ?? minute, options.signal);
-    await this.#announce(cid, t.signal, manifest);
+    await this.#gate.run(() => this.#announce(cid, t.signal));
     this.#c.log.info("provided dataset", {
       manifestCid: cid.toString(),
       role,
@@ -209,12 +212,9 @@ export class Replication extends EventTarget {
     const cid = CID.parse(toManifestCid(manifestCid));
     const row = this.#row(cid.toString());
     if (!row?.local) return;
-    const manifest = await this.#localManifest(cid);
-    const routing = this.#c.p2p.libp2p.contentRouting;
+    const manifest = await localManifest(this.#c.blocks, cid);
     using t = timeoutSignal(minute, options.signal);
-    for (const key of [cid, ...(manifest?.chunks ?? [])]) {
-      await routing.cancelReprovide(key, { signal: t.signal }).catch(() => {});
-    }
+    await this.#c.p2p.libp2p.contentRouting.cancelReprovide(cid, { signal: t.signal }).catch(() => {});
     this.#c.db.prepare("UPDATE replication SET local = 0, bytes = 0 WHERE manifest_cid = ?").run(
       cid.toString(),
     );
@@ -240,6 +240,15 @@ export class Replication extends EventTarget {
     return this.#rows().map((r) => toState(r));
   }
 
+  /**
+   * Resolves once no announcement is in flight and no repair round runs (at
+   * once when idle), e.g. to time something else with nothing of this
+   * service running. Rejects with the signal's reason when it aborts.
+   */
+  whenIdle(options: { signal?: AbortSignal } = {}): Promise<void> {
+    return this.#gate.whenIdle(options.signal);
+  }
+
   /** Runs a repair round now (as the timer would) and resolves when it is done. */
   async repairNow(): Promise<void> {
     clearTimeout(this.#timer);
@@ -261,28 +270,36 @@ export class Replication extends EventTarget {
     return this.#c.db.prepare("SELECT * FROM replication ORDER BY created_at").all() as unknown as Row[];
   }
 
-  async #localManifest(cid: CID): Promise<Manifest | undefined> {
-    try {
-      return (await decodeManifest(await this.#c.blocks.get(cid), cid)).manifest;
-    } catch (err) {
-      const name = (err as Error).name;
-      if (name === "NotFoundError" || name === "CorruptBlockError") return undefined;
-      throw err;
-    }
+  /**
+   * Whether this node still holds every block of a dataset it provides. When
+   * one went missing (e.g. a file the store found corrupt and removed), it
+   * stops announcing the dataset and fetches what is missing from the other
+   * providers (only that); the completed fetch announces it again.
+   */
+  async #stillWhole(row: Row): Promise<boolean> {
+    const cid = CID.parse(row.manifest_cid);
+    const manifest = await localManifest(this.#c.blocks, cid);
+    const missing = manifest ? await missingChunk(this.#c.blocks, manifest) : cid;
+    if (missing === undefined) return true;
+    this.#c.log.warn("stopped providing incomplete dataset; fetching what is missing", {
+      manifestCid: row.manifest_cid,
+      missing: missing.toString(),
+    });
+    await this.#c.p2p.libp2p.contentRouting.cancelReprovide(cid).catch(() => {});
+    this.#c.db.prepare("UPDATE replication SET local = 0 WHERE manifest_cid = ?").run(row.manifest_cid);
+    this.dispatchEvent(
+      new CustomEvent<ProvideDetail>("unprovide", {
+        detail: { manifestCid: row.manifest_cid, role: row.role ?? "origin" },
+      }),
+    );
+    if (this.#started) this.#c.fetches.startFetch(row.manifest_cid, { again: true });
+    return false;
   }
 
-  async #announce(cid: CID, signal: AbortSignal, manifest?: Manifest): Promise<void> {
-    manifest ??= await this.#localManifest(cid);
-    const keys = [cid, ...(manifest?.chunks ?? [])];
-    const routing = this.#c.p2p.libp2p.contentRouting;
-    let next = 0;
-    const worker = async () => {
-      while (next < keys.length) {
-        signal.throwIfAborted();
-        await routing.provide(keys[next++], { signal });
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.#init.provideConcurrency, keys.length) }, worker));
+  /** Puts this node's provider record for the dataset `cid` (its manifest CID) into the DHT. */
+  async #announce(cid: CID, signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    await this.#c.p2p.libp2p.contentRouting.provide(cid, { signal });
   }
 
   /** Schedules a full round in `delay` ms (or right after the running one). */
@@ -306,7 +323,7 @@ export class Replication extends EventTarget {
 
   #runRound(): Promise<void> {
     if (this.#round) return this.#round;
-    this.#round = (async () => {
+    this.#round = this.#gate.run(async () => {
       do {
         const full = this.#again || Date.now() >= this.#nextFullAt;
         this.#again = false;
@@ -328,7 +345,7 @@ export class Replication extends EventTarget {
           }
         }
       } while ((this.#again || this.#due.size > 0) && this.#started);
-    })().finally(() => {
+    }).finally(() => {
       this.#round = undefined;
       if (this.#started) {
         clearTimeout(this.#timer);
@@ -342,7 +359,7 @@ export class Replication extends EventTarget {
   async #check(row: Row): Promise<void> {
     const cid = CID.parse(row.manifest_cid);
     const selfId = this.#c.p2p.peerId.toString();
-    const local = row.local === 1;
+    const local = row.local === 1 && await this.#stillWhole(row);
     if (!local && row.watched === 1 && !(await this.#mayStepIn(row))) return;
     const live = await this.#liveProviders(cid);
     if (local) live.add(selfId);
@@ -438,21 +455,11 @@ export class Replication extends EventTarget {
   /** Fetches the manifest (when needed) and checks the replica fits in the storage quota. */
   async #hasRoomFor(cid: CID, providers: string[]): Promise<boolean> {
     if (!(this.#c.quotaGB > 0)) return false;
-    let manifest = await this.#localManifest(cid);
-    for (const peerId of providers) {
-      if (manifest) break;
-      using t = timeoutSignal(this.#init.probeTimeout * 3, this.#stopping.signal);
-      try {
-        const session = await this.#c.transfer.openSession(peerId, { signal: t.signal });
-        try {
-          manifest = (await decodeManifest(await session.get(cid, { signal: t.signal }), cid)).manifest;
-        } finally {
-          await session.close({ signal: t.signal });
-        }
-      } catch (err) {
-        this.#c.log.debug("failed to get manifest", { peerId, error: err });
-      }
-    }
+    const manifest = await findManifest(this.#c, cid, {
+      providers,
+      timeout: this.#init.probeTimeout * 3,
+      signal: this.#stopping.signal,
+    });
     if (!manifest) return false;
     const size = manifest.chunks.reduce((sum, _c, i) => sum + chunkBytes(manifest, i), 0);
     const used =
@@ -479,6 +486,9 @@ export class Replication extends EventTarget {
         });
       }
     }
-    this.#schedule(0);
+    // Count the providers again now, as part of this work (so whenIdle() waits for it too).
+    if (!this.#started) return;
+    this.#again = true;
+    await this.#runRound().catch(() => {});
   }
 }

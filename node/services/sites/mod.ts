@@ -321,6 +321,24 @@ export class Sites {
     this.#timers.add(timer);
   }
 
+  /**
+   * Drops this node's registration of `domain`: its proof, and its site (so
+   * no event for it is taken any more). Other nodes drop their copy of the
+   * announcement when the domain stops serving the proof. Throws a
+   * `NotFoundError` when this node never registered `domain`.
+   */
+  removeSite(domain: string): void {
+    if (!this.#currentProof(domain)) {
+      throw new NotFoundError(
+        `Cannot remove site ${JSON.stringify(String(domain).slice(0, 80))}: not registered here`,
+      );
+    }
+    const site = this.#index.getSite(domain);
+    if (site && this.isOwnSite(site)) this.#index.deleteSite(domain);
+    this.#index.deleteClaim(domain);
+    this.#c.log.info("removed site", { domain });
+  }
+
   /** This node's registrations, pending and verified, by domain. */
   listOwnSites(): OwnSite[] {
     return this.#index.listClaims().map((claim) => this.#ownSite(claim.domain)).filter((s) =>

@@ -192,6 +192,10 @@ export class SiteStore {
     return rows.map(toClaim);
   }
 
+  deleteClaim(domain: string): void {
+    this.#db.prepare("DELETE FROM site_claims WHERE domain = ?").run(domain);
+  }
+
   putClaim(domain: string, proof: string, createdAt: number): void {
     this.#db.prepare(
       `INSERT INTO site_claims (domain, proof, created_at) VALUES (?, ?, ?)

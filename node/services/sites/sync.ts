@@ -63,7 +63,9 @@ export class SitesSync {
   #tick?: ReturnType<typeof setInterval>;
   #lastSync = new Map<string, number>();
   #onIdentify = (evt: CustomEvent<{ peerId: PeerId; protocols: string[] }>) => {
-    if (evt.detail.protocols.includes(SITES_SYNC_PROTOCOL)) this.#maybeSync(evt.detail.peerId.toString());
+    if (evt.detail.protocols.includes(this.#c.p2p.protocolId(SITES_SYNC_PROTOCOL))) {
+      this.#maybeSync(evt.detail.peerId.toString());
+    }
   };
 
   constructor(context: SitesSyncContext) {
@@ -74,7 +76,7 @@ export class SitesSync {
   async start(signal: AbortSignal): Promise<void> {
     const { p2p } = this.#c;
     this.#signal = signal;
-    await p2p.libp2p.handle(SITES_SYNC_PROTOCOL, (stream, connection) => this.#serve(stream, connection), {
+    await p2p.handle(SITES_SYNC_PROTOCOL, (stream, connection) => this.#serve(stream, connection), {
       maxInboundStreams: 2,
       maxOutboundStreams: 2,
     });
@@ -92,7 +94,7 @@ export class SitesSync {
     try {
       const libp2p = this.#c.p2p.libp2p;
       libp2p.removeEventListener("peer:identify", this.#onIdentify);
-      await libp2p.unhandle(SITES_SYNC_PROTOCOL);
+      await this.#c.p2p.unhandle(SITES_SYNC_PROTOCOL);
     } catch { /* p2p already stopped */ }
     await Promise.allSettled(this.#syncing.values());
   }
@@ -102,7 +104,7 @@ export class SitesSync {
     const signals = [AbortSignal.timeout(this.#c.init.syncTimeout), options.signal, this.#signal]
       .filter((s) => s !== undefined);
     const signal = AbortSignal.any(signals);
-    const stream = await this.#c.p2p.libp2p.dialProtocol(peerIdFromString(peerId), SITES_SYNC_PROTOCOL, {
+    const stream = await this.#c.p2p.dialProtocol(peerIdFromString(peerId), SITES_SYNC_PROTOCOL, {
       signal,
     });
     const lp = lpStream(stream, { maxDataLength: MAX_SITE_ANNOUNCEMENT_BYTES });
@@ -214,7 +216,7 @@ export class SitesSync {
   async #syncIfSupported(peerId: string): Promise<void> {
     try {
       const peer = await this.#c.p2p.libp2p.peerStore.get(peerIdFromString(peerId));
-      if (peer.protocols.includes(SITES_SYNC_PROTOCOL)) this.#maybeSync(peerId);
+      if (peer.protocols.includes(this.#c.p2p.protocolId(SITES_SYNC_PROTOCOL))) this.#maybeSync(peerId);
     } catch { /* not identified yet: peer:identify will follow */ }
   }
 

@@ -118,7 +118,7 @@ export class Transfer extends EventTarget {
 
   async start(): Promise<void> {
     this.#stopping = new AbortController();
-    await this.#c.p2p.libp2p.handle(
+    await this.#c.p2p.handle(
       CHUNKS_PROTOCOL,
       (stream, connection) => this.#serve(stream, connection),
       {
@@ -133,7 +133,7 @@ export class Transfer extends EventTarget {
     for (const stream of this.#active) stream.abort(new ProviderError("transfer service stopped"));
     this.#active.clear();
     try {
-      await this.#c.p2p.libp2p.unhandle(CHUNKS_PROTOCOL);
+      await this.#c.p2p.unhandle(CHUNKS_PROTOCOL);
     } catch { /* libp2p already stopped */ }
   }
 
@@ -218,7 +218,7 @@ export class Transfer extends EventTarget {
     using t = timeoutSignal(options.timeout ?? 10 * second, options.signal);
     let stream: Stream;
     try {
-      stream = await this.#c.p2p.libp2p.dialProtocol(peerIdFromString(peerId), CHUNKS_PROTOCOL, {
+      stream = await this.#c.p2p.dialProtocol(peerIdFromString(peerId), CHUNKS_PROTOCOL, {
         signal: t.signal,
       });
     } catch (cause) {

@@ -2,13 +2,17 @@
  * `POST /api/v1/datasets` — publishes a dataset from a `multipart/form-data`
  * upload: text fields `title`, `description` (optional), `category`, `price`
  * (a token amount such as `2.5`, up to 18 decimals), `license`, `gateway`
- * (optional address), then the `file` part last. Answers
+ * (optional address), and the `file` part, in any order. Answers
  * `201 { id, manifestCid }`.
  *
- * The body streams: the file part is piped into the node's block pipeline
- * as it arrives, never held in memory. Every field is checked before the
- * first file byte is stored (so fields must precede the file); on any
- * failure the node keeps nothing.
+ * The body streams, never held in memory. When every field (the optional
+ * ones may be empty) comes before the file, the file part is piped into the
+ * node's block pipeline as it arrives, every field checked before its first
+ * byte is stored. Otherwise the file is written to a temporary file in the
+ * node's data dir (`upload_spool.ts`) while it arrives (the fields already
+ * read are checked first), the fields after it are read and checked, and the
+ * dataset is published from the copy, which is then removed. On any failure
+ * the node keeps nothing.
  *
  *     curl -F title='Taxi trips' -F category=mobility -F price=2.5 \
  *          -F license=CC-BY-4.0 -F file=@trips.csv http://127.0.0.1:7464/api/v1/datasets
@@ -20,6 +24,7 @@ import { type ErrorPolicy, HttpError } from "../../http_error.ts";
 import { getBoundary, type MultipartPart, readMultipart, readPartText } from "../../multipart.ts";
 import { defineRoute } from "../../router.ts";
 import { validate } from "../../validate.ts";
+import { type SpooledUpload, spoolUpload } from "../../upload_spool.ts";
 import { DEFAULT_CHUNK_SIZE, MAX_CHUNKS } from "../../../protocol/manifest.ts";
 
 export interface DatasetRoutesOptions {
@@ -27,7 +32,17 @@ export interface DatasetRoutesOptions {
   maxBytes?: number;
   /** Largest text field, in bytes. @default 16 KiB */
   maxFieldBytes?: number;
+  /** Where a file sent before some fields waits for them. @default the OS temp dir */
+  spoolDir?: string;
 }
+
+/** Valid stand-ins for required fields not read yet, to check the ones that were. */
+const PLACEHOLDERS: Partial<Record<FieldName, string>> = {
+  title: "-",
+  category: "other",
+  price: "0",
+  license: "-",
+};
 
 type FieldName = DatasetFieldName;
 
@@ -65,31 +80,57 @@ export function createDatasetRoutes(facade: KosmosApi, options: DatasetRoutesOpt
       if (!request.body) throw new HttpError(400, "bad_request", "The upload is empty");
 
       const fields: Partial<Record<FieldName, string>> = {};
-      for await (const part of readMultipart(request.body, boundary)) {
-        if (part.name !== "file") {
-          await readField(part, fields, maxFieldBytes);
-          continue;
+      let spooled: (SpooledUpload & { filename?: string; contentType?: string }) | undefined;
+      try {
+        for await (const part of readMultipart(request.body, boundary)) {
+          if (part.name !== "file") {
+            await readField(part, fields, maxFieldBytes);
+            continue;
+          }
+          if (part.filename === undefined) {
+            throw new HttpError(
+              422,
+              "unprocessable",
+              'The "file" part must be a file upload, not a text field',
+            );
+          }
+          if (spooled) throw new HttpError(422, "unprocessable", 'The upload has more than one "file" part');
+          const meta = { filename: part.filename || undefined, contentType: part.contentType };
+          if (DATASET_FIELDS.every((name) => fields[name] !== undefined)) {
+            // Every field came first: stream the file straight into the pipeline.
+            const result = await publish(facade, part, { ...checkFields(fields), ...meta }, {
+              maxBytes,
+              signal: request.signal,
+            });
+            c.header("Location", `/api/v1/listings/${result.id}`);
+            return c.json({ id: result.id, manifestCid: result.manifestCid }, 201);
+          }
+          // Fields may follow: refuse bad ones already read before storing a byte, then park the file.
+          checkFields({ ...PLACEHOLDERS, ...fields });
+          spooled = {
+            ...await spoolUpload(part.body, {
+              dir: options.spoolDir,
+              maxBytes,
+              tooLarge: () => tooLarge(maxBytes),
+              signal: request.signal,
+            }),
+            ...meta,
+          };
         }
-        if (part.filename === undefined) {
-          throw new HttpError(
-            422,
-            "unprocessable",
-            'The "file" part must be a file upload, not a text field',
-          );
+        if (!spooled) {
+          throw new HttpError(400, "bad_request", 'The upload has no part named "file" with the dataset');
         }
-        // Only the parts before the file have been read: a field sent after it looks missing.
-        const checked = checkFields(fields, {
-          whenMissing: "fields sent after the file part are not read: send them first",
-        });
-        const result = await publish(facade, part, {
+        const checked = checkFields(fields);
+        const result = await facade.publishDataset(await spooled.readable(), {
           ...checked,
-          filename: part.filename || undefined,
-          contentType: part.contentType,
-        }, { maxBytes, signal: request.signal });
+          filename: spooled.filename,
+          contentType: spooled.contentType,
+        }, { signal: request.signal });
         c.header("Location", `/api/v1/listings/${result.id}`);
         return c.json({ id: result.id, manifestCid: result.manifestCid }, 201);
+      } finally {
+        await spooled?.[Symbol.asyncDispose]();
       }
-      throw new HttpError(400, "bad_request", 'The upload has no part named "file" with the dataset');
     },
   }, { errors });
   return api;
@@ -137,7 +178,7 @@ export function checkFields(
   });
 }
 
-/** Pipes the file part into the facade, enforcing the size limit and that the file is the last part. */
+/** Pipes the file part into the facade, enforcing the size limit and that nothing follows the file. */
 function publish(
   facade: KosmosApi,
   part: MultipartPart,
@@ -154,10 +195,11 @@ function publish(
       },
       flush() {
         if (!part.last) {
+          // Every field came before the file, so whatever follows it is a mistake.
           throw new HttpError(
             400,
             "bad_request",
-            'The "file" part must be the last part of the upload, after every text field',
+            'Nothing may follow the "file" part when every field came before it',
           );
         }
       },

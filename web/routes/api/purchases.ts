@@ -4,6 +4,9 @@
  * - `POST /api/v1/purchases { "listingId": "bafy…" }` → `202 { id, … }`: the
  *   node gets a checked quote, then opens, verifies and downloads in the
  *   background; a listing already bought answers with its purchase;
+ *   `?preview=1` asks the seller for a real quote, estimates `openWithPermit`
+ *   and `confirm` on it on the chain and signs nothing (`200 { preview, fee,
+ *   quote, gas }`); the buy that follows opens that quote while it is valid;
  * - `GET /api/v1/purchases/:id` → status (`quoted`, `opened`, `revealed`,
  *   `downloading`, `verified`, `disputed`, `complete`, `refunded`, `failed`),
  *   progress, price, seller, transactions;
@@ -17,7 +20,9 @@
  * - `GET /api/v1/listings/:id/quote` → price, 80/10/10 split and estimated
  *   gas, before anything is signed;
  * - `POST /api/v1/listings/:id/delegates { "peerId": "12D3…" }` → `201`: the
- *   named node quotes and reveals keys for this node's listing from now on.
+ *   named node quotes and reveals keys for this node's listing from now on
+ *   (`?preview=1`: asks the node its wallet, estimates the approval, signs
+ *   nothing and sends no key).
  */
 import { Hono } from "hono";
 import { BuyBody, DelegateBody, PurchaseId } from "../../../protocol/api/market.ts";
@@ -26,6 +31,7 @@ import { manifestCid as ManifestCid } from "../../../protocol/api/schema.ts";
 import type { ErrorPolicy } from "../../http_error.ts";
 import { defineRoute } from "../../router.ts";
 import { readBody, validate } from "../../validate.ts";
+import { wantsPreview } from "./preview.ts";
 
 const errors: ErrorPolicy = { badInput: 400, reverts: "conflict" };
 
@@ -38,7 +44,9 @@ export function createPurchaseRoutes(facade: KosmosApi): Hono {
     },
     POST: async (c) => {
       // v1 name: the body's `listingId` is the manifest CID.
+      const preview = wantsPreview(c);
       const { listingId: manifestCid } = await readBody(c, BuyBody, { maxBytes: 4096 });
+      if (preview) return c.json(await facade.previewBuyListing(manifestCid, { signal: c.req.raw.signal }));
       const purchase = await facade.buyListing(manifestCid, { signal: c.req.raw.signal });
       c.header("Location", `/api/v1/purchases/${purchase.id}`);
       return c.json(purchase, 202);
@@ -89,8 +97,14 @@ export function createPurchaseRoutes(facade: KosmosApi): Hono {
   }, { errors });
   defineRoute(api, "/listings/:id/delegates", {
     POST: async (c) => {
+      const preview = wantsPreview(c);
       const manifestCid = validate(ManifestCid, c.req.param("id"), { status: 400 });
       const { peerId } = await readBody(c, DelegateBody, { maxBytes: 4096 });
+      if (preview) {
+        return c.json(
+          await facade.previewDelegateSales(manifestCid, { peerId }, { signal: c.req.raw.signal }),
+        );
+      }
       return c.json(await facade.delegateSales(manifestCid, { peerId }, { signal: c.req.raw.signal }), 201);
     },
   }, { errors });

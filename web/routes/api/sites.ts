@@ -10,6 +10,9 @@
  * - `GET /api/v1/sites` → `{ sites: [...] }`, the sites this node registered.
  * - `POST /api/v1/sites/:domain/check` → the site, after looking for its proof
  *   now ("check now"); `404` for a site not registered here.
+ * - `POST /api/v1/sites/:domain/remove` → `{ domain, removed: true }`: the
+ *   registration and the site are dropped, no event of it is taken any more;
+ *   `404` for a site not registered here.
  * - `GET /api/v1/sites/:domain/proxies` → `{ proxies: [...] }`: events, batches
  *   and refusals per proxy (the peer that signed the batches), and blocks.
  * - `POST /api/v1/sites/:domain/proxies/:peerId/block` and `…/unblock` →
@@ -20,7 +23,8 @@
  * `application/x-www-form-urlencoded` (it works without JavaScript): the
  * answer is a `303` back to `/sites`, with `?registered=<domain>` or
  * `?error=invalid&domain=<input>` for the page to show inline; the check,
- * block and unblock forms get a `303` back to the page they came from. The
+ * remove, block and unblock forms get a `303` back to the page they came from
+ * (`?removed=<domain>` after a removal). The
  * app's request guard (`request_guard.ts`) refuses posts from other sites, so
  * another site cannot register one.
  */
@@ -34,12 +38,14 @@ import { readBody } from "../../validate.ts";
 
 const errors: ErrorPolicy = { badInput: 422 };
 
-export function createSiteRoutes(facade: KosmosApi): Hono {
+export function createSiteRoutes(facade: KosmosApi, options: { publicUrl?: string } = {}): Hono {
   const api = new Hono();
+  // Snippets point at the node's public URL when it has one, else at the address the request came to.
+  const originOf = (c: Context) => options.publicUrl ?? new URL(c.req.url).origin;
   defineRoute(api, "/sites", {
     GET: async (c) => {
       c.header("Cache-Control", "no-store");
-      const origin = new URL(c.req.url).origin;
+      const origin = originOf(c);
       const sites = await facade.listSites({ signal: c.req.raw.signal });
       return c.json({ sites: sites.map((site) => withSnippet(site, origin)) });
     },
@@ -48,7 +54,7 @@ export function createSiteRoutes(facade: KosmosApi): Hono {
       const { domain } = await readBody(c, RegisterSiteBody, { maxBytes: 4096 });
       const site = await facade.registerSite(domain, { signal: c.req.raw.signal });
       c.header("Location", "/api/v1/sites");
-      return c.json(withSnippet(site, new URL(c.req.url).origin), 201);
+      return c.json(withSnippet(site, originOf(c)), 201);
     },
   }, { errors });
   defineRoute(api, "/sites/:domain/check", {
@@ -60,7 +66,18 @@ export function createSiteRoutes(facade: KosmosApi): Hono {
         await c.req.raw.body?.cancel();
         return c.redirect(`/sites?${new URLSearchParams({ checked: site.domain })}`, 303);
       }
-      return c.json(withSnippet(site, new URL(c.req.url).origin));
+      return c.json(withSnippet(site, originOf(c)));
+    },
+  }, { errors });
+  defineRoute(api, "/sites/:domain/remove", {
+    POST: async (c) => {
+      const result = await facade.removeSite(c.req.param("domain") ?? "", { signal: c.req.raw.signal });
+      c.header("Cache-Control", "no-store");
+      if (isFormPost(c.req.raw)) {
+        await c.req.raw.body?.cancel();
+        return c.redirect(`/sites?${new URLSearchParams({ removed: result.domain })}`, 303);
+      }
+      return c.json(result);
     },
   }, { errors });
   defineRoute(api, "/sites/:domain/proxies", {

@@ -1,0 +1,79 @@
+/**
+ * Every client command of `kosmos`, by name, with its one-line synopsis for
+ * `kosmos help`. `main.ts` runs the one named first on the command line; each
+ * prints its own usage with `--help`.
+ */
+import { runBuy } from "./buy.ts";
+import { runDelegates } from "./delegates.ts";
+import { runDeliveries, runExports } from "./deliveries.ts";
+import { runFaucet } from "./faucet.ts";
+import { runFetch } from "./fetch.ts";
+import { runGateway, runListing, runListings, runQuote } from "./listings.ts";
+import { runLogin } from "./login.ts";
+import { runPublish } from "./publish.ts";
+import { runEvidence, runPurchases, runSales } from "./purchases.ts";
+import { runQuery } from "./query.ts";
+import { runSites } from "./sites.ts";
+import { runChallenge, runChallenges, runResolve, runStake, runWithdrawStake } from "./stakes.ts";
+import { runChain, runNodeInfo } from "./status.ts";
+import { runWallet, runWithdraw } from "./wallet.ts";
+
+export interface ClientCommand {
+  /** Arguments after the name, as in `kosmos help`. */
+  synopsis: string;
+  run(args: string[]): Promise<number>;
+}
+
+export const COMMANDS: Record<string, ClientCommand> = {
+  publish: {
+    synopsis: "FILE --title … --category … --price … --license … [--stake N] [--yes]",
+    run: (args) => runPublish(args),
+  },
+  listings: {
+    synopsis: "[--mine] [--search TEXT] [--category NAME] [--sort ORDER]",
+    run: (args) => runListings(args),
+  },
+  listing: { synopsis: "MANIFEST_CID", run: (args) => runListing(args) },
+  quote: { synopsis: "MANIFEST_CID", run: (args) => runQuote(args) },
+  gateway: { synopsis: "MANIFEST_CID", run: (args) => runGateway(args) },
+  stake: { synopsis: "MANIFEST_CID|LISTING_ID --amount N [--yes]", run: (args) => runStake(args) },
+  "withdraw-stake": { synopsis: "LISTING_ID|MANIFEST_CID [--yes]", run: (args) => runWithdrawStake(args) },
+  challenge: { synopsis: "LISTING_ID|MANIFEST_CID --amount N [--yes]", run: (args) => runChallenge(args) },
+  challenges: { synopsis: "", run: (args) => runChallenges(args) },
+  resolve: { synopsis: "LISTING_ID|MANIFEST_CID --valid|--invalid [--yes]", run: (args) => runResolve(args) },
+  delegates: {
+    synopsis: "MANIFEST_CID [add PEER_ID | remove ADDRESS] [--yes]",
+    run: (args) => runDelegates(args),
+  },
+  fetch: { synopsis: "MANIFEST_CID", run: (args) => runFetch(args) },
+  buy: { synopsis: "MANIFEST_CID [--yes]", run: (args) => runBuy(args) },
+  purchases: { synopsis: "[PURCHASE_ID]", run: (args) => runPurchases(args) },
+  sales: { synopsis: "", run: (args) => runSales(args) },
+  evidence: { synopsis: "PURCHASE_ID", run: (args) => runEvidence(args) },
+  exports: {
+    synopsis: "PURCHASE_ID [--format csv|ndjson|original] [--output FILE]",
+    run: (args) => runExports(args),
+  },
+  deliveries: {
+    synopsis: "[PURCHASE_ID --dir DIR|--webhook URL [--format F] [--wait]]",
+    run: (args) => runDeliveries(args),
+  },
+  wallet: { synopsis: "", run: (args) => runWallet(args) },
+  withdraw: { synopsis: "[--yes]", run: (args) => runWithdraw(args) },
+  faucet: { synopsis: "[ADDRESS] [--info]", run: (args) => runFaucet(args) },
+  sites: {
+    synopsis: "[add|verify|stats|proxies|releases DOMAIN | block|unblock DOMAIN PEER_ID | release DOMAIN …]",
+    run: (args) => runSites(args),
+  },
+  query: { synopsis: "FILE|-", run: (args) => runQuery(args) },
+  node: { synopsis: "", run: (args) => runNodeInfo(args) },
+  chain: { synopsis: "", run: (args) => runChain(args) },
+  login: { synopsis: "", run: (args) => runLogin(args) },
+};
+
+/** The lines of `kosmos help` that list the client commands. */
+export function listCommands(): string {
+  return Object.entries(COMMANDS)
+    .map(([name, c]) => `       kosmos ${name}${c.synopsis ? ` ${c.synopsis}` : ""}`)
+    .join("\n");
+}

@@ -1,0 +1,45 @@
+/**
+ * Work in flight in the replication service (announcements, repair rounds),
+ * for `Replication.whenIdle()`: waiters wake once none runs.
+ *
+ * ```ts
+ * const gate = new IdleGate();
+ * void gate.run(() => announce());
+ * await gate.whenIdle();
+ * ```
+ */
+export class IdleGate {
+  #busy = 0;
+  #waiters: (() => void)[] = [];
+
+  /** Runs `work`, counted until it settles. */
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    this.#busy++;
+    try {
+      return await work();
+    } finally {
+      this.#busy--;
+      if (this.#busy === 0) {
+        const waiters = this.#waiters;
+        this.#waiters = [];
+        for (const wake of waiters) wake();
+      }
+    }
+  }
+
+  /** Resolves once no counted work runs (at once when none does); rejects with the signal's reason. */
+  async whenIdle(signal?: AbortSignal): Promise<void> {
+    while (this.#busy > 0) {
+      signal?.throwIfAborted();
+      const { promise, resolve, reject } = Promise.withResolvers<void>();
+      const onAbort = () => reject(signal!.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(resolve);
+      try {
+        await promise;
+      } finally {
+        signal?.removeEventListener("abort", onAbort);
+      }
+    }
+  }
+}
