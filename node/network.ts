@@ -10,8 +10,9 @@
  * await writeNetworkProfile(join(dataDir, "networks", "mine.json"), profile);
  * ```
  */
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { ConfigError } from "./errors.ts";
+import { writeJsonFile } from "./json_file.ts";
 import { isNetworkName, type NetworkProfile, parseNetworkProfile } from "../protocol/network.ts";
 
 export type { NetworkContracts, NetworkProfile } from "../protocol/network.ts";
@@ -71,11 +72,7 @@ export async function loadNetwork(spec: string, options: { dataDir: string }): P
 
 /** Validates and writes a profile atomically (temp file, then rename), creating its directory. */
 export async function writeNetworkProfile(path: string, profile: NetworkProfile): Promise<void> {
-  const checked = parseNetworkProfile(profile, "network profile");
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(checked, null, 2) + "\n");
-  await Deno.rename(tmp, path);
+  await writeJsonFile(path, parseNetworkProfile(profile, "network profile"));
 }
 
 /**

@@ -18,12 +18,13 @@
  * dir removed at exit. Other nodes join a running devnet with
  * `deno task start --network DIR/network.json`.
  */
-import { createPublicClient, createWalletClient, defineChain, http } from "viem";
+import { createPublicClient, createWalletClient, http } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { join } from "node:path";
 import { DEV_ACCOUNT_KEYS, DEV_CHAIN_ID, startAnvil } from "../node/services/chain/anvil.ts";
 import { dripFaucet } from "../node/services/chain/actions/faucet.ts";
 import { setUpDevChain } from "../node/services/chain/dev_chain.ts";
+import { toViemChain } from "../node/services/chain/viem_chain.ts";
 import { loadIdentity } from "../node/services/identity/mod.ts";
 import { loadNetwork, type NetworkProfile, writeNetworkProfile } from "../node/network.ts";
 import { networkPrefix } from "../protocol/network.ts";
@@ -269,12 +270,7 @@ const DEPLOYER = privateKeyToAccount(DEV_ACCOUNT_KEYS[0]);
 
 /** One faucet drip to `to` on a kept devnet, sent by anvil's first dev account. */
 async function dripAsDeployer(profile: NetworkProfile, to: `0x${string}`): Promise<void> {
-  const chain = defineChain({
-    id: profile.chainId,
-    name: "Kosmos devnet",
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: profile.rpcUrls } },
-  });
+  const chain = toViemChain(profile.chainId, profile.rpcUrls, "Kosmos devnet");
   const transport = http(profile.rpcUrls[0]);
   const publicClient = createPublicClient({ chain, transport, pollingInterval: 200 });
   const walletClient = createWalletClient({ chain, transport, account: DEPLOYER, pollingInterval: 200 });

@@ -1,6 +1,7 @@
 /**
  * Runs every test: makes sure the browser the UI tests drive is installed
- * (Debian's Chromium, through apt when running as root), runs `deno test`,
+ * (Debian's Chromium, through apt when running as root) and the NAT test's
+ * `ip` and `nft` (iproute2, nftables; likewise), runs `deno test`,
  * and ends with one line `N passed, N failed`.
  *
  *     deno task test [deno test args…]
@@ -8,10 +9,14 @@
  * (Not named `test.ts`: `deno test` would take that for a test module.)
  */
 import { ensureChromium } from "./chromium.ts";
+import { ensureNatTools } from "./nat_tools.ts";
 
 const chromium = await ensureChromium();
 if (!chromium) {
   console.error("test: Chromium is not installed and cannot be installed here; browser tests will fail");
+}
+if (!(await ensureNatTools())) {
+  console.error("test: no `ip` and `nft` here (or not root); the NAT test will be skipped");
 }
 
 const args = ["test", "-A", "--parallel", ...Deno.args];

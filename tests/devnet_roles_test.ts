@@ -5,41 +5,18 @@
  * treasury's share to it. Every node's tokens come from the faucet, not from a deployer's supply.
  */
 import assert from "node:assert/strict";
+import { devnetNodes, startDevnet } from "./devnet.ts";
 import { waitFor } from "./helpers.ts";
 
 const ONE = 10n ** 18n;
 
 Deno.test("deno task devnet: node 0 is arbiter and treasury, says so, shows the Arbitration page, and resolves a challenge between two other nodes", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../scripts/devnet.ts", import.meta.url).pathname,
-      "--nodes",
-      "3",
-      "--base-port",
-      "0",
-    ],
-    stdout: "piped",
-    stderr: "null",
-    stdin: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
+  const devnet = await startDevnet(["--nodes", "3", "--base-port", "0"], /3 nodes up/);
   try {
-    while (!out.includes("3 nodes up")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`devnet exited early:\n${out}`);
-      out += value;
-    }
+    const { out } = devnet;
     const arbiter = out.match(/node 0 \(wallet (0x[0-9a-fA-F]{40})\) is the arbiter and treasury/)?.[1];
     assert.ok(arbiter, `devnet names the arbiter node:\n${out}`);
-    const nodes = await Promise.all(
-      [...out.matchAll(/node \d UI (http:\/\/127\.0\.0\.1:\d+) \(data dir (\S+)\)/g)].map(async (m) => ({
-        url: m[1],
-        token: (await Deno.readTextFile(`${m[2]}/api-token`)).trim(),
-      })),
-    );
+    const nodes = await devnetNodes(out);
     assert.equal(nodes.length, 3);
     const call = async (i: number, path: string, init: RequestInit = {}) => {
       const headers = new Headers(init.headers);
@@ -107,13 +84,8 @@ Deno.test("deno task devnet: node 0 is arbiter and treasury, says so, shows the 
     assert.equal(refused.status, 403);
     await refused.body?.cancel();
 
-    child.kill("SIGINT");
-    assert.equal((await child.status).code, 0);
+    assert.equal(await devnet.stop(), 0);
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* exited */ }
-    await reader.cancel().catch(() => {});
-    await child.status;
+    await devnet.stop();
   }
 });

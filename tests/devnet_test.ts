@@ -1,40 +1,20 @@
 import assert from "node:assert/strict";
+import { devnetNodes, startDevnet } from "./devnet.ts";
 import { tempDir, waitFor } from "./helpers.ts";
 
 Deno.test("deno task devnet: three nodes on one anvil and one deployment, funded with tokens, list each other as peers within 10 s and stop on Ctrl-C", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../scripts/devnet.ts", import.meta.url).pathname,
-      "--nodes",
-      "3",
-      "--base-port",
-      "0",
-    ],
-    stdout: "piped",
-    stderr: "null",
-    stdin: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
+  const devnet = await startDevnet(["--nodes", "3", "--base-port", "0"], /3 nodes up/);
   try {
-    while (!out.includes("3 nodes up")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`devnet exited early:\n${out}`);
-      out += value;
-    }
-    const urls = [...out.matchAll(/node \d UI (http:\/\/127\.0\.0\.1:\d+)/g)].map((m) => m[1]);
-    const dirs = [
-      ...out.matchAll(/node \d UI \S+ \(data dir (\S+)\) · log in: http:\/\/127\.0\.0\.1:\d+\/login\?code=/g),
-    ]
-      .map((m) => m[1]);
-    assert.equal(dirs.length, 3, "devnet prints every node's data dir and login link");
-    const tokens = new Map(
-      await Promise.all(
-        urls.map(async (u, i) => [u, (await Deno.readTextFile(`${dirs[i]}/api-token`)).trim()] as const),
-      ),
+    const { out } = devnet;
+    const nodes = await devnetNodes(out);
+    const urls = nodes.map((n) => n.url);
+    assert.equal(
+      [...out.matchAll(/node \d UI \S+ \(data dir \S+\) · log in: http:\/\/127\.0\.0\.1:\d+\/login\?code=/g)]
+        .length,
+      3,
+      "devnet prints every node's data dir and login link",
     );
+    const tokens = new Map(nodes.map((n) => [n.url, n.token]));
     const owner = (u: string) => ({ headers: { Authorization: `Bearer ${tokens.get(u)}` } });
     const rpcUrl = out.match(/anvil at (\S+)/)![1];
     assert.equal(urls.length, 3);
@@ -59,50 +39,14 @@ Deno.test("deno task devnet: three nodes on one anvil and one deployment, funded
       const wallet = await (await fetch(`${u}/api/v1/wallet`, owner(u))).json();
       assert.equal(wallet.balances.token, String(10_000n * 10n ** 18n), "every wallet holds devnet tokens");
     }
-    child.kill("SIGINT");
-    assert.equal((await child.status).code, 0);
+    assert.equal(await devnet.stop(), 0);
     for (const url of [...urls, rpcUrl]) {
       await assert.rejects(fetch(url), TypeError, `${url} still answers after devnet stopped`);
     }
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* exited */ }
-    await reader.cancel().catch(() => {});
-    await child.status;
+    await devnet.stop();
   }
 });
-
-/** Runs `scripts/devnet.ts` with `args` until it prints `until`; returns its output so far and the process. */
-async function startDevnet(args: string[], until: RegExp) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../scripts/devnet.ts", import.meta.url).pathname, ...args],
-    stdout: "piped",
-    stderr: "null",
-    stdin: "null",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  const stop = async () => {
-    try {
-      child.kill("SIGINT");
-    } catch { /* exited */ }
-    const code = (await child.status).code;
-    await reader.cancel().catch(() => {});
-    return code;
-  };
-  try {
-    while (!until.test(out)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`devnet exited early:\n${out}`);
-      out += value;
-    }
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { out, stop };
-}
 
 Deno.test("deno task devnet starts when port 7464 is busy: the node takes a free port and the devnet says so", async () => {
   let blocker: Deno.Listener | undefined;
@@ -117,8 +61,7 @@ Deno.test("deno task devnet starts when port 7464 is busy: the node takes a free
       assert.match(devnet.out, /port 7464 is busy; node 0 takes a free port/);
       const url = devnet.out.match(/node 0 UI (http:\/\/127\.0\.0\.1:(\d+))/)!;
       assert.notEqual(url[2], "7464");
-      const dir = devnet.out.match(/node 0 UI \S+ \(data dir (\S+)\)/)![1];
-      const token = (await Deno.readTextFile(`${dir}/api-token`)).trim();
+      const [{ token }] = await devnetNodes(devnet.out);
       const info =
         await (await fetch(`${url[1]}/api/v1/node`, { headers: { Authorization: `Bearer ${token}` } }))
           .json();

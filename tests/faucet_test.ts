@@ -5,17 +5,11 @@
  * that is not a dev network has no faucet at all.
  */
 import assert from "node:assert/strict";
-import {
-  createPublicClient,
-  createWalletClient,
-  defineChain,
-  http,
-  parseEther,
-  type PublicClient,
-} from "viem";
+import { createPublicClient, createWalletClient, http, parseEther, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { createNode, type KosmosNode } from "../node/node.ts";
 import { DEV_ACCOUNT_KEYS, startAnvil } from "../node/services/chain/anvil.ts";
+import { toViemChain } from "../node/services/chain/viem_chain.ts";
 import { deployContracts } from "../node/services/chain/deploy.ts";
 import { getContractsPath, getTokenBalance, writeContractsFile } from "../node/services/chain/mod.ts";
 import { tempDir, testLogger } from "./helpers.ts";
@@ -116,12 +110,7 @@ Deno.test("a node on a network that is not a dev network has no faucet: 404 for 
   await using anvil = await startAnvil({ chainId: 1337 });
   await using dir = await tempDir("kosmos-faucet-");
   // The contracts, with a faucet, on a chain that is not a dev chain.
-  const chain = defineChain({
-    id: 1337,
-    name: "not a dev chain",
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [anvil.rpcUrl] } },
-  });
+  const chain = toViemChain(1337, [anvil.rpcUrl], "not a dev chain");
   const account = privateKeyToAccount(DEV_ACCOUNT_KEYS[0]);
   const transport = http(anvil.rpcUrl);
   const publicClient = createPublicClient({ chain, transport, pollingInterval: 100 });

@@ -210,7 +210,7 @@ Deno.test({
         link === undefined
           ? "not connected now"
           : link.direct
-          ? "direct connection (hole punch or DCUtR upgrade)"
+          ? "direct connection (DCUtR replaced the relayed one: a hole punch, or the home node dialling out)"
           : "relayed"
       }; home reachability ${homeInfo.reachability.status}, relay addresses ${homeInfo.reachability.relayAddresses.length}`,
     );

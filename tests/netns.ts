@@ -51,8 +51,10 @@ export async function netnsUnavailable(): Promise<string | undefined> {
   const probe = `kz-probe-${Deno.pid}`;
   const made = await run(["ip", "netns", "add", probe]);
   if (!made.ok) return `cannot create a network namespace: ${made.stderr.trim()}`;
+  // nftables needs the kernel's nf_tables, which a container may not offer.
+  const nft = await run(inNs(probe, ["nft", "add", "table", "ip6", "kz_probe"]));
   await run(["ip", "netns", "del", probe]);
-  return undefined;
+  return nft.ok ? undefined : `nftables does not work here: ${nft.stderr.trim()}`;
 }
 
 export interface NatLab extends AsyncDisposable {

@@ -53,3 +53,18 @@ export async function startKosmosProcess(args: string[]): Promise<KosmosProcess>
     output: out,
   };
 }
+
+/** Stops a node started with {@link startKosmosProcess} (SIGTERM, SIGKILL after 10 s); nothing when undefined. */
+export async function stopKosmosProcess(p: KosmosProcess | undefined): Promise<void> {
+  if (!p) return;
+  try {
+    p.child.kill("SIGTERM");
+  } catch { /* exited */ }
+  const timer = setTimeout(() => {
+    try {
+      p.child.kill("SIGKILL");
+    } catch { /* exited */ }
+  }, 10_000);
+  await p.child.status;
+  clearTimeout(timer);
+}

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { makeCsv, ownerFetch, tempDir, waitFor } from "./helpers.ts";
-import { type KosmosProcess, startKosmosProcess } from "./process.ts";
+import { type KosmosProcess, startKosmosProcess, stopKosmosProcess } from "./process.ts";
 
 const ONE = 10n ** 18n;
 
@@ -16,20 +16,6 @@ async function json(response: Response, status: number): Promise<Record<string, 
   const text = await response.text();
   assert.equal(response.status, status, text);
   return JSON.parse(text);
-}
-
-async function stopProcess(p: KosmosProcess | undefined): Promise<void> {
-  if (!p) return;
-  try {
-    p.child.kill("SIGTERM");
-  } catch { /* exited */ }
-  const timer = setTimeout(() => {
-    try {
-      p.child.kill("SIGKILL");
-    } catch { /* exited */ }
-  }, 10_000);
-  await p.child.status;
-  clearTimeout(timer);
 }
 
 Deno.test("two nodes started side by side as the README shows trade: B, bootstrapped to A, joins A's network and buys A's dataset", async () => {
@@ -123,6 +109,6 @@ Deno.test("two nodes started side by side as the README shows trade: B, bootstra
       "B gets exactly the bytes A published",
     );
   } finally {
-    await Promise.all([stopProcess(b), stopProcess(a)]);
+    await Promise.all([stopKosmosProcess(b), stopKosmosProcess(a)]);
   }
 });

@@ -140,7 +140,8 @@ export function createChainApi(c: ChainApiComponents): ChainApi {
   };
 }
 
-function toStakeView(l: ListingState): StakeView {
+/** A registry listing's stake as the API shows it. */
+export function toStakeView(l: ListingState): StakeView {
   return {
     listingId: l.listingId.toString(),
     manifestCid: l.manifestCid,

@@ -4,6 +4,7 @@ import type {
   DatasetsApi,
   FetchView,
   ListingDetail,
+  ListingReplication,
   ListingView,
   ManifestSummary,
 } from "../../protocol/api/datasets.ts";
@@ -16,6 +17,20 @@ import type { Datasets } from "../services/datasets/mod.ts";
 import type { Fetches, FetchProgress } from "../services/fetches/mod.ts";
 import type { Replication } from "../services/replication/mod.ts";
 
+/** How this node replicates `manifestCid`, as the API shows it; null where it does not track it. */
+export function toReplicationView(replication: Replication, manifestCid: string): ListingReplication | null {
+  const state = replication.getReplication(manifestCid);
+  return state
+    ? {
+      target: state.target,
+      providers: state.providers,
+      local: state.local,
+      status: state.status,
+      checkedAt: state.checkedAt,
+    }
+    : null;
+}
+
 export interface DatasetsApiComponents {
   blocks: BlockStore;
   catalog: Catalog;
@@ -26,19 +41,7 @@ export interface DatasetsApiComponents {
 
 export function createDatasetsApi(c: DatasetsApiComponents): DatasetsApi {
   function toListingView(listing: Listing): ListingView {
-    const state = c.replication.getReplication(listing.manifestCid);
-    return {
-      ...listing,
-      replication: state
-        ? {
-          target: state.target,
-          providers: state.providers,
-          local: state.local,
-          status: state.status,
-          checkedAt: state.checkedAt,
-        }
-        : null,
-    };
+    return { ...listing, replication: toReplicationView(c.replication, listing.manifestCid) };
   }
 
   return {

@@ -4,12 +4,11 @@
  * (from the escrow), and removing a sale delegate. Reads only; the one write is the
  * delegation service's.
  */
-import type { StakeView } from "../../protocol/api/chain.ts";
 import type { MyDataApi, MyListingView, MySalesSummary } from "../../protocol/api/my_data.ts";
 import { toManifestCid } from "../../protocol/ids.ts";
 import { NotFoundError } from "../errors.ts";
 import type { Catalog, Listing } from "../services/catalog/mod.ts";
-import { type ChainService, type ListingState, listOwnStakes } from "../services/chain/mod.ts";
+import { type ChainService, listOwnStakes } from "../services/chain/mod.ts";
 import {
   listSaleDelegates,
   previewRemoveSaleDelegate,
@@ -19,6 +18,8 @@ import {
 import type { Identity } from "../services/identity/mod.ts";
 import type { Market } from "../services/market/mod.ts";
 import type { Replication } from "../services/replication/mod.ts";
+import { toStakeView } from "./chain.ts";
+import { toReplicationView } from "./datasets.ts";
 import { toFeeView } from "./fees.ts";
 
 export interface MyDataApiComponents {
@@ -82,7 +83,6 @@ export function createMyDataApi(c: MyDataApiComponents): MyDataApi {
       return listings.map((listing): MyListingView => {
         const own = stakes.filter((s) => s.manifestCid === listing.manifestCid);
         const ids = new Set(own.map((s) => s.listingId));
-        const state = c.replication.getReplication(listing.manifestCid);
         return {
           manifestCid: listing.manifestCid,
           title: listing.title,
@@ -93,15 +93,7 @@ export function createMyDataApi(c: MyDataApiComponents): MyDataApi {
           byteLength: listing.byteLength,
           rowCount: listing.rowCount,
           createdAt: listing.createdAt,
-          replication: state
-            ? {
-              target: state.target,
-              providers: state.providers,
-              local: state.local,
-              status: state.status,
-              checkedAt: state.checkedAt,
-            }
-            : null,
+          replication: toReplicationView(c.replication, listing.manifestCid),
           stake: listing.stake,
           stakes: own.map(toStakeView),
           challenges: listing.challenges,
@@ -142,17 +134,6 @@ export function createMyDataApi(c: MyDataApiComponents): MyDataApi {
     }
     return found.listingId;
   }
-}
-
-function toStakeView(l: ListingState): StakeView {
-  return {
-    listingId: l.listingId.toString(),
-    manifestCid: l.manifestCid,
-    kind: l.kind,
-    stake: l.stake.toString(),
-    withdrawableAt: l.withdrawableAt || null,
-    challengeCount: l.challengeCount,
-  };
 }
 
 function toDelegateView(d: SaleDelegate) {

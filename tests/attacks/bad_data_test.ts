@@ -30,7 +30,6 @@ import {
   bytesToHex,
   createPublicClient,
   createWalletClient,
-  defineChain,
   hashTypedData,
   type Hex,
   http,
@@ -45,6 +44,7 @@ import {
   listDataset,
 } from "../../node/services/chain/mod.ts";
 import { resolveSaleDispute } from "../../node/services/chain/actions/escrow.ts";
+import { toViemChain } from "../../node/services/chain/viem_chain.ts";
 import {
   encodeSaleResponse,
   getSaleEvents,
@@ -72,12 +72,7 @@ const PRICE = 10n * ONE;
 
 /** The arbiter's wallet (anvil's first dev account is the dev chain's arbiter). */
 function arbiterClient(rpcUrl: string, contracts: KosmosClient["contracts"]): KosmosClient {
-  const chain = defineChain({
-    id: 31337,
-    name: "anvil",
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [rpcUrl] } },
-  });
+  const chain = toViemChain(31337, [rpcUrl], "anvil");
   const transport = http(rpcUrl);
   const account = privateKeyToAccount(DEV_ACCOUNT_KEYS[0]);
   return {
@@ -249,6 +244,17 @@ Deno.test("chunks nobody serves: the buyer disputes before the deadline, and the
   const before = await getTokenBalance(client);
   const { id } = await buyer.components.market.buy(manifestCid);
   await buyer.components.market.waitForPurchase(id, { until: "downloading", timeout: 20_000 });
+  // Every chunk but the last is served: wait until the buyer holds them, so the evidence can only name the last.
+  const manifest = await getManifest(seller.components.blocks, manifestCid as never);
+  for (const chunk of manifest.chunks.slice(0, -1)) {
+    await waitFor(
+      `chunk ${chunk} at the buyer`,
+      async () => await buyer.components.blocks.has(chunk) || undefined,
+      {
+        timeout: 20_000,
+      },
+    );
+  }
   // Half an hour before the dispute deadline: inside the node's margin (an hour by default).
   await cluster.increaseTime(disputeWindow - 1800);
   const purchase = await waitFor("the purchase to be disputed", () => {
@@ -259,7 +265,6 @@ Deno.test("chunks nobody serves: the buyer disputes before the deadline, and the
   assert.deepEqual(purchase.txs.map((tx) => tx.action), ["open", "dispute"]);
   const evidence = JSON.parse(purchase.evidence!);
   assert.equal(evidence.failure.what, "unavailable");
-  const manifest = await getManifest(seller.components.blocks, manifestCid as never);
   assert.equal(evidence.failure.chunk, manifest.chunks.length - 1);
 
   const arbiter = arbiterClient(cluster.anvil.rpcUrl, client.contracts);

@@ -10,21 +10,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { launchBrowser, waitFor } from "./browser.ts";
 import { asOwner, makeCsv, ownerFetch, tempDir } from "../helpers.ts";
-import { type KosmosProcess, startKosmosProcess } from "../process.ts";
-
-async function stopProcess(p: KosmosProcess | undefined): Promise<void> {
-  if (!p) return;
-  try {
-    p.child.kill("SIGTERM");
-  } catch { /* exited */ }
-  const timer = setTimeout(() => {
-    try {
-      p.child.kill("SIGKILL");
-    } catch { /* exited */ }
-  }, 10_000);
-  await p.child.status;
-  clearTimeout(timer);
-}
+import { type KosmosProcess, startKosmosProcess, stopKosmosProcess } from "../process.ts";
 
 Deno.test("side by side in the browser: publish and list on A, get test tokens, buy and download on B", async () => {
   await using dirA = await tempDir("kosmos-side-ui-a-");
@@ -107,6 +93,6 @@ Deno.test("side by side in the browser: publish and list on A, get test tokens, 
     assert.deepEqual(pageErrors, []);
   } finally {
     await browser.close();
-    await Promise.all([stopProcess(b), stopProcess(a)]);
+    await Promise.all([stopKosmosProcess(b), stopKosmosProcess(a)]);
   }
 });

@@ -12,7 +12,8 @@
  * ```
  */
 import { type Address, getAddress, isAddress } from "viem";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
+import { readJsonFile, writeJsonFile } from "../../json_file.ts";
 import type { ChainPublicClient, ContractAddresses } from "./client.ts";
 
 /** The names of the contracts every network has, in deployment order (dev networks add `faucet`). */
@@ -31,14 +32,8 @@ export function getContractsPath(dataDir: string): string {
 
 /** Reads and validates a contracts file; `undefined` when there is none. Throws `TypeError` when malformed. */
 export async function readContractsFile(path: string): Promise<ContractsFile | undefined> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
-  return parseContractsFile(JSON.parse(text), path);
+  const value = await readJsonFile(path);
+  return value === undefined ? undefined : parseContractsFile(value, path);
 }
 
 /** Validates the parsed contents of a contracts file. */
@@ -68,10 +63,7 @@ export function parseContractsFile(value: unknown, source = "contracts file"): C
 
 /** Writes a contracts file atomically (temp file, then rename). */
 export async function writeContractsFile(path: string, file: ContractsFile): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(file, null, 2) + "\n");
-  await Deno.rename(tmp, path);
+  await writeJsonFile(path, file);
 }
 
 /** Whether code exists at every address of `contracts`. */

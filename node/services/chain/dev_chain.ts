@@ -20,7 +20,6 @@ import {
   type Chain,
   createPublicClient,
   createWalletClient,
-  defineChain,
   http,
   type PublicClient,
   type Transport,
@@ -31,6 +30,7 @@ import { DEV_ACCOUNT_KEYS, DEV_CHAIN_ID } from "./anvil.ts";
 import { deployContracts, type FaucetContractOptions } from "./deploy.ts";
 import type { ContractAddresses, KosmosClient } from "./client.ts";
 import { dripFaucet } from "./actions/faucet.ts";
+import { toViemChain } from "./viem_chain.ts";
 
 /** Wei anvil gives the faucet to top recipients up with. */
 export const DEV_FAUCET_ETH = 10_000n * 10n ** 18n;
@@ -96,12 +96,7 @@ export interface SetUpDevChainOptions {
 
 /** Deploys a dev network's contracts on the anvil at `rpcUrl` with anvil's first dev account. */
 export async function setUpDevChain(rpcUrl: string, options: SetUpDevChainOptions = {}): Promise<DevChain> {
-  const chain = defineChain({
-    id: DEV_CHAIN_ID,
-    name: "Kosmos devnet",
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [rpcUrl] } },
-  });
+  const chain = toViemChain(DEV_CHAIN_ID, [rpcUrl], "Kosmos devnet");
   const transport = http(rpcUrl);
   const account = privateKeyToAccount(DEV_ACCOUNT_KEYS[0]);
   const publicClient = createPublicClient({ chain, transport, pollingInterval: 200 });

@@ -1,14 +1,7 @@
 import assert from "node:assert/strict";
-import { type Address, bytesToHex, keccak256, parseEventLogs } from "viem";
+import { parseEventLogs } from "viem";
 import { kosmosEscrowAbi, kosmosRegistryAbi, kosmosTokenAbi } from "../../../protocol/contracts_generated.ts";
-import {
-  computeSaleKeyCommit,
-  encodeSaleKeys,
-  getEscrowDomain,
-  type Quote,
-  quoteTypes,
-  type Sale,
-} from "../../../protocol/quote.ts";
+import type { Sale } from "../../../protocol/quote.ts";
 import {
   challengeListing,
   confirmSale,
@@ -22,7 +15,7 @@ import {
 import { type ContractCall, ContractRevertError, type KosmosClient } from "./client.ts";
 import { collectReceipts, estimateCallFee, type FeeEstimate } from "./fees.ts";
 import { estimateSaleFee, MEASURED_CONFIRM_GAS, MEASURED_OPEN_GAS } from "./sale_fees.ts";
-import { makeDekCommit, makeManifestCid, ONE, startTestChain } from "./testing.ts";
+import { makeDekCommit, makeManifestCid, ONE, signTestQuote, startTestChain } from "./testing.ts";
 
 const chain = await startTestChain();
 const { clients, contracts } = chain;
@@ -54,42 +47,18 @@ async function list(seed: string, client = clients.alice): Promise<bigint> {
   return listingId;
 }
 
-/** A quote for `listingId` signed by its owner `seller`, for `buyer`. */
-async function signQuote(
+/** A quote for `listingId` signed by its owner `seller`, for `buyer`, crediting `seller` as the gateway. */
+function signQuote(
   seller: KosmosClient,
   buyer: KosmosClient,
   listingId: bigint,
   price: bigint,
   nonce: bigint,
 ) {
-  const random = () => bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
-  const kSale = random();
-  const z = encodeSaleKeys([random()], kSale);
-  const block = await buyer.publicClient.getBlock();
-  const dekCommit = await seller.publicClient.readContract({
-    ...registry,
-    functionName: "dekCommitOf",
-    args: [listingId],
-  });
-  const quote: Quote = {
-    listingId,
-    buyer: buyer.walletClient.account.address,
-    price,
-    zHash: keccak256(z),
-    kSaleHash: computeSaleKeyCommit(kSale),
-    dekCommit,
-    gateway: seller.walletClient.account.address as Address,
+  return signTestQuote(seller, buyer, listingId, price, {
+    gateway: seller.walletClient.account.address,
     nonce,
-    deadline: block.timestamp + 3600n,
-  };
-  const signature = await seller.walletClient.signTypedData({
-    account: seller.walletClient.account,
-    domain: getEscrowDomain(await seller.publicClient.getChainId(), contracts.escrow),
-    types: quoteTypes,
-    primaryType: "Quote",
-    message: quote,
   });
-  return { quote, signature, kSale };
 }
 
 test("estimateCallFee() is within 10 % of the gas a registry write uses, and sendContractCall() sends with it", async () => {

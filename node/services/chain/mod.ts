@@ -32,7 +32,6 @@ import {
   type Chain as ViemChain,
   createPublicClient,
   createWalletClient,
-  defineChain,
   http,
   type PublicClient,
   type Transport,
@@ -50,6 +49,7 @@ import { StartError } from "../../errors.ts";
 import { defineService } from "../../service.ts";
 import { second } from "../../constants.ts";
 import { deployDevContracts } from "./dev_chain.ts";
+import { toViemChain } from "./viem_chain.ts";
 import { dripFaucet } from "./actions/faucet.ts";
 import { ChainUnavailableError, type ContractAddresses, type KosmosClient } from "./client.ts";
 import { getContractsPath, hasContractCode, readContractsFile, writeContractsFile } from "./contracts.ts";
@@ -222,12 +222,7 @@ export class ChainService extends EventTarget {
       await this.stop();
       throw new StartError(`cannot reach rpc url ${this.#rpcUrl}: ${shortReason(cause)}`, { cause });
     }
-    const chain = defineChain({
-      id: this.#chainId,
-      name: this.#chainId === DEV_CHAIN_ID ? "Kosmos dev chain" : `chain ${this.#chainId}`,
-      nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-      rpcUrls: { default: { http: [this.#rpcUrl] } },
-    });
+    const chain = toViemChain(this.#chainId, [this.#rpcUrl]);
     const transport = http(this.#rpcUrl, { timeout: 30 * second });
     const pollingInterval = this.isDevChain() ? 200 : 4 * second;
     this.#public = createPublicClient({ chain, transport, pollingInterval }) as KosmosPublicClient;

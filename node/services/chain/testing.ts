@@ -36,6 +36,7 @@ import {
   computeSaleKeyCommit,
   encodeSaleKeys,
   getEscrowDomain,
+  type Quote,
   quoteTypes,
   type Sale,
 } from "../../../protocol/quote.ts";
@@ -175,35 +176,7 @@ export async function completeSale(
   listingId: bigint,
   price: bigint,
 ): Promise<void> {
-  const random = () => bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
-  const dek = random();
-  const kSale = random();
-  const z = encodeSaleKeys([dek], kSale);
-  const block = await buyer.publicClient.getBlock();
-  const dekCommit = await seller.publicClient.readContract({
-    address: seller.contracts.registry,
-    abi: kosmosRegistryAbi,
-    functionName: "dekCommitOf",
-    args: [listingId],
-  });
-  const quote = {
-    listingId,
-    buyer: buyer.walletClient.account.address,
-    price,
-    zHash: keccak256(z),
-    kSaleHash: computeSaleKeyCommit(kSale),
-    dekCommit,
-    gateway: "0x0000000000000000000000000000000000000000" as Address,
-    nonce: BigInt(random()) >> 8n,
-    deadline: block.timestamp + 3600n,
-  };
-  const signature = await seller.walletClient.signTypedData({
-    account: seller.walletClient.account,
-    domain: getEscrowDomain(await seller.publicClient.getChainId(), seller.contracts.escrow),
-    types: quoteTypes,
-    primaryType: "Quote",
-    message: quote,
-  });
+  const { quote, signature, kSale } = await signTestQuote(seller, buyer, listingId, price);
   const escrow = { address: seller.contracts.escrow, abi: kosmosEscrowAbi } as const;
   await ensureAllowance(buyer, { spender: escrow.address, amount: price });
   const opened = await sendContractCall(
@@ -235,6 +208,50 @@ export async function completeSale(
     functionName: "confirm",
     args: [saleId, { ...(sale as Sale), disputeDeadline } as Sale],
   }, { action: "confirm the sale" });
+}
+
+/**
+ * A quote for `listingId` (carrying its on-chain `dekCommit`) signed by its
+ * owner `seller` for `buyer`, valid for an hour; `Z` encodes a random key.
+ * @param options.gateway @default the zero address
+ * @param options.nonce @default random
+ */
+export async function signTestQuote(
+  seller: KosmosClient,
+  buyer: KosmosClient,
+  listingId: bigint,
+  price: bigint,
+  options: { gateway?: Address; nonce?: bigint } = {},
+): Promise<{ quote: Quote; signature: Hex; kSale: Hex }> {
+  const random = () => bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
+  const kSale = random();
+  const z = encodeSaleKeys([random()], kSale);
+  const block = await buyer.publicClient.getBlock();
+  const dekCommit = await seller.publicClient.readContract({
+    address: seller.contracts.registry,
+    abi: kosmosRegistryAbi,
+    functionName: "dekCommitOf",
+    args: [listingId],
+  });
+  const quote: Quote = {
+    listingId,
+    buyer: buyer.walletClient.account.address,
+    price,
+    zHash: keccak256(z),
+    kSaleHash: computeSaleKeyCommit(kSale),
+    dekCommit,
+    gateway: options.gateway ?? "0x0000000000000000000000000000000000000000",
+    nonce: options.nonce ?? BigInt(random()) >> 8n,
+    deadline: block.timestamp + 3600n,
+  };
+  const signature = await seller.walletClient.signTypedData({
+    account: seller.walletClient.account,
+    domain: getEscrowDomain(await seller.publicClient.getChainId(), seller.contracts.escrow),
+    types: quoteTypes,
+    primaryType: "Quote",
+    message: quote,
+  });
+  return { quote, signature, kSale };
 }
 
 /** A client for anvil dev account `index` on `rpcUrl` with `contracts`. */

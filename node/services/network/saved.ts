@@ -8,20 +8,16 @@
  * ```
  */
 import { join } from "node:path";
+import { readJsonFile } from "../../json_file.ts";
 import { type NetworkProfile, parseNetworkProfile } from "../../../protocol/network.ts";
 
 export async function loadJoinedNetwork(
   dataDir: string,
 ): Promise<{ profile: NetworkProfile; from: string } | undefined> {
   const path = join(dataDir, "chain", "joined-network.json");
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
-  const profile = parseNetworkProfile(JSON.parse(text), path);
+  const value = await readJsonFile(path);
+  if (value === undefined) return undefined;
+  const profile = parseNetworkProfile(value, path);
   const from = (await Deno.readTextFile(join(dataDir, "chain", "joined-from")).catch(() => "")).trim();
   return { profile, from: from || "a bootstrap peer" };
 }
