@@ -24,8 +24,11 @@ export interface KosmosRun {
   json<T = Record<string, unknown>>(): T;
 }
 
+/** Where a command finds a running node: its URL and its data dir (for the owner's token). */
+export type CliTarget = Pick<KosmosNode, "url"> & { config: Pick<KosmosNode["config"], "dataDir"> };
+
 /** Runs `kosmos ARGS --url <node> --data-dir <node's>` without a terminal. */
-export async function kosmos(node: KosmosNode, args: string[]): Promise<KosmosRun> {
+export async function kosmos(node: CliTarget, args: string[]): Promise<KosmosRun> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", main, ...args, "--url", node.url, "--data-dir", node.config.dataDir],
     stdout: "piped",
@@ -47,7 +50,7 @@ export async function kosmos(node: KosmosNode, args: string[]): Promise<KosmosRu
 }
 
 /** Runs `kosmos ARGS` and returns its `--json` document; the command must succeed. */
-export async function kosmosJson<T = Record<string, unknown>>(node: KosmosNode, args: string[]): Promise<T> {
+export async function kosmosJson<T = Record<string, unknown>>(node: CliTarget, args: string[]): Promise<T> {
   const run = await kosmos(node, [...args, "--json"]);
   assert.equal(run.code, 0, `kosmos ${args.join(" ")} failed:\n${run.stderr}`);
   return run.json<T>();

@@ -4,9 +4,13 @@
  * data dir, a port and `--bootstrap <A's address as A printed it>`. B joins
  * A's network (A's chain, checked contracts, A's protocol prefix), gets test
  * tokens from the faucet, and buys A's dataset through the API: the bytes B
- * downloads are the bytes A published.
+ * downloads are the bytes A published. Then the same from the command line:
+ * `kosmos publish --stake` on A, `kosmos buy --yes` and `kosmos exports` on B.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { PurchaseView } from "../protocol/api/mod.ts";
+import { kosmosJson } from "./cli.ts";
 import { makeCsv, ownerFetch, tempDir, waitFor } from "./helpers.ts";
 import { type KosmosProcess, startKosmosProcess, stopKosmosProcess } from "./process.ts";
 
@@ -108,6 +112,28 @@ Deno.test("two nodes started side by side as the README shows trade: B, bootstra
       data,
       "B gets exactly the bytes A published",
     );
+
+    // The same trade from the command line.
+    const cliA = { url: a.url, config: { dataDir: dirA.path } };
+    const cliB = { url: b.url, config: { dataDir: dirB.path } };
+    const second = makeCsv(300 * 1024);
+    const file = join(dirA.path, "second.csv");
+    await Deno.writeFile(file, second);
+    const listed = await kosmosJson<{ manifestCid: string; stake: { created: boolean } }>(cliA, [
+      ...["publish", file, "--title", "Balcony noise", "--category", "environment", "--price", "1.5"],
+      ...["--license", "CC-BY-4.0", "--stake", "100", "--yes"],
+    ]);
+    assert.equal(listed.stake.created, true);
+    await waitFor("B to list the second dataset as staked", async () => {
+      const res = await ownerFetch(b!, `/api/v1/listings/${listed.manifestCid}`);
+      if (res.status !== 200) return void await res.body?.cancel();
+      return BigInt((await res.json()).stake) > 0n;
+    }, { timeout: 30_000 });
+    const bought = await kosmosJson<PurchaseView>(cliB, ["buy", listed.manifestCid, "--yes"]);
+    assert.equal(bought.status, "complete");
+    const output = join(dirB.path, "second.csv");
+    await kosmosJson(cliB, ["exports", bought.id, "--format", "original", "--output", output]);
+    assert.deepEqual(await Deno.readFile(output), second, "the CLI's buy gives B the bytes A published");
   } finally {
     await Promise.all([stopKosmosProcess(b), stopKosmosProcess(a)]);
   }
