@@ -8,6 +8,9 @@
  *
  * `op` is {@link OP_GET} (send the block) or {@link OP_HAS} (answer only
  * whether it is stored: a cheap liveness and possession probe).
+ *
+ * A client may send further requests before the earlier ones are answered
+ * (pipelining); the server answers every request in the order received.
  */
 import { CID } from "multiformats/cid";
 import { DAG_CBOR_CODE, RAW_CODE, SHA2_256_CODE } from "./ids.ts";

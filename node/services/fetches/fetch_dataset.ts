@@ -1,8 +1,10 @@
 /**
  * {@link fetchDataset}: downloads a dataset's manifest and chunks from the
- * peers that provide it, in parallel over several streams spread across
- * providers. Providers are found by the dataset's manifest CID (the only
- * provider record a holder puts into the DHT) and asked for every chunk. Every block is checked against its CID before it is stored; a
+ * peers that provide it, several requests in flight at once, spread across
+ * providers and pipelined on one stream per provider (see
+ * {@link SessionPool}). Providers are found by the dataset's manifest CID
+ * (the only provider record a holder puts into the DHT) and asked for every
+ * chunk. Every block is checked against its CID before it is stored; a
  * provider that serves a wrong block is banned and the block is taken from
  * another. Chunks already in the local store are never requested again, so a
  * fetch that was interrupted simply runs again to finish.
@@ -262,6 +264,8 @@ export async function fetchDataset(
           bytes = await session.get(blockCid, { signal, alloc });
         } catch (err) {
           if (signal?.aborted) throw signal.reason;
+          // An earlier request on the shared session failed, and was blamed for it: ask again.
+          if ((err as Error).name === "SessionClosedError") continue;
           tried.add(peerId);
           if ((err as Error).name === "BlockNotFoundError") {
             penalise(peerId, "missing");
@@ -369,14 +373,26 @@ export async function fetchDataset(
       return i >= 0 ? spare.splice(i, 1)[0] : new Uint8Array(n);
     };
     const sessions = new SessionPool(transfer);
+    // A chunk nobody serves stops the fetch from starting more chunks, but the
+    // ones already under way finish and are kept: a fetch that is retried (or
+    // a dispute's evidence, which names the first chunk missing) then sees
+    // every chunk that could be had, not those a quick refusal cut short.
+    let unavailable: NoProviderError | undefined;
     const worker = async () => {
       try {
-        while (queue.length > 0) {
+        while (queue.length > 0 && !unavailable) {
           const index = queue.shift()!;
           const chunkCid = manifest.chunks[index];
           // Checked against its CID and written durably in one step, off the
           // event loop; only then does the chunk count as verified.
-          const data = await getBlock(chunkCid, sessions, (b) => blocks.putChecked(chunkCid, b), alloc);
+          let data: Uint8Array<ArrayBuffer>;
+          try {
+            data = await getBlock(chunkCid, sessions, (b) => blocks.putChecked(chunkCid, b), alloc);
+          } catch (err) {
+            if (!(err instanceof NoProviderError) || signal.aborted) throw err;
+            unavailable ??= err;
+            return;
+          }
           verified++;
           bytes += data.byteLength;
           if (spare.length < concurrency) spare.push(data);
@@ -392,6 +408,7 @@ export async function fetchDataset(
     await sessions.closeAll();
     const failure = results.find((r) => r.status === "rejected");
     if (failure) throw (failure as PromiseRejectedResult).reason;
+    if (unavailable) throw unavailable;
     return { manifest, progress: progress() };
   }
 }

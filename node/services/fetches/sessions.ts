@@ -1,10 +1,11 @@
 /**
  * Open chunk sessions of one fetch, by provider, shared by all its workers: a
- * worker takes an idle session to the provider it picked (or opens one),
- * makes one request and gives it back. A provider then gets as many streams
- * as it has requests in flight at once, not one per worker, so fewer streams
- * are negotiated and each one's flow-control window has grown by the time
- * it is used again.
+ * worker takes a session to the provider it picked, makes one request and
+ * gives it back. Requests on one session are pipelined (sent at once,
+ * answered in order), so a session carries up to {@link PIPELINE_DEPTH}
+ * workers' requests at once and a provider usually gets ONE stream for the
+ * whole fetch: one negotiation, one flow-control window that grows once, and
+ * the provider reads the next block while it sends this one.
  *
  * ```ts
  * const sessions = new SessionPool(transfer);
@@ -15,53 +16,97 @@
  */
 import type { ChunkSession, Transfer } from "../transfer/mod.ts";
 
+/** Requests one session carries at once before another is opened to the same provider. */
+export const PIPELINE_DEPTH = 8;
+
+interface Entry {
+  peerId: string;
+  opening: Promise<ChunkSession>;
+  session?: ChunkSession;
+  /** Workers holding it (taken, not given back yet). */
+  users: number;
+  /** Not handed out again; aborted when its last user gives it back. */
+  retired: boolean;
+}
+
 export class SessionPool {
   readonly #transfer: Transfer;
-  readonly #idle = new Map<string, ChunkSession[]>();
-  readonly #open = new Set<ChunkSession>();
+  readonly #byPeer = new Map<string, Entry[]>();
+  readonly #entries = new Map<ChunkSession, Entry>();
+  readonly #all = new Set<Entry>();
 
   constructor(transfer: Transfer) {
     this.#transfer = transfer;
   }
 
-  /** An idle open session to `peerId`, else a new one (throws what `openSession` throws). */
+  /** A session to `peerId` with room for another request, else a new one (throws what `openSession` throws). */
   async take(peerId: string, options: { signal?: AbortSignal } = {}): Promise<ChunkSession> {
-    const idle = this.#idle.get(peerId);
-    while (idle && idle.length > 0) {
-      const session = idle.pop()!;
-      if (!session.closed) return session;
-      this.#open.delete(session);
+    const entries = (this.#byPeer.get(peerId) ?? []).filter((e) => !e.session?.closed);
+    this.#byPeer.set(peerId, entries);
+    let entry = entries.find((e) => e.users < PIPELINE_DEPTH);
+    if (!entry) {
+      entry = { peerId, opening: this.#transfer.openSession(peerId, options), users: 0, retired: false };
+      entries.push(entry);
+      this.#all.add(entry);
     }
-    const session = await this.#transfer.openSession(peerId, options);
-    this.#open.add(session);
-    return session;
+    entry.users++;
+    try {
+      const session = await entry.opening;
+      entry.session = session;
+      this.#entries.set(session, entry);
+      return session;
+    } catch (err) {
+      entry.users--;
+      this.#forget(entry);
+      throw err;
+    }
   }
 
   /** Returns a session after its request; a closed (failed) one is forgotten. */
   give(session: ChunkSession): void {
+    const entry = this.#entries.get(session);
+    if (!entry) return;
+    entry.users--;
     if (session.closed) {
-      this.#open.delete(session);
-      return;
+      this.#forget(entry);
+    } else if (entry.retired && entry.users === 0) {
+      session.abort(new Error("provider served a corrupt block"));
+      this.#forget(entry);
     }
-    const idle = this.#idle.get(session.peerId) ?? [];
-    idle.push(session);
-    this.#idle.set(session.peerId, idle);
   }
 
-  /** Aborts the idle sessions to `peerId` (e.g. after it served a corrupt block). */
+  /**
+   * Stops handing out sessions to `peerId` (e.g. after it served a corrupt
+   * block): idle ones are aborted now, the others when given back.
+   */
   abortIdle(peerId: string, err: Error): void {
-    for (const session of this.#idle.get(peerId) ?? []) {
-      session.abort(err);
-      this.#open.delete(session);
+    for (const entry of this.#byPeer.get(peerId) ?? []) {
+      entry.retired = true;
+      if (entry.users === 0 && entry.session) {
+        entry.session.abort(err);
+        this.#forget(entry);
+      }
     }
-    this.#idle.delete(peerId);
+    this.#byPeer.delete(peerId);
   }
 
   /** Ends every session politely. */
   async closeAll(): Promise<void> {
-    const open = [...this.#open];
-    this.#open.clear();
-    this.#idle.clear();
-    await Promise.all(open.map((s) => s.close()));
+    const all = [...this.#all];
+    this.#all.clear();
+    this.#byPeer.clear();
+    this.#entries.clear();
+    await Promise.all(all.map(async (e) => {
+      try {
+        await (await e.opening).close();
+      } catch { /* never opened: nothing to close */ }
+    }));
+  }
+
+  #forget(entry: Entry): void {
+    this.#all.delete(entry);
+    if (entry.session) this.#entries.delete(entry.session);
+    const entries = this.#byPeer.get(entry.peerId);
+    if (entries) this.#byPeer.set(entry.peerId, entries.filter((e) => e !== entry));
   }
 }

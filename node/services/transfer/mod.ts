@@ -24,6 +24,7 @@ export {
   type OpenSessionOptions,
   ProviderError,
   type ServedDetail,
+  SessionClosedError,
   Transfer,
   type TransferComponents,
   type TransferInit,

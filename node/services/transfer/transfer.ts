@@ -2,8 +2,8 @@
  * Both ends of the chunk protocol. The server answers `get`/`has` requests
  * for blocks from the local {@link BlockStore} (which re-checks every CID on
  * read, so a corrupt block on disk is reported as missing, never served);
- * the client opens a {@link ChunkSession} to a peer and asks for blocks one
- * at a time on one stream.
+ * the client opens a {@link ChunkSession} to a peer and asks for blocks on
+ * one stream, several in flight at once (answered in request order).
  */
 import { lpStream } from "@libp2p/utils";
 import { peerIdFromString } from "@libp2p/peer-id";
@@ -36,6 +36,22 @@ export class BlockNotFoundError extends KosmosError {
 /** The peer broke the protocol, was busy, failed, or the stream failed. */
 export class ProviderError extends KosmosError {
   override name = "ProviderError";
+}
+
+/** Requests of one stream read and looked up ahead of the response being sent. */
+const SERVE_AHEAD = 2;
+
+/** A request read from a served stream: looked up, or refused as malformed. */
+type Queued =
+  | { op: Op; cid: CID; answer: Promise<{ status: StatusCode; bytes?: Uint8Array }> }
+  | { bad: true };
+
+/**
+ * A request on a session whose earlier request failed (which closed it): the
+ * provider is to blame once, for that first failure, not again for this one.
+ */
+export class SessionClosedError extends ProviderError {
+  override name = "SessionClosedError";
 }
 
 export interface TransferComponents {
@@ -153,27 +169,72 @@ export class Transfer extends EventTarget {
       return;
     }
     this.#active.add(stream);
+    // Requests are read and looked up ahead of the responses (at most
+    // SERVE_AHEAD waiting besides the one being sent), which go out in
+    // request order: a client that pipelines its requests on one stream gets
+    // the next block read and re-checked while this one is sent.
+    const queue: Queued[] = [];
+    let wakeWriter: (() => void) | undefined;
+    let wakeReader: (() => void) | undefined;
+    let reading = true;
+    let stopped = false;
+    // Fired when no response is being sent and no request came for idleTimeout ms.
+    const idle = new AbortController();
+    const readSignal = AbortSignal.any([idle.signal, this.#stopping.signal]);
+    const reader = (async () => {
+      try {
+        while (!stopped) {
+          if (queue.length >= SERVE_AHEAD) {
+            await new Promise<void>((resolve) => wakeReader = resolve);
+            continue;
+          }
+          let frame;
+          try {
+            frame = await lp.read({ signal: readSignal });
+          } catch (err) {
+            if ((err as Error).name === "UnexpectedEOFError") return; // the client is done
+            throw err;
+          }
+          try {
+            const { op, cid } = decodeRequest(frame.subarray());
+            queue.push({ op, cid, answer: this.#lookup(op, cid) });
+          } catch (err) {
+            log.debug("rejected chunk request", { peerId, error: err });
+            queue.push({ bad: true });
+            return;
+          }
+          wakeWriter?.();
+        }
+      } finally {
+        reading = false;
+        wakeWriter?.();
+      }
+    })().then(() => undefined, (err: Error) => err);
     try {
       while (true) {
-        let frame;
-        try {
-          using t = timeoutSignal(this.#init.idleTimeout, this.#stopping.signal);
-          frame = await lp.read({ signal: t.signal });
-        } catch (err) {
-          if ((err as Error).name === "UnexpectedEOFError") break; // the client is done
-          throw err;
+        const item = queue.shift();
+        if (!item) {
+          if (!reading) break;
+          using t = timeoutSignal(this.#init.idleTimeout);
+          const onIdle = () => idle.abort(t.signal.reason);
+          t.signal.addEventListener("abort", onIdle, { once: true });
+          try {
+            await new Promise<void>((resolve) => wakeWriter = resolve);
+          } finally {
+            t.signal.removeEventListener("abort", onIdle);
+          }
+          wakeWriter = undefined;
+          continue;
         }
-        let op: Op;
-        let cid: CID;
-        try {
-          ({ op, cid } = decodeRequest(frame.subarray()));
-        } catch (err) {
-          log.debug("rejected chunk request", { peerId, error: err });
+        wakeReader?.();
+        wakeReader = undefined;
+        if ("bad" in item) {
           using t = timeoutSignal(this.#init.responseTimeout, this.#stopping.signal);
           await lp.write(Uint8Array.of(Status.badRequest), { signal: t.signal });
           break;
         }
-        const { status, bytes } = await this.#lookup(op, cid);
+        const { op, cid } = item;
+        const { status, bytes } = await item.answer;
         using t = timeoutSignal(this.#init.responseTimeout, this.#stopping.signal);
         if (bytes) await lp.writeV([Uint8Array.of(status), bytes], { signal: t.signal });
         else await lp.write(Uint8Array.of(status), { signal: t.signal });
@@ -191,12 +252,16 @@ export class Transfer extends EventTarget {
           }),
         );
       }
+      const readError = await reader;
+      if (readError) throw readError;
       using t = timeoutSignal(this.#init.responseTimeout, this.#stopping.signal);
       await stream.close({ signal: t.signal });
     } catch (err) {
       log.debug("aborted chunk stream", { peerId, error: err });
       stream.abort(err as Error);
     } finally {
+      stopped = true;
+      wakeReader?.();
       this.#active.delete(stream);
     }
   }
@@ -251,13 +316,22 @@ function toOwnedBytes(
   return out;
 }
 
-/** One client stream to one peer; requests run one at a time. */
+/**
+ * One client stream to one peer. Requests may overlap: they are sent at once,
+ * one after the other, and their responses are read in the same order (the
+ * server answers in request order), so several blocks are in flight on one
+ * stream.
+ */
 export class ChunkSession {
   readonly peerId: string;
   readonly #stream: Stream;
   readonly #lp;
   readonly #timeout: number;
-  #busy = false;
+  /** Settles when the last request so far has been written. */
+  #written: Promise<unknown> = Promise.resolve();
+  /** Settles when the last request so far has read its response (or failed). */
+  #answered: Promise<void> = Promise.resolve();
+  #inFlight = 0;
   #closed = false;
 
   constructor(peerId: string, stream: Stream, timeout: number) {
@@ -269,6 +343,11 @@ export class ChunkSession {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Requests sent or waiting to be, not yet answered. */
+  get inFlight(): number {
+    return this.#inFlight;
   }
 
   /**
@@ -293,11 +372,22 @@ export class ChunkSession {
 
   async #request(op: Op, cid: CID, options: ChunkGetOptions): Promise<Uint8Array<ArrayBuffer> | undefined> {
     if (this.#closed) throw new ProviderError(`Cannot request "${cid}" from ${this.peerId}: session closed`);
-    if (this.#busy) throw new Error("Cannot request two blocks at once on one chunk session");
-    this.#busy = true;
+    this.#inFlight++;
     using t = timeoutSignal(this.#timeout, options.signal);
+    const written = this.#written.then(() => this.#lp.write(encodeRequest(op, cid), { signal: t.signal }));
+    this.#written = written.catch(() => {});
+    const previous = this.#answered;
+    const answered = Promise.withResolvers<void>();
+    this.#answered = answered.promise;
     try {
-      await this.#lp.write(encodeRequest(op, cid), { signal: t.signal });
+      await written;
+      // The responses to the requests sent before this one come first.
+      await previous;
+      if (this.#closed) {
+        throw new SessionClosedError(`Cannot get "${cid}" from ${this.peerId}: an earlier request failed`, {
+          details: { peerId: this.peerId },
+        });
+      }
       const head = (await this.#lp.read({ signal: t.signal })).subarray();
       if (head.byteLength !== 1) throw new ProviderError(`bad response header of ${head.byteLength} bytes`);
       const status = head[0];
@@ -310,7 +400,8 @@ export class ChunkSession {
       if (op === OP_HAS) return undefined;
       return toOwnedBytes(await this.#lp.read({ signal: t.signal }), options.alloc);
     } catch (err) {
-      if ((err as Error).name === "BlockNotFoundError") throw err;
+      const name = (err as Error).name;
+      if (name === "BlockNotFoundError" || name === "SessionClosedError") throw err;
       this.abort(err as Error);
       if ((err as Error).name === "ProviderError") {
         throw new ProviderError(`Cannot get "${cid}" from ${this.peerId}: ${(err as Error).message}`, {
@@ -322,7 +413,8 @@ export class ChunkSession {
         details: { peerId: this.peerId },
       });
     } finally {
-      this.#busy = false;
+      this.#inFlight--;
+      answered.resolve();
     }
   }
 
