@@ -22,10 +22,10 @@
  *   measurement (subject and references alike) the bench waits until no
  *   node's replication work runs (`replication.whenIdle()`: the fetched
  *   dataset's announcement and the provider count that follows it) and then
- *   until the whole process has been quiet (under {@link QUIET_SHARE} of a
- *   core of process CPU over {@link QUIET_WINDOW_MS} ms), e.g. after a new
- *   node's DHT walks. `idle` in the JSON says how long that took and how
- *   often the process never got quiet within {@link QUIET_MAX_MS} ms.
+ *   until the whole process has been quiet (under 10 % of a core of process
+ *   CPU over 250 ms; `settle` in lib/fair.ts), e.g. after a new node's DHT
+ *   walks. `idle` in the JSON says how long that took and how often the
+ *   process never got quiet within 15 s.
  * - Interleaved rounds: fetch, raw, bitswap, fetch, raw, bitswap, … Each
  *   fetch round uses a new fetcher node with a fresh data dir; the references
  *   of the round run between the same providers and that fetcher (the bitswap
@@ -69,6 +69,7 @@ import type { CID } from "multiformats/cid";
 import { cpuUsage } from "node:process";
 import { type BlockStore, openBlockStore, prepareDataset } from "../../node/services/blocks/mod.ts";
 import type { KosmosNode } from "../../node/node.ts";
+import { cpuMsSince, newIdleStats, settle as settleNodes } from "./lib/fair.ts";
 import { makeCsv, median, MiB, numberFlag, progress, round2, sendAll, startBenchNetwork } from "./net.ts";
 
 const SIZE_MIB = numberFlag("size", numberFlag("mib", 64));
@@ -78,20 +79,8 @@ const PROVIDERS = 3;
 const RAW_PROTOCOL = "/kosmos/bench/raw/1.0.0";
 /** Tries of one bitswap measurement before its round is left out. */
 const BITSWAP_ATTEMPTS = 3;
-/** The process counts as quiet under this share of one core of CPU... */
-const QUIET_SHARE = 0.1;
-/** ...over a window of this many ms. */
-const QUIET_WINDOW_MS = 250;
-/** ms to wait for a quiet process before measuring anyway (counted in `idle.notQuiet`). */
-const QUIET_MAX_MS = 15_000;
 /** Largest (max − min) / median of a reference's CPU per MiB over the rounds of a stable run. */
 const CPU_SPREAD_LIMIT = 0.15;
-
-/** ms of process CPU (user + system, every thread) since `from`. */
-function cpuMsSince(from: { user: number; system: number }): number {
-  const { user, system } = cpuUsage(from);
-  return (user + system) / 1000;
-}
 
 /** What bitswap (and this bench) use of a Helia blockstore. */
 interface BenchBlockstore {
@@ -197,30 +186,11 @@ async function timeBitswap(
 }
 
 /** How the waits for an idle process went. */
-const idle = { waits: 0, totalMs: 0, maxMs: 0, notQuiet: 0 };
+const idle = newIdleStats();
 
-/**
- * Waits until no node's replication work runs and then until the process has
- * been quiet for a window (see the module doc); gives up on quiet after
- * {@link QUIET_MAX_MS} ms.
- */
-async function settle(nodes: KosmosNode[]): Promise<void> {
-  const start = performance.now();
-  while (true) {
-    await Promise.all(nodes.map((n) => n.components.replication.whenIdle()));
-    const cpu = cpuUsage();
-    const t = performance.now();
-    await new Promise((r) => setTimeout(r, QUIET_WINDOW_MS));
-    const share = cpuMsSince(cpu) / (performance.now() - t);
-    const waited = performance.now() - start;
-    if (share < QUIET_SHARE || waited > QUIET_MAX_MS) {
-      if (share >= QUIET_SHARE) idle.notQuiet++;
-      idle.waits++;
-      idle.totalMs += waited;
-      idle.maxMs = Math.max(idle.maxMs, waited);
-      return;
-    }
-  }
+/** Waits until no node's replication work runs and the process is quiet (`lib/fair.ts`). */
+function settle(nodes: KosmosNode[]): Promise<void> {
+  return settleNodes(nodes, idle);
 }
 
 const net = await startBenchNetwork(PROVIDERS, { logLevel: "error" });
@@ -397,12 +367,7 @@ try {
       raw: rates("raw").map((x) => x === null ? null : round2(x)),
       bitswap: rates("bitswap").map((x) => x === null ? null : round2(x)),
     },
-    idle: {
-      waits: idle.waits,
-      meanMs: round2(idle.totalMs / Math.max(1, idle.waits)),
-      maxMs: round2(idle.maxMs),
-      notQuiet: idle.notQuiet,
-    },
+    idle,
     load,
     ...(bitswapRetries > 0 ? { bitswapRetries } : {}),
     ...(bitswapFailedRounds > 0 ? { bitswapFailedRounds, bitswapNote } : {}),
