@@ -71,7 +71,7 @@ function rowsOf(name: string, r: Json): Row[] {
     case "transfer":
       return [[
         "transfer (verified fetch, 2 nodes)",
-        `${num(r.mbPerSec, 1)} MB/s`,
+        `${num(r.mbPerSec, 1)} MB/s${range(r, "spread.verified.min", "spread.verified.max", 1)}`,
         `raw libp2p stream ${num(get(r, "reference.rawStreamMbPerSec"), 1)} MB/s`,
         num(r.ratio, 2),
         "—",
