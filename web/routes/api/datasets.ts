@@ -37,7 +37,7 @@ export interface DatasetRoutesOptions {
 }
 
 /** Valid stand-ins for required fields not read yet, to check the ones that were. */
-const PLACEHOLDERS: Partial<Record<FieldName, string>> = {
+const STAND_INS: Partial<Record<FieldName, string>> = {
   title: "-",
   category: "other",
   price: "0",
@@ -106,7 +106,7 @@ export function createDatasetRoutes(facade: KosmosApi, options: DatasetRoutesOpt
             return c.json({ id: result.id, manifestCid: result.manifestCid }, 201);
           }
           // Fields may follow: refuse bad ones already read before storing a byte, then park the file.
-          checkFields({ ...PLACEHOLDERS, ...fields });
+          checkFields({ ...STAND_INS, ...fields });
           spooled = {
             ...await spoolUpload(part.body, {
               dir: options.spoolDir,
