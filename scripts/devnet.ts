@@ -161,9 +161,11 @@ async function run(options: DevnetOptions): Promise<number> {
   const root = options.dataDir ?? await Deno.makeTempDir({ prefix: "kosmos-devnet-" });
   await Deno.mkdir(root, { recursive: true });
   const anvilPort = freePortOr0(ANVIL_PORT);
-  const anvil = await startAnvil({
-    port: anvilPort,
-    ...(keep ? { statePath: join(root, "anvil-state.json"), stateInterval: 5 } : {}),
+  const state = keep ? { statePath: join(root, "anvil-state.json"), stateInterval: 5 } : {};
+  // The port can be taken between the check and anvil's bind: then the OS picks one.
+  const anvil = await startAnvil({ port: anvilPort, ...state }).catch((err) => {
+    if (anvilPort === 0 || !/Address already in use/.test(String(err))) throw err;
+    return startAnvil({ port: 0, ...state });
   });
   if (anvil.port !== ANVIL_PORT) console.log(`devnet: port ${ANVIL_PORT} is busy; anvil took ${anvil.port}`);
   const nodes: RunningNode[] = [];
