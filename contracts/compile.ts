@@ -26,6 +26,7 @@ export const CONTRACT_NAMES = [
   "KosmosRegistry",
   "KosmosEscrow",
   "KosmosConsent",
+  "KosmosOwnership",
   "KosmosRewards",
   "KosmosAnchor",
 ] as const;

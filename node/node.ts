@@ -37,7 +37,10 @@ import { market, type MarketInit } from "./services/market/mod.ts";
 import { connectors, type ConnectorsInit } from "./services/connectors/mod.ts";
 import { analytics } from "./services/analytics/mod.ts";
 import { releases, type ReleasesInit } from "./services/releases/mod.ts";
+import { privacy, type PrivacyInit } from "./services/privacy/mod.ts";
+import { consent } from "./services/consent/mod.ts";
 import { ingest, type IngestInit } from "./services/ingest/mod.ts";
+import { sources } from "./services/sources/mod.ts";
 import { facade } from "./api/mod.ts";
 import { http, type HttpService } from "./http.ts";
 
@@ -58,6 +61,8 @@ export interface CreateNodeOptions {
     sites?: Omit<SitesInit, "dataDir" | "proofOrigins">;
     /** Privacy budget of statistics releases (ε per site). */
     releases?: Omit<ReleasesInit, "reader">;
+    /** ε budget of each source kind's aggregates, and the noise's random source. */
+    privacy?: PrivacyInit;
   };
 }
 
@@ -82,7 +87,10 @@ export function nodeServices(o: CreateNodeOptions["services"] = {}) {
     connectors(o.connectors),
     analytics(),
     releases(o.releases),
+    privacy(o.privacy),
+    consent(),
     ingest(o.ingest),
+    sources(),
     facade(),
     http(),
   ] as const;

@@ -85,7 +85,16 @@ export interface PrivacyReport {
   k?: number;
   /** ε of the differential-privacy noise the seller applied. */
   epsilon?: number;
+  /** Rows left out because their equivalence class had fewer than k members. */
+  suppressed?: number;
+  /** Fields dropped as direct identifiers. */
+  dropped?: string[];
+  /** How each quasi-identifier was coarsened, field → level (`"hour"`, `"region 1°"`, `"range 10"`…). */
+  generalised?: Record<string, string>;
 }
+
+/** Most fields a privacy report names (dropped or generalised). */
+export const MAX_PRIVACY_FIELDS = 64;
 
 export interface TimeRange {
   /** Earliest timestamp in the data, ms since the epoch. */
@@ -363,13 +372,38 @@ function checkManifest(value: unknown): Manifest {
   }
 
   const privacy = checkObject(m.privacy, "privacy");
-  checkKeys(privacy, ["k", "epsilon"], "privacy");
+  checkKeys(privacy, ["k", "epsilon", "suppressed", "dropped", "generalised"], "privacy");
   if (privacy.k !== undefined) manifest.privacy.k = checkInteger(privacy.k, "privacy.k", 1, 1_000_000_000);
   if (privacy.epsilon !== undefined) {
     if (typeof privacy.epsilon !== "number" || !Number.isFinite(privacy.epsilon) || privacy.epsilon <= 0) {
       throw new FieldError("privacy.epsilon", "must be a positive finite number");
     }
     manifest.privacy.epsilon = privacy.epsilon;
+  }
+  if (privacy.suppressed !== undefined) {
+    manifest.privacy.suppressed = checkInteger(
+      privacy.suppressed,
+      "privacy.suppressed",
+      0,
+      Number.MAX_SAFE_INTEGER,
+    );
+  }
+  if (privacy.dropped !== undefined) {
+    manifest.privacy.dropped = checkArray(privacy.dropped, "privacy.dropped", MAX_PRIVACY_FIELDS).map((
+      f,
+      i,
+    ) => checkString(f, `privacy.dropped[${i}]`, MAX_COLUMN_NAME_LENGTH, { min: 1 }));
+  }
+  if (privacy.generalised !== undefined) {
+    const generalised = checkObject(privacy.generalised, "privacy.generalised");
+    const entries = Object.entries(generalised);
+    if (entries.length > MAX_PRIVACY_FIELDS) {
+      throw new FieldError("privacy.generalised", `must name at most ${MAX_PRIVACY_FIELDS} fields`);
+    }
+    manifest.privacy.generalised = Object.fromEntries(entries.map(([field, level]) => {
+      checkString(field, "privacy.generalised field", MAX_COLUMN_NAME_LENGTH, { min: 1 });
+      return [field, checkString(level, `privacy.generalised.${field}`, 40, { min: 1 })];
+    }));
   }
   return manifest;
 }

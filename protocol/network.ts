@@ -29,6 +29,7 @@ export const NETWORK_CONTRACT_NAMES = [
   "registry",
   "escrow",
   "consent",
+  "ownership",
   "rewards",
   "anchor",
 ] as const;

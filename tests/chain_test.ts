@@ -78,6 +78,7 @@ Deno.test("a node on its embedded chain serves chain, wallet, stake and arbitrat
       "consent",
       "escrow",
       "faucet",
+      "ownership",
       "registry",
       "rewards",
       "token",
@@ -334,6 +335,16 @@ Deno.test("a node on a chain without the contracts answers 503 on chain writes a
     await expectError(await http.post("/api/v1/wallet/withdraw"), 503, "unavailable", /No Kosmos contracts/);
     await expectError(
       await http.post("/api/v1/stakes", { manifestCid: await makeManifestCid("x"), amount: "100" }),
+      503,
+      "unavailable",
+    );
+    await expectError(await http.get("/api/v1/consents"), 503, "unavailable", /No Kosmos contracts/);
+    await expectError(
+      await http.post("/api/v1/consents", {
+        kind: "uber",
+        purpose: "trips",
+        expiresAt: Date.now() + 86_400_000,
+      }),
       503,
       "unavailable",
     );

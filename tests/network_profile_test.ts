@@ -31,6 +31,7 @@ const valid: NetworkProfile = {
     registry: REGISTRY,
     escrow: "0x0000000000000000000000000000000000000003",
     consent: "0x0000000000000000000000000000000000000004",
+    ownership: "0x0000000000000000000000000000000000000008",
     rewards: "0x0000000000000000000000000000000000000005",
     anchor: "0x0000000000000000000000000000000000000006",
   },
@@ -203,6 +204,10 @@ Deno.test("a node refuses to start on a profile whose chain id or contracts are 
     [
       { ...base, contracts: { ...base.contracts, token: base.contracts.anchor } },
       /registry\.token\(\) is 0x[0-9a-fA-F]{40}, the profile says/,
+    ],
+    [
+      { ...base, contracts: { ...base.contracts, consent: base.contracts.anchor } },
+      /ownership\.consent\(\) is 0x[0-9a-fA-F]{40}, the profile says/,
     ],
   ];
   for (const [profile, message] of cases) {

@@ -46,6 +46,8 @@ import { createQueryRoutes } from "./routes/api/query.ts";
 import { createSiteStatsRoutes } from "./routes/api/site_stats.ts";
 import { createReleaseRoutes } from "./routes/api/releases.ts";
 import { createMyDataRoutes } from "./routes/api/my_data.ts";
+import { createConsentRoutes } from "./routes/api/consents.ts";
+import { createSourceRoutes } from "./routes/api/sources.ts";
 import { dataPage } from "./routes/data.tsx";
 import { datasetPage } from "./routes/dataset.tsx";
 import { arbitrationPage } from "./routes/arbitration.tsx";
@@ -144,6 +146,11 @@ export function createApp(facade: KosmosApi, options: AppOptions): Hono {
   app.route("/api/v1", createSiteStatsRoutes(facade));
   app.route("/api/v1", createReleaseRoutes(facade));
   app.route("/api/v1", createMyDataRoutes(facade));
+  app.route("/api/v1", createConsentRoutes(facade));
+  app.route(
+    "/api/v1",
+    createSourceRoutes(facade, { maxBytes: options.maxUploadBytes, spoolDir: options.uploadDir }),
+  );
   app.route("/api/v2", createQueryRoutes(facade));
   app.route("/", createEventRoutes(facade, { getManifest }));
 

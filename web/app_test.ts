@@ -13,6 +13,7 @@ import { buildClient, ensureClientBuild } from "./build.ts";
 import type { KosmosApi as KosmosFacade, ListingDetail, NodeInfo } from "../protocol/api/mod.ts";
 import { HttpError } from "./http_error.ts";
 import { islandLoaders } from "./island_registry.ts";
+import { SOURCE_KIND_INFO } from "../protocol/sources.ts";
 
 const manifest = await ensureClientBuild();
 
@@ -117,6 +118,25 @@ const emptyNode: Omit<KosmosFacade, "getNodeInfo"> = {
     Promise.reject(Object.assign(new Error(`"${id}" is not listed by this node`), { name: "NotFoundError" })),
   previewRemoveDelegate: (id) =>
     Promise.reject(Object.assign(new Error(`"${id}" is not listed by this node`), { name: "NotFoundError" })),
+  // Has imported nothing, consented to nothing, published nothing from sources.
+  importSource: (kind) => Promise.reject(new TypeError(`This test node imports no "${kind}" export`)),
+  listSources: () => Promise.resolve({ kinds: Object.values(SOURCE_KIND_INFO), sources: [] }),
+  detectBankLayout: () => Promise.reject(new TypeError("This test node reads no bank statement")),
+  previewSource: (id) =>
+    Promise.reject(Object.assign(new Error(`No source "${id}"`), { name: "NotFoundError" })),
+  deleteSource: (id) =>
+    Promise.reject(Object.assign(new Error(`No source "${id}"`), { name: "NotFoundError" })),
+  createPublication: () => Promise.reject(noContracts()),
+  previewPublication: () => Promise.reject(noContracts()),
+  listPublications: () => Promise.resolve({ publications: [] }),
+  grantConsent: () => Promise.reject(noContracts()),
+  previewGrantConsent: () => Promise.reject(noContracts()),
+  revokeConsent: (id) =>
+    Promise.reject(Object.assign(new Error(`No consent "${id}"`), { name: "NotFoundError" })),
+  previewRevokeConsent: (id) =>
+    Promise.reject(Object.assign(new Error(`No consent "${id}"`), { name: "NotFoundError" })),
+  listConsents: () => Promise.resolve({ consents: [] }),
+  getGrantMessage: () => Promise.reject(noContracts()),
 };
 
 function noFaucet(): Error {

@@ -28,7 +28,9 @@ export type ErrorCode =
   | "unprocessable"
   | "too_many_requests"
   | "internal"
-  | "unavailable";
+  | "unavailable"
+  /** A file that is not a valid export of its kind (`POST /api/v1/sources/:kind/imports`). */
+  | "import_error";
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
@@ -129,7 +131,14 @@ export const ERROR_TABLE: Readonly<Record<string, TableRow>> = {
   NotArbiterError: { status: 403, code: "forbidden" },
   FaucetUnavailableError: { status: 404, code: "not_found" },
   FaucetLimitError: { status: 429, code: "too_many_requests" },
+  ConsentNotHeldError: { status: 403, code: "forbidden" },
+  ConsentNotValidError: { status: 409, code: "conflict" },
+  ConsentSignatureError: { status: 422, code: "unprocessable" },
   ContractRevertError: "reverts",
+  ImportError: { status: 422, code: "import_error" },
+  NothingToPublishError: { status: 409, code: "conflict" },
+  EmptyPublicationError: { status: 422, code: "unprocessable" },
+  SourceChangedError: { status: 409, code: "conflict" },
 };
 
 /** Registry reverts that mean the caller may not do this. */
@@ -155,6 +164,7 @@ export function toHttpError(err: unknown, policy: ErrorPolicy | undefined): Http
   const e = err as Error & { revert?: string };
   const row = Object.hasOwn(ERROR_TABLE, e.name) ? ERROR_TABLE[e.name] : undefined;
   let status: ErrorStatus;
+  let code: ErrorCode | undefined;
   let prefix = "";
   if (row === undefined) return undefined;
   if (row === "badInput") status = policy.badInput;
@@ -163,6 +173,7 @@ export function toHttpError(err: unknown, policy: ErrorPolicy | undefined): Http
     status = policy.reverts === "conflict" ? 409 : getRegistryRevertStatus(e.revert ?? "Revert");
   } else {
     status = row.status;
+    code = row.code;
     prefix = row.prefix ?? "";
   }
   const message = policy.rewrite ? e.message.replace(...policy.rewrite) : e.message;
@@ -171,7 +182,7 @@ export function toHttpError(err: unknown, policy: ErrorPolicy | undefined): Http
   const headers = status === 429 && typeof retryAfter === "number" && retryAfter > 0
     ? { "Retry-After": String(Math.ceil(retryAfter)) }
     : undefined;
-  return new HttpError(status, getCodeForStatus(status), prefix + message, { cause: err, headers });
+  return new HttpError(status, code ?? getCodeForStatus(status), prefix + message, { cause: err, headers });
 }
 
 function getRegistryRevertStatus(revert: string): ErrorStatus {

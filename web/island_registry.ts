@@ -28,6 +28,9 @@ export const islandLoaders = {
   stake_withdraw: () => import("./islands/stake_withdraw.tsx").then((m) => m.StakeWithdraw),
   listing_delegates: () => import("./islands/listing_delegates.tsx").then((m) => m.ListingDelegates),
   purchase_delivery: () => import("./islands/purchase_delivery.tsx").then((m) => m.PurchaseDelivery),
+  data_sources: () => import("./islands/data_sources.tsx").then((m) => m.DataSources),
+  data_consents: () => import("./islands/data_consents.tsx").then((m) => m.DataConsents),
+  data_publish: () => import("./islands/data_publish.tsx").then((m) => m.DataPublish),
 } satisfies Record<string, () => Promise<AnyComponent>>;
 
 export type IslandName = keyof typeof islandLoaders;

@@ -106,6 +106,7 @@ function toManifestSummary(manifest: Awaited<ReturnType<typeof getManifest>>): M
     merkleRoot: manifest.merkleRoot,
     dekCommit: manifest.dekCommit,
     privacy: manifest.privacy,
+    consent: manifest.consent,
   };
   if (manifest.filename !== undefined) summary.filename = manifest.filename;
   if (manifest.timeRange !== undefined) summary.timeRange = manifest.timeRange;

@@ -14,6 +14,7 @@ import { defineService } from "../service.ts";
 import type { BlockStore } from "../services/blocks/mod.ts";
 import type { Catalog } from "../services/catalog/mod.ts";
 import type { ChainService } from "../services/chain/mod.ts";
+import type { Consents } from "../services/consent/mod.ts";
 import type { Handshake, NetworkService } from "../services/network/mod.ts";
 import type { Connectors } from "../services/connectors/mod.ts";
 import type { Datasets } from "../services/datasets/mod.ts";
@@ -27,8 +28,10 @@ import type { Analytics } from "../services/analytics/mod.ts";
 import type { Releases } from "../services/releases/mod.ts";
 import type { Replication } from "../services/replication/mod.ts";
 import type { Sites } from "../services/sites/mod.ts";
+import type { Sources } from "../services/sources/mod.ts";
 import { createAnalyticsApi } from "./analytics.ts";
 import { createChainApi } from "./chain.ts";
+import { createConsentsApi } from "./consents.ts";
 import { createDatasetsApi } from "./datasets.ts";
 import { createFaucetApi } from "./faucet.ts";
 import { createFeesApi } from "./fees.ts";
@@ -36,6 +39,7 @@ import { createMarketApi } from "./market.ts";
 import { createMyDataApi } from "./my_data.ts";
 import { createNodeApi } from "./node.ts";
 import { createSitesApi } from "./sites.ts";
+import { createSourcesApi } from "./sources.ts";
 
 export type { KosmosApi } from "../../protocol/api/mod.ts";
 
@@ -58,6 +62,8 @@ export interface ApiComponents {
   analytics: Analytics;
   releases: Releases;
   ingest: Ingest;
+  consent: Consents;
+  sources: Sources;
 }
 
 const NEEDS = [
@@ -78,6 +84,8 @@ const NEEDS = [
   "analytics",
   "releases",
   "ingest",
+  "consent",
+  "sources",
 ] as const satisfies readonly (keyof ApiComponents)[];
 
 export function createApi(c: ApiComponents): KosmosApi {
@@ -91,6 +99,8 @@ export function createApi(c: ApiComponents): KosmosApi {
     ...createSitesApi(c),
     ...createAnalyticsApi(c),
     ...createMyDataApi(c),
+    ...createConsentsApi(c),
+    ...createSourcesApi(c),
   };
 }
 

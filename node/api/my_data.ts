@@ -45,35 +45,12 @@ export function createMyDataApi(c: MyDataApiComponents): MyDataApi {
     }
   }
 
-  async function salesByListing(): Promise<Map<string, MySalesSummary>> {
-    const sales = c.market.listSales();
-    const payouts = await Promise.all(sales.map((s) => c.market.payoutOf(s)));
-    const byListing = new Map<string, MySalesSummary & { paid: bigint }>();
-    sales.forEach((s, i) => {
-      const summary = byListing.get(s.manifestCid) ??
-        { count: 0, complete: 0, open: 0, revenue: "0", paid: 0n };
-      summary.count++;
-      if (s.status === "complete") {
-        summary.complete++;
-        summary.paid += payouts[i];
-      } else if (s.status === "opened" || s.status === "revealed" || s.status === "disputed") {
-        summary.open++;
-      }
-      byListing.set(s.manifestCid, summary);
-    });
-    return new Map(
-      [...byListing].map((
-        [cid, { paid, ...summary }],
-      ) => [cid, { ...summary, revenue: paid.toString() }]),
-    );
-  }
-
   return {
     async listMyListings(options = {}) {
       const listings = ownListings();
       const [stakes, sales] = await Promise.all([
         listOwnStakes(c),
-        salesByListing(),
+        summarizeSales(c.market),
       ]);
       options.signal?.throwIfAborted();
       const delegates = await listSaleDelegates(c.chain, {
@@ -134,6 +111,30 @@ export function createMyDataApi(c: MyDataApiComponents): MyDataApi {
     }
     return found.listingId;
   }
+}
+
+/** This node's sales by manifest CID: how many, how many paid out or still running, and what they paid. */
+export async function summarizeSales(market: Market): Promise<Map<string, MySalesSummary>> {
+  const sales = market.listSales();
+  const payouts = await Promise.all(sales.map((s) => market.payoutOf(s)));
+  const byListing = new Map<string, MySalesSummary & { paid: bigint }>();
+  sales.forEach((s, i) => {
+    const summary = byListing.get(s.manifestCid) ??
+      { count: 0, complete: 0, open: 0, revenue: "0", paid: 0n };
+    summary.count++;
+    if (s.status === "complete") {
+      summary.complete++;
+      summary.paid += payouts[i];
+    } else if (s.status === "opened" || s.status === "revealed" || s.status === "disputed") {
+      summary.open++;
+    }
+    byListing.set(s.manifestCid, summary);
+  });
+  return new Map(
+    [...byListing].map((
+      [cid, { paid, ...summary }],
+    ) => [cid, { ...summary, revenue: paid.toString() }]),
+  );
 }
 
 function toDelegateView(d: SaleDelegate) {

@@ -4,6 +4,7 @@
  * prints its own usage with `--help`.
  */
 import { runBuy } from "./buy.ts";
+import { runConsent } from "./consent.ts";
 import { runDelegates } from "./delegates.ts";
 import { runDeliveries, runExports } from "./deliveries.ts";
 import { runFaucet } from "./faucet.ts";
@@ -14,6 +15,7 @@ import { runPublish } from "./publish.ts";
 import { runEvidence, runPurchases, runSales } from "./purchases.ts";
 import { runQuery } from "./query.ts";
 import { runSites } from "./sites.ts";
+import { runImport, runPublication, runSources } from "./sources.ts";
 import { runChallenge, runChallenges, runResolve, runStake, runWithdrawStake } from "./stakes.ts";
 import { runChain, runNodeInfo } from "./status.ts";
 import { runWallet, runWithdraw } from "./wallet.ts";
@@ -66,6 +68,16 @@ export const COMMANDS: Record<string, ClientCommand> = {
     run: (args) => runSites(args),
   },
   query: { synopsis: "FILE|-", run: (args) => runQuery(args) },
+  import: { synopsis: "KIND FILE [--mapping FILE|JSON]", run: (args) => runImport(args) },
+  sources: { synopsis: "", run: (args) => runSources(args) },
+  consent: {
+    synopsis: "grant KIND --purpose TEXT --expires 30d|ISO [--yes] | revoke ID [--yes] | list",
+    run: (args) => runConsent(args),
+  },
+  publication: {
+    synopsis: "create --kinds K1,K2 --purpose … --title … --price … --licence … [--k N] [--yes] | list",
+    run: (args) => runPublication(args),
+  },
   node: { synopsis: "", run: (args) => runNodeInfo(args) },
   chain: { synopsis: "", run: (args) => runChain(args) },
   login: { synopsis: "", run: (args) => runLogin(args) },

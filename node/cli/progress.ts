@@ -8,6 +8,7 @@
  * bar.finish();
  * ```
  */
+import { KosmosError } from "../errors.ts";
 
 export interface ProgressBarInit {
   label: string;
@@ -95,4 +96,57 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** Bytes per read of {@link readFileWithProgress}: Deno's fetch sends each chunk of a streamed body separately, and 64 KiB ones are slow. */
+const READ_SIZE = 1024 * 1024;
+
+/**
+ * Opens `path` as a stream that moves a progress bar (`label`, bytes) as it is read, for an upload.
+ * A path that is not a readable regular file is a `KosmosError` that starts with `command`.
+ */
+export async function readFileWithProgress(
+  command: string,
+  path: string,
+  init: Omit<ProgressBarInit, "total" | "format">,
+): Promise<{ stream: ReadableStream<Uint8Array>; size: number; bar: ProgressBar }> {
+  let file: Deno.FsFile;
+  let size: number;
+  try {
+    file = await Deno.open(path, { read: true });
+    const info = await file.stat();
+    if (!info.isFile) {
+      file.close();
+      throw new Error("not a regular file");
+    }
+    size = info.size;
+  } catch (err) {
+    throw new KosmosError(`${command}: cannot read ${path}: ${(err as Error).message}`);
+  }
+  const bar = createProgressBar({ ...init, total: size, format: formatBytes });
+  let sent = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const buffer = new Uint8Array(READ_SIZE);
+      let filled = 0;
+      while (filled < READ_SIZE) {
+        const n = await file.read(buffer.subarray(filled));
+        if (n === null) break;
+        filled += n;
+      }
+      if (filled > 0) {
+        sent += filled;
+        bar.update(sent);
+        controller.enqueue(buffer.subarray(0, filled));
+      }
+      if (filled < READ_SIZE) {
+        file.close();
+        controller.close();
+      }
+    },
+    cancel() {
+      file.close();
+    },
+  });
+  return { stream, size, bar };
 }

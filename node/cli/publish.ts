@@ -17,7 +17,7 @@ import {
   readAmount,
   UsageError,
 } from "./command.ts";
-import { createProgressBar, formatBytes, type ProgressBarInit } from "./progress.ts";
+import { type ProgressBarInit, readFileWithProgress } from "./progress.ts";
 
 export const PUBLISH_USAGE =
   `Usage: kosmos publish FILE --title TEXT --category NAME --price KOS --license ID [flags]
@@ -39,7 +39,6 @@ ${NODE_FLAGS_USAGE}
 `;
 
 /** Bytes read from the file at a time. */
-const READ_SIZE = 1024 * 1024;
 
 const FIELDS = ["title", "description", "category", "price", "license", "gateway"] as const;
 
@@ -85,50 +84,9 @@ export async function runPublish(args: string[], options: RunPublishOptions = {}
   const stake = flags.has("stake") ? readAmount(cmd, "stake") : undefined;
   if (stake !== undefined) checkCanConfirm(cmd);
   const path = positionals[0];
-  let file: Deno.FsFile;
-  let size: number;
-  try {
-    file = await Deno.open(path, { read: true });
-    const info = await file.stat();
-    if (!info.isFile) {
-      file.close();
-      throw new Error("not a regular file");
-    }
-    size = info.size;
-  } catch (err) {
-    throw new KosmosError(`publish: cannot read ${path}: ${(err as Error).message}`);
-  }
-
-  const bar = createProgressBar({
+  const { stream: counted, bar } = await readFileWithProgress("publish", path, {
     label: "Uploading",
-    total: size,
-    format: formatBytes,
     output: options.progressOutput,
-  });
-  let sent = 0;
-  // Large reads: Deno's fetch sends each chunk of a streamed body separately, and 64 KiB ones are slow.
-  const counted = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const buffer = new Uint8Array(READ_SIZE);
-      let filled = 0;
-      while (filled < READ_SIZE) {
-        const n = await file.read(buffer.subarray(filled));
-        if (n === null) break;
-        filled += n;
-      }
-      if (filled > 0) {
-        sent += filled;
-        bar.update(sent);
-        controller.enqueue(buffer.subarray(0, filled));
-      }
-      if (filled < READ_SIZE) {
-        file.close();
-        controller.close();
-      }
-    },
-    cancel() {
-      file.close();
-    },
   });
   // Every field, the optional ones empty when not given: the node streams a file that follows all of them.
   const fields = FIELDS.map((name) => [name, flags.get(name) ?? ""] as const);

@@ -18,6 +18,7 @@ export interface ChainInfo {
     registry: `0x${string}`;
     escrow: `0x${string}`;
     consent: `0x${string}`;
+    ownership: `0x${string}`;
     rewards: `0x${string}`;
     anchor: `0x${string}`;
     /** The test-token faucet; dev networks only. */

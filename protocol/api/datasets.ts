@@ -5,7 +5,13 @@
 
 import * as v from "valibot";
 import { toAddress } from "../ids.ts";
-import { CATEGORIES, MAX_DESCRIPTION_LENGTH, MAX_LICENCE_ID_LENGTH, MAX_TITLE_LENGTH } from "../manifest.ts";
+import {
+  CATEGORIES,
+  MAX_DESCRIPTION_LENGTH,
+  MAX_LICENCE_ID_LENGTH,
+  MAX_TITLE_LENGTH,
+  type PrivacyReport,
+} from "../manifest.ts";
 import {
   isPlainObject,
   manifestCid,
@@ -114,7 +120,10 @@ export interface ManifestSummary {
   merkleRoot: string;
   dekCommit: string;
   timeRange?: { from?: number; to?: number };
-  privacy: { k?: number; epsilon?: number };
+  /** What the seller did to the rows before selling them (k, ε, suppressed rows, dropped and generalised fields). */
+  privacy: PrivacyReport;
+  /** References to the consent records the rows were shared under (`eip155:<chainId>:<contract>/<tokenId>`). */
+  consent: string[];
 }
 
 /** `GET /api/v1/listings/:id` answer. */

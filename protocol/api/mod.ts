@@ -10,6 +10,7 @@
 
 import type { AnalyticsApi } from "./analytics.ts";
 import type { ChainApi } from "./chain.ts";
+import type { ConsentsApi } from "./consents.ts";
 import type { DatasetsApi } from "./datasets.ts";
 import type { FaucetApi } from "./faucet.ts";
 import type { FeesApi } from "./fees.ts";
@@ -17,9 +18,11 @@ import type { MarketApi } from "./market.ts";
 import type { MyDataApi } from "./my_data.ts";
 import type { NodeApi } from "./node.ts";
 import type { SitesApi } from "./sites.ts";
+import type { SourcesApi } from "./sources.ts";
 
 export type * from "./analytics.ts";
 export type * from "./chain.ts";
+export type * from "./consents.ts";
 export type * from "./datasets.ts";
 export type * from "./faucet.ts";
 export type * from "./fees.ts";
@@ -27,6 +30,7 @@ export type * from "./market.ts";
 export type * from "./my_data.ts";
 export type * from "./node.ts";
 export type * from "./sites.ts";
+export type * from "./sources.ts";
 export { RELEASE_DIMENSION_OPTIONS } from "./analytics.ts";
 
 export type KosmosApi =
@@ -38,4 +42,6 @@ export type KosmosApi =
   & FaucetApi
   & SitesApi
   & AnalyticsApi
-  & MyDataApi;
+  & MyDataApi
+  & SourcesApi
+  & ConsentsApi;

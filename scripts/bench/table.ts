@@ -22,6 +22,7 @@ const BENCHES: [string, string[]][] = [
   ["purchase", ["--block-time", "2"]],
   ["ingest", []],
   ["query", []],
+  ["import", []],
   ["gas", []],
 ];
 
@@ -147,6 +148,17 @@ function rowsOf(name: string, r: Json): Row[] {
         `COUNT(*) p95 ${num(get(r, "reference.countP95Ms"), 1)} ms`,
         num((r.slowestP95Ms as number) / (get(r, "reference.countP95Ms") as number), 2),
         `≤ ${num(get(r, "target.p95Ms"))} ms`,
+        yes(r.met),
+      ]];
+    case "import":
+      return [[
+        `import (Apple Health, ${num((r.bytes as number) / 1e9, 2)} GB, ${num(r.rows)} rows)`,
+        `${num(r.rowsPerSec)} rows/s${range(r, "rowsPerSecMin", "rowsPerSecMax")}, ${
+          num(r.mbPerSec, 1)
+        } MB/s, peak RSS ${num(r.peakRssMb)} MB`,
+        `saxes alone ${num(get(r, "reference.saxesMbPerSec"), 1)} MB/s`,
+        num(r.ratioSaxes, 2),
+        `peak RSS < ${num(get(r, "target.peakRssMb"))} MB`,
         yes(r.met),
       ]];
     case "gas": {

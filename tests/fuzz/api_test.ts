@@ -54,6 +54,8 @@ const NO_BODY = new Set([
   "POST /api/v1/sites/:domain/proxies/:peerId/block",
   "POST /api/v1/sites/:domain/proxies/:peerId/unblock",
   "DELETE /api/v1/listings/:id/delegates/:address",
+  "DELETE /api/v1/sources/:id",
+  "DELETE /api/v1/consents/:id",
 ]);
 
 // ---------------------------------------------------------------- what is invalid where
@@ -247,6 +249,69 @@ const SHAPES: Record<string, BodyShape> = {
       ),
     },
   },
+  "POST /api/v1/consents": {
+    valid: { kind: "netflix", purpose: "fuzz research", expiresAt: Date.now() + 30 * 86_400_000 },
+    invalid: {
+      kind: fc.oneof(notStringOrNull, fc.constantFrom("", "myspace", "Netflix", " netflix")),
+      purpose: fc.oneof(
+        notStringOrNull,
+        fc.constantFrom("", "x", " ab ", "a\nb", "a\u200bb", "p".repeat(201)),
+        hugeString,
+      ),
+      expiresAt: fc.oneof(
+        notNumber,
+        fc.constantFrom(0, -1, 1.5, 1e300, Date.now(), Date.now() + 6 * 366 * 86_400_000),
+      ),
+      // Well formed but not a signature of the grant: refused before any transaction.
+      signed: fc.oneof(
+        notStringOrNull,
+        fc.constantFrom(
+          {},
+          { contributor: "0x12", deadline: 1, signature: "0x" },
+          { contributor: "0x000000000000000000000000000000000000dEaD", deadline: 1, signature: "0x1234" },
+          {
+            contributor: "0x000000000000000000000000000000000000dEaD",
+            deadline: 4_000_000_000,
+            signature: `0x${"ab".repeat(65)}`,
+          },
+        ),
+      ),
+    },
+    required: ["kind", "purpose", "expiresAt"],
+  },
+  "POST /api/v1/publications": {
+    valid: { kinds: ["netflix"], purpose: "fuzz research", title: "Fuzz", price: "1", licence: "CC0" },
+    invalid: {
+      kinds: fc.oneof(
+        notStringOrNull.filter((v) => !Array.isArray(v)),
+        fc.constantFrom([], ["myspace"], ["netflix", "netflix"], "netflix", [1], [null], ["Netflix"]),
+      ),
+      purpose: fc.oneof(
+        notStringOrNull,
+        fc.constantFrom("", "x", "  ab  ", "a\nb", "p".repeat(201)),
+        hugeString,
+      ),
+      title: fc.oneof(notStringOrNull, fc.constantFrom("", "   ", "two\nlines", "t".repeat(201))),
+      price: fc.oneof(notStringOrNull, fc.constantFrom("-1", "abc", "1.0000000000000000001", "", "1e3")),
+      licence: fc.oneof(notStringOrNull, fc.constantFrom("", "a b", "l".repeat(200))),
+      k: fc.oneof(notNumber, fc.constantFrom(0, 1, 1.5, 1001, -5, 1e12)),
+      epsilon: fc.oneof(notNumber, fc.constantFrom(0, -1, -0.5)),
+      description: notNumber.filter((v) => typeof v !== "string"),
+    },
+    required: ["kinds", "purpose", "title", "price", "licence"],
+    // No consent is granted on the fuzzed node: every kind and purpose is left out (409).
+    unknown: {
+      kinds: fc.subarray(
+        ["spotify", "netflix", "chrome", "apple-health", "uber", "amazon", "airbnb", "bank"],
+        {
+          minLength: 1,
+        },
+      ),
+      purpose: fc.string({ minLength: 3, maxLength: 200 }).filter((p) =>
+        p.trim().length >= 3 && ![...p].some((c) => c < " " || c === "\x7f")
+      ),
+    },
+  },
   "POST /api/event": {
     valid: { n: "pageview", u: `https://${SITE}/a`, d: SITE, r: null },
     invalid: {
@@ -413,16 +478,49 @@ const brokenUpload: fc.Arbitrary<Omit<FuzzRequest, "path">> = fc.tuple(
   };
 });
 
+/**
+ * Multipart uploads for the sources routes that must be refused: an export that is not one (the
+ * path's kind is netflix), a mapping where none belongs, unknown or doubled parts, text for the file.
+ */
+function brokenSourceUpload(layout: boolean): fc.Arbitrary<Omit<FuzzRequest, "path">> {
+  const boundary = "fuzzsources";
+  const part = (name: string, value: string, filename?: string) =>
+    `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${
+      filename ? `; filename="${filename}"` : ""
+    }\r\n\r\n${value}\r\n`;
+  const header = "Profile Name,Start Time,Duration,Title";
+  const bodies: [string, string][] = [
+    ["text for the file", part("file", "a,b\n1,2\n")],
+    ["an unknown part", part("colour", "red") + part("file", `${header}\n`, "v.csv")],
+    ["no file part", part("mapping", "{}")],
+    ["two files", part("file", "x", "a.csv") + part("file", "y", "b.csv")],
+    ...(layout ? [] : [
+      ["not an export", part("file", "just, some\ntext\n", "v.csv")],
+      ["a bad date", part("file", `${header}\nAna,yesterday,00:10:00,Show\n`, "v.csv")],
+      ["a bad duration", part("file", `${header}\nAna,2024-03-01 10:00:00,ten,Show\n`, "v.csv")],
+      ["a mapping for netflix", part("mapping", "{}") + part("file", `${header}\n`, "v.csv")],
+    ] as [string, string][]),
+  ];
+  return fc.constantFrom(...bodies).map(([kind, body]) => ({
+    kind: `upload with ${kind}`,
+    body: body + `--${boundary}--\r\n`,
+    contentType: `multipart/form-data; boundary=${boundary}`,
+  }));
+}
+
 /** Fills a route pattern's parameters with values that name nothing on the node but pass the route's checks. */
 function fillPath(pattern: string, bad: boolean, seed: number): string {
   const good: Record<string, string> = {
     listingId: "1",
     id: pattern.startsWith("/api/v1/purchases")
       ? "00000000-0000-4000-8000-000000000000"
+      : pattern.startsWith("/api/v1/consents")
+      ? "1"
       : "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
     domain: SITE,
     cid: "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
     address: "0x000000000000000000000000000000000000dEaD",
+    kind: "netflix",
   };
   const wrong = ["0", "..", "%00", "x".repeat(300), "%E0%A4%A", "-1", "BAD DOMAIN", "%2F%2F"];
   return pattern.replace(
@@ -498,14 +596,15 @@ const app = createApp(node.facade, {
 
 /** Row counts of every table in the node's database. */
 /**
- * Row counts of every table but the chain indexer's bookkeeping (`chain_blocks`, `chain_cursor`), which
- * follows blocks mined before the test in the background; that nothing was mined is checked on the chain.
+ * Row counts of every table but the chain indexer's bookkeeping (`chain_blocks`, `chain_cursor`) and the
+ * consent service's scan cursor (`consent_scans`, moved by any read of this wallet's consents): both follow
+ * blocks mined before the test; that nothing was mined is checked on the chain.
  */
 function countRows(): Record<string, number> {
   const db = node.components.db;
   const tables = db.prepare(
     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' " +
-      "AND name NOT IN ('chain_blocks', 'chain_cursor')",
+      "AND name NOT IN ('chain_blocks', 'chain_cursor', 'consent_scans')",
   )
     .all() as { name: string }[];
   return Object.fromEntries(
@@ -562,6 +661,8 @@ for (const route of routes) {
     : fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant({}));
   const bodies = pattern === "/api/v1/datasets"
     ? fc.oneof(genericBodies(broken), brokenUpload, brokenUpload)
+    : pattern.startsWith("/api/v1/sources/:kind/") || pattern === "/api/v1/sources/bank/layout"
+    ? fc.oneof(genericBodies(broken), brokenSourceUpload(pattern.endsWith("layout")))
     : genericBodies(broken);
   Deno.test({
     name: `${route} refuses every hostile body with a 4xx in the one error shape and changes nothing`,

@@ -1,7 +1,8 @@
 /**
  * `/datasets/:id` — one dataset: what its signed announcement and manifest
  * say (size, rows, schema, masked preview, licence, seller), who provides
- * it, how well it is replicated, its registry stake and open challenges
+ * it, how well it is replicated, its privacy report and consent references
+ * (before the buy button), its registry stake and open challenges
  * (with a StakeListing island: "Stake to list" on this node's own dataset,
  * "Challenge" on others'), a BuyListing island on others' datasets (quote,
  * Buy, the key sale step by step, or "Owned" with the download link), and a
@@ -13,6 +14,7 @@ import { HttpError } from "../http_error.ts";
 import { BuyListing } from "../islands/buy_listing.tsx";
 import { FetchProgress, formatBytes } from "../islands/fetch_progress.tsx";
 import { StakeListing } from "../islands/stake_listing.tsx";
+import { PrivacyReportFacts } from "../components/privacy_report.tsx";
 import { definePage } from "../page.ts";
 import { capitalize, formatPrice, formatStake, hueOf, PreviewTable } from "./marketplace.tsx";
 
@@ -108,6 +110,8 @@ export const datasetPage = definePage<DatasetData>({
             own: data.own,
           }}
         />
+
+        <PrivacySection manifest={data.manifest} />
 
         {!data.own && (
           <Island
@@ -263,6 +267,38 @@ export const datasetPage = definePage<DatasetData>({
     );
   },
 });
+
+/** The manifest's privacy report and consent references, shown before the buy button. */
+function PrivacySection({ manifest }: { manifest: ListingDetail["manifest"] }) {
+  return (
+    <section class="card" aria-labelledby="privacy-title" data-testid="dataset-privacy">
+      <h2 id="privacy-title">Privacy</h2>
+      {manifest === null
+        ? (
+          <p class="muted">
+            This node does not hold the manifest yet: its privacy report shows once it fetched it.
+          </p>
+        )
+        : (
+          <>
+            <PrivacyReportFacts report={manifest.privacy} />
+            <h3>Consent</h3>
+            {manifest.consent.length === 0
+              ? <p class="muted" data-testid="dataset-consent">No consent record is referenced.</p>
+              : (
+                <ul class="plain-list" data-testid="dataset-consent">
+                  {manifest.consent.map((ref) => (
+                    <li key={ref}>
+                      <code class="break">{ref}</code>
+                    </li>
+                  ))}
+                </ul>
+              )}
+          </>
+        )}
+    </section>
+  );
+}
 
 /** The latest purchase of `listingId`; `null` when there is none or the node cannot list them. */
 async function findPurchase(

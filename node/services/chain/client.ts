@@ -27,6 +27,7 @@ import {
   kosmosAnchorAbi,
   kosmosConsentAbi,
   kosmosEscrowAbi,
+  kosmosOwnershipAbi,
   kosmosRegistryAbi,
   kosmosRewardsAbi,
   kosmosTokenAbi,
@@ -89,6 +90,7 @@ export const kosmosErrorsAbi: Abi = (() => {
       ...kosmosRegistryAbi,
       ...kosmosEscrowAbi,
       ...kosmosConsentAbi,
+      ...kosmosOwnershipAbi,
       ...kosmosRewardsAbi,
       ...kosmosAnchorAbi,
     ]

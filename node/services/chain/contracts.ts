@@ -17,12 +17,29 @@ import { readJsonFile, writeJsonFile } from "../../json_file.ts";
 import type { ChainPublicClient, ContractAddresses } from "./client.ts";
 
 /** The names of the contracts every network has, in deployment order (dev networks add `faucet`). */
-export const CONTRACT_NAMES = ["token", "registry", "escrow", "consent", "rewards", "anchor"] as const;
+export const CONTRACT_NAMES = [
+  "token",
+  "registry",
+  "escrow",
+  "consent",
+  "ownership",
+  "rewards",
+  "anchor",
+] as const;
+
+/** Contracts added after networks were first deployed: a saved file may lack them. */
+export const LATER_CONTRACT_NAMES: readonly (typeof CONTRACT_NAMES)[number][] = ["ownership"];
 
 /** The contents of `contracts.json`. */
 export interface ContractsFile {
   chainId: number;
   contracts: ContractAddresses;
+}
+
+/** A `contracts.json` as read: a file written before a contract existed lacks its address. */
+export interface SavedContractsFile {
+  chainId: number;
+  contracts: Omit<ContractAddresses, "ownership"> & { ownership?: Address };
 }
 
 /** `<dataDir>/chain/contracts.json` */
@@ -31,13 +48,13 @@ export function getContractsPath(dataDir: string): string {
 }
 
 /** Reads and validates a contracts file; `undefined` when there is none. Throws `TypeError` when malformed. */
-export async function readContractsFile(path: string): Promise<ContractsFile | undefined> {
+export async function readContractsFile(path: string): Promise<SavedContractsFile | undefined> {
   const value = await readJsonFile(path);
   return value === undefined ? undefined : parseContractsFile(value, path);
 }
 
 /** Validates the parsed contents of a contracts file. */
-export function parseContractsFile(value: unknown, source = "contracts file"): ContractsFile {
+export function parseContractsFile(value: unknown, source = "contracts file"): SavedContractsFile {
   const v = value as { chainId?: unknown; contracts?: Record<string, unknown> };
   if (!v || typeof v !== "object" || !Number.isSafeInteger(v.chainId) || !v.contracts) {
     throw new TypeError(`Invalid ${source}: expected { chainId, contracts: { token, registry, … } }`);
@@ -45,6 +62,7 @@ export function parseContractsFile(value: unknown, source = "contracts file"): C
   const contracts = {} as Record<(typeof CONTRACT_NAMES)[number], Address>;
   for (const name of CONTRACT_NAMES) {
     const address = v.contracts[name];
+    if (address === undefined && LATER_CONTRACT_NAMES.includes(name)) continue;
     if (typeof address !== "string" || !isAddress(address, { strict: false })) {
       throw new TypeError(`Invalid ${source}: contracts.${name} is not an address`);
     }
@@ -69,9 +87,9 @@ export async function writeContractsFile(path: string, file: ContractsFile): Pro
 /** Whether code exists at every address of `contracts`. */
 export async function hasContractCode(
   publicClient: ChainPublicClient,
-  contracts: ContractAddresses,
+  contracts: SavedContractsFile["contracts"],
 ): Promise<boolean> {
-  const addresses = CONTRACT_NAMES.map((name) => contracts[name]);
+  const addresses = CONTRACT_NAMES.flatMap((name) => contracts[name] ?? []);
   if (contracts.faucet) addresses.push(contracts.faucet);
   const codes = await Promise.all(addresses.map((address) => publicClient.getCode({ address })));
   return codes.every((code) => code !== undefined && code !== "0x");

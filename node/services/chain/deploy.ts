@@ -1,5 +1,5 @@
 /**
- * Deploys the Kosmos contracts (token, registry, escrow, consent, rewards, anchor, and on dev
+ * Deploys the Kosmos contracts (token, registry, escrow, consent, ownership, rewards, anchor, and on dev
  * networks the faucet) to any EVM chain with a viem wallet client, waiting for each receipt with an
  * explicit timeout.
  *
@@ -31,6 +31,8 @@ import {
   kosmosEscrowBytecode,
   kosmosFaucetAbi,
   kosmosFaucetBytecode,
+  kosmosOwnershipAbi,
+  kosmosOwnershipBytecode,
   kosmosRegistryAbi,
   kosmosRegistryBytecode,
   kosmosRewardsAbi,
@@ -48,6 +50,8 @@ export interface ContractAddresses {
   registry: Address;
   escrow: Address;
   consent: Address;
+  /** Publication ownership records, checked against `consent`. */
+  ownership: Address;
   rewards: Address;
   anchor: Address;
   /** The test-token faucet; dev networks only. */
@@ -244,6 +248,7 @@ export async function deployContracts(
   const consent = await deployed(
     await walletClient.deployContract({ abi: kosmosConsentAbi, bytecode: kosmosConsentBytecode }),
   );
+  const ownership = await deployOwnership(walletClient, publicClient, consent, { timeout });
   const rewards = await deployed(
     await walletClient.deployContract({
       abi: kosmosRewardsAbi,
@@ -259,8 +264,31 @@ export async function deployContracts(
     registry,
     escrow,
     consent,
+    ownership,
     rewards,
     anchor,
     ...(faucetAddress ? { faucet: faucetAddress } : {}),
   };
+}
+
+/**
+ * Deploys a KosmosOwnership over the consent contract `consent` (alone: a deployment from before it
+ * existed gets it this way) and returns its address.
+ */
+export async function deployOwnership(
+  walletClient: WalletClient<Transport, Chain, Account>,
+  publicClient: PublicClient,
+  consent: Address,
+  options: { timeout?: number } = {},
+): Promise<Address> {
+  const hash = await walletClient.deployContract({
+    abi: kosmosOwnershipAbi,
+    bytecode: kosmosOwnershipBytecode,
+    args: [consent],
+  });
+  const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout: options.timeout ?? 60_000 });
+  if (receipt.status !== "success" || !receipt.contractAddress) {
+    throw new Error(`Cannot deploy the ownership contract: transaction ${hash} reverted`);
+  }
+  return getAddress(receipt.contractAddress);
 }

@@ -49,6 +49,7 @@ import { StartError } from "../../errors.ts";
 import { defineService } from "../../service.ts";
 import { second } from "../../constants.ts";
 import { deployDevContracts } from "./dev_chain.ts";
+import { deployOwnership } from "./deploy.ts";
 import { toViemChain } from "./viem_chain.ts";
 import { dripFaucet } from "./actions/faucet.ts";
 import { ChainUnavailableError, type ContractAddresses, type KosmosClient } from "./client.ts";
@@ -340,7 +341,20 @@ export class ChainService extends EventTarget {
       saved && saved.chainId === this.#chainId && await hasContractCode(this.publicClient, saved.contracts)
     ) {
       log.debug("reused the saved contracts", { registry: saved.contracts.registry });
-      return saved.contracts;
+      if (saved.contracts.ownership) return { ...saved.contracts, ownership: saved.contracts.ownership };
+      // Deployed before KosmosOwnership existed: this node's own chain gets it added.
+      if (!this.embedded) {
+        throw new Error(
+          `${path} names no ownership contract (added since it was written): deploy the contracts again (deno task contracts deploy) or add its address`,
+        );
+      }
+      const ownership = await deployOwnership(this.walletClient, this.publicClient, saved.contracts.consent, {
+        timeout: this.#init.receiptTimeout,
+      });
+      const contracts = { ...saved.contracts, ownership };
+      await writeContractsFile(path, { chainId: this.#chainId, contracts });
+      log.info("deployed the ownership contract beside the saved ones", { ownership });
+      return contracts;
     }
     if (!this.embedded) {
       log.warn("found no Kosmos contracts on this chain; staking and sales are off", { path });

@@ -13,6 +13,7 @@ import {
   readContractsFile,
 } from "./mod.ts";
 import { startTestChain } from "./testing.ts";
+import { kosmosOwnershipAbi } from "../../../protocol/contracts_generated.ts";
 
 const log = createLogger({ level: "error" }).forComponent("kosmos:chain");
 /** One faucet drip: the starting balance of a node on its embedded chain. */
@@ -99,5 +100,44 @@ Deno.test("ChainService on a shared chain uses the contracts file, and runs with
     });
   } finally {
     await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("ChainService adds the ownership contract to a saved deployment from before it existed, on its own chain only", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "kosmos-chain-" });
+  await using shared = await startTestChain();
+  const sharedDir = await Deno.makeTempDir({ prefix: "kosmos-chain-" });
+  try {
+    const first = await withChain(dataDir, undefined, (chain) => Promise.resolve(chain.contracts!));
+    const { ownership: _, ...older } = first;
+    const path = getContractsPath(dataDir);
+    await Deno.writeTextFile(path, JSON.stringify({ chainId: 31337, contracts: older }));
+    const upgraded = await withChain(dataDir, undefined, async (chain) => {
+      const contracts = chain.contracts!;
+      assert.deepEqual({ ...contracts, ownership: first.ownership }, first, "the other contracts are kept");
+      assert.notEqual(contracts.ownership, first.ownership, "a new ownership contract");
+      const consent = await chain.publicClient.readContract({
+        address: contracts.ownership,
+        abi: kosmosOwnershipAbi,
+        functionName: "consent",
+      });
+      assert.equal(consent, first.consent, "over the saved consent contract");
+      return contracts;
+    });
+    assert.deepEqual(await readContractsFile(path), { chainId: 31337, contracts: upgraded });
+    // A shared chain's file without it: the node cannot choose the network's contract alone.
+    const { ownership: __, ...sharedOlder } = shared.contracts;
+    await Deno.mkdir(join(sharedDir, "chain"), { recursive: true });
+    await Deno.writeTextFile(
+      getContractsPath(sharedDir),
+      JSON.stringify({ chainId: 31337, contracts: sharedOlder }),
+    );
+    await assert.rejects(
+      withChain(sharedDir, shared.anvil.rpcUrl, () => Promise.resolve()),
+      /names no ownership contract/,
+    );
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+    await Deno.remove(sharedDir, { recursive: true });
   }
 });

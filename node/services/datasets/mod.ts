@@ -59,6 +59,8 @@ export interface PublishDatasetOptions {
   chunkSize?: number;
   /** The k and ε the seller applied, kept in the manifest. @default {} */
   privacy?: PrivacyReport;
+  /** References to the consent records the data is shared under, kept in the manifest. @default [] */
+  consent?: string[];
   signal?: AbortSignal;
 }
 
@@ -135,6 +137,7 @@ export class Datasets {
       contentType: options.contentType,
       chunkSize: options.chunkSize,
       privacy: options.privacy,
+      consent: options.consent,
       signal: options.signal,
     });
     const { manifest, manifestCid } = prepared;

@@ -1,7 +1,7 @@
 /**
  * Checks that a network's contracts are the Kosmos contracts on the chain a
  * node connects to: code at every address, and the links between them (the
- * registry's, escrow's and rewards' token, the escrow's registry) as the
+ * registry's, escrow's and rewards' token, the escrow's registry, the ownership's consent) as the
  * profile names them.
  *
  * ```ts
@@ -11,6 +11,7 @@
 import type { Address, PublicClient } from "viem";
 import {
   kosmosEscrowAbi,
+  kosmosOwnershipAbi,
   kosmosRegistryAbi,
   kosmosRewardsAbi,
 } from "../../../protocol/contracts_generated.ts";
@@ -34,7 +35,11 @@ export async function checkNetworkContracts(
   }
   const read = (
     address: Address,
-    abi: typeof kosmosEscrowAbi | typeof kosmosRegistryAbi | typeof kosmosRewardsAbi,
+    abi:
+      | typeof kosmosEscrowAbi
+      | typeof kosmosRegistryAbi
+      | typeof kosmosRewardsAbi
+      | typeof kosmosOwnershipAbi,
     fn: string,
   ) =>
     // deno-lint-ignore no-explicit-any
@@ -44,6 +49,7 @@ export async function checkNetworkContracts(
     ["escrow.token()", read(contracts.escrow, kosmosEscrowAbi, "token"), contracts.token],
     ["escrow.registry()", read(contracts.escrow, kosmosEscrowAbi, "registry"), contracts.registry],
     ["rewards.token()", read(contracts.rewards, kosmosRewardsAbi, "token"), contracts.token],
+    ["ownership.consent()", read(contracts.ownership, kosmosOwnershipAbi, "consent"), contracts.consent],
   ];
   for (const [what, actual, expected] of links) {
     let value: Address;

@@ -44,6 +44,7 @@ export {
   EPSILON_SCALE,
   MIN_EPSILON,
   type PrivacyBudget,
+  PrivacyBudgets,
   type ReleaseRecord,
   type ReleaseStatus,
   toMicroEpsilon,
@@ -51,13 +52,19 @@ export {
 export {
   addNoise,
   type AddNoiseOptions,
+  createCryptoRandom,
   DEFAULT_DELTA,
   encodeReleaseCsv,
+  getDiscreteLaplaceTail,
+  getDiscreteLaplaceVariance,
   getOpenDomainThreshold,
   getSensitivity,
   type NoisyTable,
   type RandomSource,
+  type Rational,
+  sampleDiscreteLaplace,
   type Sensitivity,
+  toRational,
 } from "./noise.ts";
 
 /** Total ε a site may release over its lifetime. */

@@ -210,6 +210,71 @@ export class ReleaseStore {
   }
 }
 
+/**
+ * The budget table alone, for scopes other than a site's releases: a contributor's sources spend ε
+ * under `source:<kind>` (no domain holds a colon, so a scope never meets a site). The same rules as
+ * a site's budget: ε in millionths, a scope's total fixed by its first charge, every charge one
+ * transaction written through to disk before anything is released.
+ *
+ * ```ts
+ * const budgets = new PrivacyBudgets(db, toMicroEpsilon(10));
+ * budgets.open();
+ * budgets.charge("source:bank", toMicroEpsilon(0.5), (budget) => {}); // { total: 10, spent: 0.5, … }
+ * ```
+ */
+export class PrivacyBudgets {
+  readonly #db: Database;
+  readonly #totalMicro: number;
+  #opened = false;
+
+  constructor(db: Database, totalMicro: number) {
+    this.#db = db;
+    this.#totalMicro = totalMicro;
+  }
+
+  /** Runs the releases' migrations once (the table is theirs). */
+  open(): void {
+    if (this.#opened) return;
+    migrate(this.#db, "analytics_releases", MIGRATIONS);
+    this.#opened = true;
+  }
+
+  /** The scope's budget; a scope never charged has the whole default. */
+  get(scope: string): PrivacyBudget {
+    this.open();
+    const row = this.#db.prepare(
+      "SELECT total_micro, spent_micro FROM analytics_privacy_budgets WHERE site = ?",
+    ).get(scope) as { total_micro: number; spent_micro: number } | undefined;
+    return toBudget(row?.total_micro ?? this.#totalMicro, row?.spent_micro ?? 0);
+  }
+
+  /**
+   * Spends `epsilonMicro` of the scope in one transaction written through to disk. `check` sees the
+   * budget inside the transaction and throws to charge nothing. Returns the budget after the charge.
+   */
+  charge(scope: string, epsilonMicro: number, check: (budget: PrivacyBudget) => void): PrivacyBudget {
+    if (!Number.isSafeInteger(epsilonMicro) || epsilonMicro < 1) {
+      throw new RangeError(`Cannot charge ${epsilonMicro} millionths of ε: expected a positive integer`);
+    }
+    this.open();
+    const db = this.#db;
+    const previous = (db.prepare("PRAGMA synchronous").get() as { synchronous: number }).synchronous;
+    db.exec("PRAGMA synchronous = FULL");
+    try {
+      transaction(db, () => {
+        check(this.get(scope));
+        db.prepare(
+          `INSERT INTO analytics_privacy_budgets (site, total_micro, spent_micro) VALUES (?, ?, ?)
+           ON CONFLICT (site) DO UPDATE SET spent_micro = spent_micro + excluded.spent_micro`,
+        ).run(scope, this.#totalMicro, epsilonMicro);
+      });
+    } finally {
+      db.exec(`PRAGMA synchronous = ${Number(previous)}`);
+    }
+    return this.get(scope);
+  }
+}
+
 /** ε as an integer number of millionths; throws `TypeError` unless ε ≥ 0.01 with at most 6 decimals. */
 export function toMicroEpsilon(epsilon: unknown): number {
   if (typeof epsilon !== "number" || !Number.isFinite(epsilon)) {

@@ -21,7 +21,8 @@ import { Hono } from "hono";
 import { DATASET_FIELDS, type DatasetFieldName, PublishFields } from "../../../protocol/api/datasets.ts";
 import type { KosmosApi, PublishDatasetFields } from "../../../protocol/api/mod.ts";
 import { type ErrorPolicy, HttpError } from "../../http_error.ts";
-import { getBoundary, type MultipartPart, readMultipart, readPartText } from "../../multipart.ts";
+import { type MultipartPart, readMultipart, readPartText } from "../../multipart.ts";
+import { openUpload, tooLarge } from "../../upload_request.ts";
 import { defineRoute } from "../../router.ts";
 import { validate } from "../../validate.ts";
 import { type SpooledUpload, spoolUpload } from "../../upload_spool.ts";
@@ -59,30 +60,12 @@ export function createDatasetRoutes(facade: KosmosApi, options: DatasetRoutesOpt
   defineRoute(api, "/datasets", {
     POST: async (c) => {
       const request = c.req.raw;
-      const type = request.headers.get("content-type");
-      let boundary: string | undefined;
-      try {
-        boundary = getBoundary(type);
-      } catch (err) {
-        throw new HttpError(400, "bad_request", (err as Error).message);
-      }
-      if (!boundary) {
-        throw new HttpError(
-          415,
-          "unsupported_media_type",
-          `Expected a multipart/form-data upload with the file in a part named "file", got ${
-            type ? `"${type.slice(0, 100)}"` : "no Content-Type"
-          }`,
-        );
-      }
-      const declared = Number(request.headers.get("content-length") ?? NaN);
-      if (declared > maxBytes + 64 * 1024) throw tooLarge(maxBytes);
-      if (!request.body) throw new HttpError(400, "bad_request", "The upload is empty");
+      const { stream: body, boundary } = openUpload(request, maxBytes);
 
       const fields: Partial<Record<FieldName, string>> = {};
       let spooled: (SpooledUpload & { filename?: string; contentType?: string }) | undefined;
       try {
-        for await (const part of readMultipart(request.body, boundary)) {
+        for await (const part of readMultipart(body, boundary)) {
           if (part.name !== "file") {
             await readField(part, fields, maxFieldBytes);
             continue;
@@ -206,12 +189,4 @@ function publish(
     }),
   );
   return facade.publishDataset(checked, fields, { signal: options.signal });
-}
-
-function tooLarge(maxBytes: number): HttpError {
-  return new HttpError(
-    413,
-    "payload_too_large",
-    `The file is larger than the ${maxBytes} bytes this node accepts`,
-  );
 }

@@ -13,3 +13,4 @@ export * from "./token.ts";
 export * from "./registry.ts";
 export * from "./escrow.ts";
 export * from "./faucet.ts";
+export * from "./consent.ts";
