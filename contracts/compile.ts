@@ -29,6 +29,8 @@ export const CONTRACT_NAMES = [
   "KosmosOwnership",
   "KosmosRewards",
   "KosmosAnchor",
+  "KosmosPools",
+  "KosmosMining",
 ] as const;
 
 export type ContractName = typeof CONTRACT_NAMES[number];

@@ -39,8 +39,11 @@ import { analytics } from "./services/analytics/mod.ts";
 import { releases, type ReleasesInit } from "./services/releases/mod.ts";
 import { privacy, type PrivacyInit } from "./services/privacy/mod.ts";
 import { consent } from "./services/consent/mod.ts";
+import { rewards } from "./services/rewards/mod.ts";
 import { ingest, type IngestInit } from "./services/ingest/mod.ts";
 import { sources } from "./services/sources/mod.ts";
+import { pools, type PoolsInit } from "./services/pools/mod.ts";
+import { extension, type ExtensionInit } from "./services/extension/mod.ts";
 import { facade } from "./api/mod.ts";
 import { http, type HttpService } from "./http.ts";
 
@@ -63,6 +66,10 @@ export interface CreateNodeOptions {
     releases?: Omit<ReleasesInit, "reader">;
     /** ε budget of each source kind's aggregates, and the noise's random source. */
     privacy?: PrivacyInit;
+    /** Pairing code lifetime and the extension routes' rate limits. */
+    extension?: ExtensionInit;
+    /** Pool timeouts (tests shorten how long a silent member is waited for). */
+    pools?: PoolsInit;
   };
 }
 
@@ -89,8 +96,11 @@ export function nodeServices(o: CreateNodeOptions["services"] = {}) {
     releases(o.releases),
     privacy(o.privacy),
     consent(),
+    rewards(),
     ingest(o.ingest),
     sources(),
+    pools(o.pools),
+    extension(o.extension),
     facade(),
     http(),
   ] as const;

@@ -3,7 +3,7 @@
 // deno-lint-ignore-file
 
 /** sha-256 over the contract sources, solc version and settings this file was compiled from. */
-export const contractsInputHash = "dd5691b334bb250cd79ed444f5bbbc9baed4d75a40d561d4d6d690905a55b19b";
+export const contractsInputHash = "684ee44deccd98043158cf68835612deabee0081b67418a385dec7693c7df09e";
 
 export const kosmosTokenAbi = [
   {
@@ -6235,3 +6235,1060 @@ export const kosmosAnchorAbi = [
 ] as const;
 
 export const kosmosAnchorBytecode = "0x6080604052348015600e575f5ffd5b506104898061001c5f395ff3fe608060405234801561000f575f5ffd5b506004361061003f575f3560e01c80631a8512ea146100435780633423e548146100585780639591a61014610090575b5f5ffd5b6100566100513660046102bc565b6100d2565b005b61006b610066366004610333565b6101fc565b60408051921515835267ffffffffffffffff9091166020830152015b60405180910390f35b6100b961009e3660046103b2565b5f6020819052908152604090205467ffffffffffffffff1681565b60405167ffffffffffffffff9091168152602001610087565b82610109576040517f53ce4ece00000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b5f8381526020819052604090205467ffffffffffffffff168015610170576040517f7332e7a70000000000000000000000000000000000000000000000000000000081526004810185905267ffffffffffffffff8216602482015260440160405180910390fd5b505f838152602081905260409081902080547fffffffffffffffffffffffffffffffffffffffffffffffff0000000000000000164267ffffffffffffffff8116919091179091559051339085907fc10c67aa645e970b6e9f69631a907c49b5f2ea120ad1d009358cf779d6a91679906101ee908590889088906103c9565b60405180910390a350505050565b5f8481526020819052604081205467ffffffffffffffff16801580159061022a575061022a84848888610235565b915094509492505050565b5f8261024286868561024c565b1495945050505050565b5f81815b848110156102845761027a8287878481811061026e5761026e610426565b9050602002013561028d565b9150600101610250565b50949350505050565b5f8183106102a7575f8281526020849052604090206102b5565b5f8381526020839052604090205b9392505050565b5f5f5f604084860312156102ce575f5ffd5b83359250602084013567ffffffffffffffff8111156102eb575f5ffd5b8401601f810186136102fb575f5ffd5b803567ffffffffffffffff811115610311575f5ffd5b866020828401011115610322575f5ffd5b939660209190910195509293505050565b5f5f5f5f60608587031215610346575f5ffd5b8435935060208501359250604085013567ffffffffffffffff81111561036a575f5ffd5b8501601f8101871361037a575f5ffd5b803567ffffffffffffffff811115610390575f5ffd5b8760208260051b84010111156103a4575f5ffd5b949793965060200194505050565b5f602082840312156103c2575f5ffd5b5035919050565b67ffffffffffffffff8416815260406020820152816040820152818360608301375f818301606090810191909152601f9092017fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe016010192915050565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52603260045260245ffdfea264697066735822122024c67a875ff5c011d9ea27bb9b8dd8f364d48400f9a7c372d7a74b6f67faf1ea64736f6c63430008250033" as const;
+
+export const kosmosPoolsAbi = [
+  {
+    "inputs": [
+      {
+        "internalType": "contract IERC20",
+        "name": "token_",
+        "type": "address"
+      },
+      {
+        "internalType": "contract IKosmosRegistry",
+        "name": "registry_",
+        "type": "address"
+      },
+      {
+        "internalType": "contract IKosmosEscrow",
+        "name": "escrow_",
+        "type": "address"
+      },
+      {
+        "internalType": "contract IKosmosRewards",
+        "name": "rewards_",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "constructor"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "count",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "BadContributorCount",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "index",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "contributor",
+        "type": "address"
+      }
+    ],
+    "name": "ContributorsNotSorted",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "EmptyTerms",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint16",
+        "name": "feeBps",
+        "type": "uint16"
+      },
+      {
+        "internalType": "uint16",
+        "name": "maxFeeBps",
+        "type": "uint16"
+      }
+    ],
+    "name": "FeeTooHigh",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "contributors",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "rows",
+        "type": "uint256"
+      }
+    ],
+    "name": "LengthMismatch",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "index",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "contributor",
+        "type": "address"
+      }
+    ],
+    "name": "NoRows",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "listingId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "owner",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "NotListingOwner",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "poolId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "NotOperator",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "token",
+        "type": "address"
+      }
+    ],
+    "name": "SafeERC20FailedOperation",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "saleId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "distributionId",
+        "type": "uint256"
+      }
+    ],
+    "name": "SaleAlreadyDistributed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "saleId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "SaleNotSettled",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "poolId",
+        "type": "uint256"
+      }
+    ],
+    "name": "UnknownPool",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "listingId",
+        "type": "uint256"
+      }
+    ],
+    "name": "UnknownVersion",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "listingId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "poolId",
+        "type": "uint256"
+      }
+    ],
+    "name": "VersionExists",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "expected",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "total",
+        "type": "uint256"
+      }
+    ],
+    "name": "WrongTotal",
+    "type": "error"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "poolId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "termsHash",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint16",
+        "name": "feeBps",
+        "type": "uint16"
+      }
+    ],
+    "name": "PoolCreated",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "poolId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "saleId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "listingId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "distributionId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "sellerShare",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "fee",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "total",
+        "type": "uint256"
+      }
+    ],
+    "name": "SaleDistributed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "poolId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "listingId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "address[]",
+        "name": "contributors",
+        "type": "address[]"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64[]",
+        "name": "rows",
+        "type": "uint64[]"
+      }
+    ],
+    "name": "VersionRegistered",
+    "type": "event"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_CONTRIBUTORS",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_FEE_BPS",
+    "outputs": [
+      {
+        "internalType": "uint16",
+        "name": "",
+        "type": "uint16"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "termsHash",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint16",
+        "name": "feeBps",
+        "type": "uint16"
+      }
+    ],
+    "name": "createPool",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "poolId",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "saleId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "listingId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "toSeller",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "root",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "total",
+        "type": "uint256"
+      }
+    ],
+    "name": "distributeSale",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "distributionId",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "escrow",
+    "outputs": [
+      {
+        "internalType": "contract IKosmosEscrow",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "poolId",
+        "type": "uint256"
+      }
+    ],
+    "name": "getPool",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "operator",
+            "type": "address"
+          },
+          {
+            "internalType": "uint16",
+            "name": "feeBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint64",
+            "name": "createdAt",
+            "type": "uint64"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "termsHash",
+            "type": "bytes32"
+          }
+        ],
+        "internalType": "struct IKosmosPools.Pool",
+        "name": "",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "listingId",
+        "type": "uint256"
+      }
+    ],
+    "name": "getVersion",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint64",
+            "name": "poolId",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint32",
+            "name": "contributorCount",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint40",
+            "name": "registeredAt",
+            "type": "uint40"
+          },
+          {
+            "internalType": "uint96",
+            "name": "totalRows",
+            "type": "uint96"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "contributorsHash",
+            "type": "bytes32"
+          }
+        ],
+        "internalType": "struct IKosmosPools.Version",
+        "name": "",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "poolCount",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "poolId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "listingId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address[]",
+        "name": "contributors",
+        "type": "address[]"
+      },
+      {
+        "internalType": "uint64[]",
+        "name": "rows",
+        "type": "uint64[]"
+      }
+    ],
+    "name": "registerVersion",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "registry",
+    "outputs": [
+      {
+        "internalType": "contract IKosmosRegistry",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "rewards",
+    "outputs": [
+      {
+        "internalType": "contract IKosmosRewards",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "saleId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "saleDistribution",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "token",
+    "outputs": [
+      {
+        "internalType": "contract IERC20",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  }
+] as const;
+
+export const kosmosPoolsBytecode = "0x610100604052348015610010575f5ffd5b506040516117d23803806117d283398101604081905261002f91610163565b6001600160a01b03808516608081905284821660a05283821660c05290821660e05261005d90825f19610066565b505050506101bf565b6100728383835f6100ea565b6100e55761008383835f60016100ea565b6100b057604051635274afe760e01b81526001600160a01b03841660048201526024015b60405180910390fd5b6100bd83838360016100ea565b6100e557604051635274afe760e01b81526001600160a01b03841660048201526024016100a7565b505050565b60405163095ea7b360e01b5f8181526001600160a01b038616600452602485905291602083604481808b5af1925060015f51148316610140578383151615610134573d5f823e3d81fd5b5f873b113d1516831692505b60405250949350505050565b6001600160a01b0381168114610160575f5ffd5b50565b5f5f5f5f60808587031215610176575f5ffd5b84516101818161014c565b60208601519094506101928161014c565b60408601519093506101a38161014c565b60608601519092506101b48161014c565b939692955090935050565b60805160a05160c05160e0516115c461020e5f395f818161020a0152610e3901525f81816103890152610c7801525f81816101be01526105d001525f81816103b80152610ddb01526115c45ff3fe608060405234801561000f575f5ffd5b50600436106100da575f3560e01c80639ec5a89411610088578063d55be8c611610063578063d55be8c614610368578063e2fdcc1714610384578063f525cb68146103ab578063fc0c546a146103b3575f5ffd5b80639ec5a894146102055780639f4bca261461022c578063b88da75914610235575f5ffd5b80634988cb93116100b85780634988cb9314610187578063634e7aed1461019a5780637b103999146101b9575f5ffd5b8063068bcd8d146100de5780632d431e6c1461015157806346f988dc14610166575b5f5ffd5b6100f16100ec3660046111ed565b6103da565b6040516101489190815173ffffffffffffffffffffffffffffffffffffffff16815260208083015161ffff169082015260408083015167ffffffffffffffff16908201526060918201519181019190915260800190565b60405180910390f35b61016461015f36600461124c565b6104cd565b005b6101796101743660046112ce565b610b20565b604051908152602001610148565b610179610195366004611305565b610f28565b6101796101a83660046111ed565b5f9081526003602052604090205490565b6101e07f000000000000000000000000000000000000000000000000000000000000000081565b60405173ffffffffffffffffffffffffffffffffffffffff9091168152602001610148565b6101e07f000000000000000000000000000000000000000000000000000000000000000081565b61017961010081565b6103026102433660046111ed565b6040805160a0810182525f80825260208201819052918101829052606081018290526080810191909152505f90815260026020908152604091829020825160a081018452815467ffffffffffffffff8116825268010000000000000000810463ffffffff16938201939093526c01000000000000000000000000830464ffffffffff1693810193909352710100000000000000000000000000000000009091046bffffffffffffffffffffffff16606083015260010154608082015290565b60405161014891905f60a08201905067ffffffffffffffff835116825263ffffffff602084015116602083015264ffffffffff60408401511660408301526bffffffffffffffffffffffff60608401511660608301526080830151608083015292915050565b61037161138881565b60405161ffff9091168152602001610148565b6101e07f000000000000000000000000000000000000000000000000000000000000000081565b6101795f5481565b6101e07f000000000000000000000000000000000000000000000000000000000000000081565b604080516080810182525f8082526020820181905291810182905260608101919091525f828152600160208181526040928390208351608081018552815473ffffffffffffffffffffffffffffffffffffffff811680835274010000000000000000000000000000000000000000820461ffff1694830194909452760100000000000000000000000000000000000000000000900467ffffffffffffffff16948101949094529091015460608301526104c7576040517f4fd97f14000000000000000000000000000000000000000000000000000000008152600481018490526024015b60405180910390fd5b92915050565b5f8681526001602052604090205473ffffffffffffffffffffffffffffffffffffffff168061052b576040517f4fd97f14000000000000000000000000000000000000000000000000000000008152600481018890526024016104be565b73ffffffffffffffffffffffffffffffffffffffff8116331461059f576040517fc629a0cc0000000000000000000000000000000000000000000000000000000081526004810188905273ffffffffffffffffffffffffffffffffffffffff821660248201523360448201526064016104be565b6040517f6352211e000000000000000000000000000000000000000000000000000000008152600481018790525f907f000000000000000000000000000000000000000000000000000000000000000073ffffffffffffffffffffffffffffffffffffffff1690636352211e90602401602060405180830381865afa15801561062a573d5f5f3e3d5ffd5b505050506040513d601f19601f8201168201806040525081019061064e919061135d565b905073ffffffffffffffffffffffffffffffffffffffff811633146106c4576040517f341136a60000000000000000000000000000000000000000000000000000000081526004810188905273ffffffffffffffffffffffffffffffffffffffff821660248201523360448201526064016104be565b5f8781526002602052604090205467ffffffffffffffff16801561071e576040517f89e432ed00000000000000000000000000000000000000000000000000000000815260048101899052602481018290526044016104be565b85848114610762576040517fab8b67c600000000000000000000000000000000000000000000000000000000815260048101829052602481018690526044016104be565b801580610770575061010081115b156107b2576040517fd78f9a9d0000000000000000000000000000000000000000000000000000000081526004810182905261010060248201526044016104be565b5f80805b8381101561093b575f8b8b838181106107d1576107d161137f565b90506020020160208101906107e691906113ac565b90508273ffffffffffffffffffffffffffffffffffffffff168173ffffffffffffffffffffffffffffffffffffffff161161086c576040517f7d40a5920000000000000000000000000000000000000000000000000000000081526004810183905273ffffffffffffffffffffffffffffffffffffffff821660248201526044016104be565b89898381811061087e5761087e61137f565b905060200201602081019061089391906113e3565b67ffffffffffffffff165f036108f4576040517f213767990000000000000000000000000000000000000000000000000000000081526004810183905273ffffffffffffffffffffffffffffffffffffffff821660248201526044016104be565b8989838181106109065761090661137f565b905060200201602081019061091b91906113e3565b61092f9067ffffffffffffffff1685611429565b935091506001016107b6565b506040518060a001604052808d67ffffffffffffffff1681526020018463ffffffff1681526020014264ffffffffff168152602001836bffffffffffffffffffffffff1681526020018b8b8b8b60405160200161099b949392919061143c565b604080517fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe081840301815291815281516020928301209092525f8e81526002825282902083518154928501518585015160608701516bffffffffffffffffffffffff1671010000000000000000000000000000000000027fffffff000000000000000000000000ffffffffffffffffffffffffffffffffff64ffffffffff9092166c0100000000000000000000000002919091167fffffff0000000000000000000000000000000000ffffffffffffffffffffffff63ffffffff90931668010000000000000000027fffffffffffffffffffffffffffffffffffffffff00000000000000000000000090961667ffffffffffffffff90941693909317949094171617919091178155608090920151600190920191909155518b908d907f3bbc5b7902cecb7a3f4d35b46cba7c0063eedbb705d8ce74d679dcca4916bb4f90610b0a908e908e908e908e9061143c565b60405180910390a3505050505050505050505050565b5f8481526002602052604081205467ffffffffffffffff16808203610b74576040517fd2a39246000000000000000000000000000000000000000000000000000000008152600481018790526024016104be565b5f818152600160205260409020805473ffffffffffffffffffffffffffffffffffffffff16338114610bf7576040517fc629a0cc0000000000000000000000000000000000000000000000000000000081526004810184905273ffffffffffffffffffffffffffffffffffffffff821660248201523360448201526064016104be565b5f898152600360205260409020548015610c47576040517f1d8ec712000000000000000000000000000000000000000000000000000000008152600481018b9052602481018290526044016104be565b6040517f71ee4365000000000000000000000000000000000000000000000000000000008152600481018b90525f907f000000000000000000000000000000000000000000000000000000000000000073ffffffffffffffffffffffffffffffffffffffff16906371ee436590602401602060405180830381865afa158015610cd2573d5f5f3e3d5ffd5b505050506040513d601f19601f82011682018060405250810190610cf691906114de565b14610d30576040517f954a68e7000000000000000000000000000000000000000000000000000000008152600481018b90526024016104be565b82545f9061271090610d5e9074010000000000000000000000000000000000000000900461ffff168b6114f5565b610d68919061150c565b9050610d74818a611544565b8714610dc157610d84818a611544565b6040517f204784740000000000000000000000000000000000000000000000000000000081526004810191909152602481018890526044016104be565b610e0373ffffffffffffffffffffffffffffffffffffffff7f00000000000000000000000000000000000000000000000000000000000000001633308a6110f8565b6040517f99b2f6a700000000000000000000000000000000000000000000000000000000815260048101899052602481018890527f000000000000000000000000000000000000000000000000000000000000000073ffffffffffffffffffffffffffffffffffffffff16906399b2f6a7906044016020604051808303815f875af1158015610e94573d5f5f3e3d5ffd5b505050506040513d601f19601f82011682018060405250810190610eb891906114de565b5f8c81526003602090815260409182902083905581518381529081018c9052908101839052606081018990529096508a908c9087907fd4339d89e2edfaf42c50ec631afb3ea4f507f47c74323a92315fbbee140633fe9060800160405180910390a4505050505095945050505050565b5f82610f60576040517f06e6f21500000000000000000000000000000000000000000000000000000000815260040160405180910390fd5b61138861ffff83161115610fae576040517f3c057d7b00000000000000000000000000000000000000000000000000000000815261ffff8316600482015261138860248201526044016104be565b5f5f8154610fbb90611557565b9182905550604080516080810182523380825261ffff868116602080850182815267ffffffffffffffff428116878901908152606088018d81525f8b81526001808752908b902099518a5495519351909416760100000000000000000000000000000000000000000000027fffff0000000000000000ffffffffffffffffffffffffffffffffffffffffffff9390981674010000000000000000000000000000000000000000027fffffffffffffffffffff0000000000000000000000000000000000000000000090951673ffffffffffffffffffffffffffffffffffffffff90941693909317939093171694909417865551949092019390935583518881529081019290925292935083917f7f73fad0b359e505c8fa69c4c1ba392cb541acbb9223529f3c8d7f15b806a63c910160405180910390a392915050565b61110684848484600161115a565b611154576040517f5274afe700000000000000000000000000000000000000000000000000000000815273ffffffffffffffffffffffffffffffffffffffff851660048201526024016104be565b50505050565b6040517f23b872dd000000000000000000000000000000000000000000000000000000005f81815273ffffffffffffffffffffffffffffffffffffffff8781166004528616602452604485905291602083606481808c5af1925060015f511483166111dc5783831516156111d0573d5f823e3d81fd5b5f883b113d1516831692505b604052505f60605295945050505050565b5f602082840312156111fd575f5ffd5b5035919050565b5f5f83601f840112611214575f5ffd5b50813567ffffffffffffffff81111561122b575f5ffd5b6020830191508360208260051b8501011115611245575f5ffd5b9250929050565b5f5f5f5f5f5f60808789031215611261575f5ffd5b8635955060208701359450604087013567ffffffffffffffff811115611285575f5ffd5b61129189828a01611204565b909550935050606087013567ffffffffffffffff8111156112b0575f5ffd5b6112bc89828a01611204565b979a9699509497509295939492505050565b5f5f5f5f5f60a086880312156112e2575f5ffd5b505083359560208501359550604085013594606081013594506080013592509050565b5f5f60408385031215611316575f5ffd5b82359150602083013561ffff8116811461132e575f5ffd5b809150509250929050565b73ffffffffffffffffffffffffffffffffffffffff8116811461135a575f5ffd5b50565b5f6020828403121561136d575f5ffd5b815161137881611339565b9392505050565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52603260045260245ffd5b5f602082840312156113bc575f5ffd5b813561137881611339565b803567ffffffffffffffff811681146113de575f5ffd5b919050565b5f602082840312156113f3575f5ffd5b611378826113c7565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52601160045260245ffd5b808201808211156104c7576104c76113fc565b604080825281018490525f8560608301825b8781101561148b57823561146181611339565b73ffffffffffffffffffffffffffffffffffffffff1682526020928301929091019060010161144e565b50838103602080860191909152858252019050845f5b858110156114d15767ffffffffffffffff6114bb836113c7565b16835260209283019291909101906001016114a1565b5090979650505050505050565b5f602082840312156114ee575f5ffd5b5051919050565b80820281158282048414176104c7576104c76113fc565b5f8261153f577f4e487b71000000000000000000000000000000000000000000000000000000005f52601260045260245ffd5b500490565b818103818111156104c7576104c76113fc565b5f7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff8203611587576115876113fc565b506001019056fea2646970667358221220696d652c723c4597e8cd1609fa27f44f38a8fc6dbd0ac7297e8211b34ac8c9cd64736f6c63430008250033" as const;
+
+export const kosmosMiningAbi = [
+  {
+    "inputs": [
+      {
+        "internalType": "contract IERC20",
+        "name": "token_",
+        "type": "address"
+      },
+      {
+        "internalType": "contract IKosmosRewards",
+        "name": "rewards_",
+        "type": "address"
+      },
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "distributor",
+            "type": "address"
+          },
+          {
+            "internalType": "uint64",
+            "name": "start",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "epochLength",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint256",
+            "name": "initialReward",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint64",
+            "name": "halvingEpochs",
+            "type": "uint64"
+          }
+        ],
+        "internalType": "struct KosmosMining.Schedule",
+        "name": "schedule",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "constructor"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "distributionId",
+        "type": "uint256"
+      }
+    ],
+    "name": "EpochAlreadyPublished",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "end",
+        "type": "uint256"
+      }
+    ],
+    "name": "EpochNotEnded",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "InvalidSchedule",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "start",
+        "type": "uint256"
+      }
+    ],
+    "name": "MiningNotStarted",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "NotDistributor",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "reward",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "total",
+        "type": "uint256"
+      }
+    ],
+    "name": "RewardExceeded",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "token",
+        "type": "address"
+      }
+    ],
+    "name": "SafeERC20FailedOperation",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "allocation",
+        "type": "uint256"
+      }
+    ],
+    "name": "ScheduleExceedsAllocation",
+    "type": "error"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "distributionId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "root",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "total",
+        "type": "uint256"
+      }
+    ],
+    "name": "EpochPublished",
+    "type": "event"
+  },
+  {
+    "inputs": [],
+    "name": "allocation",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "currentEpoch",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "distributor",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      }
+    ],
+    "name": "epochDistribution",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      }
+    ],
+    "name": "epochEnd",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "epochLength",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      }
+    ],
+    "name": "epochReward",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "halvingEpochs",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "initialReward",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "root",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "total",
+        "type": "uint256"
+      }
+    ],
+    "name": "publishEpoch",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "distributionId",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      }
+    ],
+    "name": "published",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "rewards",
+    "outputs": [
+      {
+        "internalType": "contract IKosmosRewards",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "start",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "token",
+    "outputs": [
+      {
+        "internalType": "contract IERC20",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  }
+] as const;
+
+export const kosmosMiningBytecode = "0x610180604052348015610010575f5ffd5b50604051610ea4380380610ea483398101604081905261002f91610320565b80516001600160a01b03161580610051575060408101516001600160401b0316155b8061005e57506060810151155b80610074575060808101516001600160401b0316155b1561009257604051631b742d9d60e31b815260040160405180910390fd5b6040516370a0823160e01b81523060048201525f906001600160a01b038516906370a0823190602401602060405180830381865afa1580156100d6573d5f5f3e3d5ffd5b505050506040513d601f19601f820116820180604052508101906100fa91906103ec565b606083015190915081905b8015610177576080840151610123906001600160401b031683610417565b81111561014b57604051634e120a5160e11b8152600481018490526024015b60405180910390fd5b6080840151610163906001600160401b031682610436565b61016d9083610453565b915060011c610105565b506001600160a01b0380861660805284811660a05283511660c05260208301516001600160401b0316156101af5782602001516101b1565b425b6001600160401b0390811660e0526040840151811661010052606084015161012052608084015116610140526101608290526101f86001600160a01b038616855f19610202565b5050505050610466565b61020e8383835f610281565b61027c5761021f83835f6001610281565b61024757604051635274afe760e01b81526001600160a01b0384166004820152602401610142565b6102548383836001610281565b61027c57604051635274afe760e01b81526001600160a01b0384166004820152602401610142565b505050565b60405163095ea7b360e01b5f8181526001600160a01b038616600452602485905291602083604481808b5af1925060015f511483166102d75783831516156102cb573d5f823e3d81fd5b5f873b113d1516831692505b60405250949350505050565b6001600160a01b03811681146102f7575f5ffd5b50565b8051610305816102e3565b919050565b80516001600160401b0381168114610305575f5ffd5b5f5f5f83850360e0811215610333575f5ffd5b845161033e816102e3565b602086015190945061034f816102e3565b925060a0603f1982011215610362575f5ffd5b5060405160a081016001600160401b038111828210171561039157634e487b7160e01b5f52604160045260245ffd5b80604052506103a2604086016102fa565b81526103b06060860161030a565b60208201526103c16080860161030a565b604082015260a085015160608201526103dc60c0860161030a565b6080820152809150509250925092565b5f602082840312156103fc575f5ffd5b5051919050565b634e487b7160e01b5f52601160045260245ffd5b5f8261043157634e487b7160e01b5f52601260045260245ffd5b500490565b808202811582820484141761044d5761044d610403565b92915050565b8181038181111561044d5761044d610403565b60805160a05160c05160e0516101005161012051610140516101605161098861051c5f395f61017b01525f81816101a2015261031301525f8181610246015261034701525f81816101140152818161040e0152818161053301526107f001525f818161026d01528181610379015281816103da01528181610439015281816105000152818161055e015261083401525f818161029401526104a501525f81816101c901526106c701525f6102e101526109885ff3fe608060405234801561000f575f5ffd5b50600436106100e5575f3560e01c8063a9c89dea11610088578063bfe1092811610063578063bfe109281461028f578063d9be1efe146102b6578063df22df8c146102c9578063fc0c546a146102dc575f5ffd5b8063a9c89dea14610210578063abee967c14610241578063be9a655514610268575f5ffd5b806376671808116100c3578063766718081461016e57806388a17bde146101765780638cb35aa71461019d5780639ec5a894146101c4575f5ffd5b806330da5240146100e957806357d775f81461010f5780636127c5391461014f575b5f5ffd5b6100fc6100f7366004610859565b610303565b6040519081526020015b60405180910390f35b6101367f000000000000000000000000000000000000000000000000000000000000000081565b60405167ffffffffffffffff9091168152602001610106565b6100fc61015d366004610859565b5f9081526020819052604090205490565b6100fc610376565b6100fc7f000000000000000000000000000000000000000000000000000000000000000081565b6101367f000000000000000000000000000000000000000000000000000000000000000081565b6101eb7f000000000000000000000000000000000000000000000000000000000000000081565b60405173ffffffffffffffffffffffffffffffffffffffff9091168152602001610106565b61023161021e366004610859565b5f90815260208190526040902054151590565b6040519015158152602001610106565b6100fc7f000000000000000000000000000000000000000000000000000000000000000081565b6101367f000000000000000000000000000000000000000000000000000000000000000081565b6101eb7f000000000000000000000000000000000000000000000000000000000000000081565b6100fc6102c4366004610859565b61047c565b6100fc6102d7366004610870565b61048c565b6101eb7f000000000000000000000000000000000000000000000000000000000000000081565b5f8061033967ffffffffffffffff7f000000000000000000000000000000000000000000000000000000000000000016846108c6565b905061010081101561036d577f0000000000000000000000000000000000000000000000000000000000000000811c61036f565b5f5b9392505050565b5f7f000000000000000000000000000000000000000000000000000000000000000067ffffffffffffffff1642101561040c576040517f4a90b6cf00000000000000000000000000000000000000000000000000000000815267ffffffffffffffff7f00000000000000000000000000000000000000000000000000000000000000001660048201526024015b60405180910390fd5b7f000000000000000000000000000000000000000000000000000000000000000067ffffffffffffffff167f000000000000000000000000000000000000000000000000000000000000000067ffffffffffffffff164261046d91906108fe565b61047791906108c6565b905090565b5f6104868261079e565b92915050565b5f3373ffffffffffffffffffffffffffffffffffffffff7f000000000000000000000000000000000000000000000000000000000000000016146104fe576040517f7838a78b000000000000000000000000000000000000000000000000000000008152336004820152602401610403565b7f000000000000000000000000000000000000000000000000000000000000000067ffffffffffffffff164210806105a057507f000000000000000000000000000000000000000000000000000000000000000067ffffffffffffffff167f000000000000000000000000000000000000000000000000000000000000000067ffffffffffffffff164261059291906108fe565b61059c91906108c6565b8410155b156105ea57836105af8561079e565b6040517fdd4e04f400000000000000000000000000000000000000000000000000000000815260048101929092526024820152604401610403565b5f84815260208190526040902054801561063a576040517f5f70e5630000000000000000000000000000000000000000000000000000000081526004810186905260248101829052604401610403565b5f61064486610303565b905080841115610691576040517f79e5b141000000000000000000000000000000000000000000000000000000008152600481018790526024810182905260448101859052606401610403565b6040517f99b2f6a700000000000000000000000000000000000000000000000000000000815260048101869052602481018590527f000000000000000000000000000000000000000000000000000000000000000073ffffffffffffffffffffffffffffffffffffffff16906399b2f6a7906044016020604051808303815f875af1158015610722573d5f5f3e3d5ffd5b505050506040513d601f19601f820116820180604052508101906107469190610911565b5f87815260208181526040918290208390558151888152908101879052919450849188917f1f9a386abee6caaa9a130e9c00e5be48c999b9b95b96fed38243113a100dad8e910160405180910390a350509392505050565b5f77ffffffffffffffffffffffffffffffffffffffffffffffff82106107e557507fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff919050565b67ffffffffffffffff7f00000000000000000000000000000000000000000000000000000000000000001661081b836001610928565b610825919061093b565b6104869067ffffffffffffffff7f000000000000000000000000000000000000000000000000000000000000000016610928565b5f60208284031215610869575f5ffd5b5035919050565b5f5f5f60608486031215610882575f5ffd5b505081359360208301359350604090920135919050565b7f4e487b71000000000000000000000000000000000000000000000000000000005f52601160045260245ffd5b5f826108f9577f4e487b71000000000000000000000000000000000000000000000000000000005f52601260045260245ffd5b500490565b8181038181111561048657610486610899565b5f60208284031215610921575f5ffd5b5051919050565b8082018082111561048657610486610899565b80820281158282048414176104865761048661089956fea26469706673582212206ca3ba42b92f0f15a398b8d3628c55d6281938ee93df190b9e0edc6b61963c5d64736f6c63430008250033" as const;

@@ -32,6 +32,8 @@ export const NETWORK_CONTRACT_NAMES = [
   "ownership",
   "rewards",
   "anchor",
+  "pools",
+  "mining",
 ] as const;
 export type NetworkContracts = Record<(typeof NETWORK_CONTRACT_NAMES)[number], Address> & {
   /** The test-token faucet; dev networks only. */

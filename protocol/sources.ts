@@ -25,6 +25,7 @@ export const SOURCE_KINDS = [
   "amazon",
   "airbnb",
   "bank",
+  "browsing",
 ] as const;
 export type SourceKind = typeof SOURCE_KINDS[number];
 
@@ -225,6 +226,17 @@ export const SOURCE_KIND_INFO: { readonly [K in SourceKind]: SourceKindInfo } = 
       plain("currency", "Currency", "category"),
       id("description", "Payee and reference"),
       id("balance", "Balance after the transaction", "number"),
+    ],
+  },
+  browsing: {
+    kind: "browsing",
+    label: "Browsing log (Kosmos extension)",
+    files: "sent by the Kosmos browser extension",
+    category: "analytics",
+    timeField: "visitedAt",
+    fields: [
+      time("visitedAt", "When a site was visited"),
+      plain("domain", "Site (domain only)"),
     ],
   },
 };

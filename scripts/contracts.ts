@@ -12,9 +12,12 @@
  * names an account for a faucet allocation instead. It prints the addresses as JSON and, with `--out`, writes the network profile
  * (`--name`, default `chain-<id>`; `--bootstrap ADDR`, repeatable) that nodes start with
  * (`--network PROFILE.json`, or `--network NAME` once it is in `<data-dir>/networks/NAME.json`).
+ * The mining contract takes half of the rewards allocation (`--mining-amount TOKENS`) and pays it out by
+ * a schedule: `--epoch-length SECONDS` (default 1 day; 60 on a dev chain), `--halving-epochs N` (365),
+ * `--initial-reward TOKENS` (the most that fits), published by `--mining-distributor` (the arbiter).
  */
 import { parseArgs } from "node:util";
-import { createPublicClient, createWalletClient, type Hex, http, isAddress } from "viem";
+import { createPublicClient, createWalletClient, type Hex, http, isAddress, parseUnits } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import {
   compileContracts,
@@ -24,7 +27,7 @@ import {
 } from "../contracts/compile.ts";
 import { deployContracts } from "../node/services/chain/deploy.ts";
 import { DEV_ACCOUNT_KEYS, DEV_CHAIN_ID } from "../node/services/chain/anvil.ts";
-import { DEV_FAUCET_ETH } from "../node/services/chain/dev_chain.ts";
+import { DEV_FAUCET_ETH, DEV_MINING } from "../node/services/chain/dev_chain.ts";
 import { type NetworkProfile, writeNetworkProfile } from "../node/network.ts";
 import { isNetworkName, networkPrefix } from "../protocol/network.ts";
 
@@ -72,6 +75,11 @@ async function runDeploy(args: string[]): Promise<number> {
       out: { type: "string" },
       name: { type: "string" },
       bootstrap: { type: "string", multiple: true },
+      "mining-amount": { type: "string" },
+      "epoch-length": { type: "string" },
+      "halving-epochs": { type: "string" },
+      "initial-reward": { type: "string" },
+      "mining-distributor": { type: "string" },
     },
   });
   const name = values.name ?? undefined;
@@ -118,6 +126,22 @@ async function runDeploy(args: string[]): Promise<number> {
     return v as Hex | undefined;
   };
   const devFaucet = chainId === DEV_CHAIN_ID && values.faucet === undefined;
+  const integer = (name: "epoch-length" | "halving-epochs") => {
+    const v = values[name];
+    if (v === undefined) return undefined;
+    if (!/^[1-9][0-9]{0,15}$/.test(v)) {
+      throw new RangeError(`Cannot deploy: --${name} "${v}" is not a positive integer`);
+    }
+    return Number(v);
+  };
+  const tokens = (name: "mining-amount" | "initial-reward") => {
+    const v = values[name];
+    if (v === undefined) return undefined;
+    if (!/^[0-9]{1,12}(\.[0-9]{1,18})?$/.test(v)) {
+      throw new RangeError(`Cannot deploy: --${name} "${v}" is not a token amount`);
+    }
+    return parseUnits(v, 18);
+  };
   const addresses = await deployContracts(walletClient, publicClient, {
     arbiter: address("arbiter") ?? account.address,
     treasury: address("treasury") ?? account.address,
@@ -125,6 +149,13 @@ async function runDeploy(args: string[]): Promise<number> {
     faucet: address("faucet"),
     // A dev chain gets a faucet contract holding the treasury's allocation, with test ether from anvil.
     ...(devFaucet && { faucetContract: {} }),
+    miningAmount: tokens("mining-amount"),
+    mining: {
+      distributor: address("mining-distributor"),
+      epochLength: integer("epoch-length") ?? (chainId === DEV_CHAIN_ID ? DEV_MINING.epochLength : undefined),
+      halvingEpochs: integer("halving-epochs"),
+      initialReward: tokens("initial-reward"),
+    },
   });
   if (devFaucet) {
     await publicClient.request({

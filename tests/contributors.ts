@@ -34,6 +34,7 @@ export const MAIN_FIXTURES: { readonly [K in SourceKind]: string } = {
   amazon: "amazon/Retail.OrderHistory.1.csv",
   airbnb: "airbnb/reservations.csv",
   bank: "bank/statement.csv",
+  browsing: "browsing/visits.json",
 };
 
 export const FIXTURES_DIR = new URL("./fixtures/sources/", import.meta.url);
@@ -248,4 +249,53 @@ export async function chainReads(node: ContributorApi) {
         args: [BigInt(id)],
       }),
   };
+}
+
+/** One contributor's cut of the main Spotify fixture ({@link spotifySlices}). */
+export interface SpotifySlice {
+  /** A `Streaming_History_Audio_*.json` export of this contributor's plays only. */
+  json: string;
+  /** The connection country of every play in it, distinct per slice: it tells a contributor's rows apart. */
+  country: string;
+  plays: number;
+}
+
+/** Countries the slices take, in order. */
+const SLICE_COUNTRIES = ["DE", "FR", "AT", "BE", "NL", "DK", "SE", "PL"];
+
+/**
+ * The main Spotify fixture cut into `count` distinct exports: slice `i` holds the plays of every
+ * hour `h` with `h % count === i` (so every slice spans the fixture's days), all from country
+ * `SLICE_COUNTRIES[i]`; its first hour keeps only 3 plays, a class under k = 5 the anonymizer
+ * suppresses (or generalises, times to the day). No play is in two slices.
+ */
+export async function spotifySlices(count: number): Promise<SpotifySlice[]> {
+  assert.ok(count >= 1 && count <= SLICE_COUNTRIES.length, `1 to ${SLICE_COUNTRIES.length} slices`);
+  const plays = JSON.parse(await Deno.readTextFile(fixturePath("spotify"))) as { ts: string }[];
+  const hours = [...new Set(plays.map((p) => Math.floor(Date.parse(p.ts) / 3600_000)))].sort((a, b) => a - b);
+  return Array.from({ length: count }, (_, i) => {
+    const mine = new Set(hours.filter((_, h) => h % count === i));
+    const first = Math.min(...mine);
+    let firstKept = 0;
+    const records = plays
+      .filter((p) => mine.has(Math.floor(Date.parse(p.ts) / 3600_000)))
+      .filter((p) => Math.floor(Date.parse(p.ts) / 3600_000) !== first || firstKept++ < 3)
+      .map((p) => ({ ...p, conn_country: SLICE_COUNTRIES[i] }));
+    return {
+      json: `[\n${records.map((r) => JSON.stringify(r)).join(",\n")}\n]\n`,
+      country: SLICE_COUNTRIES[i],
+      plays: records.length,
+    };
+  });
+}
+
+/** Imports `json` as a Spotify export on `node`. */
+export async function importSpotifyJson(node: ContributorApi, json: string): Promise<ImportResult> {
+  const form = new FormData();
+  form.append("file", new File([json], "Streaming_History_Audio_2023_0.json"));
+  return await node.json<ImportResult>(
+    "/api/v1/sources/spotify/imports",
+    { method: "POST", body: form },
+    201,
+  );
 }

@@ -18,6 +18,7 @@ import type { NodeConfig } from "../node/config.ts";
 import { type Anvil, startAnvil } from "../node/services/chain/anvil.ts";
 import { type DevChain, setUpDevChain } from "../node/services/chain/dev_chain.ts";
 import { getContractsPath, writeContractsFile } from "../node/services/chain/contracts.ts";
+import { loadIdentity } from "../node/services/identity/mod.ts";
 import { decodeSaleResponse, encodeSaleRequest, type SaleResponse } from "../node/services/market/mod.ts";
 import { SALE_PROTOCOL } from "../protocol/topics.ts";
 import { testLogger, waitFor } from "./helpers.ts";
@@ -36,6 +37,8 @@ export interface StartMarketNodeOptions {
   dataDir?: string;
   /** Node settings over the defaults, e.g. `{ storage: { quotaGB: 0 } }` for a node that keeps no replicas. @default {} */
   config?: Partial<NodeConfig>;
+  /** Whether the node's wallet gets a faucet drip. @default true for a fresh data dir, false for a reused one */
+  fund?: boolean;
 }
 
 export interface StartMarketClusterOptions {
@@ -43,13 +46,22 @@ export interface StartMarketClusterOptions {
   prefix?: string;
   /** Service settings every node gets, over `{ market: { tickInterval: 1000 } }`. @default {} */
   services?: CreateNodeOptions["services"];
+  /**
+   * A data dir whose wallet (made now when the dir is new) is the dev chain's arbiter and treasury, which on
+   * dev chains is also the mining distributor; start its node with `start({ dataDir: roles, fund: true })`.
+   * @default the deployer holds both roles
+   */
+  roles?: string;
 }
 
 export async function startMarketCluster(options: StartMarketClusterOptions = {}): Promise<MarketCluster> {
   const anvil = await startAnvil();
   let dev: DevChain;
   try {
-    dev = await setUpDevChain(anvil.rpcUrl);
+    const roles = options.roles === undefined
+      ? undefined
+      : (await loadIdentity(options.roles)).account.address;
+    dev = await setUpDevChain(anvil.rpcUrl, { arbiter: roles, treasury: roles });
   } catch (err) {
     await anvil.stop();
     throw err;
@@ -66,7 +78,7 @@ export async function startMarketCluster(options: StartMarketClusterOptions = {}
   return {
     anvil,
     dev,
-    async start({ dataDir, config = {} } = {}) {
+    async start({ dataDir, config = {}, fund } = {}) {
       const fresh = dataDir === undefined;
       dataDir ??= await Deno.makeTempDir({ prefix: options.prefix ?? "kosmos-market-" });
       dirs.add(dataDir);
@@ -90,7 +102,7 @@ export async function startMarketCluster(options: StartMarketClusterOptions = {}
       }, { logger: testLogger(), services });
       await node.start();
       nodes.push(node);
-      if (fresh) await dev.fund(node.address);
+      if (fund ?? fresh) await dev.fund(node.address);
       return node;
     },
     async increaseTime(seconds) {

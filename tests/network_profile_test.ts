@@ -34,6 +34,8 @@ const valid: NetworkProfile = {
     ownership: "0x0000000000000000000000000000000000000008",
     rewards: "0x0000000000000000000000000000000000000005",
     anchor: "0x0000000000000000000000000000000000000006",
+    pools: "0x0000000000000000000000000000000000000010",
+    mining: "0x0000000000000000000000000000000000000011",
   },
   bootstrap: ["/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWGzh9MtbnXHjxiZdDoN2J4Mq3hpJAj1hzhyJD3gW5KLbd"],
   protocolPrefix: "/kosmos/devnet-5fbdb231",
@@ -208,6 +210,14 @@ Deno.test("a node refuses to start on a profile whose chain id or contracts are 
     [
       { ...base, contracts: { ...base.contracts, consent: base.contracts.anchor } },
       /ownership\.consent\(\) is 0x[0-9a-fA-F]{40}, the profile says/,
+    ],
+    [
+      { ...base, contracts: { ...base.contracts, mining: base.contracts.ownership } },
+      /mining\.token\(\) is 0x[0-9a-fA-F]{40}, the profile says|do not answer mining\.token\(\)/,
+    ],
+    [
+      { ...base, contracts: { ...base.contracts, pools: base.contracts.rewards } },
+      /do not answer pools\.registry\(\)/,
     ],
   ];
   for (const [profile, message] of cases) {

@@ -47,8 +47,12 @@ import { createSiteStatsRoutes } from "./routes/api/site_stats.ts";
 import { createReleaseRoutes } from "./routes/api/releases.ts";
 import { createMyDataRoutes } from "./routes/api/my_data.ts";
 import { createConsentRoutes } from "./routes/api/consents.ts";
+import { createEarningRoutes } from "./routes/api/earnings.ts";
 import { createSourceRoutes } from "./routes/api/sources.ts";
+import { createPoolRoutes } from "./routes/api/pools.ts";
+import { createExtensionRoutes } from "./routes/api/extension.ts";
 import { dataPage } from "./routes/data.tsx";
+import { poolsPage } from "./routes/pools.tsx";
 import { datasetPage } from "./routes/dataset.tsx";
 import { arbitrationPage } from "./routes/arbitration.tsx";
 import { marketplacePage } from "./routes/marketplace.tsx";
@@ -147,10 +151,13 @@ export function createApp(facade: KosmosApi, options: AppOptions): Hono {
   app.route("/api/v1", createReleaseRoutes(facade));
   app.route("/api/v1", createMyDataRoutes(facade));
   app.route("/api/v1", createConsentRoutes(facade));
+  app.route("/api/v1", createPoolRoutes(facade));
+  app.route("/api/v1", createEarningRoutes(facade));
   app.route(
     "/api/v1",
     createSourceRoutes(facade, { maxBytes: options.maxUploadBytes, spoolDir: options.uploadDir }),
   );
+  app.route("/api/v1", createExtensionRoutes(facade));
   app.route("/api/v2", createQueryRoutes(facade));
   app.route("/", createEventRoutes(facade, { getManifest }));
 
@@ -183,6 +190,7 @@ export function createApp(facade: KosmosApi, options: AppOptions): Hono {
   registerPage(publishPage);
   registerPage(datasetPage);
   registerPage(dataPage);
+  registerPage(poolsPage);
   registerPage(purchasesPage);
   registerPage(salesPage);
   registerPage(sitesPage);

@@ -137,7 +137,35 @@ const emptyNode: Omit<KosmosFacade, "getNodeInfo"> = {
     Promise.reject(Object.assign(new Error(`No consent "${id}"`), { name: "NotFoundError" })),
   listConsents: () => Promise.resolve({ consents: [] }),
   getGrantMessage: () => Promise.reject(noContracts()),
+  createExtensionPairing: () => Promise.resolve({ code: "ABCD-EFGH", expiresAt: Date.now() + 600_000 }),
+  pairExtension: () =>
+    Promise.reject(Object.assign(new Error("Not a pairing code"), { name: "PairingCodeError" })),
+  verifyExtensionToken: () =>
+    Promise.reject(Object.assign(new Error("Not an extension token"), { name: "ExtensionTokenError" })),
+  getExtensionStatus: () =>
+    Promise.reject(Object.assign(new Error("Not an extension token"), { name: "ExtensionTokenError" })),
+  postExtensionVisits: () =>
+    Promise.reject(Object.assign(new Error("Not an extension token"), { name: "ExtensionTokenError" })),
+  listExtensionTokens: () => Promise.resolve({ tokens: [] }),
+  revokeExtensionToken: (id) =>
+    Promise.reject(Object.assign(new Error(`No paired extension "${id}"`), { name: "NotFoundError" })),
+  listPools: () => Promise.resolve({ pools: [] }),
+  getPool: (id) => Promise.reject(noPool(id)),
+  createPool: () => Promise.reject(noContracts()),
+  previewCreatePool: () => Promise.reject(noContracts()),
+  joinPool: (id) => Promise.reject(noPool(id)),
+  leavePool: (id) => Promise.reject(noPool(id)),
+  publishPoolVersion: (id) => Promise.reject(noPool(id)),
+  previewPublishPoolVersion: (id) => Promise.reject(noPool(id)),
+  getEarnings: () => Promise.reject(noContracts()),
+  claimEarnings: () => Promise.reject(noContracts()),
+  previewClaimEarnings: () => Promise.reject(noContracts()),
+  getMining: () => Promise.reject(noContracts()),
 };
+
+function noPool(id: string): Error {
+  return Object.assign(new Error(`No pool ${id} known to this node`), { name: "NotFoundError" });
+}
 
 function noFaucet(): Error {
   return Object.assign(new Error("No faucet: not a dev network"), { name: "FaucetUnavailableError" });
@@ -176,6 +204,7 @@ async function assertErrorShape(response: Response, status: number, code: string
 const pages = [
   { path: "/", title: "Marketplace" },
   { path: "/data", title: "My data" },
+  { path: "/pools", title: "Pools" },
   { path: "/sites", title: "Sites" },
   { path: "/streams", title: "Streams" },
   { path: "/wallet", title: "Wallet" },

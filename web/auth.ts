@@ -46,6 +46,21 @@ export const PUBLIC_ROUTES: readonly PublicRoute[] = [
       "dev networks only (404 elsewhere): test tokens for nodes joining this node's network; rate limited " +
       "per caller, per address and in all, and it tells nothing but the faucet's terms and the drip",
   },
+  {
+    path: "/api/v1/extension/pair",
+    why: "the browser extension trades a one-time code from My data for its own token; rate limited per " +
+      "caller and in all, codes expire in 10 minutes and work once",
+  },
+  {
+    path: "/api/v1/extension/status",
+    why: "needs the extension's own token instead (checked by the route; the owner's is not accepted): " +
+      "says only whether a browsing consent is valid",
+  },
+  {
+    path: "/api/v1/extension/visits",
+    why: "needs the extension's own token instead (checked by the route): adds visits as a browsing " +
+      "source, only under a valid consent",
+  },
 ];
 
 /** Whether `path` is one of {@link PUBLIC_ROUTES}. */

@@ -118,13 +118,16 @@ Deno.test("the owner's bearer token opens every owner route", async () => {
   assert.ok(calls.length > 0, "authenticated requests reach the node");
 });
 
-Deno.test("PUBLIC_ROUTES are the tracker, its event endpoint, the login route, static assets and a dev network's faucet, open to anyone", async () => {
+Deno.test("PUBLIC_ROUTES are the tracker, its event endpoint, the login route, static assets, a dev network's faucet and the browser extension's three routes, open to anyone", async () => {
   assert.deepEqual(PUBLIC_ROUTES.map((r) => r.path), [
     "/js/kosmos.js",
     "/api/event",
     "/login",
     "/static/*",
     "/api/v1/faucet",
+    "/api/v1/extension/pair",
+    "/api/v1/extension/status",
+    "/api/v1/extension/visits",
   ]);
   const { app, calls } = makeApp();
   const tracker = await app.request("/js/kosmos.js");

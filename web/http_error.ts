@@ -30,7 +30,9 @@ export type ErrorCode =
   | "internal"
   | "unavailable"
   /** A file that is not a valid export of its kind (`POST /api/v1/sources/:kind/imports`). */
-  | "import_error";
+  | "import_error"
+  /** Visits sent by the browser extension while no browsing consent is valid (`POST /api/v1/extension/visits`). */
+  | "consent_required";
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
@@ -134,11 +136,20 @@ export const ERROR_TABLE: Readonly<Record<string, TableRow>> = {
   ConsentNotHeldError: { status: 403, code: "forbidden" },
   ConsentNotValidError: { status: 409, code: "conflict" },
   ConsentSignatureError: { status: 422, code: "unprocessable" },
+  RewardUnverifiableError: { status: 409, code: "conflict" },
   ContractRevertError: "reverts",
   ImportError: { status: 422, code: "import_error" },
   NothingToPublishError: { status: 409, code: "conflict" },
   EmptyPublicationError: { status: 422, code: "unprocessable" },
   SourceChangedError: { status: 409, code: "conflict" },
+  NotPoolOperatorError: { status: 403, code: "forbidden" },
+  PoolJoinRefusedError: { status: 409, code: "conflict" },
+  PoolUnreachableError: { status: 503, code: "unavailable" },
+  EmptyVersionError: { status: 409, code: "conflict" },
+  ExtensionTokenError: { status: 401, code: "unauthorized" },
+  PairingCodeError: { status: 401, code: "unauthorized" },
+  ExtensionRateLimitError: { status: 429, code: "too_many_requests" },
+  ConsentRequiredError: { status: 409, code: "consent_required" },
 };
 
 /** Registry reverts that mean the caller may not do this. */

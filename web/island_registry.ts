@@ -31,6 +31,10 @@ export const islandLoaders = {
   data_sources: () => import("./islands/data_sources.tsx").then((m) => m.DataSources),
   data_consents: () => import("./islands/data_consents.tsx").then((m) => m.DataConsents),
   data_publish: () => import("./islands/data_publish.tsx").then((m) => m.DataPublish),
+  extension_pairing: () => import("./islands/extension_pairing.tsx").then((m) => m.ExtensionPairing),
+  pool_create: () => import("./islands/pool_create.tsx").then((m) => m.PoolCreate),
+  pool_actions: () => import("./islands/pool_actions.tsx").then((m) => m.PoolActions),
+  earnings_claim: () => import("./islands/earnings_claim.tsx").then((m) => m.EarningsClaim),
 } satisfies Record<string, () => Promise<AnyComponent>>;
 
 export type IslandName = keyof typeof islandLoaders;

@@ -29,6 +29,9 @@ import type { Releases } from "../services/releases/mod.ts";
 import type { Replication } from "../services/replication/mod.ts";
 import type { Sites } from "../services/sites/mod.ts";
 import type { Sources } from "../services/sources/mod.ts";
+import type { Pools } from "../services/pools/mod.ts";
+import type { Rewards } from "../services/rewards/mod.ts";
+import type { Extension } from "../services/extension/mod.ts";
 import { createAnalyticsApi } from "./analytics.ts";
 import { createChainApi } from "./chain.ts";
 import { createConsentsApi } from "./consents.ts";
@@ -40,6 +43,9 @@ import { createMyDataApi } from "./my_data.ts";
 import { createNodeApi } from "./node.ts";
 import { createSitesApi } from "./sites.ts";
 import { createSourcesApi } from "./sources.ts";
+import { createPoolsApi } from "./pools.ts";
+import { createEarningsApi } from "./earnings.ts";
+import { createExtensionApi } from "./extension.ts";
 
 export type { KosmosApi } from "../../protocol/api/mod.ts";
 
@@ -64,6 +70,9 @@ export interface ApiComponents {
   ingest: Ingest;
   consent: Consents;
   sources: Sources;
+  pools: Pools;
+  rewards: Rewards;
+  extension: Extension;
 }
 
 const NEEDS = [
@@ -86,6 +95,9 @@ const NEEDS = [
   "ingest",
   "consent",
   "sources",
+  "pools",
+  "rewards",
+  "extension",
 ] as const satisfies readonly (keyof ApiComponents)[];
 
 export function createApi(c: ApiComponents): KosmosApi {
@@ -101,6 +113,9 @@ export function createApi(c: ApiComponents): KosmosApi {
     ...createMyDataApi(c),
     ...createConsentsApi(c),
     ...createSourcesApi(c),
+    ...createPoolsApi(c),
+    ...createEarningsApi(c),
+    ...createExtensionApi(c),
   };
 }
 

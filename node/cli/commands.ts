@@ -5,8 +5,10 @@
  */
 import { runBuy } from "./buy.ts";
 import { runConsent } from "./consent.ts";
+import { runPool } from "./pools.ts";
 import { runDelegates } from "./delegates.ts";
 import { runDeliveries, runExports } from "./deliveries.ts";
+import { runClaim, runEarnings } from "./earnings.ts";
 import { runFaucet } from "./faucet.ts";
 import { runFetch } from "./fetch.ts";
 import { runGateway, runListing, runListings, runQuote } from "./listings.ts";
@@ -74,6 +76,14 @@ export const COMMANDS: Record<string, ClientCommand> = {
     synopsis: "grant KIND --purpose TEXT --expires 30d|ISO [--yes] | revoke ID [--yes] | list",
     run: (args) => runConsent(args),
   },
+  pool: {
+    synopsis:
+      "create KIND --purpose … --title … --price … --licence … --fee BPS [--yes] | list | join ID --consent ID | " +
+      "leave ID | publish ID [--stake N] [--yes]",
+    run: (args) => runPool(args),
+  },
+  earnings: { synopsis: "", run: (args) => runEarnings(args) },
+  claim: { synopsis: "[DISTRIBUTION_ID] [--yes]", run: (args) => runClaim(args) },
   publication: {
     synopsis: "create --kinds K1,K2 --purpose … --title … --price … --licence … [--k N] [--yes] | list",
     run: (args) => runPublication(args),

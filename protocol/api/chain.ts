@@ -21,6 +21,10 @@ export interface ChainInfo {
     ownership: `0x${string}`;
     rewards: `0x${string}`;
     anchor: `0x${string}`;
+    /** Pools (data unions): versions and their sale distributions. */
+    pools: `0x${string}`;
+    /** The mining schedule; publishes epoch distributions. */
+    mining: `0x${string}`;
     /** The test-token faucet; dev networks only. */
     faucet?: `0x${string}`;
   } | null;

@@ -12,25 +12,31 @@ import type { AnalyticsApi } from "./analytics.ts";
 import type { ChainApi } from "./chain.ts";
 import type { ConsentsApi } from "./consents.ts";
 import type { DatasetsApi } from "./datasets.ts";
+import type { EarningsApi } from "./earnings.ts";
 import type { FaucetApi } from "./faucet.ts";
 import type { FeesApi } from "./fees.ts";
 import type { MarketApi } from "./market.ts";
 import type { MyDataApi } from "./my_data.ts";
 import type { NodeApi } from "./node.ts";
+import type { PoolsApi } from "./pools.ts";
 import type { SitesApi } from "./sites.ts";
 import type { SourcesApi } from "./sources.ts";
+import type { ExtensionApi } from "./extension.ts";
 
 export type * from "./analytics.ts";
 export type * from "./chain.ts";
 export type * from "./consents.ts";
 export type * from "./datasets.ts";
+export type * from "./earnings.ts";
 export type * from "./faucet.ts";
 export type * from "./fees.ts";
 export type * from "./market.ts";
 export type * from "./my_data.ts";
 export type * from "./node.ts";
+export type * from "./pools.ts";
 export type * from "./sites.ts";
 export type * from "./sources.ts";
+export type * from "./extension.ts";
 export { RELEASE_DIMENSION_OPTIONS } from "./analytics.ts";
 
 export type KosmosApi =
@@ -44,4 +50,7 @@ export type KosmosApi =
   & AnalyticsApi
   & MyDataApi
   & SourcesApi
-  & ConsentsApi;
+  & ConsentsApi
+  & EarningsApi
+  & ExtensionApi
+  & PoolsApi;

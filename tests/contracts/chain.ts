@@ -43,7 +43,9 @@ import {
   kosmosConsentAbi,
   kosmosEscrowAbi,
   kosmosFaucetAbi,
+  kosmosMiningAbi,
   kosmosOwnershipAbi,
+  kosmosPoolsAbi,
   kosmosRegistryAbi,
   kosmosRewardsAbi,
   kosmosTokenAbi,
@@ -83,6 +85,8 @@ export const errorsAbi = dedupeErrors([
   ...kosmosRewardsAbi,
   ...kosmosAnchorAbi,
   ...kosmosFaucetAbi,
+  ...kosmosPoolsAbi,
+  ...kosmosMiningAbi,
 ]);
 
 export const ONE = 10n ** 18n;

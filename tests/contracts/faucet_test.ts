@@ -55,7 +55,8 @@ chainTest(
   async (c, a) => {
     assert.ok(a.faucet);
     assert.equal(await balanceOf(c, a, a.faucet), TOTAL_SUPPLY - 10_000_000n * ONE);
-    assert.equal(await balanceOf(c, a, c.accounts.reserve), 10_000_000n * ONE);
+    assert.equal(await balanceOf(c, a, c.accounts.reserve), 5_000_000n * ONE);
+    assert.equal(await balanceOf(c, a, a.mining), 5_000_000n * ONE);
     assert.equal(await balanceOf(c, a, c.accounts.treasury), 0n);
     assert.equal(await balanceOf(c, a, c.accounts.deployer), 0n, "the deployer keeps nothing");
     const read = (functionName: string) =>

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
-import { type Address, encodeAbiParameters, type Hex, keccak256 } from "viem";
+import fc from "fast-check";
+import { type Address, bytesToHex, encodeAbiParameters, getAddress, type Hex, keccak256 } from "viem";
 import { kosmosRewardsAbi } from "../../protocol/contracts_generated.ts";
-import { contractCalls, createChainTest, expectRevert, ONE } from "./chain.ts";
+import { buildDistribution } from "../../protocol/rewards.ts";
+import { contractCalls, createChainTest, expectRevert, ONE, withSnapshot } from "./chain.ts";
 import { approve, balanceOf } from "./sale.ts";
 import { buildTree } from "./merkle.ts";
 
@@ -101,6 +103,41 @@ chainTest(
       c.send(c.wallets.reserve, rewardsTx(c, "createDistribution", [root, max + 1n])),
       "DistributionExhausted",
       [1n, max, max + 1n],
+    );
+  },
+);
+
+chainTest(
+  "proofs from protocol/rewards.ts buildDistribution() verify on chain for any set of leaves (fuzzed)",
+  async (c) => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(
+          fc.record({
+            account: fc.uint8Array({ minLength: 20, maxLength: 20 }).map((b) => getAddress(bytesToHex(b))),
+            amount: fc.bigInt({ min: 0n, max: 1000n * ONE }),
+          }),
+          { minLength: 1, maxLength: 40, selector: (e) => e.account },
+        ),
+        async (amounts) => {
+          await withSnapshot(c, async () => {
+            const d = buildDistribution(amounts);
+            await approve(c, "reserve", c.addresses.rewards, d.total);
+            const { result: id } = await c.send(
+              c.wallets.reserve,
+              rewardsTx(c, "createDistribution", [d.root, d.total]),
+            );
+            for (const l of d.leaves) {
+              await c.send(
+                c.wallets.dave,
+                rewardsTx(c, "claim", [id, l.index, l.account, l.amount, l.proof]),
+              );
+            }
+            assert.deepEqual(await read(c, "getDistribution", [id]), [d.root, d.total, d.total]);
+          });
+        },
+      ),
+      { numRuns: 10 },
     );
   },
 );

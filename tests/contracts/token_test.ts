@@ -18,7 +18,9 @@ chainTest(
     assert.equal(await read(c, "decimals"), 18);
     assert.equal(await read(c, "name"), "Kosmos");
     assert.equal(await read(c, "symbol"), "KOS");
-    assert.equal(await balanceOf(c, c.accounts.reserve), 10_000_000n * ONE);
+    // The rewards allocation (10,000,000) is split between the reserve and the mining contract.
+    assert.equal(await balanceOf(c, c.accounts.reserve), 5_000_000n * ONE);
+    assert.equal(await balanceOf(c, c.addresses.mining), 5_000_000n * ONE);
     assert.equal(await balanceOf(c, c.accounts.treasury), 10_000_000n * ONE);
     assert.equal(
       kosmosTokenAbi.some((item) => item.type === "function" && /mint/i.test(item.name)),

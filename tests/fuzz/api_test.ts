@@ -40,6 +40,9 @@ const EXCLUDED: Record<string, string> = {
   "POST /api/v1/login-links":
     "takes no body and mints a one-time login link for the owner, so every owner request succeeds " +
     "by design; it is fuzzed without the token (401) like every other route",
+  "POST /api/v1/extension/pairings":
+    "takes no body and mints a one-time pairing code for the owner, so every owner request succeeds " +
+    "by design; it is fuzzed without the token (401) like every other route",
 };
 
 /**
@@ -56,6 +59,8 @@ const NO_BODY = new Set([
   "DELETE /api/v1/listings/:id/delegates/:address",
   "DELETE /api/v1/sources/:id",
   "DELETE /api/v1/consents/:id",
+  "DELETE /api/v1/extension/tokens/:id",
+  "POST /api/v1/pools/:id/leave",
 ]);
 
 // ---------------------------------------------------------------- what is invalid where
@@ -248,6 +253,63 @@ const SHAPES: Record<string, BodyShape> = {
         )
       ),
     },
+  },
+  "POST /api/v1/earnings/claims": {
+    valid: { distributionId: "1" },
+    invalid: {
+      distributionId: fc.oneof(
+        notStringOrNull,
+        fc.constantFrom("", "0", "-1", "1.5", "0x1", " 1", "1e3", "٣"),
+        hugeString,
+      ),
+    },
+    // Optional: without it the node claims every claimable earning, and this node has none (404).
+    required: ["distributionId"],
+    unknown: { distributionId: fc.bigInt({ min: 1n, max: 2n ** 200n }).map(String) },
+  },
+  "POST /api/v1/pools": {
+    valid: {
+      kind: "spotify",
+      purpose: "fuzz research",
+      title: "Fuzzed pool",
+      price: "1.5",
+      licence: "CC-BY-4.0",
+      k: 5,
+      operatorFeeBps: 1000,
+    },
+    invalid: {
+      kind: fc.oneof(notStringOrNull, fc.constantFrom("", "myspace", "Spotify")),
+      purpose: fc.oneof(
+        notStringOrNull,
+        fc.constantFrom("", "x", " ab ", "a\nb", "p".repeat(201)),
+        hugeString,
+      ),
+      title: fc.oneof(notStringOrNull, fc.constantFrom("", " ", "a\nb", "t".repeat(201)), hugeString),
+      price: fc.oneof(notStringOrNull, fc.constantFrom("", "-1", "1.0000000000000000001", "abc"), hugeString),
+      licence: fc.oneof(notStringOrNull, fc.constantFrom("", "CC BY", "l".repeat(65))),
+      k: fc.oneof(notNumber, fc.constantFrom(0, 1, 1.5, 1001, -5)),
+      operatorFeeBps: fc.oneof(notNumber, fc.constantFrom(-1, 5001, 1.5, 1e9)),
+    },
+    required: ["kind", "purpose", "title", "price", "licence", "operatorFeeBps"],
+  },
+  "POST /api/v1/pools/:id/join": {
+    valid: { consentId: "1" },
+    invalid: {
+      consentId: fc.oneof(notStringOrNull, fc.constantFrom("", "0", "-1", "1.5", "0x1", " 1"), hugeString),
+    },
+    required: ["consentId"],
+  },
+  "POST /api/v1/pools/:id/versions": {
+    valid: { stake: "100" },
+    invalid: { stake: badAmount },
+    // Optional: without it the registry's minimum is staked, and this node has no pool 1 (404).
+    required: ["stake"],
+  },
+  "POST /api/v1/extension/pair": {
+    valid: { code: "ABCD-EFGH" },
+    invalid: { code: fc.oneof(notStringOrNull, fc.constantFrom("", "ABCD-EFG", "0OIL-1234"), hugeString) },
+    required: ["code"],
+    unknown: { code: fc.constantFrom("ABCD-EFGH", "2345-6789", "zzzz zzzz") },
   },
   "POST /api/v1/consents": {
     valid: { kind: "netflix", purpose: "fuzz research", expiresAt: Date.now() + 30 * 86_400_000 },
@@ -514,7 +576,7 @@ function fillPath(pattern: string, bad: boolean, seed: number): string {
     listingId: "1",
     id: pattern.startsWith("/api/v1/purchases")
       ? "00000000-0000-4000-8000-000000000000"
-      : pattern.startsWith("/api/v1/consents")
+      : pattern.startsWith("/api/v1/consents") || pattern.startsWith("/api/v1/pools")
       ? "1"
       : "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
     domain: SITE,

@@ -45,6 +45,9 @@ export const FUZZ_RUNS = {
   siteProof: { decoder: 1500, stream: 0 },
   syncFromHostilePeer: { decoder: 0, stream: 400 },
   eventPayload: { decoder: 2000, stream: 0 },
+  poolAnnouncement: { decoder: 1500, stream: 0 },
+  poolRequest: { decoder: 1500, stream: 0 },
+  poolResponse: { decoder: 1500, stream: 0 },
 } as const;
 
 /** Request bodies sent to each API route that accepts a body (see `api_test.ts`). */

@@ -15,6 +15,7 @@ export interface NavItem {
 export const navItems: NavItem[] = [
   { href: "/", label: "Marketplace", icon: "market" },
   { href: "/data", label: "My data", icon: "data" },
+  { href: "/pools", label: "Pools", icon: "data" },
   { href: "/purchases", label: "My purchases", icon: "purchases" },
   { href: "/sales", label: "Sales", icon: "sales" },
   { href: "/sites", label: "Sites", icon: "sites" },

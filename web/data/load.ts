@@ -12,6 +12,7 @@
  */
 import type {
   ConsentView,
+  ExtensionTokenView,
   KosmosApi,
   MyListingView,
   PublicationView,
@@ -29,6 +30,8 @@ export interface MyData {
   listings: MyListingView[];
   /** This node's wallet, or `null` when the node cannot tell. */
   wallet: string | null;
+  /** The paired browser extensions. */
+  extensionTokens: ExtensionTokenView[];
 }
 
 /**
@@ -51,12 +54,13 @@ export async function loadMyData(
   facade: KosmosApi,
   { signal }: { signal?: AbortSignal } = {},
 ): Promise<MyData> {
-  const [sources, consents, publications, listings, wallet] = await Promise.all([
+  const [sources, consents, publications, listings, wallet, extension] = await Promise.all([
     facade.listSources({ signal }),
     section("consents", async () => (await facade.listConsents({ signal })).consents),
     section("publications", async () => (await facade.listPublications({ signal })).publications),
     facade.listMyListings({ signal }),
     facade.getNodeInfo({ signal }).then((info) => info.address as string, () => null),
+    facade.listExtensionTokens({ signal }),
   ]);
-  return { sources, consents, publications, listings, wallet };
+  return { sources, consents, publications, listings, wallet, extensionTokens: extension.tokens };
 }

@@ -3,6 +3,8 @@
  * - Sources: the exports the person imported (a DataSources island: import with a progress bar,
  *   the bank statement's column mapping, each source's rows and time span, a preview of what
  *   would be shared after anonymization, deletion);
+ * - Browser extension: pairing the Kosmos extension (a one-time code) and the paired extensions,
+ *   each revocable (an ExtensionPairing island); what it sends becomes a `browsing` source;
  * - Consents: what the person agreed to share, with each record's state on the consent contract
  *   (a DataConsents island: grant after seeing what is collected, for what, until when and how it
  *   pays; revoke in one click);
@@ -22,6 +24,7 @@ import { formatEther } from "../format.ts";
 import { DataConsents } from "../islands/data_consents.tsx";
 import { DataPublish } from "../islands/data_publish.tsx";
 import { DataSources } from "../islands/data_sources.tsx";
+import { ExtensionPairing } from "../islands/extension_pairing.tsx";
 import { definePage } from "../page.ts";
 import { formatStake } from "./marketplace.tsx";
 
@@ -57,6 +60,17 @@ export const dataPage = definePage<MyData>({
                 sales,
               })),
             }}
+          />
+        </section>
+
+        <section class="data-section" aria-labelledby="extension-title">
+          <h2 id="extension-title">
+            Browser extension <span class="badge">{data.extensionTokens.length}</span>
+          </h2>
+          <Island
+            name="extension_pairing"
+            component={ExtensionPairing}
+            props={{ tokens: data.extensionTokens, error: null }}
           />
         </section>
 

@@ -48,6 +48,7 @@ function facadeOf(methods: Partial<KosmosApi>): KosmosApi {
     listConsents: () => Promise.resolve({ consents: [] }),
     listPublications: () => Promise.resolve({ publications: [] }),
     listMyListings: () => Promise.resolve([]),
+    listExtensionTokens: () => Promise.resolve({ tokens: [] }),
     isArbiter: () => Promise.resolve(false),
     ...methods,
   };
@@ -134,6 +135,8 @@ Deno.test("GET /data with nothing imported shows the import form for every kind 
   }
   assert.deepEqual(islandProps(html, "data_sources"), { kinds, sources: [], consents: [], publications: [] });
   assert.deepEqual(islandProps(html, "data_consents"), { kinds, consents: [], wallet, error: null });
+  assert.match(html, /Pair the browser extension/);
+  assert.deepEqual(islandProps(html, "extension_pairing"), { tokens: [], error: null });
 });
 
 Deno.test("GET /data shows each source, each consent's on-chain state with Revoke only when valid, and each publication", async () => {

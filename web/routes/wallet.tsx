@@ -1,30 +1,38 @@
 /**
  * `/wallet` — this node's wallet: ETH and KOS balances, stakes, and payouts with a withdraw button;
- * on a dev network, a "Get test tokens" button (the faucet).
+ * on a dev network, a "Get test tokens" button (the faucet); earnings from pools and mining with Claim
+ * buttons, and the mining schedule.
  */
 import { EmptyState } from "../components/empty_state.tsx";
 import { Island } from "../components/island.tsx";
 import { TableCard } from "../components/table_card.tsx";
-import type { FaucetInfo, WalletView } from "../../protocol/api/mod.ts";
+import type { EarningsView, FaucetInfo, WalletView } from "../../protocol/api/mod.ts";
 import { formatDay, formatEther } from "../format.ts";
 import { WalletWithdraw } from "../islands/wallet_withdraw.tsx";
 import { FaucetButton } from "../islands/faucet_button.tsx";
+import { EarningsClaim } from "../islands/earnings_claim.tsx";
+import { EarningsSection } from "../components/earnings_section.tsx";
 import { definePage } from "../page.ts";
 
-/** The wallet, and the faucet when the node is on a dev network (`null` elsewhere). */
-export type WalletPageData = WalletView & { faucet: FaucetInfo | null };
+/**
+ * The wallet, the faucet when the node is on a dev network (`null` elsewhere), and the earnings
+ * (`null` on a chain without the contracts).
+ */
+export type WalletPageData = WalletView & { faucet: FaucetInfo | null; earnings: EarningsView | null };
 
 export const walletPage = definePage<WalletPageData>({
   path: "/wallet",
   title: "Wallet",
   description: "The EVM wallet this node pays and gets paid with.",
   load: async ({ facade, signal }) => {
-    const [wallet, faucet] = await Promise.all([
+    const [wallet, faucet, earnings] = await Promise.all([
       facade.getWallet({ signal }),
       // No faucet off a dev network (FaucetUnavailableError), or when the chain is down: no button.
       facade.getFaucet({ signal }).catch(() => null),
+      // No earnings on a chain without the contracts, or when the chain is down.
+      facade.getEarnings({ signal }).catch(() => null),
     ]);
-    return { ...wallet, faucet };
+    return { ...wallet, faucet, earnings };
   },
   Page: ({ data }) => (
     <>
@@ -98,6 +106,15 @@ export const walletPage = definePage<WalletPageData>({
             ))}
           </TableCard>
         )}
+      {data.earnings && (
+        <EarningsSection earnings={data.earnings}>
+          <Island
+            name="earnings_claim"
+            component={EarningsClaim}
+            props={{ earnings: [...data.earnings.pools, ...data.earnings.epochs] }}
+          />
+        </EarningsSection>
+      )}
     </>
   ),
 });

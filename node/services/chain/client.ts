@@ -27,7 +27,9 @@ import {
   kosmosAnchorAbi,
   kosmosConsentAbi,
   kosmosEscrowAbi,
+  kosmosMiningAbi,
   kosmosOwnershipAbi,
+  kosmosPoolsAbi,
   kosmosRegistryAbi,
   kosmosRewardsAbi,
   kosmosTokenAbi,
@@ -93,6 +95,8 @@ export const kosmosErrorsAbi: Abi = (() => {
       ...kosmosOwnershipAbi,
       ...kosmosRewardsAbi,
       ...kosmosAnchorAbi,
+      ...kosmosPoolsAbi,
+      ...kosmosMiningAbi,
     ]
   ) {
     if (item.type !== "error") continue;

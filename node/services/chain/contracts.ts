@@ -25,10 +25,16 @@ export const CONTRACT_NAMES = [
   "ownership",
   "rewards",
   "anchor",
+  "pools",
+  "mining",
 ] as const;
 
 /** Contracts added after networks were first deployed: a saved file may lack them. */
-export const LATER_CONTRACT_NAMES: readonly (typeof CONTRACT_NAMES)[number][] = ["ownership"];
+export const LATER_CONTRACT_NAMES: readonly (typeof CONTRACT_NAMES)[number][] = [
+  "ownership",
+  "pools",
+  "mining",
+];
 
 /** The contents of `contracts.json`. */
 export interface ContractsFile {
@@ -39,7 +45,11 @@ export interface ContractsFile {
 /** A `contracts.json` as read: a file written before a contract existed lacks its address. */
 export interface SavedContractsFile {
   chainId: number;
-  contracts: Omit<ContractAddresses, "ownership"> & { ownership?: Address };
+  contracts: Omit<ContractAddresses, "ownership" | "pools" | "mining"> & {
+    ownership?: Address;
+    pools?: Address;
+    mining?: Address;
+  };
 }
 
 /** `<dataDir>/chain/contracts.json` */

@@ -1,12 +1,14 @@
 /**
- * Deploys the Kosmos contracts (token, registry, escrow, consent, ownership, rewards, anchor, and on dev
- * networks the faucet) to any EVM chain with a viem wallet client, waiting for each receipt with an
- * explicit timeout.
+ * Deploys the Kosmos contracts (token, registry, escrow, consent, ownership, rewards, anchor, pools,
+ * mining, and on dev networks the faucet) to any EVM chain with a viem wallet client, waiting for each
+ * receipt with an explicit timeout. The token mints the mining contract's allocation to the address the
+ * mining contract will be deployed at (the deployer's nonce after the others).
  *
  * ```ts
  * const addresses = await deployContracts(walletClient, publicClient, {
  *   arbiter: me, treasury: me, rewardsReserve: me,
  *   faucetContract: {}, // dev networks: the treasury's allocation goes to a KosmosFaucet
+ *   mining: { epochLength: 60 }, // dev networks: one-minute epochs
  * });
  * console.log(addresses.escrow, addresses.faucet);
  * ```
@@ -31,8 +33,12 @@ import {
   kosmosEscrowBytecode,
   kosmosFaucetAbi,
   kosmosFaucetBytecode,
+  kosmosMiningAbi,
+  kosmosMiningBytecode,
   kosmosOwnershipAbi,
   kosmosOwnershipBytecode,
+  kosmosPoolsAbi,
+  kosmosPoolsBytecode,
   kosmosRegistryAbi,
   kosmosRegistryBytecode,
   kosmosRewardsAbi,
@@ -54,6 +60,10 @@ export interface ContractAddresses {
   ownership: Address;
   rewards: Address;
   anchor: Address;
+  /** Pools (data unions): versions and sale distributions, on `rewards`. */
+  pools: Address;
+  /** The mining schedule, holding its allocation of the supply; publishes epochs on `rewards`. */
+  mining: Address;
   /** The test-token faucet; dev networks only. */
   faucet?: Address;
 }
@@ -72,6 +82,24 @@ export interface FaucetContractOptions {
   maxDripsPerPeriod?: number;
 }
 
+/** The mining contract's schedule ({@link DeployContractsOptions.mining}). */
+export interface MiningScheduleOptions {
+  /** Who publishes the epochs. @default the arbiter */
+  distributor?: Address;
+  /** Unix time (s) epoch 0 starts at. @default the deployment block's time */
+  start?: number;
+  /** Seconds per epoch. @default 1 day */
+  epochLength?: number;
+  /** Epochs between two halvings of the reward. @default 365 */
+  halvingEpochs?: number;
+  /**
+   * Tokens each epoch pays before the first halving. The schedule's sum,
+   * `halvingEpochs * Σ_k (initialReward >> k)`, must fit the allocation.
+   * @default the allocation / (2 × halvingEpochs), rounded down (the sum then fits)
+   */
+  initialReward?: bigint;
+}
+
 export interface DeployContractsOptions {
   /** Resolves registry challenges. */
   arbiter: Address;
@@ -88,6 +116,10 @@ export interface DeployContractsOptions {
   faucetContract?: FaucetContractOptions;
   /** @default 10,000,000 tokens (the treasury gets the rest of the 21,000,000) */
   rewardsAmount?: bigint;
+  /** Tokens of `rewardsAmount` minted to the mining contract instead of the reserve. @default half of it */
+  miningAmount?: bigint;
+  /** The mining schedule. @default one-day epochs halving yearly, paying out the whole allocation */
+  mining?: MiningScheduleOptions;
   /** @default 1,000,000 tokens when `faucet` is set */
   faucetAmount?: bigint;
   /** @default 100 tokens */
@@ -151,8 +183,19 @@ export async function deployContracts(
     throw new RangeError("Cannot deploy the contracts: rewards and faucet allocations exceed the supply");
   }
   let treasuryAmount = TOTAL_SUPPLY - rewardsAmount - faucetAmount;
-  const recipients: Address[] = [options.rewardsReserve];
-  const amounts = [rewardsAmount];
+  const miningAmount = options.miningAmount ?? rewardsAmount / 2n;
+  if (miningAmount <= 0n || miningAmount > rewardsAmount) {
+    throw new RangeError(
+      "Cannot deploy the contracts: the mining allocation must be a part of the rewards allocation",
+    );
+  }
+  const schedule = miningSchedule(miningAmount, options.mining ?? {}, options.arbiter);
+  const recipients: Address[] = [];
+  const amounts: bigint[] = [];
+  if (rewardsAmount > miningAmount) {
+    recipients.push(options.rewardsReserve);
+    amounts.push(rewardsAmount - miningAmount);
+  }
   if (options.faucet) {
     recipients.push(options.faucet);
     amounts.push(faucetAmount);
@@ -178,6 +221,11 @@ export async function deployContracts(
     recipients.unshift(options.treasury);
     amounts.unshift(treasuryAmount);
   }
+  // Token, [faucet], registry, escrow, consent, ownership, rewards, anchor, pools, then mining.
+  const miningNonce = nonce + (faucetOptions ? 1 : 0) + 8;
+  const miningAddress = getContractAddress({ from, nonce: BigInt(miningNonce) });
+  recipients.push(miningAddress);
+  amounts.push(miningAmount);
   const tokenAddress = await deployed(
     await walletClient.deployContract({
       abi: kosmosTokenAbi,
@@ -259,6 +307,25 @@ export async function deployContracts(
   const anchor = await deployed(
     await walletClient.deployContract({ abi: kosmosAnchorAbi, bytecode: kosmosAnchorBytecode }),
   );
+  const pools = await deployed(
+    await walletClient.deployContract({
+      abi: kosmosPoolsAbi,
+      bytecode: kosmosPoolsBytecode,
+      args: [tokenAddress, registry, escrow, rewards],
+    }),
+  );
+  const mining = await deployed(
+    await walletClient.deployContract({
+      abi: kosmosMiningAbi,
+      bytecode: kosmosMiningBytecode,
+      args: [tokenAddress, rewards, schedule],
+    }),
+  );
+  if (mining !== miningAddress) {
+    throw new Error(
+      `Cannot deploy the contracts: the mining contract landed at ${mining}, not ${miningAddress}`,
+    );
+  }
   return {
     token: tokenAddress,
     registry,
@@ -267,7 +334,114 @@ export async function deployContracts(
     ownership,
     rewards,
     anchor,
+    pools,
+    mining,
     ...(faucetAddress ? { faucet: faucetAddress } : {}),
+  };
+}
+
+/** What {@link deployPoolsAndMining} needs of an existing deployment. */
+export type DeployedCore = Pick<ContractAddresses, "token" | "registry" | "escrow" | "rewards">;
+
+export interface DeployPoolsAndMiningOptions {
+  /** Publishes the mining epochs unless `mining.distributor` is set. */
+  arbiter: Address;
+  /** Tokens the wallet sends the mining contract before deploying it (its allocation). */
+  miningAmount: bigint;
+  /** The mining schedule. @default see {@link DeployContractsOptions.mining} */
+  mining?: MiningScheduleOptions;
+  /** Milliseconds to wait for each receipt. @default 60,000 */
+  timeout?: number;
+}
+
+/**
+ * Adds KosmosPools and KosmosMining to a deployment from before they existed. The token is already
+ * minted, so the wallet funds the mining contract's allocation itself: it transfers `miningAmount` to
+ * the address of its next deployment after the pools, then deploys the mining contract there.
+ */
+export async function deployPoolsAndMining(
+  walletClient: WalletClient<Transport, Chain, Account>,
+  publicClient: PublicClient,
+  contracts: DeployedCore,
+  options: DeployPoolsAndMiningOptions,
+): Promise<{ pools: Address; mining: Address }> {
+  const timeout = options.timeout ?? 60_000;
+  const schedule = miningSchedule(options.miningAmount, options.mining ?? {}, options.arbiter);
+  const mined = async (hash: Hex, what: string) => {
+    const receipt = await publicClient.waitForTransactionReceipt({ hash, timeout });
+    if (receipt.status !== "success") {
+      throw new Error(`Cannot deploy the ${what}: transaction ${hash} reverted`);
+    }
+    return receipt;
+  };
+  const from = walletClient.account.address;
+  const nonce = await publicClient.getTransactionCount({ address: from, blockTag: "pending" });
+  const predicted = getContractAddress({ from, nonce: BigInt(nonce + 2) });
+  const poolsReceipt = await mined(
+    await walletClient.deployContract({
+      abi: kosmosPoolsAbi,
+      bytecode: kosmosPoolsBytecode,
+      args: [contracts.token, contracts.registry, contracts.escrow, contracts.rewards],
+      nonce,
+    }),
+    "pools contract",
+  );
+  await mined(
+    await walletClient.writeContract({
+      address: contracts.token,
+      abi: kosmosTokenAbi,
+      functionName: "transfer",
+      args: [predicted, options.miningAmount],
+      nonce: nonce + 1,
+    }),
+    "mining allocation",
+  );
+  const miningReceipt = await mined(
+    await walletClient.deployContract({
+      abi: kosmosMiningAbi,
+      bytecode: kosmosMiningBytecode,
+      args: [contracts.token, contracts.rewards, schedule],
+      nonce: nonce + 2,
+    }),
+    "mining contract",
+  );
+  const mining = getAddress(miningReceipt.contractAddress!);
+  if (mining !== predicted) {
+    throw new Error(`Cannot deploy the mining contract: it landed at ${mining}, not ${predicted}`);
+  }
+  return { pools: getAddress(poolsReceipt.contractAddress!), mining };
+}
+
+/** The mining constructor's schedule, with the defaults filled in and checked against `allocation`. */
+function miningSchedule(allocation: bigint, options: MiningScheduleOptions, arbiter: Address) {
+  const epochLength = options.epochLength ?? day;
+  const halvingEpochs = options.halvingEpochs ?? 365;
+  const start = options.start ?? 0;
+  for (
+    const [name, value, min] of [["epochLength", epochLength, 1], ["halvingEpochs", halvingEpochs, 1], [
+      "start",
+      start,
+      0,
+    ]] as const
+  ) {
+    if (!Number.isSafeInteger(value) || value < min) {
+      throw new RangeError(`Cannot deploy the contracts: mining.${name} must be an integer >= ${min}`);
+    }
+  }
+  const initialReward = options.initialReward ?? allocation / (2n * BigInt(halvingEpochs));
+  let sum = 0n;
+  for (let reward = initialReward; reward > 0n; reward >>= 1n) sum += reward * BigInt(halvingEpochs);
+  if (initialReward <= 0n || sum > allocation) {
+    throw new RangeError(
+      `Cannot deploy the contracts: a mining schedule paying ${sum} exceeds its allocation of ${allocation}`,
+    );
+  }
+  return {
+    distributor: options.distributor ?? arbiter,
+    start: BigInt(start),
+    epochLength: BigInt(epochLength),
+    initialReward,
+    halvingEpochs: BigInt(halvingEpochs),
   };
 }
 

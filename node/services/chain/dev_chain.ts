@@ -3,9 +3,10 @@
  * contracts with a faucet, and a shared dev chain for the devnet and tests.
  *
  * The token supply goes to the rewards reserve (anvil's first dev account,
- * which no node holds) and to a KosmosFaucet, which anvil funds with test
- * ether; the treasury (the devnet's first node, or the node of a `local`
- * network) gets the protocol's shares but no allocation. Nodes get their test
+ * which no node holds), the mining contract (one-minute epochs, published by
+ * the arbiter) and a KosmosFaucet, which anvil funds with test ether; the
+ * treasury (the devnet's first node, or the node of a `local` network) gets
+ * the protocol's shares but no allocation. Nodes get their test
  * tokens from the faucet, like anyone else.
  *
  * ```ts
@@ -27,7 +28,7 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { DEV_ACCOUNT_KEYS, DEV_CHAIN_ID } from "./anvil.ts";
-import { deployContracts, type FaucetContractOptions } from "./deploy.ts";
+import { deployContracts, type FaucetContractOptions, type MiningScheduleOptions } from "./deploy.ts";
 import type { ContractAddresses, KosmosClient } from "./client.ts";
 import { dripFaucet } from "./actions/faucet.ts";
 import { toViemChain } from "./viem_chain.ts";
@@ -45,8 +46,13 @@ export interface DeployDevContractsOptions {
   treasury: Address;
   /** The faucet's terms. @default 10,000 tokens and up to 1 ether per address per hour, 100 drips an hour */
   faucet?: FaucetContractOptions;
+  /** The mining schedule; the arbiter publishes the epochs. @default {@link DEV_MINING} */
+  mining?: MiningScheduleOptions;
   signal?: AbortSignal;
 }
+
+/** A dev network's mining schedule: one-minute epochs, so an epoch ends within a test or a demo. */
+export const DEV_MINING: MiningScheduleOptions = { epochLength: 60 };
 
 /**
  * Deploys the contracts of a dev network from `walletClient`: the treasury's
@@ -62,6 +68,7 @@ export async function deployDevContracts(
     treasury: options.treasury,
     rewardsReserve: DEV_REWARDS_RESERVE,
     faucetContract: options.faucet ?? {},
+    mining: { ...DEV_MINING, ...options.mining },
     signal: options.signal,
   });
   const faucet = contracts.faucet!;
@@ -91,6 +98,8 @@ export interface SetUpDevChainOptions {
   treasury?: Address;
   /** The faucet's terms. @default see {@link DeployDevContractsOptions.faucet} */
   faucet?: FaucetContractOptions;
+  /** The mining schedule. @default see {@link DeployDevContractsOptions.mining} */
+  mining?: MiningScheduleOptions;
   signal?: AbortSignal;
 }
 
@@ -107,6 +116,7 @@ export async function setUpDevChain(rpcUrl: string, options: SetUpDevChainOption
     arbiter,
     treasury,
     faucet: options.faucet,
+    mining: options.mining,
     signal: options.signal,
   });
   const client: KosmosClient = { publicClient, walletClient, contracts, timeout: 30_000 };

@@ -37,10 +37,10 @@ import {
   type Transport,
   type WalletClient,
 } from "viem";
-import type { PrivateKeyAccount } from "viem/accounts";
+import { type PrivateKeyAccount, privateKeyToAccount } from "viem/accounts";
 import { join } from "node:path";
 import { getRegistryConfig } from "./actions/registry.ts";
-import { type Anvil, DEV_CHAIN_ID, startAnvil } from "./anvil.ts";
+import { type Anvil, DEV_ACCOUNT_KEYS, DEV_CHAIN_ID, startAnvil } from "./anvil.ts";
 import type { Identity } from "../identity/mod.ts";
 import type { Database } from "../db/mod.ts";
 import { checkNetworkContracts, type NetworkService, type NetworkTarget } from "../network/mod.ts";
@@ -48,12 +48,20 @@ import type { Logger } from "../../log.ts";
 import { StartError } from "../../errors.ts";
 import { defineService } from "../../service.ts";
 import { second } from "../../constants.ts";
-import { deployDevContracts } from "./dev_chain.ts";
-import { deployOwnership } from "./deploy.ts";
+import { deployDevContracts, DEV_MINING } from "./dev_chain.ts";
+import { deployOwnership, deployPoolsAndMining } from "./deploy.ts";
+import { kosmosTokenAbi } from "../../../protocol/contracts_generated.ts";
 import { toViemChain } from "./viem_chain.ts";
 import { dripFaucet } from "./actions/faucet.ts";
 import { ChainUnavailableError, type ContractAddresses, type KosmosClient } from "./client.ts";
-import { getContractsPath, hasContractCode, readContractsFile, writeContractsFile } from "./contracts.ts";
+import {
+  getContractsPath,
+  hasContractCode,
+  LATER_CONTRACT_NAMES,
+  readContractsFile,
+  type SavedContractsFile,
+  writeContractsFile,
+} from "./contracts.ts";
 import {
   type ChainIndexer,
   type ChainIndexerInit,
@@ -332,6 +340,48 @@ export class ChainService extends EventTarget {
     return { ...profile.contracts };
   }
 
+  /**
+   * Deploys beside a saved deployment of this node's own chain the contracts added since it was written.
+   * The mining contract's allocation comes from the dev rewards reserve (anvil's first dev account).
+   */
+  async #addLaterContracts(saved: SavedContractsFile["contracts"]): Promise<ContractAddresses> {
+    const { log } = this.#c;
+    const timeout = this.#init.receiptTimeout;
+    const ownership = saved.ownership ??
+      await deployOwnership(this.walletClient, this.publicClient, saved.consent, { timeout });
+    if (!saved.ownership) log.info("deployed the ownership contract beside the saved ones", { ownership });
+    if (saved.pools && saved.mining) return { ...saved, ownership, pools: saved.pools, mining: saved.mining };
+    const reserve = createWalletClient({
+      chain: this.walletClient.chain,
+      transport: http(this.#rpcUrl, { timeout: 30 * second }),
+      account: privateKeyToAccount(DEV_ACCOUNT_KEYS[0]),
+    });
+    const held = await this.publicClient.readContract({
+      address: saved.token,
+      abi: kosmosTokenAbi,
+      functionName: "balanceOf",
+      args: [reserve.account.address],
+    });
+    if (held < 2n) throw new Error("the dev rewards reserve holds no tokens to fund a mining contract with");
+    const added = await deployPoolsAndMining(reserve, this.publicClient, saved, {
+      arbiter: this.#c.identity.account.address,
+      miningAmount: held / 2n,
+      mining: DEV_MINING,
+      timeout,
+    });
+    const contracts = {
+      ...saved,
+      ownership,
+      pools: saved.pools ?? added.pools,
+      mining: saved.mining ?? added.mining,
+    };
+    log.info("deployed the pools and mining contracts beside the saved ones", {
+      pools: contracts.pools,
+      mining: contracts.mining,
+    });
+    return contracts;
+  }
+
   /** Reuses the saved deployment when its code is there; deploys on the embedded chain otherwise. */
   async #loadContracts(): Promise<ContractAddresses | undefined> {
     const { log } = this.#c;
@@ -341,19 +391,19 @@ export class ChainService extends EventTarget {
       saved && saved.chainId === this.#chainId && await hasContractCode(this.publicClient, saved.contracts)
     ) {
       log.debug("reused the saved contracts", { registry: saved.contracts.registry });
-      if (saved.contracts.ownership) return { ...saved.contracts, ownership: saved.contracts.ownership };
-      // Deployed before KosmosOwnership existed: this node's own chain gets it added.
+      const { ownership, pools, mining } = saved.contracts;
+      if (ownership && pools && mining) return { ...saved.contracts, ownership, pools, mining };
+      // Deployed before some contracts existed: this node's own chain gets them added.
       if (!this.embedded) {
+        const missing = LATER_CONTRACT_NAMES.filter((name) => !saved.contracts[name]);
         throw new Error(
-          `${path} names no ownership contract (added since it was written): deploy the contracts again (deno task contracts deploy) or add its address`,
+          `${path} names no ${
+            missing.join(" or ")
+          } contract (added since it was written): deploy the contracts again (deno task contracts deploy) or add its address`,
         );
       }
-      const ownership = await deployOwnership(this.walletClient, this.publicClient, saved.contracts.consent, {
-        timeout: this.#init.receiptTimeout,
-      });
-      const contracts = { ...saved.contracts, ownership };
+      const contracts = await this.#addLaterContracts(saved.contracts);
       await writeContractsFile(path, { chainId: this.#chainId, contracts });
-      log.info("deployed the ownership contract beside the saved ones", { ownership });
       return contracts;
     }
     if (!this.embedded) {

@@ -13,22 +13,28 @@ import {
   readContractsFile,
 } from "./mod.ts";
 import { startTestChain } from "./testing.ts";
-import { kosmosOwnershipAbi } from "../../../protocol/contracts_generated.ts";
+import {
+  kosmosMiningAbi,
+  kosmosOwnershipAbi,
+  kosmosPoolsAbi,
+} from "../../../protocol/contracts_generated.ts";
 
 const log = createLogger({ level: "error" }).forComponent("kosmos:chain");
 /** One faucet drip: the starting balance of a node on its embedded chain. */
 const DRIP = 10_000n * 10n ** 18n;
 
-/** Asserts that the node holds one drip and the faucet and rewards reserve hold the rest of the supply. */
+/** Asserts that the node holds one drip and the faucet, rewards reserve and mining hold the rest of the supply. */
 async function assertStartingBalance(chain: ReturnType<typeof createChain>) {
   const client = chain.client;
-  const [mine, faucet, reserve] = await Promise.all([
+  const [mine, faucet, reserve, mining] = await Promise.all([
     getTokenBalance(client),
     getTokenBalance(client, { address: client.contracts.faucet! }),
     getTokenBalance(client, { address: DEV_REWARDS_RESERVE }),
+    getTokenBalance(client, { address: client.contracts.mining }),
   ]);
   assert.equal(mine, DRIP, "one drip from the faucet, not the supply");
-  assert.equal(mine + faucet + reserve, TOTAL_SUPPLY);
+  assert.ok(mining > 0n, "the mining contract holds its allocation");
+  assert.equal(mine + faucet + reserve + mining, TOTAL_SUPPLY);
 }
 
 async function withChain<T>(
@@ -103,19 +109,41 @@ Deno.test("ChainService on a shared chain uses the contracts file, and runs with
   }
 });
 
-Deno.test("ChainService adds the ownership contract to a saved deployment from before it existed, on its own chain only", async () => {
+Deno.test("ChainService adds the ownership, pools and mining contracts to a saved deployment from before they existed, on its own chain only", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "kosmos-chain-" });
   await using shared = await startTestChain();
   const sharedDir = await Deno.makeTempDir({ prefix: "kosmos-chain-" });
   try {
     const first = await withChain(dataDir, undefined, (chain) => Promise.resolve(chain.contracts!));
-    const { ownership: _, ...older } = first;
+    const { ownership: _, pools: _p, mining: _m, ...older } = first;
     const path = getContractsPath(dataDir);
     await Deno.writeTextFile(path, JSON.stringify({ chainId: 31337, contracts: older }));
     const upgraded = await withChain(dataDir, undefined, async (chain) => {
       const contracts = chain.contracts!;
-      assert.deepEqual({ ...contracts, ownership: first.ownership }, first, "the other contracts are kept");
+      assert.deepEqual(
+        { ...contracts, ownership: first.ownership, pools: first.pools, mining: first.mining },
+        first,
+        "the other contracts are kept",
+      );
       assert.notEqual(contracts.ownership, first.ownership, "a new ownership contract");
+      assert.notEqual(contracts.pools, first.pools, "a new pools contract");
+      assert.notEqual(contracts.mining, first.mining, "a new mining contract");
+      const [miningToken, allocation, distributor, epochLength, held] = await Promise.all(
+        (["token", "allocation", "distributor", "epochLength"] as const).map((functionName) =>
+          chain.publicClient.readContract({ address: contracts.mining, abi: kosmosMiningAbi, functionName })
+        ).concat(getTokenBalance(chain.client, { address: contracts.mining })),
+      );
+      assert.equal(miningToken, first.token);
+      assert.ok((allocation as bigint) > 0n);
+      assert.equal(held, allocation, "funded with its allocation before it was deployed");
+      assert.equal(distributor, chain.walletClient.account.address, "this node publishes the epochs");
+      assert.equal(epochLength, 60n);
+      const poolsEscrow = await chain.publicClient.readContract({
+        address: contracts.pools,
+        abi: kosmosPoolsAbi,
+        functionName: "escrow",
+      });
+      assert.equal(poolsEscrow, first.escrow);
       const consent = await chain.publicClient.readContract({
         address: contracts.ownership,
         abi: kosmosOwnershipAbi,

@@ -69,7 +69,12 @@ export interface TestChain extends AsyncDisposable {
   /** Moves the chain's clock forward and mines a block. */
   increaseTime(seconds: number): Promise<void>;
   /** Sells `listingId` from `seller` to `buyer` (open, reveal, confirm) so the seller has payouts. */
-  completeSale(seller: TestAccount, buyer: TestAccount, listingId: bigint, price: bigint): Promise<void>;
+  completeSale(
+    seller: TestAccount,
+    buyer: TestAccount,
+    listingId: bigint,
+    price: bigint,
+  ): Promise<CompletedSale>;
   stop(): Promise<void>;
 }
 
@@ -163,6 +168,12 @@ export async function startTestChain(options: { funding?: bigint } = {}): Promis
   }
 }
 
+/** A sale {@link completeSale} completed: its id and the seller's share (`Completed.toSeller`). */
+export interface CompletedSale {
+  saleId: Hex;
+  toSeller: bigint;
+}
+
 /**
  * Sells `listingId` from `seller` (its owner) to `buyer` for `price`: the
  * seller signs a quote carrying the listing's on-chain `dekCommit`, the buyer
@@ -175,7 +186,7 @@ export async function completeSale(
   buyer: KosmosClient,
   listingId: bigint,
   price: bigint,
-): Promise<void> {
+): Promise<CompletedSale> {
   const { quote, signature, kSale } = await signTestQuote(seller, buyer, listingId, price);
   const escrow = { address: seller.contracts.escrow, abi: kosmosEscrowAbi } as const;
   await ensureAllowance(buyer, { spender: escrow.address, amount: price });
@@ -203,11 +214,17 @@ export async function completeSale(
     eventName: "Revealed",
     logs: revealed.logs,
   });
-  await sendContractCall(buyer, {
+  const confirmed = await sendContractCall(buyer, {
     ...escrow,
     functionName: "confirm",
     args: [saleId, { ...(sale as Sale), disputeDeadline } as Sale],
   }, { action: "confirm the sale" });
+  const [{ args: { toSeller } }] = parseEventLogs({
+    abi: kosmosEscrowAbi,
+    eventName: "Completed",
+    logs: confirmed.logs,
+  });
+  return { saleId, toSeller };
 }
 
 /**

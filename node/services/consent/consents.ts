@@ -196,6 +196,15 @@ export class Consents {
     );
   }
 
+  /** This node wallet's consents for `kind`, whatever their purpose, that are valid on chain now. */
+  async validForKind(kind: SourceKind, options: Options = {}): Promise<ConsentRecord[]> {
+    checkKind(kind);
+    const me = this.address.toLowerCase();
+    return (await this.list(options)).filter((r) =>
+      r.state === "valid" && r.kind === kind && r.contributor.toLowerCase() === me
+    );
+  }
+
   /**
    * Records on `KosmosOwnership` that this node's wallet owns the publication `manifestCid`, made
    * under `consentIds` (1 to 64 distinct consents the wallet holds, each valid now).

@@ -1,8 +1,8 @@
 /**
  * Checks that a network's contracts are the Kosmos contracts on the chain a
  * node connects to: code at every address, and the links between them (the
- * registry's, escrow's and rewards' token, the escrow's registry, the ownership's consent) as the
- * profile names them.
+ * registry's, escrow's and rewards' token, the escrow's registry, the ownership's consent, the
+ * pools' and mining's token, escrow, registry and rewards) as the profile names them.
  *
  * ```ts
  * await checkNetworkContracts(publicClient, profile.contracts); // throws StartError naming the mismatch
@@ -11,7 +11,9 @@
 import type { Address, PublicClient } from "viem";
 import {
   kosmosEscrowAbi,
+  kosmosMiningAbi,
   kosmosOwnershipAbi,
+  kosmosPoolsAbi,
   kosmosRegistryAbi,
   kosmosRewardsAbi,
 } from "../../../protocol/contracts_generated.ts";
@@ -39,7 +41,9 @@ export async function checkNetworkContracts(
       | typeof kosmosEscrowAbi
       | typeof kosmosRegistryAbi
       | typeof kosmosRewardsAbi
-      | typeof kosmosOwnershipAbi,
+      | typeof kosmosOwnershipAbi
+      | typeof kosmosPoolsAbi
+      | typeof kosmosMiningAbi,
     fn: string,
   ) =>
     // deno-lint-ignore no-explicit-any
@@ -50,7 +54,15 @@ export async function checkNetworkContracts(
     ["escrow.registry()", read(contracts.escrow, kosmosEscrowAbi, "registry"), contracts.registry],
     ["rewards.token()", read(contracts.rewards, kosmosRewardsAbi, "token"), contracts.token],
     ["ownership.consent()", read(contracts.ownership, kosmosOwnershipAbi, "consent"), contracts.consent],
+    ["pools.token()", read(contracts.pools, kosmosPoolsAbi, "token"), contracts.token],
+    ["pools.registry()", read(contracts.pools, kosmosPoolsAbi, "registry"), contracts.registry],
+    ["pools.escrow()", read(contracts.pools, kosmosPoolsAbi, "escrow"), contracts.escrow],
+    ["pools.rewards()", read(contracts.pools, kosmosPoolsAbi, "rewards"), contracts.rewards],
+    ["mining.token()", read(contracts.mining, kosmosMiningAbi, "token"), contracts.token],
+    ["mining.rewards()", read(contracts.mining, kosmosMiningAbi, "rewards"), contracts.rewards],
   ];
+  // Read in parallel, reported in order: the first mismatch stops the check, the later reads settle unheard.
+  for (const [, actual] of links) actual.catch(() => {});
   for (const [what, actual, expected] of links) {
     let value: Address;
     try {

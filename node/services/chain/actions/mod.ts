@@ -14,3 +14,6 @@ export * from "./registry.ts";
 export * from "./escrow.ts";
 export * from "./faucet.ts";
 export * from "./consent.ts";
+export * from "./pools.ts";
+export * from "./mining.ts";
+export * from "./rewards.ts";

@@ -14,6 +14,7 @@
  * | amazon | `Retail.OrderHistory.*.csv`, `Items.csv` | `amazon.ts` on `csv.ts` |
  * | airbnb | `reservations.csv` | `airbnb.ts` on `csv.ts` |
  * | bank | any statement CSV | `bank.ts` on `csv.ts`, layout by `bank_layout.ts` |
+ * | browsing | the extension's JSON array of visits | `browsing.ts` on `json.ts` |
  *
  * ```ts
  * const { mapping } = detectBankLayout(await readTextHead(file.stream())); // the person confirms it
@@ -27,6 +28,7 @@ import { airbnb } from "./airbnb.ts";
 import { amazon } from "./amazon.ts";
 import { appleHealth } from "./apple_health.ts";
 import { bank } from "./bank.ts";
+import { browsing } from "./browsing.ts";
 import { chrome } from "./chrome.ts";
 import { netflix } from "./netflix.ts";
 import { spotify } from "./spotify.ts";
@@ -49,4 +51,5 @@ export const IMPORTERS: { readonly [K in SourceKind]: Importer } = {
   amazon,
   airbnb,
   bank,
+  browsing,
 };
