@@ -77,7 +77,12 @@ Deno.test("extension routes: pairing, status, visits refused without consent and
     "the owner's token is not one",
   );
   assert.equal(
-    (await json(open.request("/api/v1/extension/status", asExtension(`${token.slice(0, -1)}A`)))).status,
+    (await json(
+      open.request(
+        "/api/v1/extension/status",
+        asExtension(`${token.slice(0, -1)}${token.endsWith("A") ? "B" : "A"}`),
+      ),
+    )).status,
     401,
   );
 
@@ -134,6 +139,17 @@ Deno.test("extension routes: pairing, status, visits refused without consent and
   assert.deepEqual(
     [...node.components.sources.rows(stored.body.sourceId)],
     visits.map((v) => ({ visitedAt: v.visitedAt, domain: v.domain })),
+  );
+  // A later send joins the same browsing source: My data keeps one browsing log, not one per send.
+  const later = [{ domain: "later.example", visitedAt: visits[1].visitedAt + 60_000 }];
+  const joined = await postVisits(token, later);
+  assert.equal(joined.status, 201, JSON.stringify(joined.body));
+  assert.equal(joined.body.sourceId, stored.body.sourceId);
+  assert.equal(joined.body.rows, 3);
+  assert.equal(node.components.sources.list().filter((s) => s.kind === "browsing").length, 1);
+  assert.deepEqual(
+    [...node.components.sources.rows(stored.body.sourceId)].map((r) => r.domain),
+    [...visits.map((v) => v.domain), "later.example"],
   );
 
   // CORS: extension origins only, on the extension's routes only.

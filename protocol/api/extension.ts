@@ -31,9 +31,10 @@ export interface ExtensionStatusView {
   consent: boolean;
 }
 
-/** `201` of `POST /api/v1/extension/visits`: the browsing source the visits became. */
+/** `201` of `POST /api/v1/extension/visits`: the browsing source the visits joined (one for every send). */
 export interface VisitsReceivedView {
   sourceId: string;
+  /** Rows of that source now, this send's included. */
   rows: number;
 }
 

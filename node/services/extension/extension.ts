@@ -19,6 +19,9 @@ import {
 } from "./codes.ts";
 import { ExtensionStore, type ExtensionTokenRecord } from "./store.ts";
 
+/** The file name of the one browsing source the extension's visits make. */
+const EXTENSION_SOURCE = "extension";
+
 export interface ExtensionComponents {
   db: Database;
   consent: Consents;
@@ -193,11 +196,17 @@ export class Extension {
         "This node holds no valid consent for the browsing log: grant one on My data before the extension sends",
       );
     }
-    const bytes = new TextEncoder().encode(JSON.stringify(visits));
-    const source = await this.#c.sources.importFile("browsing", ReadableStream.from([bytes]), {
-      filename: "extension",
-      signal: options.signal,
-    });
+    // Every send joins the one source the extension's visits make, so My data lists one browsing log.
+    const current = this.#c.sources.list().find((s) =>
+      s.kind === "browsing" && s.filename === EXTENSION_SOURCE
+    );
+    const source = current
+      ? this.#c.sources.appendRows(current.id, visits.map(({ visitedAt, domain }) => ({ visitedAt, domain })))
+      : await this.#c.sources.importFile(
+        "browsing",
+        ReadableStream.from([new TextEncoder().encode(JSON.stringify(visits))]),
+        { filename: EXTENSION_SOURCE, signal: options.signal },
+      );
     this.#c.log.info("received visits from the browser extension", { token: id, rows: source.rows });
     return source;
   }

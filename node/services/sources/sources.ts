@@ -130,6 +130,11 @@ export class Sources {
     return this.#store.get(id);
   }
 
+  /** Adds rows to an import, all or none (the extension's visits join one browsing source). */
+  appendRows(id: string, rows: readonly SourceRow[]): SourceRecord {
+    return this.#store.appendRows(id, rows);
+  }
+
   /** An import's rows in time order, read from SQLite as iterated. */
   rows(id: string): Iterable<SourceRow> {
     return this.#store.rows(id);

@@ -210,6 +210,41 @@ export class SourceStore {
     };
   }
 
+  /**
+   * Appends `rows` to the complete import `id`, each checked against its kind's fields, in one
+   * transaction: all of them are stored or none. `NotFoundError` for an unknown id.
+   */
+  appendRows(id: string, rows: readonly SourceRow[]): SourceRecord {
+    const source = this.get(id);
+    const check = rowChecker(source.kind, source.filename);
+    const timeField = SOURCE_KIND_INFO[source.kind].timeField;
+    this.#insertRow ??= this.#db.prepare(
+      "INSERT INTO source_rows (source_id, seq, at, data) VALUES (?, ?, ?, ?)",
+    );
+    const insert = this.#insertRow;
+    let { from, to } = source;
+    let seq = source.rows;
+    transaction(this.#db, () => {
+      for (const row of rows) {
+        check(row, seq);
+        const at = row[timeField] as number | null;
+        if (at !== null) {
+          if (from === null || at < from) from = at;
+          if (to === null || at > to) to = at;
+        }
+        insert.run(id, seq, at, JSON.stringify(row));
+        seq++;
+      }
+      this.#db.prepare("UPDATE sources SET rows = ?, from_ms = ?, to_ms = ? WHERE id = ?").run(
+        seq,
+        from,
+        to,
+        id,
+      );
+    });
+    return { ...source, rows: seq, from, to };
+  }
+
   /** Every complete import, newest first. */
   list(): SourceRecord[] {
     const rows = this.#db.prepare(

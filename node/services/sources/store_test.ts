@@ -226,3 +226,21 @@ Deno.test("rowChecker() checks places as lat,lng within range", () => {
   }
   assert.throws(() => rowChecker("myspace" as never, "x"), TypeError);
 });
+
+Deno.test("appendRows() adds rows to an import all at once, and a bad row leaves it as it was", async () => {
+  await withStore(async (store, db) => {
+    const source = await store.writeImport("netflix", batchesOf([netflixRow(0), netflixRow(1)], 10), {
+      filename: "ViewingActivity.csv",
+    });
+    const appended = store.appendRows(source.id, [netflixRow(5), netflixRow(6)]);
+    assert.deepEqual([appended.rows, appended.from, appended.to], [4, T0, T0 + 6 * HOUR]);
+    assert.deepEqual(store.get(source.id), appended);
+    assert.deepEqual([...store.rows(source.id)].map((r) => r.durationS), [600, 601, 605, 606]);
+
+    const bad = { ...netflixRow(7), extra: "x" } as SourceRow;
+    assert.throws(() => store.appendRows(source.id, [netflixRow(8), bad]), ImportError);
+    assert.deepEqual(store.get(source.id), appended);
+    assert.equal(countRows(db, "source_rows"), 4);
+    assert.throws(() => store.appendRows("no-such-id", [netflixRow(9)]), { name: "NotFoundError" });
+  });
+});
