@@ -163,7 +163,7 @@ export async function previewPublishVersion(
   const client = x.chain.client;
   const stake = options.stake ?? (await getRegistryConfig(client)).minStake;
   const digest = Digest.create(sha256.code, crypto.getRandomValues(new Uint8Array(32)));
-  const placeholder = CID.createV1(0x71, digest).toString();
+  const sampleCid = CID.createV1(0x71, digest).toString();
   const permit = await signPermit(client, { spender: client.contracts.registry, value: stake });
   const fee = await estimateCallFee(client, {
     address: client.contracts.registry,
@@ -171,7 +171,7 @@ export async function previewPublishVersion(
     functionName: "listWithPermit",
     args: [
       0,
-      cidToBytes(placeholder),
+      cidToBytes(sampleCid),
       bytesToHex(crypto.getRandomValues(new Uint8Array(32))),
       stake,
       permit.deadline,
