@@ -114,7 +114,7 @@ export class Consents {
       expiresAt: grant.expiresAt,
       revokedAt: null,
       gasless: Boolean(signed),
-      txHash: sent.hash,
+      txHash: sent.txHash,
       revokeTxHash: null,
     };
     this.#store.put(stored);
@@ -150,7 +150,7 @@ export class Consents {
     );
     await this.#sync(client);
     const contract = client.contracts.consent;
-    this.#store.setRevoked(this.#c.chain.chainId, contract, tokenId, sent.revokedAt * 1000, sent.hash);
+    this.#store.setRevoked(this.#c.chain.chainId, contract, tokenId, sent.revokedAt * 1000, sent.txHash);
     this.#c.log.info("revoked consent", { tokenId: tokenId.toString(), gasUsed: sent.gasUsed.toString() });
     const stored = this.#store.get(this.#c.chain.chainId, contract, tokenId);
     if (!stored) throw new NotFoundError(`Consent ${tokenId} is not a consent of a known kind of source`);
@@ -226,7 +226,7 @@ export class Consents {
       tokenId: sent.tokenId.toString(),
       gasUsed: sent.gasUsed.toString(),
     });
-    return { tokenId: sent.tokenId, txHash: sent.hash, gasUsed: sent.gasUsed };
+    return { tokenId: sent.tokenId, txHash: sent.txHash, gasUsed: sent.gasUsed };
   }
 
   /** What {@link recordOwnership} would cost (for `manifestCid`, or any manifest: the gas is the same). */

@@ -15,6 +15,7 @@ import { type Address, type Hex, keccak256, parseEventLogs, toBytes, zeroAddress
 import { kosmosConsentAbi, kosmosOwnershipAbi } from "../../../../protocol/contracts_generated.ts";
 import { sourceIdPreimage, type SourceKind } from "../../../../protocol/sources.ts";
 import { type ActionOptions, type ContractCall, type KosmosClient, sendContractCall } from "../client.ts";
+import { type SentTransaction, sentTransaction } from "./sent.ts";
 
 /** Most consent ids one ownership record names (`KosmosOwnership.MAX_CONSENTS`). */
 export const MAX_OWNERSHIP_CONSENTS = 64;
@@ -41,12 +42,6 @@ export interface ConsentRecordOnChain {
 }
 
 /** What a mined consent or ownership transaction cost and where it is. */
-export interface SentTransaction {
-  hash: Hex;
-  gasUsed: bigint;
-  effectiveGasPrice: bigint;
-  blockNumber: bigint;
-}
 
 export interface GrantConsentParameters extends ActionOptions {
   source: Hex;
@@ -77,7 +72,7 @@ export async function grantConsent(
     signal: params.signal,
     action: "grant consent",
   });
-  return { consentId: grantedId(receipt.logs), ...sent(receipt) };
+  return { consentId: grantedId(receipt.logs), ...sentTransaction(receipt) };
 }
 
 export interface GrantConsentBySigParameters extends GrantConsentParameters {
@@ -117,7 +112,7 @@ export async function grantConsentBySig(
     signal: params.signal,
     action: "relay the signed consent",
   });
-  return { consentId: grantedId(receipt.logs), ...sent(receipt) };
+  return { consentId: grantedId(receipt.logs), ...sentTransaction(receipt) };
 }
 
 export interface RevokeConsentParameters extends ActionOptions {
@@ -153,7 +148,7 @@ export async function revokeConsent(
       `Cannot revoke consent ${params.consentId}: no Revoked event in ${receipt.transactionHash}`,
     );
   }
-  return { revokedAt: Number(event.args.revokedAt), ...sent(receipt) };
+  return { revokedAt: Number(event.args.revokedAt), ...sentTransaction(receipt) };
 }
 
 /** Whether consent `consentId` is neither revoked nor expired now (false for an unknown id). */
@@ -269,7 +264,7 @@ export async function recordOwnership(
   });
   const [event] = parseEventLogs({ abi: kosmosOwnershipAbi, logs: receipt.logs, eventName: "Recorded" });
   if (!event) throw new Error(`Cannot record ownership: no Recorded event in ${receipt.transactionHash}`);
-  return { tokenId: event.args.tokenId, ...sent(receipt) };
+  return { tokenId: event.args.tokenId, ...sentTransaction(receipt) };
 }
 
 export interface OwnershipRecordOnChain {
@@ -311,15 +306,4 @@ function grantedId(logs: Parameters<typeof parseEventLogs>[0]["logs"]): bigint {
   const [event] = parseEventLogs({ abi: kosmosConsentAbi, logs, eventName: "Granted" });
   if (!event) throw new Error("Cannot grant consent: no Granted event in the receipt");
   return event.args.consentId;
-}
-
-function sent(
-  receipt: { transactionHash: Hex; gasUsed: bigint; effectiveGasPrice: bigint; blockNumber: bigint },
-): SentTransaction {
-  return {
-    hash: receipt.transactionHash,
-    gasUsed: receipt.gasUsed,
-    effectiveGasPrice: receipt.effectiveGasPrice,
-    blockNumber: receipt.blockNumber,
-  };
 }

@@ -11,7 +11,8 @@
 import { type Address, type Hex, parseEventLogs } from "viem";
 import { kosmosMiningAbi } from "../../../../protocol/contracts_generated.ts";
 import { type ActionOptions, type ContractCall, type KosmosClient, sendContractCall } from "../client.ts";
-import { sentReward, type SentRewardTransaction } from "./pools.ts";
+import { sentTransaction } from "./sent.ts";
+import type { SentRewardTransaction } from "./pools.ts";
 
 export interface MiningSchedule {
   /** Unix seconds epoch 0 starts at. */
@@ -133,7 +134,7 @@ export async function publishEpoch(
       `Cannot publish epoch ${params.epoch}: no EpochPublished event in ${receipt.transactionHash}`,
     );
   }
-  return { distributionId: event.args.distributionId, ...sentReward(receipt) };
+  return { distributionId: event.args.distributionId, ...sentTransaction(receipt) };
 }
 
 export interface EpochPublishedLog {

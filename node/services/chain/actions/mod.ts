@@ -14,6 +14,7 @@ export * from "./registry.ts";
 export * from "./escrow.ts";
 export * from "./faucet.ts";
 export * from "./consent.ts";
+export * from "./sent.ts";
 export * from "./pools.ts";
 export * from "./mining.ts";
 export * from "./rewards.ts";

@@ -15,29 +15,13 @@ import { type Address, getAddress, type Hex, parseEventLogs } from "viem";
 import { kosmosPoolsAbi, kosmosTokenAbi } from "../../../../protocol/contracts_generated.ts";
 import { MAX_POOL_FEE_BPS, MAX_VERSION_CONTRIBUTORS } from "../../../../protocol/rewards.ts";
 import { type ActionOptions, type ContractCall, type KosmosClient, sendContractCall } from "../client.ts";
+import { type SentTransaction, sentTransaction } from "./sent.ts";
 import { ensureAllowance } from "./token.ts";
 
 const UINT64_MAX = 2n ** 64n - 1n;
 
 /** What a mined pools, mining or rewards transaction cost and where it is. */
-export interface SentRewardTransaction {
-  txHash: Hex;
-  gasUsed: bigint;
-  effectiveGasPrice: bigint;
-  blockNumber: bigint;
-}
-
-/** @internal The fields of a receipt every pools, mining and rewards action returns. */
-export function sentReward(
-  receipt: { transactionHash: Hex; gasUsed: bigint; effectiveGasPrice: bigint; blockNumber: bigint },
-): SentRewardTransaction {
-  return {
-    txHash: receipt.transactionHash,
-    gasUsed: receipt.gasUsed,
-    effectiveGasPrice: receipt.effectiveGasPrice,
-    blockNumber: receipt.blockNumber,
-  };
-}
+export type SentRewardTransaction = SentTransaction;
 
 export interface CreatePoolParameters extends ActionOptions {
   /** keccak256 of the pool terms' canonical JSON. */
@@ -76,7 +60,7 @@ export async function createPool(
   });
   const [event] = parseEventLogs({ abi: kosmosPoolsAbi, logs: receipt.logs, eventName: "PoolCreated" });
   if (!event) throw new Error(`Cannot create a pool: no PoolCreated event in ${receipt.transactionHash}`);
-  return { poolId: event.args.poolId, ...sentReward(receipt) };
+  return { poolId: event.args.poolId, ...sentTransaction(receipt) };
 }
 
 export interface RegisterVersionParameters extends ActionOptions {
@@ -150,7 +134,7 @@ export async function registerVersion(
     signal: params.signal,
     action: `register listing ${params.listingId} as a version of pool ${params.poolId}`,
   });
-  return sentReward(receipt);
+  return sentTransaction(receipt);
 }
 
 export interface DistributeSaleParameters extends ActionOptions {
@@ -232,7 +216,7 @@ export async function distributeSale(
   return {
     distributionId: event.args.distributionId,
     ...(approveTxHash ? { approveTxHash } : {}),
-    ...sentReward(receipt),
+    ...sentTransaction(receipt),
   };
 }
 

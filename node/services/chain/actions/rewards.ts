@@ -12,7 +12,8 @@
 import type { Address, Hex } from "viem";
 import { kosmosRewardsAbi } from "../../../../protocol/contracts_generated.ts";
 import { type ActionOptions, type ContractCall, type KosmosClient, sendContractCall } from "../client.ts";
-import { sentReward, type SentRewardTransaction } from "./pools.ts";
+import { sentTransaction } from "./sent.ts";
+import type { SentRewardTransaction } from "./pools.ts";
 
 export interface ClaimRewardParameters extends ActionOptions {
   distributionId: bigint;
@@ -44,7 +45,7 @@ export async function claimReward(
     signal: params.signal,
     action: `claim leaf ${params.index} of distribution ${params.distributionId}`,
   });
-  return sentReward(receipt);
+  return sentTransaction(receipt);
 }
 
 /** Whether leaf `index` of `distributionId` was claimed. */
