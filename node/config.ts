@@ -17,6 +17,7 @@ import { isProxyAddress } from "./services/ingest/client_ip.ts";
 import { parseProofOrigins } from "./services/sites/proof_fetcher.ts";
 import { isWebhookAllowEntry } from "./services/connectors/targets.ts";
 import { checkAnnounceAddress, normalizePublicUrl } from "./services/p2p/addresses.ts";
+import { checkMqttTopic, DEFAULT_MQTT_TOPIC, parseMqttUrl } from "./services/streams/mqtt_url.ts";
 
 export interface NodeConfig {
   /** Where keys, the database, blocks and chain state live. @default "~/.kosmos" */
@@ -106,6 +107,14 @@ export interface NodeConfig {
    * `<dataDir>/deliveries`, which is always allowed. @default []
    */
   deliveryDirectoryAllow: string[];
+  /**
+   * The operator's MQTT broker this gateway node subscribes to for sensor readings
+   * (`mqtt://user:pass@host:port` or `mqtts://…`); never logged with its password.
+   * @default undefined: no MQTT ingest
+   */
+  mqttUrl?: string;
+  /** The topic filter read from `mqttUrl` (QoS 1). @default "kosmos/readings/#" */
+  mqttTopic: string;
 }
 
 export const defaultConfig = (): NodeConfig => ({
@@ -126,6 +135,8 @@ export const defaultConfig = (): NodeConfig => ({
   proxyEventQuota: 1_000_000,
   deliveryWebhookAllow: [],
   deliveryDirectoryAllow: [],
+  mqttUrl: undefined,
+  mqttTopic: DEFAULT_MQTT_TOPIC,
 });
 
 /** Flag name → config key; flags take `--name value` or `--name=value`. */
@@ -148,6 +159,8 @@ const flags: Record<string, { key: string; kind: "string" | "number" | "list" }>
   "proxy-event-quota": { key: "proxyEventQuota", kind: "number" },
   "delivery-webhook-allow": { key: "deliveryWebhookAllow", kind: "list" },
   "delivery-directory-allow": { key: "deliveryDirectoryAllow", kind: "list" },
+  "mqtt-url": { key: "mqttUrl", kind: "string" },
+  "mqtt-topic": { key: "mqttTopic", kind: "string" },
 };
 
 const envVars: Record<string, { key: string; kind: "string" | "number" | "list" }> = {
@@ -169,6 +182,8 @@ const envVars: Record<string, { key: string; kind: "string" | "number" | "list" 
   KOSMOS_PROXY_EVENT_QUOTA: flags["proxy-event-quota"],
   KOSMOS_DELIVERY_WEBHOOK_ALLOW: flags["delivery-webhook-allow"],
   KOSMOS_DELIVERY_DIRECTORY_ALLOW: flags["delivery-directory-allow"],
+  KOSMOS_MQTT_URL: flags["mqtt-url"],
+  KOSMOS_MQTT_TOPIC: flags["mqtt-topic"],
   KOSMOS_CONFIG: { key: "$config", kind: "string" },
 };
 
@@ -345,6 +360,12 @@ export function validateConfig(input: Record<string, unknown>): NodeConfig {
     !c.deliveryDirectoryAllow.every((d) => typeof d === "string" && isAbsolute(d) && !d.includes("\0"))
   ) {
     throw new ConfigError("deliveryDirectoryAllow must be a list of absolute directory paths");
+  }
+  try {
+    if (c.mqttUrl !== undefined) parseMqttUrl(c.mqttUrl);
+    checkMqttTopic(c.mqttTopic);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
   }
   return c;
 }

@@ -179,3 +179,28 @@ Deno.test("loadConfig() takes --public-url, --announce and --relay from flags an
   await assert.rejects(loadConfig({ args: ["--announce", `${peer}`] }), /must not name a peer/);
   await assert.rejects(loadConfig({ env: { KOSMOS_RELAY: "sometimes" } }), /relay "sometimes"/);
 });
+
+Deno.test("loadConfig() takes --mqtt-url and --mqtt-topic from flags and env, none and kosmos/readings/# by default, and never echoes the password", async () => {
+  const defaults = await loadConfig({ args: ["--data-dir", "/nonexistent-kosmos"] });
+  assert.equal(defaults.mqttUrl, undefined);
+  assert.equal(defaults.mqttTopic, "kosmos/readings/#");
+  const config = await loadConfig({
+    args: ["--data-dir", "/nonexistent-kosmos", "--mqtt-url", "mqtt://gw:secret@127.0.0.1:1883"],
+    env: { KOSMOS_MQTT_TOPIC: "site/+/readings" },
+  });
+  assert.equal(config.mqttUrl, "mqtt://gw:secret@127.0.0.1:1883");
+  assert.equal(config.mqttTopic, "site/+/readings");
+  assert.equal(
+    (await loadConfig({ env: { KOSMOS_MQTT_URL: "mqtts://broker.example" } })).mqttUrl,
+    "mqtts://broker.example",
+  );
+  await assert.rejects(
+    loadConfig({ args: ["--mqtt-url", "http://gw:secret@broker"] }),
+    (err: Error) =>
+      err.name === "ConfigError" && /mqtt:\/\//.test(err.message) && !err.message.includes("secret"),
+  );
+  await assert.rejects(loadConfig({ args: ["--mqtt-topic", "a/#/b"] }), {
+    name: "ConfigError",
+    message: /"#"/,
+  });
+});

@@ -48,6 +48,9 @@ Flags (environment variable, default):
                                             deliveries may write to besides <data-dir>/deliveries)
   --site-proof-origins LIST KOSMOS_SITE_PROOF_ORIGINS  none (DOMAIN=URL or *=URL on a loopback host: where
                                             this node reads domain proofs instead; for tests and local setups)
+  --mqtt-url URL        KOSMOS_MQTT_URL     none (mqtt://user:pass@host:port: the broker a gateway reads sensor
+                                            readings from, as a client)
+  --mqtt-topic FILTER   KOSMOS_MQTT_TOPIC   kosmos/readings/# (the topic filter read, QoS 1)
   --config FILE         KOSMOS_CONFIG       <data-dir>/config.json when it exists
 `;
 

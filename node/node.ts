@@ -44,6 +44,8 @@ import { ingest, type IngestInit } from "./services/ingest/mod.ts";
 import { sources } from "./services/sources/mod.ts";
 import { pools, type PoolsInit } from "./services/pools/mod.ts";
 import { extension, type ExtensionInit } from "./services/extension/mod.ts";
+import { streams, type StreamsInit } from "./services/streams/mod.ts";
+import { anchor, type AnchorInit } from "./services/anchor/mod.ts";
 import { facade } from "./api/mod.ts";
 import { http, type HttpService } from "./http.ts";
 
@@ -70,6 +72,10 @@ export interface CreateNodeOptions {
     extension?: ExtensionInit;
     /** Pool timeouts (tests shorten how long a silent member is waited for). */
     pools?: PoolsInit;
+    /** Stream epochs, live batching, subscriptions (tests use short intervals). */
+    streams?: StreamsInit;
+    /** Anchoring batches (tests use an interval of a second or two). */
+    anchor?: AnchorInit;
   };
 }
 
@@ -87,6 +93,7 @@ export function nodeServices(o: CreateNodeOptions["services"] = {}) {
     fetches(o.fetches),
     replication(o.replication),
     catalog(o.catalog),
+    anchor(o.anchor),
     datasets(),
     sites(o.sites),
     delegation(),
@@ -101,6 +108,7 @@ export function nodeServices(o: CreateNodeOptions["services"] = {}) {
     sources(),
     pools(o.pools),
     extension(o.extension),
+    streams(o.streams),
     facade(),
     http(),
   ] as const;

@@ -7,7 +7,7 @@
  * is never part of an event.
  *
  * ```ts
- * const payload = parseEventPayload(JSON.parse(body)); // throws a TypeError naming the bad field
+ * const payload = parseEventPayload(JSON.parse(body)); // event_payload.ts; throws a TypeError naming the bad field
  * const event: AnalyticsEvent = {
  *   ts: Date.now(), name: "pageview", pathname: "/pricing", hostname: "example.com",
  *   referrer: "https://news.ycombinator.com/", referrerSource: "news.ycombinator.com",
@@ -32,10 +32,28 @@ export interface AnalyticsEvent {
   os: string;
   visitorId: string; // keyed hash (hex), never the IP
   props?: Record<string, string>;
+  /** Plausible's `$`/`revenue`: the amount as given (decimal, at most 2 decimals) and its ISO 4217 currency. */
+  revenue?: { amount: string; currency: string };
+  /** ISO 3166-1 alpha-2, looked up from the client IP at the receiving node. */
+  country?: string;
+  /** ISO 3166-2 subdivision, e.g. "DE-BE". */
+  region?: string;
+  /** GeoNames id of the city, as a decimal string. */
+  city?: string;
+  cityName?: string;
+  regionName?: string;
+  /** Engagement events: how far down the page the visitor scrolled, 0..100. */
+  scrollDepth?: number;
+  /** Engagement events: ms the page was visible and engaged since the last engagement event. */
+  engagedMs?: number;
+  /** `i`/`interactive`: false for events that do not count toward bounces. @default true */
+  interactive?: boolean;
+  /** The visitor called `kosmos.consent(true)`. */
+  consented?: boolean;
 }
 
 /** Largest `POST /api/event` body, in bytes; larger bodies get 413. */
-export const MAX_EVENT_BODY_BYTES = 4 * 1024;
+export const MAX_EVENT_BODY_BYTES = 64 * 1024;
 export const MAX_EVENT_NAME_LENGTH = 120;
 export const MAX_URL_LENGTH = 2000;
 export const MAX_DOMAIN_LENGTH = 253;
@@ -54,7 +72,14 @@ export const INGEST_PROTOCOL = "/kosmos/ingest/1.0.0";
 export const DROP_HEADER = "X-Kosmos-Dropped";
 
 /** Why `POST /api/event` did not keep an event. */
-export type EventDropReason = "bot" | "invalid" | "rate_limited" | "unknown_site" | "opted_out";
+export type EventDropReason =
+  | "bot"
+  | "invalid"
+  | "rate_limited"
+  | "unknown_site"
+  | "opted_out"
+  /** The site takes more events through this node than its limit: dropped with a 202, as Plausible throttles. */
+  | "throttled";
 
 /** Who sent an analytics event, as the HTTP layer saw the request. */
 export interface EventClient {
@@ -94,111 +119,13 @@ export type StatsMetric = typeof STATS_METRICS[number];
 export const STATS_DATE_RANGES = ["day", "7d", "30d", "month", "all"] as const;
 export type StatsDateRange = typeof STATS_DATE_RANGES[number];
 
-/** A `POST /api/event` payload after validation. */
-export interface EventPayload {
-  /** `n`: "pageview" or a custom event name. */
-  name: string;
-  /** `u`: the page URL (http or https). */
-  url: string;
-  /** `d`: the site's registered domain, lowercased. */
-  domain: string;
-  /** `r`: the referrer URL, or null. */
-  referrer: string | null;
-  /** `p` (or `m`): custom properties, values as strings. */
-  props?: Record<string, string>;
-  /** `h`: hash-based routing; the URL fragment is part of the page path. */
-  hash: boolean;
-}
+export type { EventPayload } from "./event_payload.ts";
 
-const PAYLOAD_KEYS = new Set(["n", "u", "d", "r", "p", "m", "h", "i"]);
 const DOMAIN = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$/;
 
 /** Whether `domain` is a valid lowercase host name (`example.com`, `localhost`, `blog.example.org`). */
 export function isSiteDomain(domain: unknown): domain is string {
   return typeof domain === "string" && DOMAIN.test(domain);
-}
-
-/**
- * Checks a parsed `POST /api/event` body (`{ n, u, d, r, p?, h? }`, as
- * Plausible's tracker sends it) against the field limits. Throws a
- * `TypeError` naming the first bad field.
- */
-export function parseEventPayload(value: unknown): EventPayload {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new TypeError('Expected a JSON object like { "n": "pageview", "u": "https://…", "d": "…" }');
-  }
-  const body = value as Record<string, unknown>;
-  for (const key of Object.keys(body)) {
-    if (!PAYLOAD_KEYS.has(key)) throw new TypeError(`Unknown field "${key.slice(0, 40)}"`);
-  }
-  const name = body.n;
-  if (typeof name !== "string" || name.trim() === "" || name.length > MAX_EVENT_NAME_LENGTH) {
-    throw new TypeError(`Field "n" must be an event name of 1 to ${MAX_EVENT_NAME_LENGTH} characters`);
-  }
-  const url = checkUrl(body.u, "u");
-  if (url === null) throw new TypeError('Field "u" must be the page URL');
-  const domain = typeof body.d === "string" ? body.d.trim().toLowerCase() : body.d;
-  if (!isSiteDomain(domain)) throw new TypeError('Field "d" must be a domain name such as "example.com"');
-  const referrer = body.r === undefined || body.r === "" ? null : checkUrl(body.r, "r");
-  const props = checkProps(body.p ?? body.m);
-  if (body.h !== undefined && typeof body.h !== "boolean" && body.h !== 0 && body.h !== 1) {
-    throw new TypeError('Field "h" must be a boolean');
-  }
-  const payload: EventPayload = { name: name.trim(), url, domain, referrer, hash: !!body.h };
-  if (props) payload.props = props;
-  return payload;
-}
-
-function checkUrl(value: unknown, field: string): string | null {
-  if (value === null) return null;
-  if (typeof value !== "string" || value.length > MAX_URL_LENGTH) {
-    throw new TypeError(`Field "${field}" must be a URL of at most ${MAX_URL_LENGTH} characters`);
-  }
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new TypeError(`Field "${field}" is not a valid URL`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new TypeError(`Field "${field}" must be an http or https URL`);
-  }
-  return value;
-}
-
-function checkProps(value: unknown): Record<string, string> | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === "string") {
-    if (value.length > MAX_EVENT_BODY_BYTES) throw new TypeError('Field "p" is too long');
-    try {
-      value = JSON.parse(value);
-    } catch {
-      throw new TypeError('Field "p" must be an object of properties');
-    }
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new TypeError('Field "p" must be an object of properties');
-  }
-  const entries = Object.entries(value as Record<string, unknown>);
-  if (entries.length > MAX_PROPS) throw new TypeError(`Field "p" has more than ${MAX_PROPS} properties`);
-  const props: Record<string, string> = {};
-  for (const [key, raw] of entries) {
-    if (key === "" || key.length > MAX_PROP_KEY_LENGTH) {
-      throw new TypeError(`Property names must be 1 to ${MAX_PROP_KEY_LENGTH} characters`);
-    }
-    if (raw === null || raw === undefined) continue;
-    if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "boolean") {
-      throw new TypeError(`Property "${key.slice(0, 40)}" must be a string, number or boolean`);
-    }
-    const text = String(raw);
-    if (text.length > MAX_PROP_VALUE_LENGTH) {
-      throw new TypeError(
-        `Property "${key.slice(0, 40)}" is longer than ${MAX_PROP_VALUE_LENGTH} characters`,
-      );
-    }
-    props[key] = text;
-  }
-  return Object.keys(props).length > 0 ? props : undefined;
 }
 
 const DEVICES = new Set(["desktop", "mobile", "tablet", "other"]);
@@ -225,9 +152,32 @@ export function checkAnalyticsEvent(value: unknown): AnalyticsEvent {
       Object.keys(e.props).length <= MAX_PROPS &&
       Object.entries(e.props).every(([k, v]) =>
         k.length <= MAX_PROP_KEY_LENGTH && isShortString(v, MAX_PROP_VALUE_LENGTH)
-      )));
+      ))) &&
+    hasValidExtras(e);
   if (!ok) throw new TypeError("Malformed analytics event");
   return e as unknown as AnalyticsEvent;
+}
+
+const REVENUE_AMOUNT = /^-?\d{1,13}(\.\d{1,2})?$/;
+
+/** The optional fields of an {@link AnalyticsEvent} (revenue, geo, engagement, consent), when present, are well formed. */
+function hasValidExtras(e: Record<string, unknown>): boolean {
+  const r = e.revenue as Record<string, unknown> | undefined;
+  const text = (value: unknown, re: RegExp) =>
+    value === undefined || (typeof value === "string" && re.test(value));
+  const name = (value: unknown) => value === undefined || isShortString(value, 200);
+  const count = (value: unknown, max: number) =>
+    value === undefined ||
+    (Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= max);
+  const flag = (value: unknown) => value === undefined || typeof value === "boolean";
+  return (r === undefined || (typeof r === "object" && r !== null && !Array.isArray(r) &&
+    Object.keys(r).length === 2 && typeof r.amount === "string" && REVENUE_AMOUNT.test(r.amount) &&
+    typeof r.currency === "string" && /^[A-Z]{3}$/.test(r.currency))) &&
+    text(e.country, /^[A-Z]{2}$/) && text(e.region, /^[A-Z]{2}-[A-Z0-9]{1,3}$/) &&
+    text(e.city, /^\d{1,10}$/) &&
+    name(e.cityName) && name(e.regionName) &&
+    count(e.scrollDepth, 100) && count(e.engagedMs, 30 * 24 * 3600 * 1000) &&
+    flag(e.interactive) && flag(e.consented);
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Runs every test: makes sure the browser the UI tests drive is installed
- * (Debian's Chromium, through apt when running as root) and the NAT test's
+ * (Debian's Chromium, through apt when running as root), the servers the stream
+ * tests start (Mosquitto, PostgreSQL; likewise) and the NAT test's
  * `ip` and `nft` (iproute2, nftables; likewise), runs `deno test`,
  * and ends with one line `N passed, N failed`.
  *
@@ -10,10 +11,17 @@
  */
 import { ensureChromium } from "./chromium.ts";
 import { ensureNatTools } from "./nat_tools.ts";
+import { ensureMosquitto, ensurePostgres } from "./servers.ts";
 
 const chromium = await ensureChromium();
 if (!chromium) {
   console.error("test: Chromium is not installed and cannot be installed here; browser tests will fail");
+}
+if (!(await ensureMosquitto())) {
+  console.error("test: Mosquitto is not installed and cannot be installed here; stream tests will fail");
+}
+if (!(await ensurePostgres())) {
+  console.error("test: PostgreSQL is not installed and cannot be installed here; stream tests will fail");
 }
 if (!(await ensureNatTools())) {
   console.error("test: no `ip` and `nft` here (or not root); the NAT test will be skipped");

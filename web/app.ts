@@ -44,13 +44,22 @@ import { createEventRoutes } from "./routes/api/event.ts";
 import { createSiteRoutes } from "./routes/api/sites.ts";
 import { createQueryRoutes } from "./routes/api/query.ts";
 import { createSiteStatsRoutes } from "./routes/api/site_stats.ts";
+import { createStatsV1Routes } from "./routes/api/stats_v1.ts";
+import { createGoalRoutes } from "./routes/api/goals.ts";
+import { siteSettingsPage } from "./routes/site_settings.tsx";
+import { siteHistoryPage } from "./routes/site_history.tsx";
 import { createReleaseRoutes } from "./routes/api/releases.ts";
 import { createMyDataRoutes } from "./routes/api/my_data.ts";
 import { createConsentRoutes } from "./routes/api/consents.ts";
 import { createEarningRoutes } from "./routes/api/earnings.ts";
 import { createSourceRoutes } from "./routes/api/sources.ts";
+import { createImportRoutes } from "./routes/api/imports.ts";
+import { createSitePathRoutes, rewriteSitePaths } from "./routes/api/site_paths.ts";
 import { createPoolRoutes } from "./routes/api/pools.ts";
 import { createExtensionRoutes } from "./routes/api/extension.ts";
+import { createGatewayRoutes } from "./routes/api/gateway.ts";
+import { createStreamRoutes } from "./routes/api/streams.ts";
+import { createProofRoutes } from "./routes/api/proofs.ts";
 import { dataPage } from "./routes/data.tsx";
 import { poolsPage } from "./routes/pools.tsx";
 import { datasetPage } from "./routes/dataset.tsx";
@@ -120,6 +129,8 @@ export function createApp(facade: KosmosApi, options: AppOptions): Hono {
     await next();
     setSafetyHeaders(c.res.headers);
   });
+  // A site's first-party script and event paths run as /js/kosmos.js and /api/event.
+  app.use(rewriteSitePaths(facade, app));
   // Before every route: other websites may neither write here nor rebind a name to this node,
   // and nobody but the owner gets past the public routes.
   app.use(requestGuard({
@@ -148,7 +159,11 @@ export function createApp(facade: KosmosApi, options: AppOptions): Hono {
   app.route("/api/v1", createDeliveryRoutes(facade));
   app.route("/api/v1", createSiteRoutes(facade, { publicUrl: options.publicUrl }));
   app.route("/api/v1", createSiteStatsRoutes(facade));
+  app.route("/api/v1", createStatsV1Routes(facade, { auth: options.auth }));
+  app.route("/api/v1", createGoalRoutes(facade));
   app.route("/api/v1", createReleaseRoutes(facade));
+  app.route("/api/v1", createImportRoutes(facade));
+  app.route("/api/v1", createSitePathRoutes(facade));
   app.route("/api/v1", createMyDataRoutes(facade));
   app.route("/api/v1", createConsentRoutes(facade));
   app.route("/api/v1", createPoolRoutes(facade));
@@ -158,7 +173,10 @@ export function createApp(facade: KosmosApi, options: AppOptions): Hono {
     createSourceRoutes(facade, { maxBytes: options.maxUploadBytes, spoolDir: options.uploadDir }),
   );
   app.route("/api/v1", createExtensionRoutes(facade));
-  app.route("/api/v2", createQueryRoutes(facade));
+  app.route("/api/v1", createGatewayRoutes(facade));
+  app.route("/api/v1", createStreamRoutes(facade));
+  app.route("/api/v1", createProofRoutes(facade));
+  app.route("/api/v2", createQueryRoutes(facade, { auth: options.auth }));
   app.route("/", createEventRoutes(facade, { getManifest }));
 
   const registerPage = <D>(page: PageDefinition<D>) => {
@@ -194,6 +212,8 @@ export function createApp(facade: KosmosApi, options: AppOptions): Hono {
   registerPage(purchasesPage);
   registerPage(salesPage);
   registerPage(sitesPage);
+  registerPage(siteSettingsPage);
+  registerPage(siteHistoryPage);
   registerPage(sitePage);
   registerPage(streamsPage);
   registerPage(walletPage);

@@ -6,6 +6,7 @@
  * in `tests/browser/` run the same app inside real nodes.
  */
 import assert from "node:assert/strict";
+import { streamsNode } from "./app_fakes_streams.ts";
 import { createApp } from "./app.ts";
 import { createApiAuth } from "./auth.ts";
 import { ownerApp } from "../tests/helpers.ts";
@@ -88,6 +89,20 @@ const emptyNode: Omit<KosmosFacade, "getNodeInfo"> = {
   getRealtimeVisitors: (domain) =>
     Promise.reject(Object.assign(new Error(`No site "${domain}"`), { name: "NotFoundError" })),
   listAnalyticsSites: () => Promise.resolve([]),
+  queryStatsV2: () => Promise.reject(Object.assign(new Error("No site"), { name: "NotFoundError" })),
+  queryStatsV1: () => Promise.reject(Object.assign(new Error("No site"), { name: "NotFoundError" })),
+  countRealtimeVisitors: () => Promise.reject(Object.assign(new Error("No site"), { name: "NotFoundError" })),
+  getApiKeySite: () => Promise.resolve(null),
+  listGoals: () => Promise.resolve([]),
+  addGoal: () => Promise.reject(new TypeError("This test node keeps no goals")),
+  deleteGoal: () => Promise.reject(Object.assign(new Error("No goal"), { name: "NotFoundError" })),
+  listFunnels: () => Promise.resolve([]),
+  addFunnel: () => Promise.reject(new TypeError("This test node keeps no funnels")),
+  deleteFunnel: () => Promise.reject(Object.assign(new Error("No funnel"), { name: "NotFoundError" })),
+  getFunnelResult: () => Promise.reject(Object.assign(new Error("No funnel"), { name: "NotFoundError" })),
+  listApiKeys: () => Promise.resolve([]),
+  createApiKey: () => Promise.reject(new TypeError("This test node keeps no keys")),
+  revokeApiKey: () => Promise.reject(Object.assign(new Error("No key"), { name: "NotFoundError" })),
   createRelease: (domain) =>
     Promise.reject(Object.assign(new Error(`No site "${domain}"`), { name: "NotFoundError" })),
   listReleases: (domain) =>
@@ -161,6 +176,7 @@ const emptyNode: Omit<KosmosFacade, "getNodeInfo"> = {
   claimEarnings: () => Promise.reject(noContracts()),
   previewClaimEarnings: () => Promise.reject(noContracts()),
   getMining: () => Promise.reject(noContracts()),
+  ...streamsNode,
 };
 
 function noPool(id: string): Error {

@@ -39,6 +39,15 @@ export const PUBLIC_ROUTES: readonly PublicRoute[] = [
   { path: "/js/kosmos.js", why: "the analytics tracker that websites load" },
   { path: "/api/event", why: "where the tracker sends page views (any node may proxy them)" },
   { path: "/login", why: "turns a one-time login code into a session cookie" },
+  {
+    path: "/api/v2/query",
+    why: "Plausible's Stats API: the route itself takes the owner's token or session, or a site API key " +
+      "(stored hashed) for its own site only, and answers 401 otherwise (`web/stats_auth.ts`)",
+  },
+  {
+    path: "/api/v1/stats/*",
+    why: "Plausible's Stats API v1: checked by the route like /api/v2/query (owner, or a key of that site)",
+  },
   { path: "/static/*", why: "the UI's stylesheet, scripts and icons (the same for every node)" },
   {
     path: "/api/v1/faucet",
@@ -60,6 +69,16 @@ export const PUBLIC_ROUTES: readonly PublicRoute[] = [
     path: "/api/v1/extension/visits",
     why: "needs the extension's own token instead (checked by the route): adds visits as a browsing " +
       "source, only under a valid consent",
+  },
+  {
+    path: "/api/v1/ingest/readings",
+    why: "authenticated by an ingest key (checked by the route before the body is read; the owner's token " +
+      "is not accepted): sensor readings for this gateway, nothing else",
+  },
+  {
+    path: "/api/v1/proofs/*",
+    why: "anchoring proofs are public by nature: a leaf, its Merkle path and the root's transaction, all " +
+      "of which the chain already shows; answered from the node's own table, nothing is sent",
   },
 ];
 

@@ -25,6 +25,8 @@ const quietLog = { error: () => {}, debug: () => {} };
 function recordingFacade(calls: string[], answers: Partial<KosmosFacade> = {}): KosmosFacade {
   return new Proxy({} as KosmosFacade, {
     get: (_target, name) => (...args: unknown[]) => {
+      // Every request first asks whether its path is a site's first-party tracker path (public, in memory).
+      if (name === "resolveSitePath") return Promise.resolve(undefined);
       calls.push(String(name));
       const answer = answers[name as keyof KosmosFacade] as ((...a: unknown[]) => unknown) | undefined;
       if (answer) return answer(...args);
@@ -118,16 +120,20 @@ Deno.test("the owner's bearer token opens every owner route", async () => {
   assert.ok(calls.length > 0, "authenticated requests reach the node");
 });
 
-Deno.test("PUBLIC_ROUTES are the tracker, its event endpoint, the login route, static assets, a dev network's faucet and the browser extension's three routes, open to anyone", async () => {
+Deno.test("PUBLIC_ROUTES are the tracker, its event endpoint, the login route, the Stats API (checked by its routes), static assets, a dev network's faucet and the browser extension's three routes, open to anyone", async () => {
   assert.deepEqual(PUBLIC_ROUTES.map((r) => r.path), [
     "/js/kosmos.js",
     "/api/event",
     "/login",
+    "/api/v2/query",
+    "/api/v1/stats/*",
     "/static/*",
     "/api/v1/faucet",
     "/api/v1/extension/pair",
     "/api/v1/extension/status",
     "/api/v1/extension/visits",
+    "/api/v1/ingest/readings",
+    "/api/v1/proofs/*",
   ]);
   const { app, calls } = makeApp();
   const tracker = await app.request("/js/kosmos.js");
@@ -154,6 +160,14 @@ Deno.test("PUBLIC_ROUTES are the tracker, its event endpoint, the login route, s
   assert.equal(drip.status, 404);
   await drip.body?.cancel();
   assert.deepEqual(calls, ["recordEvent", "requestFaucet"]);
+  // An anchoring proof reaches the node without a token (this facade has none: 404).
+  const proof = await app.request(
+    "/api/v1/proofs/bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
+  );
+  assert.equal(proof.status, 404);
+  await proof.body?.cancel();
+  assert.deepEqual(calls, ["recordEvent", "requestFaucet", "getProof"]);
+  assert.equal(isPublicPath("/api/v1/proofs"), false);
   assert.equal(isPublicPath("/api/v1/faucet/x"), false);
   assert.equal(isPublicPath("/api/v1/faucets"), false);
   const style = await app.request("/static/style.css");
@@ -203,7 +217,7 @@ Deno.test("a login link works once, sets an HttpOnly SameSite=Strict cookie and 
   assert.ok(attributes.includes("Path=/"), cookie);
   assert.ok(attributes.some((a) => /^Max-Age=\d+$/.test(a)), cookie);
 
-  const page = await app.request("/streams", { headers: { Cookie: pair, Accept: "text/html" } });
+  const page = await app.request("/publish", { headers: { Cookie: pair, Accept: "text/html" } });
   assert.equal(page.status, 200);
   await page.body?.cancel();
   const api = await app.request("/api/v1/listings", { headers: { Cookie: pair } });

@@ -150,6 +150,14 @@ export const ERROR_TABLE: Readonly<Record<string, TableRow>> = {
   PairingCodeError: { status: 401, code: "unauthorized" },
   ExtensionRateLimitError: { status: 429, code: "too_many_requests" },
   ConsentRequiredError: { status: 409, code: "consent_required" },
+  IngestKeyError: { status: 401, code: "unauthorized" },
+  IngestBatchTooLargeError: { status: 413, code: "payload_too_large" },
+  SensorExistsError: { status: 409, code: "conflict" },
+  OwnerStateError: { status: 409, code: "conflict" },
+  StreamQuoteError: { status: 503, code: "unavailable" },
+  SubscriptionStateError: { status: 409, code: "conflict" },
+  EpochUnavailableError: { status: 409, code: "conflict" },
+  EpochIntegrityError: { status: 503, code: "unavailable" },
 };
 
 /** Registry reverts that mean the caller may not do this. */

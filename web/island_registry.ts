@@ -35,6 +35,9 @@ export const islandLoaders = {
   pool_create: () => import("./islands/pool_create.tsx").then((m) => m.PoolCreate),
   pool_actions: () => import("./islands/pool_actions.tsx").then((m) => m.PoolActions),
   earnings_claim: () => import("./islands/earnings_claim.tsx").then((m) => m.EarningsClaim),
+  stream_live: () => import("./islands/stream_live.tsx").then((m) => m.StreamLive),
+  stream_subscribe: () => import("./islands/stream_subscribe.tsx").then((m) => m.StreamSubscribe),
+  stream_renew: () => import("./islands/stream_renew.tsx").then((m) => m.StreamRenew),
 } satisfies Record<string, () => Promise<AnyComponent>>;
 
 export type IslandName = keyof typeof islandLoaders;

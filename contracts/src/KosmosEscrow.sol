@@ -310,7 +310,11 @@ contract KosmosEscrow is EIP712, IKosmosEscrow {
         uint256 listingId = quote.listingId;
         address owner = IERC721(address(registry)).ownerOf(listingId);
         if (signer != owner && !_delegates[owner][listingId][signer]) revert UnauthorizedSigner(signer, owner);
-        if (quote.dekCommit != registry.dekCommitOf(listingId)) revert DekCommitMismatch(listingId);
+        // A stream listing commits to no key (0): each sale commits to its own epoch keys in the quote.
+        bytes32 listed = registry.dekCommitOf(listingId);
+        if (listed == bytes32(0) ? quote.dekCommit == bytes32(0) : quote.dekCommit != listed) {
+            revert DekCommitMismatch(listingId);
+        }
         _useNonce(signer, quote.nonce);
         uint256 revealDeadline = uint40(block.timestamp) + revealWindow;
         address gateway = quote.gateway;

@@ -92,7 +92,11 @@ contract KosmosRegistry is ERC721, IKosmosRegistry {
         returns (uint256 listingId)
     {
         if (cid.length == 0) revert EmptyCid();
-        if (dekCommit == bytes32(0)) revert EmptyDekCommit();
+        if (kind == Kind.Stream) {
+            if (dekCommit != bytes32(0)) revert StreamDekCommit();
+        } else if (dekCommit == bytes32(0)) {
+            revert EmptyDekCommit();
+        }
         if (stake < minStake) revert StakeTooLow(stake, minStake);
         listingId = ++listingCount;
         _listings[listingId] = Listing(stake.toUint96(), 0, 0, kind, 0, 0, dekCommit, cid);

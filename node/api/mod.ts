@@ -32,7 +32,11 @@ import type { Sources } from "../services/sources/mod.ts";
 import type { Pools } from "../services/pools/mod.ts";
 import type { Rewards } from "../services/rewards/mod.ts";
 import type { Extension } from "../services/extension/mod.ts";
+import type { Streams } from "../services/streams/mod.ts";
+import type { Anchor } from "../services/anchor/mod.ts";
 import { createAnalyticsApi } from "./analytics.ts";
+import { createStatsApi } from "./stats.ts";
+import { createImportsApi } from "./imports.ts";
 import { createChainApi } from "./chain.ts";
 import { createConsentsApi } from "./consents.ts";
 import { createDatasetsApi } from "./datasets.ts";
@@ -46,6 +50,9 @@ import { createSourcesApi } from "./sources.ts";
 import { createPoolsApi } from "./pools.ts";
 import { createEarningsApi } from "./earnings.ts";
 import { createExtensionApi } from "./extension.ts";
+import { createGatewayApi } from "./gateway.ts";
+import { createStreamsApi } from "./streams.ts";
+import { createAnchorApi } from "./anchor.ts";
 
 export type { KosmosApi } from "../../protocol/api/mod.ts";
 
@@ -73,6 +80,10 @@ export interface ApiComponents {
   pools: Pools;
   rewards: Rewards;
   extension: Extension;
+  /** The streams service: its gateway, streams and subscriptions. */
+  streams: Streams;
+  /** Anchoring proofs. */
+  anchor: Anchor;
 }
 
 const NEEDS = [
@@ -98,6 +109,8 @@ const NEEDS = [
   "pools",
   "rewards",
   "extension",
+  "streams",
+  "anchor",
 ] as const satisfies readonly (keyof ApiComponents)[];
 
 export function createApi(c: ApiComponents): KosmosApi {
@@ -110,12 +123,17 @@ export function createApi(c: ApiComponents): KosmosApi {
     ...createFaucetApi(c),
     ...createSitesApi(c),
     ...createAnalyticsApi(c),
+    ...createStatsApi(c),
+    ...createImportsApi(c),
     ...createMyDataApi(c),
     ...createConsentsApi(c),
     ...createSourcesApi(c),
     ...createPoolsApi(c),
     ...createEarningsApi(c),
     ...createExtensionApi(c),
+    ...createGatewayApi(c),
+    ...createStreamsApi(c),
+    ...createAnchorApi(c),
   };
 }
 

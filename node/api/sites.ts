@@ -43,6 +43,23 @@ export function createSitesApi(c: { sites: Sites; ingest: Ingest }): SitesApi {
     },
 
     // deno-lint-ignore require-await
+    async getSitePaths(domain) {
+      requireOwnSite(domain);
+      return c.ingest.paths.getPaths(domain);
+    },
+
+    // deno-lint-ignore require-await
+    async setSitePaths(domain, paths) {
+      requireOwnSite(domain);
+      return c.ingest.paths.setPaths(domain, paths);
+    },
+
+    // deno-lint-ignore require-await
+    async resolveSitePath(path) {
+      return c.ingest.resolvePath(path);
+    },
+
+    // deno-lint-ignore require-await
     async setProxyBlocked(domain, peerId, blocked) {
       requireOwnSite(domain);
       if (blocked) c.ingest.blockProxy(domain, peerId);

@@ -203,6 +203,8 @@ export async function describeFailure(response: Response): Promise<string> {
   try {
     const body = await response.json();
     if (typeof body?.error?.message === "string") return `${body.error.message} (${response.status})`;
+    // Plausible's shape, as the Stats API routes answer.
+    if (typeof body?.error === "string") return `${body.error} (${response.status})`;
   } catch { /* not our error shape */ }
   return `the node answered ${response.status} ${response.statusText}`;
 }

@@ -12,15 +12,20 @@ import { runClaim, runEarnings } from "./earnings.ts";
 import { runFaucet } from "./faucet.ts";
 import { runFetch } from "./fetch.ts";
 import { runGateway, runListing, runListings, runQuote } from "./listings.ts";
+import { GATEWAY_ADMIN_WORDS, runGatewayAdmin } from "./gateway_admin.ts";
+import { runStream, runStreams, runSubscribe, runSubscriptions } from "./streams.ts";
 import { runLogin } from "./login.ts";
 import { runPublish } from "./publish.ts";
 import { runEvidence, runPurchases, runSales } from "./purchases.ts";
 import { runQuery } from "./query.ts";
+import { runFunnels, runGoals, runSiteKeys } from "./goals.ts";
+import { runAnalyticsImport } from "./analytics_import.ts";
 import { runSites } from "./sites.ts";
 import { runImport, runPublication, runSources } from "./sources.ts";
 import { runChallenge, runChallenges, runResolve, runStake, runWithdrawStake } from "./stakes.ts";
 import { runChain, runNodeInfo } from "./status.ts";
 import { runWallet, runWithdraw } from "./wallet.ts";
+import { runVerify } from "./verify.ts";
 
 export interface ClientCommand {
   /** Arguments after the name, as in `kosmos help`. */
@@ -39,7 +44,23 @@ export const COMMANDS: Record<string, ClientCommand> = {
   },
   listing: { synopsis: "MANIFEST_CID", run: (args) => runListing(args) },
   quote: { synopsis: "MANIFEST_CID", run: (args) => runQuote(args) },
-  gateway: { synopsis: "MANIFEST_CID", run: (args) => runGateway(args) },
+  gateway: {
+    synopsis:
+      "MANIFEST_CID | owner add|list|takeover … | sensor add|list|consent … | client add|list | stats",
+    // Its usage names both forms.
+    run: (args) =>
+      [...GATEWAY_ADMIN_WORDS, "--help", "-h"].includes(args[0]) ? runGatewayAdmin(args) : runGateway(args),
+  },
+  streams: { synopsis: "", run: (args) => runStreams(args) },
+  stream: {
+    synopsis: "publish --title … --sensors … --schema … --price KOS --licence … [--yes] | show ID",
+    run: (args) => runStream(args),
+  },
+  subscribe: {
+    synopsis: "STREAM_ID --seconds N [--targets T1,T2] [--yes] | --renew ID --seconds N [--yes]",
+    run: (args) => runSubscribe(args),
+  },
+  subscriptions: { synopsis: "[ID]", run: (args) => runSubscriptions(args) },
   stake: { synopsis: "MANIFEST_CID|LISTING_ID --amount N [--yes]", run: (args) => runStake(args) },
   "withdraw-stake": { synopsis: "LISTING_ID|MANIFEST_CID [--yes]", run: (args) => runWithdrawStake(args) },
   challenge: { synopsis: "LISTING_ID|MANIFEST_CID --amount N [--yes]", run: (args) => runChallenge(args) },
@@ -70,6 +91,16 @@ export const COMMANDS: Record<string, ClientCommand> = {
     run: (args) => runSites(args),
   },
   query: { synopsis: "FILE|-", run: (args) => runQuery(args) },
+  goals: {
+    synopsis: "DOMAIN [add page PATH | add event NAME [--currency C] [--props K=V,…] | remove ID]",
+    run: (args) => runGoals(args),
+  },
+  funnels: {
+    synopsis: "DOMAIN [add NAME GOAL_ID GOAL_ID… | show ID --from DATE --to DATE | remove ID]",
+    run: (args) => runFunnels(args),
+  },
+  "site-keys": { synopsis: "DOMAIN [create NAME | revoke ID]", run: (args) => runSiteKeys(args) },
+  "analytics-import": { synopsis: "DOMAIN [FILE]", run: (args) => runAnalyticsImport(args) },
   import: { synopsis: "KIND FILE [--mapping FILE|JSON]", run: (args) => runImport(args) },
   sources: { synopsis: "", run: (args) => runSources(args) },
   consent: {
@@ -90,6 +121,7 @@ export const COMMANDS: Record<string, ClientCommand> = {
   },
   node: { synopsis: "", run: (args) => runNodeInfo(args) },
   chain: { synopsis: "", run: (args) => runChain(args) },
+  verify: { synopsis: "FILE PROOF [--rpc-url URL]", run: (args) => runVerify(args) },
   login: { synopsis: "", run: (args) => runLogin(args) },
 };
 

@@ -20,6 +20,15 @@ ${COMMON_FLAGS_USAGE}
 /** Largest query read, in bytes (the node takes up to 64 KiB). */
 const MAX_QUERY_BYTES = 64 * 1024;
 
+/** One cell of a result row: money as Plausible writes it long, no value as "-". */
+function cell(v: unknown): string {
+  if (v === null) return "-";
+  if (typeof v === "object" && typeof (v as { long?: unknown }).long === "string") {
+    return (v as { long: string }).long;
+  }
+  return String(v);
+}
+
 /** Runs `kosmos query`. */
 export function runQuery(args: string[], io: CommandIo = {}): Promise<number> {
   return runCommand({ name: "query", usage: QUERY_USAGE, operands: [1, 1] }, args, io, async (cmd) => {
@@ -47,7 +56,7 @@ export function runQuery(args: string[], io: CommandIo = {}): Promise<number> {
     output(
       cmd,
       result,
-      () => result.results.map((r) => [...r.dimensions, ...r.metrics].map((v) => String(v)).join("\t")),
+      () => result.results.map((r) => [...r.dimensions, ...r.metrics].map(cell).join("\t")),
     );
   });
 }

@@ -87,6 +87,8 @@ export interface CreateReleaseInput {
   /** Token base units, decimal string. */
   price: string;
   licence: string;
+  /** Count only visitors who agreed (`kosmos.consent(true)` in the tracker). @default false */
+  consentedOnly?: boolean;
 }
 
 /** `201` answer of `POST /api/v1/sites/:domain/releases`. */
@@ -119,6 +121,7 @@ export const RELEASE_FIELDS = [
   "description",
   "price",
   "licence",
+  "consentedOnly",
 ] as const;
 
 /** Shapes the JSON body of a release into the API's input; throws a `TypeError` naming the first bad field. */
@@ -170,7 +173,12 @@ export function parseReleaseBody(body: unknown): CreateReleaseInput {
   if (price === undefined) {
     throw bad(`Field "price" must be a token amount such as "2.5", with at most ${TOKEN_DECIMALS} decimals`);
   }
+  const consentedOnly = fields.consentedOnly;
+  if (consentedOnly !== undefined && typeof consentedOnly !== "boolean") {
+    throw bad('Field "consentedOnly" must be true or false');
+  }
   const input: CreateReleaseInput = { from, to, epsilon, title, price, licence };
+  if (consentedOnly) input.consentedOnly = true;
   if (dimension !== undefined && dimension !== "" && dimension !== "none") input.dimension = dimension;
   if (k !== undefined) input.k = k;
   if (description !== undefined) input.description = description;

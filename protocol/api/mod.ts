@@ -18,10 +18,15 @@ import type { FeesApi } from "./fees.ts";
 import type { MarketApi } from "./market.ts";
 import type { MyDataApi } from "./my_data.ts";
 import type { NodeApi } from "./node.ts";
+import type { ImportsApi } from "./imports.ts";
 import type { PoolsApi } from "./pools.ts";
 import type { SitesApi } from "./sites.ts";
 import type { SourcesApi } from "./sources.ts";
+import type { StatsApi } from "./stats.ts";
 import type { ExtensionApi } from "./extension.ts";
+import type { GatewayApi } from "./gateway.ts";
+import type { StreamsApi } from "./streams.ts";
+import type { AnchorApi } from "./anchor.ts";
 
 export type * from "./analytics.ts";
 export type * from "./chain.ts";
@@ -30,13 +35,18 @@ export type * from "./datasets.ts";
 export type * from "./earnings.ts";
 export type * from "./faucet.ts";
 export type * from "./fees.ts";
+export type * from "./imports.ts";
 export type * from "./market.ts";
 export type * from "./my_data.ts";
 export type * from "./node.ts";
 export type * from "./pools.ts";
 export type * from "./sites.ts";
 export type * from "./sources.ts";
+export type * from "./stats.ts";
 export type * from "./extension.ts";
+export type * from "./gateway.ts";
+export type * from "./streams.ts";
+export type * from "./anchor.ts";
 export { RELEASE_DIMENSION_OPTIONS } from "./analytics.ts";
 
 export type KosmosApi =
@@ -48,9 +58,14 @@ export type KosmosApi =
   & FaucetApi
   & SitesApi
   & AnalyticsApi
+  & ImportsApi
+  & StatsApi
   & MyDataApi
   & SourcesApi
   & ConsentsApi
   & EarningsApi
   & ExtensionApi
+  & GatewayApi
+  & StreamsApi
+  & AnchorApi
   & PoolsApi;

@@ -4,12 +4,8 @@
  */
 
 import * as v from "valibot";
-import {
-  type EventClient,
-  type EventPayload,
-  parseEventPayload,
-  type RecordEventResult,
-} from "../analytics.ts";
+import type { EventClient, EventPayload, RecordEventResult } from "../analytics.ts";
+import { parseEventPayload } from "../event_payload.ts";
 import { parsed, strictBody } from "./schema.ts";
 
 export type { EventClient, EventDropReason, EventPayload, RecordEventResult } from "../analytics.ts";
@@ -55,6 +51,16 @@ export interface SiteProxyView {
   lastAt?: number;
 }
 
+/**
+ * A site's first-party paths (`GET|PUT /api/v1/sites/:domain/paths`): the
+ * node serves the tracker at `scriptPath` and takes events at `eventPath`,
+ * as at `/js/kosmos.js` and `/api/event`. Absent: not set.
+ */
+export interface SitePathsView {
+  scriptPath?: string;
+  eventPath?: string;
+}
+
 export interface SitesApi {
   /**
    * Analytics ingestion (`POST /api/event`): checks one validated event and
@@ -83,6 +89,19 @@ export interface SitesApi {
   removeSite(domain: string, options?: { signal?: AbortSignal }): Promise<{ domain: string; removed: true }>;
   /** The proxies that delivered events of one of this node's sites. Throws `NotFoundError` for other sites. */
   listSiteProxies(domain: string, options?: { signal?: AbortSignal }): Promise<SiteProxyView[]>;
+  /** One of this node's sites' first-party paths. Throws `NotFoundError` for other sites. */
+  getSitePaths(domain: string, options?: { signal?: AbortSignal }): Promise<SitePathsView>;
+  /**
+   * Sets (both absent: clears) a site's first-party paths. Throws `TypeError`
+   * for a bad path or one in use, `NotFoundError` for other sites.
+   */
+  setSitePaths(
+    domain: string,
+    paths: SitePathsView,
+    options?: { signal?: AbortSignal },
+  ): Promise<SitePathsView>;
+  /** What a request path serves (`script` or `event`) when it is a site's first-party path. */
+  resolveSitePath(path: string): Promise<{ kind: "script" | "event"; site: string } | undefined>;
   /**
    * Refuses (`blocked: true`) or takes again a proxy's batches for one of this
    * node's sites. Throws `TypeError` for a bad peer id, `NotFoundError` for other sites.
@@ -99,6 +118,15 @@ export interface SitesApi {
 export const RegisterSiteBody = strictBody(
   { domain: v.string('Field "domain" must be a string such as "example.com"') },
   { example: '{ "domain": "example.com" }' },
+);
+
+/** `PUT /api/v1/sites/:domain/paths` */
+export const SitePathsBody = strictBody(
+  {
+    scriptPath: v.optional(v.string('Field "scriptPath" must be a path such as "/js/stats.js"')),
+    eventPath: v.optional(v.string('Field "eventPath" must be a path such as "/x/collect"')),
+  },
+  { example: '{ "scriptPath": "/js/stats.js", "eventPath": "/x/collect" }' },
 );
 
 /** The body of `POST /api/event`; the message names the first bad field (`parseEventPayload`'s). */

@@ -1,11 +1,13 @@
 /**
- * `deno task bench query [--events 10000000] [--runs 20]`: the queries of one
- * dashboard load (`web/routes/site.tsx`, period "30d") over a site with N
- * generated events in 30 days, in a SQLite file like a node's.
+ * `deno task bench query [--events 10000000] [--runs 20] [--sqlite-runs 3]`:
+ * the queries of one dashboard load (`web/routes/site.tsx`, period "30d")
+ * over a site with N generated events in 30 days, in a SQLite file like a
+ * node's, then the Stats API's raw-events queries on DuckDB against SQLite.
  *
- * Events are generated deterministically (visits of 1–6 pageviews, some custom
- * events, 200 pages, a handful of sources, devices and browsers) and stored
- * through `recordEvents` in batches of 10,000, which also measures ingestion.
+ * Events are generated deterministically (`lib/analytics_gen.ts`: visits of
+ * 1–6 pageviews, custom events with props and revenue, 200 pages, sources,
+ * devices, browsers, 40 cities, engagement events) and stored through
+ * `recordEvents` in batches of 10,000, which also measures ingestion.
  * Then the dashboard's queries run `--runs` times, interleaved with the
  * reference: each run times every query once and the reference once, the
  * order of the two alternating, after a warm-up run of both (not counted):
@@ -22,93 +24,44 @@
  *   it: on the analytics reader's worker thread. `eventLoopMaxGapMs` is the
  *   longest the event loop went without running a 10 ms timer meanwhile.
  *
+ * - `raw`: the DuckDB mirror is built from the SQLite file (`mirrorBuildMs`),
+ *   then `lib/engine_compare.ts` runs its fixed raw-events queries through
+ *   the executor on DuckDB (`--runs` times) and on SQLite (`--sqlite-runs`
+ *   times), interleaved, and checks both answer the same (`agree`).
+ *
  * Reference, same run, same connection and page cache: `SELECT COUNT(*)` over
  * the events table (a scan of its smallest index). Figures are p50 and p95
  * over the runs, with min and max.
  *
  * Prints one JSON line:
- * `{"bench":"query","events":…,"insertPerSec":…,"queries":{"headline":{"p50Ms":…,"p95Ms":…,"minMs":…,"maxMs":…},…},"slowestP95Ms":…,"rawFallback":{"ms":…,"eventLoopMaxGapMs":…},"target":{"p95Ms":300},"met":…,"reference":{"countP50Ms":…,"countP95Ms":…,…},"machine":{…}}`
+ * `{"bench":"query","events":…,"insertPerSec":…,"queries":{"headline":{"p50Ms":…,"p95Ms":…,"minMs":…,"maxMs":…},…},"slowestP95Ms":…,"rawFallback":{"ms":…,"eventLoopMaxGapMs":…},"raw":{"duckdb":{…,"slowestP95Ms":…},"sqlite":{…},"agree":…,"met":…},"target":{"p95Ms":300},"met":…,"reference":{"countP50Ms":…,"countP95Ms":…,…},"machine":{…}}`
  */
 import { join } from "node:path";
-import type { AnalyticsEvent } from "../../protocol/analytics.ts";
 import { openDatabase } from "../../node/services/db/mod.ts";
 import { createAnalytics, EventsReader } from "../../node/services/analytics/mod.ts";
 import { createLogger } from "../../node/log.ts";
 import { numberFlag, percentile, progress } from "./net.ts";
 import { interleave, machine } from "./lib/fair.ts";
+import { generateEvents } from "./lib/analytics_gen.ts";
+import { compareEngines } from "./lib/engine_compare.ts";
+import { DuckMirror } from "../../node/services/analytics/duck_mirror.ts";
+import { AnalyticsEngine } from "../../node/services/analytics/engine.ts";
+import type { Goal } from "../../node/services/analytics/query_ast.ts";
 
 const EVENTS = numberFlag("events", 10_000_000);
 const RUNS = numberFlag("runs", 20);
+const SQLITE_RUNS = numberFlag("sqlite-runs", 3);
+const RAW_TARGET_MS = 500;
+const GOALS: Goal[] = [
+  { id: "signup", kind: "event", match: "Signup", name: "Signup", currency: "EUR" },
+  { id: "docs", kind: "pageview", match: "/docs/**", name: "Visit /docs/**" },
+  { id: "home", kind: "pageview", match: "/", name: "Visit /" },
+];
 const BATCH = 10_000;
 const SITE = "bench.example";
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 0, 31, 23, 0, 0);
 const START = NOW - 30 * DAY + 3_600_000;
-
-const PAGES = Array.from({ length: 200 }, (_, i) => (i === 0 ? "/" : `/docs/page-${i}`));
-const SOURCES: [string | null, string | null][] = [
-  [null, null],
-  ["https://www.google.com/", "Google"],
-  ["https://news.ycombinator.com/", "news.ycombinator.com"],
-  ["https://duckduckgo.com/", "DuckDuckGo"],
-  ["https://github.com/", "GitHub"],
-];
-const DEVICES: AnalyticsEvent["device"][] = ["desktop", "desktop", "mobile", "tablet"];
-const BROWSERS = ["Chrome", "Firefox", "Safari", "Edge"];
-const OSES = ["Windows", "macOS", "Linux", "iOS", "Android"];
-
-/** A small deterministic PRNG (mulberry32), so runs are comparable. */
-function random(seed: number): () => number {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Yields batches of events in time order: visits spread evenly over 30 days. */
-function* generate(total: number): Generator<AnalyticsEvent[]> {
-  const rand = random(42);
-  const pick = <T>(list: T[]) => list[Math.floor(rand() * list.length)];
-  const meanVisit = 3.5;
-  const step = (30 * DAY - 3_600_000) / (total / meanVisit);
-  let batch: AnalyticsEvent[] = [];
-  let made = 0;
-  let t = START;
-  let visitor = 0;
-  while (made < total) {
-    const [referrer, referrerSource] = pick(SOURCES);
-    const who = {
-      visitorId: `v${visitor++ % 2_000_000}`,
-      device: pick(DEVICES),
-      browser: pick(BROWSERS),
-      os: pick(OSES),
-    };
-    const utm = rand() < 0.1 ? { source: "newsletter", medium: "email", campaign: "launch" } : {};
-    const views = 1 + Math.floor(rand() * 6);
-    for (let i = 0; i < views && made < total; i++, made++) {
-      const custom = i > 0 && rand() < 0.1;
-      batch.push({
-        ts: Math.floor(t + i * 20_000),
-        name: custom ? "Signup" : "pageview",
-        pathname: PAGES[Math.floor(PAGES.length * rand() ** 3)],
-        hostname: SITE,
-        referrer,
-        referrerSource,
-        utm,
-        ...who,
-      });
-      if (batch.length === BATCH) {
-        yield batch;
-        batch = [];
-      }
-    }
-    t += step;
-  }
-  if (batch.length > 0) yield batch;
-}
 
 /** ms one call of `fn` took. */
 function time(fn: () => unknown): number {
@@ -140,11 +93,18 @@ try {
   );
   const started = performance.now();
   let stored = 0;
-  for (const batch of generate(EVENTS)) {
-    stored += analytics.recordEvents(SITE, batch).recorded;
-    if (stored % 1_000_000 === 0) progress(`stored ${stored} events`);
+  let engagement = 0;
+  let reported = 0;
+  for (const batch of generateEvents(EVENTS, { site: SITE, start: START, batch: BATCH })) {
+    const n = batch.filter((e) => e.name === "engagement").length;
+    engagement += n;
+    stored += analytics.recordEvents(SITE, batch).recorded - n;
+    if (stored - reported >= 1_000_000) {
+      reported = stored;
+      progress(`stored ${stored} events`);
+    }
   }
-  const insertPerSec = Math.round(stored / ((performance.now() - started) / 1000));
+  const insertPerSec = Math.round((stored + engagement) / ((performance.now() - started) / 1000));
   db.exec("ANALYZE");
 
   const metrics = [
@@ -213,6 +173,23 @@ try {
   clearInterval(ticker);
   const rawFallback = { ms: round(fallbackMs), eventLoopMaxGapMs: round(maxGapMs) };
   reader.close();
+
+  // The raw-events engines: the DuckDB mirror, built from the SQLite file, against SQLite itself.
+  const buildStarted = performance.now();
+  const mirror = await DuckMirror.open(db, { path: join(dir, "analytics.duckdb"), onProgress: progress });
+  await mirror.sync();
+  const mirrorBuildMs = Math.round(performance.now() - buildStarted);
+  const engine = new AnalyticsEngine(db, { mirror });
+  const compared = await compareEngines(engine, {
+    site: SITE,
+    // Every generated event: whole UTC days from the first to the last.
+    from: Math.floor(START / DAY) * DAY,
+    to: Math.floor(NOW / DAY) * DAY + DAY,
+    goals: GOALS,
+    duckRuns: RUNS,
+    sqliteRuns: SQLITE_RUNS,
+  });
+  mirror.close();
   db.close();
   console.log(JSON.stringify({
     bench: "query",
@@ -221,6 +198,19 @@ try {
     queries,
     slowestP95Ms,
     rawFallback,
+    raw: {
+      engine: "duckdb",
+      engagementEvents: engagement,
+      mirrorBuildMs,
+      duckdb: compared.duckdb,
+      sqlite: compared.sqlite,
+      agree: compared.agree,
+      disagreeing: compared.disagreeing,
+      target: { p95Ms: RAW_TARGET_MS },
+      met: compared.agree && compared.duckdb.slowestP95Ms <= RAW_TARGET_MS,
+      requiredMet: compared.agree && compared.duckdb.requiredSlowestP95Ms <= RAW_TARGET_MS,
+      speedup: Math.round((compared.sqlite.slowestP95Ms / compared.duckdb.slowestP95Ms) * 10) / 10,
+    },
     target: { p95Ms: 300 },
     met: slowestP95Ms <= 300,
     reference: {

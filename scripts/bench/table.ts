@@ -23,6 +23,7 @@ const BENCHES: [string, string[]][] = [
   ["ingest", []],
   ["query", []],
   ["import", []],
+  ["stream", []],
   ["gas", []],
 ];
 
@@ -161,6 +162,29 @@ function rowsOf(name: string, r: Json): Row[] {
         `peak RSS < ${num(get(r, "target.peakRssMb"))} MB`,
         yes(r.met),
       ]];
+    case "stream": {
+      const broker = get(r, "reference.brokerLatencyMs.p95") as number;
+      return [
+        [
+          `stream (readings/s one gateway commits, ${num(r.sensors)} sensors over MQTT)`,
+          `${num(r.readingsPerSec)}/s of ${num(r.offeredPerSec)}/s offered, ${num(r.committed)} of ${
+            num(r.published)
+          } committed; saturated ${num(get(r, "maxRun.readingsPerSec"))}/s`,
+          "—",
+          "—",
+          `≥ ${num(get(r, "target.readingsPerSec"))}/s, none lost`,
+          yes(r.met),
+        ],
+        [
+          "stream: MQTT publish → decrypted at a buyer (p50 / p95)",
+          `${num(get(r, "latencyMs.p50"), 1)} / ${num(get(r, "latencyMs.p95"), 1)} ms`,
+          `broker alone ${num(get(r, "reference.brokerLatencyMs.p50"), 1)} / ${num(broker, 1)} ms`,
+          num((get(r, "latencyMs.p95") as number) / broker, 1),
+          "—",
+          "—",
+        ],
+      ];
+    }
     case "gas": {
       const ref = get(r, "reference.erc20Transfer") as number;
       return [

@@ -38,7 +38,7 @@ chainTest(
     const before = await balanceOf(c, c.accounts.seller);
     const { result, logs } = await c.send(
       c.wallets.seller,
-      registryTx(c, "list", [1, CID, DEK_COMMIT, 150n * ONE]),
+      registryTx(c, "list", [0, CID, DEK_COMMIT, 150n * ONE]),
     );
     const listingId = result as bigint;
     assert.equal(listingId, 1n);
@@ -51,7 +51,7 @@ chainTest(
     const listing = await read<{ kind: number; withdrawableAt: number; dekCommit: Hex }>(c, "getListing", [
       listingId,
     ]);
-    assert.equal(listing.kind, 1);
+    assert.equal(listing.kind, 0);
     assert.equal(listing.withdrawableAt, 0);
     assert.equal(listing.dekCommit, DEK_COMMIT);
     assert.equal(await balanceOf(c, c.accounts.seller), before - 150n * ONE);
@@ -68,6 +68,20 @@ chainTest("list() rejects a stake below the minimum, an empty CID and a zero key
   await expectRevert(list([0, "0x", DEK_COMMIT, 100n * ONE]), "EmptyCid");
   await expectRevert(list([0, CID, `0x${"0".repeat(64)}`, 100n * ONE]), "EmptyDekCommit");
   assert.equal(await read(c, "listingCount"), 0n);
+});
+
+chainTest("a stream listing carries no key commitment; a dataset listing must carry one", async (c) => {
+  await approve(c, "seller", c.addresses.registry, 1000n * ONE);
+  const list = (args: unknown[]) => c.send(c.wallets.seller, registryTx(c, "list", args));
+  const ZERO = `0x${"0".repeat(64)}`;
+  await expectRevert(list([1, CID, DEK_COMMIT, 100n * ONE]), "StreamDekCommit");
+  await expectRevert(list([0, CID, ZERO, 100n * ONE]), "EmptyDekCommit");
+  const { result, logs } = await list([1, CID, ZERO, 100n * ONE]);
+  const listing = await read<{ kind: number; dekCommit: Hex }>(c, "getListing", [result]);
+  assert.equal(listing.kind, 1);
+  assert.equal(listing.dekCommit, ZERO);
+  assert.equal(await read(c, "dekCommitOf", [result]), ZERO);
+  assert.equal(parseEventLogs({ abi: kosmosRegistryAbi, logs, eventName: "Listed" })[0].args.kind, 1);
 });
 
 chainTest("listWithPermit() lists with an EIP-2612 permit in one transaction", async (c) => {

@@ -35,9 +35,9 @@ import {
   encodeIngestReply,
   encodeSealedBatch,
   MAX_SEALED_BATCH_BYTES,
-  parseEventPayload,
   type SealedBatch,
 } from "../../protocol/analytics.ts";
+import { parseEventPayload } from "../../protocol/event_payload.ts";
 import {
   decodeSiteAnnouncement,
   encodeSiteAnnouncement,
@@ -321,6 +321,14 @@ Deno.test("parseEventPayload() rejects hostile JSON values cleanly", async () =>
     p: fc.dictionary(fc.string({ minLength: 1, maxLength: 10 }), fc.string({ maxLength: 20 }), {
       maxKeys: 3,
     }),
+    $: fc.record({
+      amount: fc.oneof(fc.double(), fc.integer(), fc.string({ maxLength: 12 })),
+      currency: fc.constantFrom("EUR", "usd", "XXX1", ""),
+    }),
+    i: fc.oneof(fc.boolean(), fc.constant("no")),
+    sd: fc.oneof(fc.integer({ min: -5, max: 300 }), fc.string({ maxLength: 4 })),
+    e: fc.oneof(fc.integer(), fc.string({ maxLength: 6 })),
+    c: fc.oneof(fc.boolean(), fc.constantFrom(0, 1, "yes")),
   });
   await fc.assert(
     fc.asyncProperty(fc.oneof(wrongFields(payload), wrongFields(payload), wildValue), async (value) => {
@@ -329,10 +337,15 @@ Deno.test("parseEventPayload() rejects hostile JSON values cleanly", async () =>
       const again = parseEventPayload({
         n: parsed.name,
         u: parsed.url,
-        d: parsed.domain,
+        d: parsed.domains?.join(",") ?? parsed.domain,
         r: parsed.referrer,
         p: parsed.props,
         h: parsed.hash,
+        $: parsed.revenue,
+        i: parsed.interactive,
+        c: parsed.consented,
+        sd: parsed.scrollDepth,
+        e: parsed.engagedMs,
       });
       assert.deepEqual(again, parsed);
     }),

@@ -58,10 +58,26 @@ const NO_BODY = new Set([
   "POST /api/v1/sites/:domain/proxies/:peerId/unblock",
   "DELETE /api/v1/listings/:id/delegates/:address",
   "DELETE /api/v1/sources/:id",
+  "DELETE /api/v1/sites/:domain/imports",
+  "DELETE /api/v1/sites/:domain/paths",
   "DELETE /api/v1/consents/:id",
   "DELETE /api/v1/extension/tokens/:id",
   "POST /api/v1/pools/:id/leave",
+  "POST /api/v1/gateway/sensors/:sensorId/consent",
+  "DELETE /api/v1/gateway/sensors/:sensorId/consent",
+  "DELETE /api/v1/sites/:domain/goals/:id",
+  "POST /api/v1/sites/:domain/goals/:id/delete",
+  "DELETE /api/v1/sites/:domain/funnels/:id",
+  "POST /api/v1/sites/:domain/funnels/:id/delete",
+  "DELETE /api/v1/sites/:domain/api-keys/:id",
+  "POST /api/v1/sites/:domain/api-keys/:id/revoke",
 ]);
+
+/** Plausible's Stats API: refusals in Plausible's shape, `{ "error": "…" }`. */
+const PLAUSIBLE_SHAPED = new Set(["POST /api/v2/query"]);
+
+/** The site settings page's forms: a refusal is a 303 back to the page with the error. */
+const SETTINGS_FORMS = /^POST \/api\/v1\/sites\/:domain\/(goals|funnels|api-keys)(\/:id\/(delete|revoke))?$/;
 
 // ---------------------------------------------------------------- what is invalid where
 
@@ -127,6 +143,8 @@ interface BodyShape {
    * succeed on this node; e.g. not `domain`, since any domain may be registered.
    */
   unknown?: Record<string, fc.Arbitrary<unknown>>;
+  /** Fields the route does not know are ignored (Plausible's events), so they break nothing. */
+  openFields?: boolean;
 }
 
 const SHAPES: Record<string, BodyShape> = {
@@ -305,6 +323,92 @@ const SHAPES: Record<string, BodyShape> = {
     // Optional: without it the registry's minimum is staked, and this node has no pool 1 (404).
     required: ["stake"],
   },
+  "POST /api/v1/streams": {
+    valid: {
+      title: "Fuzzed stream",
+      sensors: ["fuzz.sensor"],
+      schema: [{ name: "temp", type: "number" }],
+      pricePerHour: "1",
+      epochSeconds: 60,
+      licence: "CC-BY-4.0",
+    },
+    invalid: {
+      title: fc.oneof(notStringOrNull, fc.constantFrom("", " ", "a\nb", "t".repeat(201)), hugeString),
+      description: fc.oneof(notStringOrNull, fc.constant("d".repeat(4001))),
+      sensors: fc.oneof(
+        notStringOrNull,
+        fc.constantFrom([], [""], ["a b"], ["x", "x"], [1], Array.from({ length: 257 }, (_, i) => `s${i}`)),
+      ),
+      schema: fc.oneof(
+        notStringOrNull,
+        fc.constantFrom(
+          [],
+          [{ name: "ts", type: "number" }],
+          [{ name: "1a", type: "number" }],
+          [{ name: "a", type: "float" }],
+          [{ name: "a", type: "number", unit: "C" }],
+          [{ name: "a", type: "number" }, { name: "a", type: "string" }],
+          Array.from({ length: 65 }, (_, i) => ({ name: `c${i}`, type: "number" })),
+        ),
+      ),
+      pricePerHour: fc.oneof(notStringOrNull, fc.constantFrom("", "-1", "1.0000000000000000001", "abc")),
+      epochSeconds: fc.oneof(notNumber, fc.constantFrom(0, -1, 1.5, 86_401)),
+      licence: fc.oneof(notStringOrNull, fc.constantFrom("", "CC BY", "l".repeat(65))),
+      stake: badAmount,
+    },
+    required: ["title", "sensors", "schema", "pricePerHour", "licence"],
+    unknown: { sensors: fc.constantFrom(["nobody.here"], ["a", "b"]) },
+  },
+  "POST /api/v1/subscriptions": {
+    valid: { streamId: "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy", seconds: 3600 },
+    invalid: {
+      streamId: badCid,
+      seconds: fc.oneof(notNumber, fc.constantFrom(0, -1, 1.5, 31_536_001)),
+      targets: fc.oneof(notStringOrNull, fc.constantFrom([1], [null], Array.from({ length: 9 }, () => "x"))),
+    },
+    required: ["streamId", "seconds"],
+    unknown: { streamId: manifestCidArb.map((c) => c.toString()) },
+  },
+  "POST /api/v1/subscriptions/:id/renew": {
+    valid: { seconds: 3600 },
+    invalid: { seconds: fc.oneof(notNumber, fc.constantFrom(0, -1, 1.5, 31_536_001)) },
+    required: ["seconds"],
+  },
+  "POST /api/v1/gateway/owners": {
+    valid: { label: "Greenhouse owner" },
+    invalid: {
+      label: fc.oneof(notStringOrNull, fc.constantFrom("a\nb", "\u0000", "l".repeat(121)), hugeString),
+    },
+    required: ["label"],
+  },
+  "POST /api/v1/gateway/owners/:address/takeover": {
+    valid: { owner: "0x000000000000000000000000000000000000bEEF" },
+    invalid: {
+      owner: fc.oneof(notStringOrNull, fc.constantFrom("", "0x12", "0x" + "g".repeat(40)), hugeString),
+    },
+    required: ["owner"],
+    // The path's address is no proxy of this node: 409 whatever the owner.
+    unknown: { owner: fc.constantFrom("0x000000000000000000000000000000000000bEEF") },
+  },
+  "POST /api/v1/gateway/sensors": {
+    valid: { sensorId: "fuzz.sensor", owner: "0x000000000000000000000000000000000000bEEF", label: "t" },
+    invalid: {
+      sensorId: fc.oneof(
+        notStringOrNull,
+        fc.constantFrom("", "-a", "a b", "../x", "s".repeat(129)),
+        hugeString,
+      ),
+      owner: fc.oneof(notStringOrNull, fc.constantFrom("", "0x12", "bob")),
+      sensorKey: fc.oneof(notStringOrNull, fc.constantFrom("", "0x12", "0x" + "z".repeat(64))),
+      label: fc.oneof(notStringOrNull, fc.constantFrom("a\nb", "l".repeat(121))),
+    },
+    required: ["sensorId", "owner"],
+  },
+  "POST /api/v1/gateway/clients": {
+    valid: { label: "hub" },
+    invalid: { label: fc.oneof(notStringOrNull, fc.constantFrom("a\nb", "l".repeat(121)), hugeString) },
+    required: ["label"],
+  },
   "POST /api/v1/extension/pair": {
     valid: { code: "ABCD-EFGH" },
     invalid: { code: fc.oneof(notStringOrNull, fc.constantFrom("", "ABCD-EFG", "0OIL-1234"), hugeString) },
@@ -374,15 +478,27 @@ const SHAPES: Record<string, BodyShape> = {
       ),
     },
   },
+  // Plausible's rules (protocol/event_payload.ts): a number names an event (404 tracking), any URL
+  // but data:/javascript: is a page, a missing domain is the URL's, a bad referrer is ignored.
   "POST /api/event": {
     valid: { n: "pageview", u: `https://${SITE}/a`, d: SITE, r: null },
     invalid: {
-      n: fc.oneof(notStringOrNull, fc.constantFrom("", "   ", "x".repeat(121))),
-      u: fc.oneof(notStringOrNull, fc.constantFrom("not a url", "ftp://x.example/", "x".repeat(2001))),
-      d: badDomain,
-      r: fc.oneof(notString.filter((v) => typeof v !== "string"), fc.constantFrom("not a url", "ftp://x/")),
+      n: fc.oneof(
+        notStringOrNull.filter((v) => !Number.isSafeInteger(v)),
+        fc.constantFrom("", "   ", "x".repeat(121)),
+      ),
+      u: fc.oneof(
+        notStringOrNull,
+        fc.constantFrom("not a url", "javascript:alert(1)", "data:text/html,x", "x".repeat(2001)),
+      ),
+      d: badDomain.filter((d) =>
+        d !== null &&
+        !(typeof d === "string" && d.split(",").some((part) => part.trim() !== "") &&
+          d.split(",").every((part) => part.trim() === "" || isSiteDomain(part.trim().toLowerCase())))
+      ),
     },
-    required: ["n", "u", "d"],
+    required: ["n", "u"],
+    openFields: true,
   },
 };
 
@@ -413,13 +529,13 @@ function brokenBody(shape: BodyShape): fc.Arbitrary<unknown> {
       }),
     },
     {
-      weight: 2,
+      weight: shape.openFields ? 0 : 2,
       arbitrary: fc.tuple(fc.string({ minLength: 1, maxLength: 30 }), fc.jsonValue({ maxDepth: 2 }))
         .filter(([k]) => !(k in shape.valid) && !(k in shape.invalid) && !["m", "p", "h", "i"].includes(k))
         .map(([k, v]) => ({ ...shape.valid, [k]: v })),
     },
     {
-      weight: 1,
+      weight: shape.openFields ? 0 : 1,
       arbitrary: fc.constantFrom("__proto__", "constructor", "toString", "hasOwnProperty").map((k) =>
         JSON.parse(`{${JSON.stringify(k)}:{"polluted":true},${JSON.stringify(shape.valid).slice(1)}`)
       ),
@@ -574,7 +690,7 @@ function brokenSourceUpload(layout: boolean): fc.Arbitrary<Omit<FuzzRequest, "pa
 function fillPath(pattern: string, bad: boolean, seed: number): string {
   const good: Record<string, string> = {
     listingId: "1",
-    id: pattern.startsWith("/api/v1/purchases")
+    id: pattern.startsWith("/api/v1/purchases") || pattern.startsWith("/api/v1/subscriptions")
       ? "00000000-0000-4000-8000-000000000000"
       : pattern.startsWith("/api/v1/consents") || pattern.startsWith("/api/v1/pools")
       ? "1"
@@ -609,6 +725,17 @@ async function assertRejected(response: Response, request: FuzzRequest, route: s
     );
     return;
   }
+  if (
+    SETTINGS_FORMS.test(route) && request.contentType === "application/x-www-form-urlencoded" &&
+    response.status === 303
+  ) {
+    assert.match(
+      response.headers.get("location") ?? "",
+      /[?&]error=/,
+      `${what}: a form refusal names the error`,
+    );
+    return;
+  }
   assert.ok(
     response.status >= 400 && response.status < 500,
     `${what} answered ${response.status}: ${text.slice(0, 300)}`,
@@ -616,6 +743,12 @@ async function assertRejected(response: Response, request: FuzzRequest, route: s
   assert.match(response.headers.get("content-type") ?? "", /^application\/json/, `${what}: error is JSON`);
   const body = JSON.parse(text);
   assert.deepEqual(Object.keys(body), ["error"], `${what}: one error shape`);
+  if (PLAUSIBLE_SHAPED.has(route)) {
+    assert.ok(typeof body.error === "string" && body.error.trim().length > 0, `${what}: empty error`);
+    assert.ok(body.error.length <= 600, `${what}: ${body.error.length}-character error`);
+    assert.ok(!/\n\s+at |file:\/\/|\/work\/|\.ts:\d+/.test(body.error), `${what}: error leaks internals`);
+    return;
+  }
   assert.deepEqual(
     Object.keys(body.error).sort(),
     ["code", "message"],

@@ -48,6 +48,15 @@ export const FUZZ_RUNS = {
   poolAnnouncement: { decoder: 1500, stream: 0 },
   poolRequest: { decoder: 1500, stream: 0 },
   poolResponse: { decoder: 1500, stream: 0 },
+  streamManifest: { decoder: 1500, stream: 0 },
+  streamTopicMessage: { decoder: 2000, stream: 0 },
+  streamsTopicMessage: { decoder: 1500, stream: 0 },
+  streamSaleRequest: { decoder: 1500, stream: 0 },
+  streamSaleResponse: { decoder: 1000, stream: 0 },
+  epochQuery: { decoder: 1500, stream: 0 },
+  streamList: { decoder: 1000, stream: 0 },
+  readingLines: { decoder: 1500, stream: 0 },
+  readingInput: { decoder: 2000, stream: 0 },
 } as const;
 
 /** Request bodies sent to each API route that accepts a body (see `api_test.ts`). */

@@ -56,6 +56,7 @@ export function SellStatistics(props: SellStatisticsProps) {
     };
     if (text("dimension")) body.dimension = text("dimension");
     if (text("description")) body.description = text("description");
+    if (data.get("consentedOnly") === "on") body.consentedOnly = true;
     state.value = { kind: "pending" };
     try {
       const response = await fetch(`/api/v1/sites/${encodeURIComponent(props.domain)}/releases`, {
@@ -177,6 +178,17 @@ export function SellStatistics(props: SellStatisticsProps) {
               </label>
               <PriceField busy={busy} />
               <LicenceField busy={busy} name="licence" />
+              <label class="field field-wide">
+                <span>
+                  <input
+                    type="checkbox"
+                    name="consentedOnly"
+                    disabled={busy}
+                    data-testid="release-consented-only"
+                  />{" "}
+                  Only visitors who agreed (<code>kosmos.consent(true)</code> on the site)
+                </span>
+              </label>
               <label class="field field-wide">
                 <span>Description</span>
                 <textarea

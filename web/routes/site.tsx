@@ -109,6 +109,15 @@ function Dashboard({ data }: { data: SiteDashboard }) {
           >
             Export CSV
           </a>
+          {data.proxies && (
+            <a
+              class="button button-secondary export"
+              href={`/sites/${encodeURIComponent(data.domain)}/settings`}
+              data-testid="settings-link"
+            >
+              Goals, funnels and API keys
+            </a>
+          )}
         </nav>
       </section>
 
@@ -143,11 +152,18 @@ function Dashboard({ data }: { data: SiteDashboard }) {
         <h2>Add the tracker to {data.domain}</h2>
         <p class="muted">
           Paste this line into the <code>&lt;head&gt;</code>{" "}
-          of every page. It sets no cookies, stores nothing in the browser, and sends nothing when
-          Do-Not-Track or Global Privacy Control is on. Any Kosmos node can take the events: change both
-          addresses to use another one.
+          of every page. It sets no cookies, and sends nothing when Do-Not-Track or Global Privacy Control is
+          on; <code>kosmos.consent(true)</code>{" "}
+          marks the events of a visitor who agreed (remembered in the browser). Any Kosmos node can take the
+          events: change both addresses to use another one. Plausible's own tracker works too, pointed at{" "}
+          <code>/api/event</code>.
         </p>
         <pre class="snippet-code"><code>{snippet}</code></pre>
+        <p>
+          <a href={`/sites/${encodeURIComponent(data.domain)}/history`} data-testid="history-link">
+            Import history from Plausible or Google Analytics, and set first-party tracker paths →
+          </a>
+        </p>
       </section>
     </>
   );

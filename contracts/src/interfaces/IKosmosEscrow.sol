@@ -42,6 +42,8 @@ pragma solidity ^0.8.24;
 ///
 /// Batches (stream subscriptions): one quote may sell `n` epoch keys. Then
 /// `Z = Z_0 ‖ … ‖ Z_{n-1}` with `Z_i = DEK_i ⊕ pad_i` and `dekCommit = keccak256(DEK_0 ‖ … ‖ DEK_{n-1})`.
+/// A stream listing is staked with `dekCommit = 0` and each of its quotes carries the commitment of the
+/// epoch keys it sells; {complain} checks the revealed keys against the quote's commitment as for a dataset.
 /// For `n = 1` this is exactly the single-key sale. Each word has its own pad, so the words of Z reveal
 /// nothing about each other; `zHash = keccak256(Z)` fixes `n`. A complaint refunds the whole batch when
 /// any word is wrong.
@@ -58,7 +60,8 @@ interface IKosmosEscrow {
     /// @param zHash keccak256(Z).
     /// @param kSaleHash keccak256("kosmos.sale.commit" ‖ kSale), kSale as 32 bytes.
     /// @param dekCommit keccak256 of the DEK (of the concatenated DEKs for a batch); must equal the
-    ///        listing's registry `dekCommitOf`.
+    ///        listing's registry `dekCommitOf`, or, for a stream listing (whose `dekCommitOf` is 0), be
+    ///        nonzero: each stream sale commits to the epoch keys it sells.
     /// @param gateway The node that brokered the sale, paid its share; zero for none.
     /// @param nonce Single use per signer.
     /// @param deadline Last timestamp at which the sale can be opened.
@@ -160,7 +163,8 @@ interface IKosmosEscrow {
     /// @notice `signer`'s quote nonce `nonce` was already used or cancelled.
     error NonceUsed(address signer, uint256 nonce);
 
-    /// @notice The quote's `dekCommit` is not the one listing `listingId` was staked with.
+    /// @notice The quote's `dekCommit` is not the one listing `listingId` was staked with (or is zero for a
+    ///         stream listing).
     error DekCommitMismatch(uint256 listingId);
 
     /// @notice Sale `saleId` is already open.

@@ -5,7 +5,8 @@ pragma solidity ^0.8.24;
 /// @notice Dataset and stream listings as ERC-721 ownership tokens bound to a manifest CID and the
 ///         manifest's key commitment `dekCommit = keccak256(DEK)`: the escrow only opens sales whose
 ///         quote carries the listing's `dekCommit`, so the key a sale delivers is fixed when the listing
-///         is staked. Listing locks a stake; anyone may challenge a listing with a stake of their own.
+///         is staked. A stream listing has `dekCommit = 0`: every epoch has its own key, and each sale
+///         commits to the keys of the epochs it sells in its quote. Listing locks a stake; anyone may challenge a listing with a stake of their own.
 ///         The arbiter may resolve the open challenges of a listing at once when they add up to
 ///         `challengeThreshold` tokens, and whatever their amount once the oldest open challenge is
 ///         `reviewPeriod` seconds old (so one small challenge cannot freeze a stake forever). At most
@@ -91,8 +92,12 @@ interface IKosmosRegistry {
     /// @notice An empty manifest CID.
     error EmptyCid();
 
-    /// @notice A zero key commitment.
+    /// @notice A zero key commitment for a dataset listing.
     error EmptyDekCommit();
+
+    /// @notice A nonzero key commitment for a stream listing: a stream has no one key; each sale of it
+    ///         commits to the epoch keys it sells in its quote.
+    error StreamDekCommit();
 
     /// @notice A zero address or an out-of-range basis-point share given to the constructor.
     error InvalidConfig();
@@ -131,7 +136,8 @@ interface IKosmosRegistry {
 
     /// @notice Lists a manifest with its key commitment, minting the listing token to the caller and
     ///         pulling `stake` tokens.
-    /// @param dekCommit keccak256(DEK) as in the manifest; sales of the listing must carry it.
+    /// @param dekCommit keccak256(DEK) as in the manifest; sales of the listing must carry it. Zero for a
+    ///        stream (and only for a stream).
     /// @return listingId Sequential id, starting at 1.
     function list(Kind kind, bytes calldata cid, bytes32 dekCommit, uint256 stake)
         external

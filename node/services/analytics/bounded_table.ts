@@ -94,6 +94,8 @@ export interface BoundedTable {
 }
 
 export interface ComputeBoundedTableOptions {
+  /** Only events (visits) of visitors who agreed (`consented = 1`). @default false */
+  consentedOnly?: boolean;
   /** First day, `YYYY-MM-DD` (UTC). */
   from: string;
   /** Last day included, `YYYY-MM-DD` (UTC). */
@@ -154,6 +156,7 @@ export function computeBoundedTable(
   }
   const start = fromDay * day;
   const end = (toDay + 1) * day;
+  const consented = options.consentedOnly === true ? " AND consented = 1" : "";
   const cells = new Map<string, Cell>();
   const dropped = { visits: 0, pageviews: 0 };
   const cellFor = (date: string, value: string | null) => {
@@ -167,7 +170,7 @@ export function computeBoundedTable(
     // Pageviews in time order per visitor id; each keeps its visit, its day and its page.
     const rows = db.prepare(
       `SELECT visitor_id, visit_id, ts, pathname FROM analytics_events
-       WHERE site = ? AND name = 'pageview' AND ts >= ? AND ts < ?
+       WHERE site = ? AND name = 'pageview' AND ts >= ? AND ts < ?${consented}
        ORDER BY visitor_id, ts, id`,
     ).iterate(site, start, end) as Iterable<
       { visitor_id: string; visit_id: number; ts: number; pathname: string }
@@ -206,7 +209,7 @@ export function computeBoundedTable(
     const column = dimension === null ? "NULL" : VISIT_COLUMNS[dimension];
     const rows = db.prepare(
       `SELECT id, visitor_id, start_ts, pageviews, ${column} AS value FROM analytics_visits
-       WHERE site = ? AND start_ts >= ? AND start_ts < ?
+       WHERE site = ? AND start_ts >= ? AND start_ts < ?${consented}
        ORDER BY visitor_id, start_ts, id`,
     ).iterate(site, start, end) as Iterable<
       { id: number; visitor_id: string; start_ts: number; pageviews: number; value: string | null }

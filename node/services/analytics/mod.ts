@@ -32,7 +32,15 @@ import { checkDomain, migrateAnalytics } from "./schema.ts";
 import { type ParsedStatsQuery, parseStatsQuery, type StatsResult } from "./query_parse.ts";
 import { readsRawEvents, runStatsQuery, runStatsQueryWith } from "./query.ts";
 import { EventsReader } from "./reader.ts";
+import { AnalyticsImports } from "./imports.ts";
 import { defineService } from "../../service.ts";
+import { createGoalStore, type GoalStore } from "./goals.ts";
+import { computeFunnel } from "./funnels.ts";
+import type { FunnelStepResult } from "./query_ast.ts";
+import { AnalyticsEngine, type EngineRow } from "./engine.ts";
+import { DuckMirror } from "./duck_mirror.ts";
+import { createStatsQueries, type QueryV2Answer } from "./stats_queries.ts";
+import type { V1Endpoint } from "./query_v1.ts";
 
 export type { AnalyticsEvent } from "../../../protocol/analytics.ts";
 export type { RecordEventsOptions, RecordEventsResult } from "./store.ts";
@@ -67,6 +75,20 @@ export {
 } from "./bounded_table.ts";
 export { checkDomain } from "./schema.ts";
 export { EventsReader, EventsReaderError } from "./reader.ts";
+export {
+  AnalyticsImports,
+  IMPORT_DIMENSIONS,
+  IMPORT_SOURCES,
+  ImportError,
+  type ImportResult,
+  type ImportSource,
+  type ImportSummary,
+  MAX_IMPORT_BYTES,
+} from "./imports.ts";
+export type { ApiKeyView, GoalInput, GoalStore } from "./goals.ts";
+export type { Funnel, FunnelStepResult, Goal } from "./query_ast.ts";
+export type { QueryV2Answer } from "./stats_queries.ts";
+export type { V1Endpoint } from "./query_v1.ts";
 
 export interface AnalyticsComponents {
   db: Database;
@@ -85,6 +107,8 @@ export interface AnalyticsInit {
    * owner closes it). @default none: on the caller's thread
    */
   reader?: EventsReader;
+  /** The executor of the Stats API's queries (v1, v2). @default an `AnalyticsEngine` on SQLite, this thread */
+  engine?: AnalyticsEngine;
 }
 
 /** A site with events on this node, for the Sites page. */
@@ -131,6 +155,31 @@ export interface Analytics {
   listSites(): SiteSummary[];
   /** Whether this node owns `domain` or has events for it. */
   hasSite(domain: string): boolean;
+  /** The sites' goals, funnels and Stats API keys (`goals.ts`). */
+  readonly goals: GoalStore;
+  /**
+   * Plausible's Stats API v2 over the raw events (every metric, dimension and filter; the
+   * dashboard keeps to {@link Analytics.queryStats} and its rollups). Rejects with a
+   * `QueryError` (Plausible's message and status) or `NotFoundError`.
+   */
+  queryStatsV2(body: unknown, options?: { signal?: AbortSignal }): Promise<QueryV2Answer>;
+  /** A v1 stats route's answer (`query_v1.ts`); rejects like {@link Analytics.queryStatsV2}. */
+  queryStatsV1(
+    endpoint: V1Endpoint,
+    params: Record<string, string>,
+    options?: { signal?: AbortSignal },
+  ): Promise<Record<string, unknown>>;
+  /** Visitors of the last 5 minutes through the Stats API's executor (v1's realtime route). */
+  countRealtimeVisitors(site: string, options?: { signal?: AbortSignal }): Promise<number>;
+  /** A funnel's steps over `[from, to)` ms (`funnels.ts`); throws `NotFoundError` for an unknown funnel. */
+  computeFunnel(
+    site: string,
+    funnelId: string,
+    range: { from: number; to: number },
+    options?: { signal?: AbortSignal },
+  ): Promise<FunnelStepResult[]>;
+  /** A site's history imported from a Plausible CSV export or a GA4 export (`imports.ts`). */
+  readonly imports: AnalyticsImports;
 }
 
 export function createAnalytics(components: AnalyticsComponents, init: AnalyticsInit = {}): Analytics {
@@ -145,6 +194,11 @@ export function createAnalytics(components: AnalyticsComponents, init: Analytics
   );
 
   const { reader } = init;
+  const goals = createGoalStore(db, { now });
+  const imports = new AnalyticsImports(db, { now });
+  const engine = init.engine ?? new AnalyticsEngine(db);
+  const firstEventTs = (site: string) =>
+    (siteRow.get(site) as { first_ts: number } | undefined)?.first_ts ?? null;
 
   const parse = (input: unknown): ParsedStatsQuery => {
     const site = (input as { site_id?: unknown } | null)?.site_id;
@@ -158,6 +212,13 @@ export function createAnalytics(components: AnalyticsComponents, init: Analytics
 
   const hasSite = (domain: string) =>
     siteRow.get(domain) !== undefined || (components.sites?.ownsDomain(domain) ?? false);
+  const stats = createStatsQueries({
+    goals,
+    execute: (q, g) => engine.executeQuery(q, g),
+    now,
+    firstEventTs,
+    hasSite,
+  });
   const requireSite = (domain: string) => {
     if (!hasSite(domain)) {
       throw new NotFoundError(
@@ -168,9 +229,11 @@ export function createAnalytics(components: AnalyticsComponents, init: Analytics
 
   return {
     reader,
+    imports,
 
     recordEvents(siteDomain, events, options = {}) {
       const result = writer.recordEvents(siteDomain, events, options);
+      if (result.recorded > 0) engine.noteWrite(); // the columnar mirror follows
       log.debug("recorded analytics events", { site: siteDomain, ...result });
       return result;
     },
@@ -237,6 +300,24 @@ export function createAnalytics(components: AnalyticsComponents, init: Analytics
     hasSite(domain) {
       return typeof domain === "string" && hasSite(domain);
     },
+
+    goals,
+
+    queryStatsV2: (body, options) => stats.queryV2(body, options),
+    queryStatsV1: (endpoint, params, options) => stats.queryV1(endpoint, params, options),
+    countRealtimeVisitors: (site, options) => stats.realtimeVisitors(site, options),
+
+    // deno-lint-ignore require-await
+    async computeFunnel(site, funnelId, range, options = {}) {
+      const funnel = goals.listFunnels(site).find((f) => f.id === funnelId);
+      if (!funnel) throw new NotFoundError(`No funnel ${JSON.stringify(String(funnelId).slice(0, 40))}`);
+      // On the reader's worker when there is one: a funnel reads a whole range of events.
+      const read = reader
+        ? (sql: string, params: (string | number)[]) => reader.read(sql, params, options)
+        : (sql: string, params: (string | number)[]) =>
+          Promise.resolve(db.prepare(sql).all(...params) as Record<string, unknown>[]);
+      return computeFunnel(read, site, funnel, goals.listGoals(site), range);
+    },
   };
 }
 
@@ -248,17 +329,28 @@ export function analytics(init: Omit<AnalyticsInit, "reader"> = {}) {
   return defineService(
     "analytics",
     ["db", "sites", "config"],
-    (c: Required<AnalyticsComponents> & { config: { dataDir: string } }) =>
-      new AnalyticsService({ db: c.db, log: c.log, sites: c.sites }, {
-        ...init,
-        reader: new EventsReader(join(c.config.dataDir, "kosmos.db")),
-      }),
+    (c: Required<AnalyticsComponents> & { config: { dataDir: string } }) => {
+      const reader = new EventsReader(join(c.config.dataDir, "kosmos.db"));
+      // Raw-events queries run on the DuckDB mirror once it has caught up, on the reader's SQLite worker before.
+      const engine = init.engine ?? new AnalyticsEngine(c.db, {
+        log: c.log,
+        openMirror: () =>
+          DuckMirror.open(c.db, {
+            path: join(c.config.dataDir, "analytics.duckdb"),
+            onProgress: (message) => c.log.info(message),
+          }),
+        readSqlite: (sql, params) => reader.read(sql, params as (string | number)[]) as Promise<EngineRow[]>,
+      });
+      return new AnalyticsService({ db: c.db, log: c.log, sites: c.sites }, { ...init, reader, engine });
+    },
   );
 }
 
 /** {@link createAnalytics} created at start (its migrations) or at first use, and the reader's owner. */
 class AnalyticsService implements Analytics {
   readonly reader: EventsReader;
+  /** The Stats API's executor (DuckDB mirror once caught up, else SQLite). */
+  readonly engine?: AnalyticsEngine;
   readonly #components: AnalyticsComponents;
   readonly #init: AnalyticsInit;
   #analytics?: Analytics;
@@ -267,14 +359,20 @@ class AnalyticsService implements Analytics {
     this.#components = components;
     this.#init = init;
     this.reader = init.reader;
+    this.engine = init.engine;
   }
 
-  start(): Promise<void> {
+  async start(): Promise<void> {
     this.#open();
-    return Promise.resolve();
+    await this.#init.engine?.start(); // opens the mirror; its first sync goes on in the background
+  }
+
+  async stop(): Promise<void> {
+    await this.#init.engine?.stop();
   }
 
   close(): void {
+    this.#init.engine?.close();
     this.reader.close(); // its worker thread
   }
 
@@ -304,5 +402,29 @@ class AnalyticsService implements Analytics {
 
   hasSite(domain: string): boolean {
     return this.#open().hasSite(domain);
+  }
+
+  get goals(): GoalStore {
+    return this.#open().goals;
+  }
+
+  get imports(): AnalyticsImports {
+    return this.#open().imports;
+  }
+
+  queryStatsV2(...args: Parameters<Analytics["queryStatsV2"]>): Promise<QueryV2Answer> {
+    return this.#open().queryStatsV2(...args);
+  }
+
+  queryStatsV1(...args: Parameters<Analytics["queryStatsV1"]>): Promise<Record<string, unknown>> {
+    return this.#open().queryStatsV1(...args);
+  }
+
+  countRealtimeVisitors(...args: Parameters<Analytics["countRealtimeVisitors"]>): Promise<number> {
+    return this.#open().countRealtimeVisitors(...args);
+  }
+
+  computeFunnel(...args: Parameters<Analytics["computeFunnel"]>): Promise<FunnelStepResult[]> {
+    return this.#open().computeFunnel(...args);
   }
 }

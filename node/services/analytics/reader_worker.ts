@@ -7,6 +7,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { computeBoundedTable, type ComputeBoundedTableOptions } from "./bounded_table.ts";
+import { registerRegexp } from "./dialects.ts";
 
 interface WorkerScope {
   addEventListener(type: "message", listener: (evt: MessageEvent) => void): void;
@@ -28,6 +29,7 @@ scope.addEventListener("message", (evt: MessageEvent) => {
       db = new DatabaseSync(path, { readOnly: true });
       // A writer checkpointing the WAL can hold a lock for a moment.
       db.exec("PRAGMA busy_timeout = 5000");
+      registerRegexp(db); // the stats queries' \`matches\` filters and page goals
     }
     const result = work.op === "rows"
       ? db.prepare(work.sql).all(...work.params)

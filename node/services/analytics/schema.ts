@@ -3,8 +3,11 @@
  * by, and the checks every stored event passes. `sessions.ts` derives the
  * visits, `rollups.ts` keeps the rollups, `store.ts` writes a batch.
  *
- * - `analytics_events`: every event, indexed by (site, ts) and by its visit.
- * - `analytics_visits`: one row per visit. A visit is a visitor's run of events
+ * - `analytics_events`: every event, indexed by (site, ts) and by its visit,
+ *   with its props (JSON), revenue, geo (of the receiving node's lookup),
+ *   `interactive` and `consented` (1/0, null when not sent).
+ * - `analytics_engagement`: engagement events (scroll depth, engaged time), apart.
+ * - `analytics_visits`: one row per visit (geo, entry hostname and consent of its first event). A visit is a visitor's run of events
  *   with no gap longer than {@link VISIT_TIMEOUT}; its entry page is the first
  *   pageview, its exit page the last, it bounced when it has one pageview, and
  *   its duration is the last event's ts minus the first's. Source, referrer,
@@ -143,6 +146,27 @@ export function breakdownsFromEvents(): string {
   return statements.join("\n");
 }
 
+/**
+ * Plausible's `engagement` events (scroll depth and engaged time of a page
+ * view) are kept apart from `analytics_events`: they are not pageviews or
+ * custom events, start or extend no visit and count in no rollup; they feed
+ * `scroll_depth` and `time_on_page`. `visit_id` is the visit of the same
+ * visitor they fall in (null when there is none).
+ */
+const ENGAGEMENT_TABLE = `CREATE TABLE analytics_engagement (
+    id INTEGER PRIMARY KEY,
+    site TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    pathname TEXT NOT NULL,
+    hostname TEXT NOT NULL,
+    visitor_id TEXT NOT NULL,
+    visit_id INTEGER,
+    scroll_depth INTEGER,
+    engaged_ms INTEGER,
+    props TEXT
+  );
+  CREATE INDEX analytics_engagement_by_time ON analytics_engagement (site, ts);`;
+
 const MIGRATIONS = [
   `CREATE TABLE analytics_visits (
     id INTEGER PRIMARY KEY,
@@ -237,6 +261,24 @@ const MIGRATIONS = [
   ) WITHOUT ROWID;
   CREATE INDEX analytics_events_by_visit ON analytics_events (visit_id);
   ${breakdownsFromEvents()}`,
+  // Plausible's newer event fields (see ENGAGEMENT_TABLE and the visit columns below).
+  `ALTER TABLE analytics_events ADD COLUMN revenue_amount TEXT;
+  ALTER TABLE analytics_events ADD COLUMN revenue_currency TEXT;
+  ALTER TABLE analytics_events ADD COLUMN country TEXT;
+  ALTER TABLE analytics_events ADD COLUMN region TEXT;
+  ALTER TABLE analytics_events ADD COLUMN city TEXT;
+  ALTER TABLE analytics_events ADD COLUMN city_name TEXT;
+  ALTER TABLE analytics_events ADD COLUMN region_name TEXT;
+  ALTER TABLE analytics_events ADD COLUMN interactive INTEGER;
+  ALTER TABLE analytics_events ADD COLUMN consented INTEGER;
+  ALTER TABLE analytics_visits ADD COLUMN country TEXT;
+  ALTER TABLE analytics_visits ADD COLUMN region TEXT;
+  ALTER TABLE analytics_visits ADD COLUMN city TEXT;
+  ALTER TABLE analytics_visits ADD COLUMN city_name TEXT;
+  ALTER TABLE analytics_visits ADD COLUMN region_name TEXT;
+  ALTER TABLE analytics_visits ADD COLUMN entry_hostname TEXT;
+  ALTER TABLE analytics_visits ADD COLUMN consented INTEGER;
+  ${ENGAGEMENT_TABLE}`,
 ];
 
 /** Creates or upgrades the analytics tables. */
@@ -308,4 +350,39 @@ export function checkEvent(e: AnalyticsEvent, index: number): void {
     if (value !== undefined && typeof value !== "string") bad("utm");
   }
   if (e.props !== undefined && (typeof e.props !== "object" || e.props === null)) bad("props");
+  for (const value of Object.values(e.props ?? {})) if (typeof value !== "string") bad("props");
+  if (e.revenue !== undefined) {
+    const r = e.revenue;
+    if (typeof r !== "object" || r === null) bad("revenue");
+    if (typeof r.amount !== "string" || !AMOUNT.test(r.amount)) bad("revenue");
+    if (typeof r.currency !== "string" || !CURRENCY.test(r.currency)) bad("revenue");
+  }
+  if (e.country !== undefined && (typeof e.country !== "string" || !COUNTRY.test(e.country))) bad("country");
+  if (e.region !== undefined && (typeof e.region !== "string" || !REGION.test(e.region))) bad("region");
+  if (e.city !== undefined && (typeof e.city !== "string" || !CITY.test(e.city))) bad("city");
+  for (const field of ["cityName", "regionName"] as const) {
+    if (e[field] !== undefined && typeof e[field] !== "string") bad(field);
+  }
+  const depth = e.scrollDepth;
+  if (depth !== undefined && (!Number.isInteger(depth) || depth < 0 || depth > 100)) bad("scrollDepth");
+  const engaged = e.engagedMs;
+  if (engaged !== undefined && (!Number.isSafeInteger(engaged) || engaged < 0)) bad("engagedMs");
+  for (const field of ["interactive", "consented"] as const) {
+    if (e[field] !== undefined && typeof e[field] !== "boolean") bad(field);
+  }
+}
+
+/** A revenue amount: a decimal (the events API keeps at most 2 decimals; a few more are accepted). */
+const AMOUNT = /^-?\d{1,15}(\.\d{1,6})?$/;
+const CURRENCY = /^[A-Z]{3}$/;
+const COUNTRY = /^[A-Z]{2}$/;
+const REGION = /^[A-Z]{2}-[A-Z0-9]{1,3}$/;
+const CITY = /^\d{1,10}$/;
+
+/** The event name of Plausible's engagement events (stored in `analytics_engagement`). */
+export const ENGAGEMENT = "engagement";
+
+/** 1, 0 or null for an optional boolean, as the tables store it. */
+export function flag(value: boolean | undefined): number | null {
+  return value === undefined ? null : value ? 1 : 0;
 }

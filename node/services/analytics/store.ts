@@ -19,13 +19,14 @@
 import type { AnalyticsEvent } from "../../../protocol/analytics.ts";
 import { type Database, transaction } from "../db/mod.ts";
 import { day, hour } from "../../constants.ts";
-import { checkDomain, checkEvent, clip, floorTo } from "./schema.ts";
+import { checkDomain, checkEvent, clip, ENGAGEMENT, flag, floorTo } from "./schema.ts";
 import {
   extendVisit,
   fixedColumns,
   newVisit,
   type SeenVisits,
   Sessions,
+  VISIT_TIMEOUT,
   type VisitorDay,
   visitorDayOf,
   type VisitState,
@@ -84,6 +85,10 @@ export class AnalyticsWriter {
   readonly #addVisitorDay;
   readonly #insertBatch;
   readonly #touchSite;
+  readonly #insertEngagement;
+  readonly #engagedVisit;
+  /** Called with the site after each batch that stored events commits (the columnar mirror follows). */
+  onRecorded?: (site: string) => void;
 
   constructor(db: Database) {
     this.#db = db;
@@ -92,13 +97,23 @@ export class AnalyticsWriter {
     this.#insertEvent = db.prepare(
       `INSERT INTO analytics_events (site, ts, name, pathname, hostname, referrer_source, referrer,
         utm_source, utm_medium, utm_campaign, utm_content, utm_term, device, browser, os, visitor_id,
-        props, visit_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+        props, visit_id, revenue_amount, revenue_currency, country, region, city, city_name, region_name,
+        interactive, consented) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+    );
+    this.#insertEngagement = db.prepare(
+      `INSERT INTO analytics_engagement (site, ts, pathname, hostname, visitor_id, visit_id, scroll_depth,
+        engaged_ms, props) VALUES (?,?,?,?,?,?,?,?,?)`,
+    );
+    this.#engagedVisit = db.prepare(
+      `SELECT id FROM analytics_visits WHERE site = ? AND visitor_id = ? AND end_ts >= ? AND start_ts <= ?
+       ORDER BY end_ts DESC LIMIT 1`,
     );
     this.#insertVisit = db.prepare(
       `INSERT INTO analytics_visits (id, site, visitor_id, day, start_ts, end_ts, pageviews, events,
         entry_page, exit_page, exit_ts, source, referrer, utm_source, utm_medium, utm_campaign,
-        utm_content, utm_term, device, browser, os)
-       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+        utm_content, utm_term, device, browser, os, country, region, city, city_name, region_name,
+        entry_hostname, consented)
+       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
     );
     this.#lastVisitId = db.prepare("SELECT COALESCE(MAX(id), 0) AS id FROM analytics_visits");
     this.#updateVisit = db.prepare(
@@ -130,14 +145,20 @@ export class AnalyticsWriter {
   ): RecordEventsResult {
     this.#check(site, events, options);
     // Sessions are built in time order; a stable sort keeps equal timestamps in arrival order.
-    const sorted = [...events].sort((a, b) => a.ts - b.ts);
+    const all = [...events].sort((a, b) => a.ts - b.ts);
+    const sorted = all.filter((e) => e.name !== ENGAGEMENT);
+    const engagement = all.filter((e) => e.name === ENGAGEMENT);
     const seen: SeenVisits = new Map();
     const result = transaction(this.#db, () => {
       if (options.batchId !== undefined) {
         const { changes } = this.#insertBatch.run(site, options.batchId, events.length, Date.now());
         if (Number(changes) === 0) return { recorded: 0, duplicate: true };
       }
-      if (sorted.length === 0) return { recorded: 0, duplicate: false };
+      if (all.length === 0) return { recorded: 0, duplicate: false };
+      if (sorted.length === 0) {
+        this.#writeEngagement(site, engagement);
+        return { recorded: all.length, duplicate: false };
+      }
       const batch: Batch = {
         site,
         events: [],
@@ -150,10 +171,37 @@ export class AnalyticsWriter {
       this.#assignVisits(batch, sorted);
       this.#accumulate(batch);
       this.#write(batch);
-      return { recorded: sorted.length, duplicate: false };
+      this.#writeEngagement(site, engagement);
+      return { recorded: all.length, duplicate: false };
     });
-    if (result.recorded > 0) this.#sessions.remember(seen);
+    if (result.recorded > 0) {
+      this.#sessions.remember(seen);
+      this.onRecorded?.(site);
+    }
     return result;
+  }
+
+  /**
+   * Stores engagement events, each with the visit of its visitor it falls in
+   * (after this batch's own visits are written); they change no visit or rollup.
+   */
+  #writeEngagement(site: string, events: readonly AnalyticsEvent[]): void {
+    for (const e of events) {
+      const visit = this.#engagedVisit.get(site, e.visitorId, e.ts - VISIT_TIMEOUT, e.ts + VISIT_TIMEOUT) as
+        | { id: number }
+        | undefined;
+      this.#insertEngagement.run(
+        site,
+        e.ts,
+        clip(e.pathname) ?? "/",
+        clip(e.hostname) ?? "",
+        e.visitorId,
+        visit?.id ?? null,
+        e.scrollDepth ?? null,
+        e.engagedMs ?? null,
+        propsJson(e),
+      );
+    }
   }
 
   /** Throws `TypeError` for a malformed domain, event list, event or batch id. */
@@ -221,8 +269,17 @@ export class AnalyticsWriter {
         clip(e.hostname) ?? "",
         ...fixedColumns(e),
         e.visitorId,
-        e.props && Object.keys(e.props).length > 0 ? JSON.stringify(e.props) : null,
+        propsJson(e),
         visit.id,
+        e.revenue?.amount ?? null,
+        e.revenue?.currency ?? null,
+        e.country ?? null,
+        e.region ?? null,
+        e.city ?? null,
+        clip(e.cityName),
+        clip(e.regionName),
+        flag(e.interactive),
+        flag(e.consented),
       );
     }
     for (const list of batch.visits.values()) {
@@ -241,6 +298,13 @@ export class AnalyticsWriter {
             v.exitPage,
             v.exitTs,
             ...fixedColumns(v.first),
+            v.first.country ?? null,
+            v.first.region ?? null,
+            v.first.city ?? null,
+            clip(v.first.cityName),
+            clip(v.first.regionName),
+            clip(v.first.hostname) ?? "",
+            flag(v.first.consented),
           );
         } else if (v.dirty) {
           this.#updateVisit.run(
@@ -265,4 +329,9 @@ export class AnalyticsWriter {
     this.#rollups.write(site, batch.hours, breakdowns);
     this.#touchSite.run(site, events[0].e.ts, events[events.length - 1].e.ts, events.length);
   }
+}
+
+/** An event's props as stored: a JSON object, or null when it has none. */
+function propsJson(e: AnalyticsEvent): string | null {
+  return e.props && Object.keys(e.props).length > 0 ? JSON.stringify(e.props) : null;
 }

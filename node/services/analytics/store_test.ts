@@ -259,8 +259,36 @@ Deno.test("createAnalytics() fills the breakdowns from events stored before they
   const expected = breakdownsOf(db);
   assert.ok(expected.length > 0);
   // Back to the first version of the schema, as a node upgraded from it has.
-  db.exec(`DROP TABLE analytics_breakdowns; DROP INDEX analytics_events_by_visit;
-    DELETE FROM schema_migrations WHERE component = 'analytics' AND version > 1`);
+  const added = {
+    analytics_events: [
+      "revenue_amount",
+      "revenue_currency",
+      "country",
+      "region",
+      "city",
+      "city_name",
+      "region_name",
+      "interactive",
+      "consented",
+    ],
+    analytics_visits: [
+      "country",
+      "region",
+      "city",
+      "city_name",
+      "region_name",
+      "entry_hostname",
+      "consented",
+    ],
+  };
+  const dropColumns = Object.entries(added).flatMap(([table, columns]) =>
+    columns.map((c) => `ALTER TABLE ${table} DROP COLUMN ${c};`)
+  );
+  db.exec(
+    `DROP TABLE analytics_breakdowns; DROP INDEX analytics_events_by_visit; DROP TABLE analytics_engagement;
+    ${dropColumns.join("\n")}
+    DELETE FROM schema_migrations WHERE component = 'analytics' AND version > 1`,
+  );
   createAnalytics({ db, log }, { now: () => NOW });
   assert.deepEqual(breakdownsOf(db), expected);
 });

@@ -10,11 +10,16 @@
  * directory, webhooks only to public addresses or allowed hosts and ranges.
  * A refused target is a {@link DeliveryTargetError}.
  *
+ * Stream subscriptions hand their readings over with `deliverReadings` (live batches and history epochs):
+ * queued durably per target, then sent to a directory, webhook, MQTT topic or PostgreSQL table
+ * (`readings.ts`; tables `connector_reading_targets`, `connector_reading_queue`).
+ *
  * ```ts
  * const connectors = createConnectors({ db, market, log });
  * await connectors.start();
  * const { id } = connectors.startDelivery(purchaseId, { connector: "webhook", url: "https://example.com/hook" });
  * connectors.listDeliveries(); // [{ id, purchaseId, connector, status, attempts, lastError, batches, … }]
+ * connectors.deliverReadings(subscriptionId, ["mqtt://127.0.0.1:1883/plant"], { streamId, epoch, readings });
  * ```
  */
 import type { Manifest } from "../../../protocol/manifest.ts";
@@ -30,6 +35,13 @@ import { EXPORT_FORMATS, type ExportFormat, exportRows } from "./export.ts";
 import { readRows, type Row } from "./read_rows.ts";
 import { redactUrl, webhookConnector, type WebhookConnectorInit } from "./webhook.ts";
 import { checkDirectoryTarget, checkWebhookTarget, type DeliveryPolicy } from "./targets.ts";
+import {
+  READINGS_MIGRATIONS,
+  ReadingsDeliveries,
+  type ReadingsHandover,
+  type ReadingTargetRecord,
+} from "./readings.ts";
+import type { ReadingColumn } from "./readings_connector.ts";
 
 export type { Connector, DeliverOptions, DeliveryAttempt, DeliveryBatch } from "./connector.ts";
 export { DeliveryError } from "./connector.ts";
@@ -45,7 +57,14 @@ export {
   isWebhookAllowEntry,
   parseCidr,
   parseIp,
+  parseReadingsTarget,
+  type ReadingsTarget,
+  redactReadingsTarget,
 } from "./targets.ts";
+export type { ReadingsHandover, ReadingTargetRecord } from "./readings.ts";
+export * from "./readings_connector.ts";
+export { mqttReadingsConnector } from "./mqtt.ts";
+export { postgresReadingsConnector } from "./postgres.ts";
 export {
   encodeCsvField,
   encodeRows,
@@ -190,6 +209,7 @@ export class Connectors {
   readonly #caCerts?: string[];
   #controller = new AbortController();
   #running = new Map<string, Promise<void>>();
+  readonly #readings: ReadingsDeliveries;
 
   constructor(c: ConnectorsComponents, init: ConnectorsInit = {}) {
     this.#c = c;
@@ -209,6 +229,13 @@ export class Connectors {
       throw new RangeError(`batchSize must be a positive integer, got ${this.#init.batchSize}`);
     }
     migrate(c.db, "connectors", MIGRATIONS);
+    migrate(c.db, "connector_readings", READINGS_MIGRATIONS);
+    this.#readings = new ReadingsDeliveries(c.db, c.log, {
+      policy: this.#policy,
+      retries: this.#init.retries,
+      backoff: this.#init.backoff,
+      caCerts: this.#caCerts,
+    });
   }
 
   /** Resumes the deliveries a stop cut short. */
@@ -218,12 +245,45 @@ export class Connectors {
     const pending = this.#c.db.prepare("SELECT * FROM connector_deliveries WHERE status = 'pending'")
       .all() as unknown as DeliveryRow[];
     for (const row of pending) this.#run(toRecord(row));
+    this.#readings.start();
   }
 
   /** Stops running deliveries; they stay `pending` and resume on the next start. */
   async stop(): Promise<void> {
     this.#controller.abort(new DOMException("The node is stopping", "AbortError"));
     await Promise.allSettled([...this.#running.values()]);
+    await this.#readings.stop();
+  }
+
+  /**
+   * Hands a subscription's readings (a decrypted live batch, or a history epoch's) to its targets: queued in
+   * SQLite before this returns, then delivered in the background, in order, each reading once per target
+   * (`readings.ts`). `schema` is the stream's columns (the PostgreSQL table is created from it). Throws a
+   * `TypeError` for a malformed target, before anything is queued. Call it outside a transaction of your own,
+   * or inside one to queue atomically with your own writes.
+   */
+  deliverReadings(
+    subscriptionId: string,
+    targets: readonly string[],
+    event: ReadingsHandover,
+    options: { schema?: ReadingColumn[] } = {},
+  ): void {
+    this.#readings.deliver(subscriptionId, targets, event, options);
+  }
+
+  /** Checks subscription targets before they are stored: `TypeError` when malformed, `DeliveryTargetError` when refused. */
+  async checkReadingsTargets(targets: readonly string[]): Promise<void> {
+    await this.#readings.checkTargets(targets);
+  }
+
+  /** A subscription's targets (or every one) with delivered and pending counts and the last error. */
+  listReadingTargets(subscriptionId?: string): ReadingTargetRecord[] {
+    return this.#readings.listTargets(subscriptionId);
+  }
+
+  /** Resolves when the subscription's (or every) readings queue has nothing being delivered. */
+  async waitForReadings(subscriptionId?: string): Promise<void> {
+    await this.#readings.idle(subscriptionId);
   }
 
   /**

@@ -279,3 +279,107 @@ async function realpathOfPath(path: string): Promise<string> {
     }
   }
 }
+
+/**
+ * Where a stream subscription's readings go, written as one string (`targets` of a subscription):
+ *
+ * - an absolute path `/srv/readings` (or `file:///srv/readings`): NDJSON appended per epoch file;
+ * - `http://…`, `https://…`: a webhook, one `POST` of JSON per batch;
+ * - `mqtt://[user:pass@]host:port/topic` (or `mqtts://`): each reading published as JSON, QoS 1, on `topic`;
+ * - `postgres://user[:pass]@host:port/db?table=name` (or `postgresql://`, `&sslmode=require`): rows appended
+ *   to `table` (created from the stream's schema).
+ *
+ * Hosts of webhook, MQTT and PostgreSQL targets pass the same check as webhooks ({@link checkWebhookTarget}:
+ * public, or allowed by `deliveryWebhookAllow`); directories the directory check.
+ */
+export type ReadingsTarget =
+  | { connector: "directory"; dir: string }
+  | { connector: "webhook"; url: string }
+  | { connector: "mqtt"; url: string; topic: string }
+  | { connector: "postgres"; url: string; table: string };
+
+/** A table name PostgreSQL takes unquoted: `readings`, `sensors.readings`. */
+const PG_TABLE = /^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$/;
+
+/** Parses a readings target string; throws a `TypeError` saying what is wrong (never echoing a password). */
+export function parseReadingsTarget(text: string): ReadingsTarget {
+  if (typeof text !== "string" || text.length === 0 || text.length > 2048) {
+    throw new TypeError(
+      "A target must be a path, an http(s)://, mqtt:// or postgres:// URL of at most 2048 characters",
+    );
+  }
+  if (text.startsWith("/")) return { connector: "directory", dir: text };
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new TypeError(
+      `Target "${text.slice(0, 40).replace(/\/\/[^@/]*@/, "//…@")}" is neither an absolute path nor a URL`,
+    );
+  }
+  const shown = `${url.protocol}//${url.host}${url.pathname}`.slice(0, 200);
+  switch (url.protocol) {
+    case "file:":
+      if (url.host !== "") throw new TypeError(`Target ${shown}: a file URL names no host (file:///path)`);
+      return { connector: "directory", dir: decodeURIComponent(url.pathname) };
+    case "http:":
+    case "https:":
+      return { connector: "webhook", url: text };
+    case "mqtt:":
+    case "mqtts:": {
+      if (!url.hostname) {
+        throw new TypeError(`Target ${shown}: name the broker's host (mqtt://host:1883/topic)`);
+      }
+      const topic = decodeURIComponent(url.pathname.replace(/^\//, ""));
+      if (
+        topic === "" || text.includes("#") || url.search !== "" || topic.length > 256 || /[+#\0]/.test(topic)
+      ) {
+        throw new TypeError(
+          `Target ${shown}: the path must be the topic to publish on (mqtt://host:1883/my/topic), without + or #`,
+        );
+      }
+      return { connector: "mqtt", url: text, topic };
+    }
+    case "postgres:":
+    case "postgresql:": {
+      if (!url.hostname) {
+        throw new TypeError(`Target ${shown}: name the server's host (postgres://user@host/db)`);
+      }
+      const table = url.searchParams.get("table") ?? "";
+      if (!PG_TABLE.test(table)) {
+        throw new TypeError(
+          `Target ${shown}: add ?table=name (lower-case letters, digits and _, optionally schema.name)`,
+        );
+      }
+      for (const key of url.searchParams.keys()) {
+        if (key !== "table" && key !== "sslmode") {
+          throw new TypeError(`Target ${shown}: unknown parameter "${key.slice(0, 40)}" (table, sslmode)`);
+        }
+      }
+      return { connector: "postgres", url: text, table };
+    }
+    default:
+      throw new TypeError(
+        `Target ${shown}: use an absolute path or an http(s)://, mqtt(s):// or postgres:// URL`,
+      );
+  }
+}
+
+/** A readings target as it may be shown: URLs without their password and query (the table stays). */
+export function redactReadingsTarget(target: ReadingsTarget): string {
+  if (target.connector === "directory") return target.dir;
+  try {
+    const url = new URL(target.url);
+    const user = url.username ? `${url.username}@` : "";
+    const table = target.connector === "postgres" ? `?table=${target.table}` : "";
+    return `${url.protocol}//${user}${url.host}${url.pathname}${table}`;
+  } catch {
+    return "(invalid URL)";
+  }
+}
+
+/** Checks a readings target against the policy (directories resolved, hosts resolved); throws {@link DeliveryTargetError}. */
+export async function checkReadingsTarget(target: ReadingsTarget, policy: DeliveryPolicy): Promise<void> {
+  if (target.connector === "directory") await checkDirectoryTarget(target.dir, policy);
+  else await checkWebhookTarget(new URL(target.url), policy);
+}

@@ -4,10 +4,11 @@
  * pipeline (analyze, chunk, encrypt, store), keeps the dataset key (DEK) in
  * the node's database for the sale that will deliver it, signs the
  * announcement with the node's wallet, hands it to the catalog (which indexes
- * and gossips it) and to replication (which provides it in the DHT).
+ * and gossips it), to replication (which provides it in the DHT) and the
+ * manifest CID to the anchor (which timestamps it on chain in its next batch).
  *
  * ```ts
- * const datasets = createDatasets({ db, blocks, identity, p2p, catalog, replication, log });
+ * const datasets = createDatasets({ db, blocks, identity, p2p, catalog, replication, anchor, log });
  * await datasets.start();
  * const file = await Deno.open("trips.csv");
  * const { manifestCid } = await datasets.publishDataset(file.readable, {
@@ -37,6 +38,8 @@ export interface DatasetsComponents {
   p2p: P2P;
   catalog: Catalog;
   replication: Replication;
+  /** Each published manifest is queued for anchoring (`anchor` service). */
+  anchor: { add(cid: string): unknown };
   log: Logger;
 }
 
@@ -83,7 +86,7 @@ const MIGRATIONS = [
 export function datasets() {
   return defineService(
     "datasets",
-    ["db", "blocks", "identity", "p2p", "catalog", "replication"],
+    ["db", "blocks", "identity", "p2p", "catalog", "replication", "anchor"],
     (c: DatasetsComponents) => createDatasets(c),
   );
 }
@@ -175,6 +178,11 @@ export class Datasets {
       bytes: manifest.byteLength,
       category: manifest.category,
     });
+    try {
+      this.#c.anchor.add(manifestCid);
+    } catch (err) {
+      log.warn("failed to queue the manifest for anchoring", { manifestCid, error: err });
+    }
     try {
       await replication.provideDataset(manifestCid, { role: "origin", signal: options.signal });
     } catch (err) {

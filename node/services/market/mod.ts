@@ -25,7 +25,10 @@
  * The seller follows the escrow through the chain indexer's one event stream:
  * when it sees `Opened` for one of its quotes it writes the sale (with
  * `k_sale`) in one statement, then reveals, and finalizes after the dispute
- * window when the buyer never confirms.
+ * window when the buyer never confirms. Another service may sell a set of keys
+ * under one of this node's listings through the same machinery
+ * ({@link Market.offerKeys}: the streams service's epoch keys): its quote is
+ * kept, written, revealed and finalized like a dataset's.
  *
  * The parts: `./context.ts` (what they share), `./buyer.ts`, `./seller.ts`
  * (the quote server), `./runner.ts` (drives persisted state),
@@ -46,6 +49,7 @@
  */
 
 import type { Manifest } from "../../../protocol/manifest.ts";
+import type { QuoteOffer } from "../../../protocol/sale.ts";
 import { KosmosError } from "../../errors.ts";
 import { defineService } from "../../service.ts";
 import { Buyer, type BuyPreview, type QuotePreview, type VerifiedQuote } from "./buyer.ts";
@@ -53,7 +57,7 @@ import { type MarketComponents, MarketContext, type MarketInit, resolveMarketIni
 import { PurchaseSteps } from "./purchase_steps.ts";
 import { Runner } from "./runner.ts";
 import { SaleSteps } from "./sale_steps.ts";
-import { Seller } from "./seller.ts";
+import { type KeyOffer, Seller } from "./seller.ts";
 import type { PurchaseRecord, PurchaseStatus, SaleRecord } from "./store.ts";
 
 export * from "../../../protocol/sale.ts";
@@ -89,6 +93,7 @@ export {
   type VerifiedQuote,
 } from "./buyer.ts";
 export type { MarketComponents, MarketInit } from "./context.ts";
+export { type KeyOffer, QuoteRefusalError } from "./seller.ts";
 
 /** The `market` service: buys and sells dataset keys (see the top of this file). */
 export function market(init: MarketInit = {}) {
@@ -144,6 +149,16 @@ export class Market extends EventTarget {
   /** Quotes this node handed out that nobody has opened yet (held in memory only). */
   get openQuotes(): number {
     return this.#seller.openQuotes;
+  }
+
+  /**
+   * Quotes a set of keys another service sells under one of this node's listings (or one it is the
+   * owner's delegate for): a stream's epoch keys. The quote is kept like a dataset's, so when the buyer
+   * opens it the sale is written, revealed and finalized by the same state machine. Holds the keys only
+   * inside `Z`; throws `QuoteRefusalError` when the rate limits refuse.
+   */
+  offerKeys(offer: KeyOffer, options: { signal?: AbortSignal } = {}): Promise<QuoteOffer> {
+    return this.#seller.offerKeys(offer, options);
   }
 
   /** Price, fee split and estimated gas of buying a listing, before anything is signed. */

@@ -180,8 +180,50 @@ export class Seller {
     peerId: string,
     signal: AbortSignal,
   ): Promise<QuoteOffer> {
-    const { identity, datasets, chain, blocks } = this.#c;
-    const me = identity.account.address;
+    const { datasets, blocks } = this.#c;
+    this.#admit(buyer, peerId);
+    const own = datasets.getDatasetKey(manifestCid);
+    const delegated = own ? undefined : this.#c.delegation?.getDelegatedKey(manifestCid);
+    const dek = own ?? delegated?.dek;
+    if (!dek) throw new QuoteRefusalError("not-seller", `this node does not sell "${manifestCid}"`);
+    const dekHex = bytesToHex(dek);
+    const dekCommit = computeDekCommit([dekHex]);
+    const manifest = await getManifest(blocks, toManifestCid(manifestCid));
+    if (manifest.dekCommit !== dekCommit) {
+      throw new QuoteRefusalError("not-seller", "this node's key does not match the manifest");
+    }
+    const listingId = await this.#findSellableListing(manifestCid, dekCommit, delegated);
+    signal.throwIfAborted();
+    return await this.#sign({
+      manifestCid,
+      listingId,
+      buyer,
+      peerId,
+      licence: manifest.licence.id,
+      price: BigInt(manifest.price),
+      gateway: manifest.gateway,
+      keys: [dekHex],
+    }, signal);
+  }
+
+  /**
+   * Quotes a set of keys this node sells under `listingId` as its owner or delegate (a stream's epoch
+   * keys): the same limits, nonces and memory as a dataset's quote, so the runner writes the sale on
+   * `Opened`, reveals and finalizes it. The caller has checked what it sells and at what price.
+   * Throws a {@link QuoteRefusalError} (`rate-limited`) when the limits refuse.
+   */
+  async offerKeys(params: KeyOffer, options: { signal?: AbortSignal } = {}): Promise<QuoteOffer> {
+    if (params.keys.length === 0) throw new RangeError("Cannot offer keys: no key given");
+    this.#admit(params.buyer, params.peerId);
+    const signal = AbortSignal.any(
+      [AbortSignal.timeout(this.#init.quoteTimeout), options.signal].filter((s) => s !== undefined),
+    );
+    return await this.#sign(params, signal);
+  }
+
+  /** The per-peer, per-buyer and open-quote limits; a refused request costs nothing more. */
+  #admit(buyer: Address, peerId: string): void {
+    const me = this.#c.identity.account.address;
     if (getAddress(buyer) === getAddress(me)) {
       throw new QuoteRefusalError("bad-request", "a node cannot buy from itself");
     }
@@ -196,30 +238,23 @@ export class Seller {
     if (this.#quotes.size >= this.#init.maxOpenQuotes) {
       throw new QuoteRefusalError("rate-limited", "too many quotes are open; try again later");
     }
-    const own = datasets.getDatasetKey(manifestCid);
-    const delegated = own ? undefined : this.#c.delegation?.getDelegatedKey(manifestCid);
-    const dek = own ?? delegated?.dek;
-    if (!dek) throw new QuoteRefusalError("not-seller", `this node does not sell "${manifestCid}"`);
-    const dekHex = bytesToHex(dek);
-    const dekCommit = computeDekCommit([dekHex]);
-    const manifest = await getManifest(blocks, toManifestCid(manifestCid));
-    if (manifest.dekCommit !== dekCommit) {
-      throw new QuoteRefusalError("not-seller", "this node's key does not match the manifest");
-    }
-    const listingId = await this.#findSellableListing(manifestCid, dekCommit, delegated);
-    signal.throwIfAborted();
+  }
+
+  /** Seals `keys` under a fresh `kSale`, signs the quote and keeps it (memory only) until opened. */
+  async #sign(params: KeyOffer, signal: AbortSignal): Promise<QuoteOffer> {
+    const { identity, chain } = this.#c;
     const client = chain.client;
     const kSale = bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
-    const z = encodeSaleKeys([dekHex], kSale);
+    const z = encodeSaleKeys(params.keys, kSale);
     const now = await this.#x.chainNow();
     const quote: Quote = {
-      listingId,
-      buyer: getAddress(buyer),
-      price: BigInt(manifest.price),
+      listingId: params.listingId,
+      buyer: getAddress(params.buyer),
+      price: params.price,
       zHash: keccak256(z),
       kSaleHash: computeSaleKeyCommit(kSale),
-      dekCommit,
-      gateway: manifest.gateway,
+      dekCommit: computeDekCommit(params.keys),
+      gateway: params.gateway,
       // Nonces are consumed per signer: the owner and each delegate have their own.
       nonce: this.#takeNonce(),
       deadline: now + BigInt(this.#init.quoteTtl),
@@ -239,11 +274,11 @@ export class Seller {
     this.#quotes.set(saleId, {
       record: {
         saleId,
-        manifestCid,
-        listingId,
+        manifestCid: params.manifestCid,
+        listingId: params.listingId,
         buyer: quote.buyer,
-        buyerPeer: peerId,
-        licence: manifest.licence.id,
+        buyerPeer: params.peerId,
+        licence: params.licence,
         quote,
         kSale,
       },
@@ -252,10 +287,11 @@ export class Seller {
     });
     this.#c.log.debug("quoted sale", {
       trace: saleId.slice(0, 18),
-      manifestCid,
-      listingId,
-      buyer,
+      manifestCid: params.manifestCid,
+      listingId: params.listingId,
+      buyer: params.buyer,
       price: quote.price,
+      keys: params.keys.length,
     });
     return { v: 1, quote, signature, z };
   }
@@ -314,8 +350,24 @@ export class Seller {
   }
 }
 
+/**
+ * What {@link Seller.offerKeys} sells: `keys` (32-byte hex each, never logged) under registry listing
+ * `listingId`, recorded as the sale of `manifestCid` (a stream's id for a stream's epochs).
+ */
+export interface KeyOffer {
+  manifestCid: string;
+  listingId: bigint;
+  buyer: Address;
+  /** The buyer's node (rate limits and the sale record). */
+  peerId: string;
+  licence: string;
+  price: bigint;
+  gateway: Address;
+  keys: Hex[];
+}
+
 /** Why this node declines to quote, as sent to the buyer. */
-class QuoteRefusalError extends KosmosError {
+export class QuoteRefusalError extends KosmosError {
   override name = "QuoteRefusalError";
   readonly code: QuoteRefusal;
   constructor(code: QuoteRefusal, message: string) {

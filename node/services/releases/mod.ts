@@ -228,6 +228,7 @@ export class Releases {
         from: formatDay(p.fromDay),
         to: formatDay(p.toDay),
         dimension: p.dimension,
+        consentedOnly: p.consentedOnly,
       }),
       {
         epsilon: { numerator: p.epsilonMicro, denominator: EPSILON_SCALE },

@@ -43,6 +43,8 @@ export interface CreateReleaseParams {
   price: string;
   /** Licence id, e.g. `"CC-BY-4.0"`. */
   licence: string;
+  /** Count only visitors who agreed (`kosmos.consent(true)`); the description says so. @default false */
+  consentedOnly?: boolean;
   signal?: AbortSignal;
 }
 
@@ -56,6 +58,7 @@ export interface CheckedParams {
   description: string;
   price: string;
   licence: string;
+  consentedOnly: boolean;
 }
 
 /** Throws `TypeError` naming the first bad field. */
@@ -112,6 +115,7 @@ export function checkParams(params: CreateReleaseParams, options: { now: number 
     description,
     price: params.price,
     licence,
+    consentedOnly: params.consentedOnly === true,
   };
 }
 
@@ -145,6 +149,9 @@ export function describe(site: string, p: CheckedParams, table: NoisyTable): str
     ` and ${b.maxCells} row${b.maxCells === 1 ? "" : "s"}; the excess was dropped.`,
     `Rows with fewer than ${table.threshold} visitors after noise were suppressed (minimum count k = ${p.k}).`,
     "Visitors with Do-Not-Track or Global Privacy Control are not counted. No visitor ids or raw events.",
+    p.consentedOnly
+      ? "Only visitors who agreed to it on the site are counted."
+      : "Visitors are counted whether or not they agreed to it on the site.",
   ].join(" ");
   return p.description ? `${p.description}\n\n${method}` : method;
 }

@@ -3,14 +3,18 @@
  *
  * - `POST /api/event` takes the Plausible event payload
  *   `{ "n": "pageview", "u": "https://example.com/a", "d": "example.com", "r": null, "p": { … } }`
- *   as `text/plain` or JSON (no CORS preflight), from any origin. It answers
+ *   as `text/plain` or JSON (no CORS preflight), from any origin: every field
+ *   Plausible's tracker and Events API send (`protocol/event_payload.ts`;
+ *   unknown fields are ignored). It answers
  *   `202` when the event was taken, and also `202` with an
- *   `X-Kosmos-Dropped` header when it was dropped on purpose: `bot`,
+ *   `X-Kosmos-Dropped` header (and Plausible's `X-Plausible-Dropped: 1`)
+ *   when it was dropped on purpose: `bot`,
  *   `unknown_site` (no node announced the domain; a 202 so trackers on
  *   unregistered sites do not retry), `opted_out` (`DNT: 1` or
- *   `Sec-GPC: 1`). Errors use the API's error shape plus the header:
+ *   `Sec-GPC: 1`), `throttled` (the site's own limit through this node, as
+ *   Plausible throttles a site). Errors use the API's error shape plus the header:
  *   `400 invalid` (malformed JSON, bad or over-long fields), `413` (body over
- *   4 KiB), `429 rate_limited` with `Retry-After` (per client and per site).
+ *   64 KiB), `429 rate_limited` with `Retry-After` (one client flooding the node).
  * - `GET /js/kosmos.js` serves the tracker (`web/sdk/tracker.ts`, built by
  *   `web/build.ts`):
  *   `<script defer data-domain="example.com" data-api="https://node.example" src="https://node.example/js/kosmos.js"></script>`
@@ -24,11 +28,14 @@ import { validate } from "../../validate.ts";
 import { defaultBuildDir } from "../../build.ts";
 import { DROP_HEADER, type EventDropReason, MAX_EVENT_BODY_BYTES } from "../../../protocol/analytics.ts";
 
+/** Plausible's header on a 202 for an event it did not keep (`1`); Kosmos's {@link DROP_HEADER} says why. */
+export const PLAUSIBLE_DROP_HEADER = "X-Plausible-Dropped";
+
 const cors: Record<string, string> = {
   "Access-Control-Allow-Origin": "*",
   "Access-Control-Allow-Methods": "POST, OPTIONS",
   "Access-Control-Allow-Headers": "Content-Type",
-  "Access-Control-Expose-Headers": DROP_HEADER,
+  "Access-Control-Expose-Headers": `${DROP_HEADER}, ${PLAUSIBLE_DROP_HEADER}`,
   "Access-Control-Max-Age": "86400",
 };
 
@@ -72,7 +79,7 @@ export function createEventRoutes(facade: KosmosApi, options: EventRoutesOptions
         });
       }
       if (!result.dropped) return c.body(null, 202, accepted);
-      return c.body(null, 202, { ...accepted, [DROP_HEADER]: result.dropped });
+      return c.body(null, 202, { ...accepted, [DROP_HEADER]: result.dropped, [PLAUSIBLE_DROP_HEADER]: "1" });
     },
   });
 

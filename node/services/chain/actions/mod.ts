@@ -18,3 +18,5 @@ export * from "./sent.ts";
 export * from "./pools.ts";
 export * from "./mining.ts";
 export * from "./rewards.ts";
+export * from "./streams.ts";
+export * from "./anchor.ts";
