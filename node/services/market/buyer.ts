@@ -14,19 +14,10 @@
 import { CID } from "multiformats/cid";
 import { lpStream } from "@libp2p/utils";
 import { peerIdFromString } from "@libp2p/peer-id";
-import {
-  type Address,
-  getAddress,
-  hashTypedData,
-  type Hex,
-  keccak256,
-  recoverTypedDataAddress,
-  zeroAddress,
-} from "viem";
+import { type Address, getAddress, type Hex, keccak256, zeroAddress } from "viem";
 import { kosmosEscrowAbi } from "../../../protocol/contracts_generated.ts";
 import { toManifestCid } from "../../../protocol/ids.ts";
 import type { Manifest } from "../../../protocol/manifest.ts";
-import { getEscrowDomain, quoteTypes } from "../../../protocol/quote.ts";
 import { SALE_PROTOCOL } from "../../../protocol/topics.ts";
 import {
   decodeSaleResponse,
@@ -43,10 +34,10 @@ import {
   type FeeEstimate,
   getChainTime,
   getListing,
-  isSaleDelegate,
   MEASURED_CONFIRM_GAS,
   MEASURED_OPEN_GAS,
   toFeeEstimate,
+  verifyQuoteSigner,
 } from "../chain/mod.ts";
 import { decryptDataset, getManifest } from "../blocks/mod.ts";
 import { loadManifest } from "../transfer/mod.ts";
@@ -462,22 +453,17 @@ export class Buyer {
     if (onChain!.dekCommit.toLowerCase() !== quote.dekCommit.toLowerCase()) {
       fail("its key commitment differs from the one the listing was staked with");
     }
-    const domain = getEscrowDomain(this.#c.chain.chainId, client.contracts.escrow);
-    const typed = { domain, types: quoteTypes, primaryType: "Quote" as const, message: quote };
-    let signer: Address | undefined;
-    try {
-      signer = await recoverTypedDataAddress({ ...typed, signature });
-    } catch {
-      fail("bad signature");
-    }
-    if (getAddress(signer!) !== getAddress(onChain!.owner)) {
-      const delegate = await isSaleDelegate(client, { listingId: quote.listingId, delegate: signer! });
-      if (!delegate) fail("bad signature: not signed by the listing's owner or its delegate");
-    }
+    const signed = await verifyQuoteSigner(client, {
+      chainId: this.#c.chain.chainId,
+      quote,
+      signature,
+      owner: onChain!.owner,
+    });
+    if (signed.problem !== undefined) fail(signed.problem);
     // The manifest is fetched by its CID (decodeManifest checks the bytes against it), and that CID is the
     // one the listing binds on chain; its dekCommit must be the quote's and the listing's.
     const manifest = await loadManifest(this.#c, ctx.manifestCid, { peerId: ctx.peerId, signal: ctx.signal });
     if (manifest.dekCommit !== quote.dekCommit) fail("its key commitment differs from the manifest's");
-    return { ...offer, saleId: hashTypedData(typed), peerId: ctx.peerId, manifest };
+    return { ...offer, saleId: signed.saleId!, peerId: ctx.peerId, manifest };
   }
 }

@@ -12,16 +12,7 @@
  */
 import { lpStream } from "@libp2p/utils";
 import { peerIdFromString } from "@libp2p/peer-id";
-import {
-  type Address,
-  getAddress,
-  hashTypedData,
-  type Hex,
-  keccak256,
-  recoverTypedDataAddress,
-  size,
-} from "viem";
-import { getEscrowDomain, quoteTypes } from "../../../protocol/quote.ts";
+import { type Address, getAddress, type Hex, keccak256, size } from "viem";
 import type { QuoteOffer } from "../../../protocol/sale.ts";
 import {
   decodeStreamSaleResponse,
@@ -31,7 +22,7 @@ import {
   STREAM_SALE_PROTOCOL,
   type StreamManifest,
 } from "../../../protocol/streams.ts";
-import { type ChainService, getChainTime, getListing, isSaleDelegate } from "../chain/mod.ts";
+import { type ChainService, getChainTime, getListing, verifyQuoteSigner } from "../chain/mod.ts";
 import type { Identity } from "../identity/mod.ts";
 import type { P2P } from "../p2p/mod.ts";
 import { KosmosError } from "../../errors.ts";
@@ -154,25 +145,16 @@ async function verifySpanQuote(
   const listing = await getListing(client, { listingId: quote.listingId });
   if (!listing || listing.manifestCid !== x.streamId) fail("the registry listing is for something else");
   if (BigInt(listing!.dekCommit) !== 0n) fail("the registry listing is not a stream's");
-  const typed = {
-    domain: getEscrowDomain(c.chain.chainId, client.contracts.escrow),
-    types: quoteTypes,
-    primaryType: "Quote" as const,
-    message: quote,
-  };
-  let signer: Address | undefined;
-  try {
-    signer = await recoverTypedDataAddress({ ...typed, signature });
-  } catch {
-    fail("bad signature");
-  }
-  if (getAddress(signer!) !== getAddress(listing!.owner)) {
-    const delegate = await isSaleDelegate(client, { listingId: quote.listingId, delegate: signer! });
-    if (!delegate) fail("bad signature: not signed by the listing's owner or its delegate");
-  }
+  const signed = await verifyQuoteSigner(client, {
+    chainId: c.chain.chainId,
+    quote,
+    signature,
+    owner: listing!.owner,
+  });
+  if (signed.problem !== undefined) fail(signed.problem);
   return {
     ...offer,
-    saleId: hashTypedData(typed),
+    saleId: signed.saleId!,
     peerId: x.peerId,
     first: x.span.first,
     last: x.span.last,

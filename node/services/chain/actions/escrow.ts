@@ -16,16 +16,19 @@
  */
 import {
   type Address,
+  getAddress,
+  hashTypedData,
   type Hex,
   isHex,
   type Log,
   numberToHex,
   parseEventLogs,
+  recoverTypedDataAddress,
   type RpcLog,
   size,
 } from "viem";
 import { kosmosEscrowAbi } from "../../../../protocol/contracts_generated.ts";
-import type { Quote, Sale } from "../../../../protocol/quote.ts";
+import { getEscrowDomain, type Quote, quoteTypes, type Sale } from "../../../../protocol/quote.ts";
 import { type ActionOptions, type KosmosClient, sendContractCall } from "../client.ts";
 import { signPermit } from "./token.ts";
 
@@ -118,6 +121,47 @@ export async function isSaleDelegate(
     functionName: "isDelegate",
     args: [params.listingId, params.delegate],
   });
+}
+
+export interface VerifyQuoteSignerParameters {
+  chainId: number;
+  quote: Quote;
+  signature: Hex;
+  /** The listing's current owner (from the registry). */
+  owner: Address;
+}
+/** The sale id the quote opens under, or why its signature is not the owner's or a delegate's. */
+export type VerifyQuoteSignerReturnType =
+  | { saleId: Hex; problem?: undefined }
+  | { saleId?: undefined; problem: string };
+
+/**
+ * Checks that `signature` over the escrow's typed `quote` comes from the listing's `owner` or one of its sale
+ * delegates (what the escrow's `open` checks), and answers the sale id (the typed data's hash).
+ */
+export async function verifyQuoteSigner(
+  client: KosmosClient,
+  params: VerifyQuoteSignerParameters,
+): Promise<VerifyQuoteSignerReturnType> {
+  const { quote, signature, owner } = params;
+  const typed = {
+    domain: getEscrowDomain(params.chainId, client.contracts.escrow),
+    types: quoteTypes,
+    primaryType: "Quote" as const,
+    message: quote,
+  };
+  let signer: Address;
+  try {
+    signer = await recoverTypedDataAddress({ ...typed, signature });
+  } catch {
+    return { problem: "bad signature" };
+  }
+  if (getAddress(signer) !== getAddress(owner)) {
+    if (!(await isSaleDelegate(client, { listingId: quote.listingId, delegate: signer }))) {
+      return { problem: "bad signature: not signed by the listing's owner or its delegate" };
+    }
+  }
+  return { saleId: hashTypedData(typed) };
 }
 
 export interface DisputeSaleParameters extends ActionOptions {
