@@ -134,6 +134,7 @@ export class DuckMirror {
     const settings: Record<string, string> = { preserve_insertion_order: "false" };
     if (options.threads !== undefined) settings.threads = String(options.threads);
     const instance = await DuckDBInstance.create(options.path ?? ":memory:", settings);
+    if (options.path && options.path !== ":memory:") restrictPermissions(options.path);
     try {
       const write = await instance.connect();
       // A mirror of an older layout (events without their visit's columns) is dropped and rebuilt.
@@ -334,6 +335,20 @@ export class DuckMirror {
       appender.flushSync();
     } finally {
       appender.closeSync();
+    }
+  }
+}
+
+/**
+ * The copy holds what `kosmos.db` holds (visitor ids, paths): owner-only, like it. DuckDB recreates its WAL
+ * after a checkpoint with the process umask; the data dir (0700) is what guards that file.
+ */
+function restrictPermissions(path: string): void {
+  for (const file of [path, `${path}.wal`]) {
+    try {
+      Deno.chmodSync(file, 0o600);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
   }
 }

@@ -78,11 +78,13 @@ Deno.test("DuckMirror.sync() appends new events and replaces the visits they ext
   });
 });
 
-Deno.test("DuckMirror rebuilds from SQLite when its file is new, and keeps what it has on reopening", async () => {
+Deno.test("DuckMirror rebuilds from SQLite when its file is new (owner-only), and keeps what it has on reopening", async () => {
   await withStore(async ({ dir, db, writer }) => {
     writer.recordEvents(SITE, [ev("a", 0, "/"), ev("a", 10, "/x"), ev("c", 20, "/")]);
     writer.recordEvents(SITE, [ev("c", 25, "/", { name: "engagement", scrollDepth: 40, engagedMs: 5000 })]);
     let mirror = await DuckMirror.open(db, { path: `${dir}/analytics.duckdb`, threads: 1 });
+    // Visitor ids and paths, like kosmos.db: owner-only.
+    strictEqual(Deno.statSync(`${dir}/analytics.duckdb`).mode! & 0o777, 0o600);
     const messages: string[] = [];
     mirror.close();
     mirror = await DuckMirror.open(db, {
