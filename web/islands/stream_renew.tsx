@@ -8,28 +8,26 @@ import { useSignal } from "@preact/signals";
 import type { RenewalPreview, SubscriptionView } from "../../protocol/api/streams.ts";
 import { formatEther } from "../format.ts";
 import { FeeConfirm, useFeeConfirm } from "./confirm_fee.tsx";
+import { DurationFields, durationSeconds, type DurationUnit } from "../components/duration_fields.tsx";
 
 export interface StreamRenewProps {
   subscriptionId: string;
   title: string;
 }
 
-const UNITS = { minutes: 60, hours: 3600, days: 86_400 } as const;
-type Unit = keyof typeof UNITS;
 /** The longest span the node accepts in one purchase request, seconds. */
 const MAX_SECONDS = 31_536_000;
 
 export function StreamRenew(props: StreamRenewProps) {
   const amount = useSignal("1");
-  const unit = useSignal<Unit>("hours");
+  const unit = useSignal<DurationUnit>("hours");
   const invalid = useSignal<string | null>(null);
   const status = useSignal<{ state: "done" | "error"; message: string; to?: number } | null>(null);
   const renew = useFeeConfirm<SubscriptionView>();
 
   const submit = (e: Event) => {
     e.preventDefault();
-    const n = Number(amount.value);
-    const seconds = Number.isFinite(n) ? Math.round(n * UNITS[unit.value]) : NaN;
+    const seconds = durationSeconds(amount.value, unit.value);
     invalid.value = !Number.isInteger(seconds) || seconds < 1
       ? "Enter a positive span."
       : seconds > MAX_SECONDS
@@ -57,29 +55,7 @@ export function StreamRenew(props: StreamRenewProps) {
   return (
     <form class="stream-renew" onSubmit={submit} noValidate data-testid="renew-form">
       <div class="form-grid">
-        <label class="field">
-          <span>Renew for</span>
-          <input
-            name="amount"
-            inputMode="decimal"
-            value={amount.value}
-            disabled={renew.busy}
-            onInput={(e) => (amount.value = e.currentTarget.value)}
-            data-testid="renew-amount"
-          />
-        </label>
-        <label class="field">
-          <span>Unit</span>
-          <select
-            name="unit"
-            value={unit.value}
-            disabled={renew.busy}
-            onChange={(e) => (unit.value = e.currentTarget.value as Unit)}
-            data-testid="renew-unit"
-          >
-            {Object.keys(UNITS).map((u) => <option key={u} value={u}>{u}</option>)}
-          </select>
-        </label>
+        <DurationFields label="Renew for" amount={amount} unit={unit} disabled={renew.busy} testId="renew" />
       </div>
       {invalid.value && <p class="form-error" role="alert" data-testid="renew-invalid">{invalid.value}</p>}
       <div class="form-actions">

@@ -10,6 +10,7 @@ import type { SubscriptionPreview, SubscriptionView } from "../../protocol/api/s
 import { formatEther } from "../format.ts";
 import { estimateSubscription } from "../streams/load.ts";
 import { FeeConfirm, useFeeConfirm } from "./confirm_fee.tsx";
+import { DurationFields, durationSeconds, type DurationUnit } from "../components/duration_fields.tsx";
 
 export interface StreamSubscribeProps {
   streamId: string;
@@ -19,21 +20,18 @@ export interface StreamSubscribeProps {
   epochSeconds: number;
 }
 
-const UNITS = { minutes: 60, hours: 3600, days: 86_400 } as const;
-type Unit = keyof typeof UNITS;
 /** Most epochs one sale may carry (the node's limit). */
 const MAX_EPOCHS = 744;
 
 export function StreamSubscribe(props: StreamSubscribeProps) {
   const amount = useSignal("1");
-  const unit = useSignal<Unit>("hours");
+  const unit = useSignal<DurationUnit>("hours");
   const targets = useSignal("");
   const invalid = useSignal<string | null>(null);
   const status = useSignal<{ state: "done" | "error"; message: string } | null>(null);
   const buy = useFeeConfirm<SubscriptionView>();
 
-  const n = Number(amount.value);
-  const seconds = Number.isFinite(n) ? Math.round(n * UNITS[unit.value]) : NaN;
+  const seconds = durationSeconds(amount.value, unit.value);
   const estimate = Number.isInteger(seconds) && seconds > 0
     ? estimateSubscription(props, seconds, Date.now())
     : null;
@@ -72,29 +70,7 @@ export function StreamSubscribe(props: StreamSubscribeProps) {
   return (
     <form class="stream-subscribe" onSubmit={submit} noValidate data-testid="subscribe-form">
       <div class="form-grid">
-        <label class="field">
-          <span>For</span>
-          <input
-            name="amount"
-            inputMode="decimal"
-            value={amount.value}
-            disabled={buy.busy}
-            onInput={(e) => (amount.value = e.currentTarget.value)}
-            data-testid="subscribe-amount"
-          />
-        </label>
-        <label class="field">
-          <span>Unit</span>
-          <select
-            name="unit"
-            value={unit.value}
-            disabled={buy.busy}
-            onChange={(e) => (unit.value = e.currentTarget.value as Unit)}
-            data-testid="subscribe-unit"
-          >
-            {Object.keys(UNITS).map((u) => <option key={u} value={u}>{u}</option>)}
-          </select>
-        </label>
+        <DurationFields label="For" amount={amount} unit={unit} disabled={buy.busy} testId="subscribe" />
         <label class="field field-wide">
           <span>Also deliver to (optional, one per line)</span>
           <textarea
