@@ -14,7 +14,7 @@
 import * as v from "valibot";
 import { SOURCE_KINDS, type SourceKind } from "../sources.ts";
 import type { FeePreview, FeeView } from "./fees.ts";
-import { parsePrice, strictBody, tokenAmount } from "./schema.ts";
+import { priceField, strictBody, tokenAmount } from "./schema.ts";
 
 export interface PoolVersionView {
   /** The registry listing of the version (decimal). */
@@ -126,19 +126,7 @@ export const CreatePoolBody = v.pipe(
     description: v.optional(
       v.pipe(text("description"), v.maxLength(4000, `"description" must be at most 4000 characters`)),
     ),
-    price: v.pipe(
-      text("price"),
-      v.rawTransform(({ dataset, addIssue, NEVER }) => {
-        const units = parsePrice(dataset.value);
-        if (units === undefined) {
-          addIssue({
-            message: `"price" must be a token amount as a string, such as "2.5" (up to 18 decimals)`,
-          });
-          return NEVER;
-        }
-        return units;
-      }),
-    ),
+    price: priceField("price"),
     licence: v.pipe(
       text("licence"),
       v.check(

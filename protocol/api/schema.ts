@@ -89,6 +89,26 @@ export function parsePrice(text: string): string | undefined {
 }
 
 /**
+ * A price field: a token amount as a string (`"2.5"`, zero allowed), as a decimal string of base units; the
+ * message names `field`.
+ */
+export function priceField(field: string) {
+  return v.pipe(
+    v.string(`"${field}" must be a string`),
+    v.rawTransform<string, string>(({ dataset, addIssue, NEVER }) => {
+      const units = parsePrice(dataset.value);
+      if (units === undefined) {
+        addIssue({
+          message: `"${field}" must be a token amount as a string, such as "2.5" (up to 18 decimals)`,
+        });
+        return NEVER;
+      }
+      return units;
+    }),
+  );
+}
+
+/**
  * A positive token amount of a chain write, written in tokens as a string with up to 18
  * decimals (`"100"`, `"2.5"`), as base units; the messages name `field`.
  */

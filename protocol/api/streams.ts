@@ -32,7 +32,7 @@
  */
 import * as v from "valibot";
 import type { FeePreview, FeeView } from "./fees.ts";
-import { manifestCid, parsePrice, strictBody, tokenAmount } from "./schema.ts";
+import { manifestCid, priceField, strictBody, tokenAmount } from "./schema.ts";
 
 /** A column of a stream's readings (the same column types as datasets). */
 export interface StreamColumnView {
@@ -330,19 +330,7 @@ export const PublishStreamBody = strictBody({
       `"schema" must not name a column twice`,
     ),
   ),
-  pricePerHour: v.pipe(
-    text("pricePerHour"),
-    v.rawTransform(({ dataset, addIssue, NEVER }) => {
-      const units = parsePrice(dataset.value);
-      if (units === undefined) {
-        addIssue({
-          message: `"pricePerHour" must be a token amount as a string, such as "2.5" (up to 18 decimals)`,
-        });
-        return NEVER;
-      }
-      return units;
-    }),
-  ),
+  pricePerHour: priceField("pricePerHour"),
   epochSeconds: v.optional(
     v.pipe(
       v.number(`"epochSeconds" must be a whole number of seconds from 1 to 86400`),
