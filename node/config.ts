@@ -95,6 +95,20 @@ export interface NodeConfig {
    */
   proxyEventQuota: number;
   /**
+   * UTC days of raw analytics events (visitor ids, paths, props) this node
+   * keeps for its own sites, today included; older ones are deleted (from the
+   * files too) each day, while the dashboard's daily rollups stay. A whole
+   * number from 1 to 36500; there is no "forever". @default 180
+   */
+  analyticsRetentionDays: number;
+  /**
+   * Most ε one release of a site's statistics may spend, per person (anyone
+   * in the data over the whole range, `docs/privacy.md`); a release asking
+   * more is refused before anything is read or charged. From 0.01 to 1000.
+   * @default 1
+   */
+  privacyReleaseCap: number;
+  /**
    * Webhook delivery targets allowed although they are not public: host
    * names (`"hooks.internal"`), IP addresses (`"127.0.0.1"`, `"::1"`) and CIDR
    * ranges (`"10.0.0.0/8"`, `"fd00::/8"`). Without an entry here, a webhook
@@ -133,6 +147,8 @@ export const defaultConfig = (): NodeConfig => ({
   trustedProxies: [],
   siteProofOrigins: [],
   proxyEventQuota: 1_000_000,
+  analyticsRetentionDays: 180,
+  privacyReleaseCap: 1,
   deliveryWebhookAllow: [],
   deliveryDirectoryAllow: [],
   mqttUrl: undefined,
@@ -157,6 +173,8 @@ const flags: Record<string, { key: string; kind: "string" | "number" | "list" }>
   "trusted-proxies": { key: "trustedProxies", kind: "list" },
   "site-proof-origins": { key: "siteProofOrigins", kind: "list" },
   "proxy-event-quota": { key: "proxyEventQuota", kind: "number" },
+  "analytics-retention-days": { key: "analyticsRetentionDays", kind: "number" },
+  "privacy-release-cap": { key: "privacyReleaseCap", kind: "number" },
   "delivery-webhook-allow": { key: "deliveryWebhookAllow", kind: "list" },
   "delivery-directory-allow": { key: "deliveryDirectoryAllow", kind: "list" },
   "mqtt-url": { key: "mqttUrl", kind: "string" },
@@ -180,6 +198,8 @@ const envVars: Record<string, { key: string; kind: "string" | "number" | "list" 
   KOSMOS_TRUSTED_PROXIES: flags["trusted-proxies"],
   KOSMOS_SITE_PROOF_ORIGINS: flags["site-proof-origins"],
   KOSMOS_PROXY_EVENT_QUOTA: flags["proxy-event-quota"],
+  KOSMOS_ANALYTICS_RETENTION_DAYS: flags["analytics-retention-days"],
+  KOSMOS_PRIVACY_RELEASE_CAP: flags["privacy-release-cap"],
   KOSMOS_DELIVERY_WEBHOOK_ALLOW: flags["delivery-webhook-allow"],
   KOSMOS_DELIVERY_DIRECTORY_ALLOW: flags["delivery-directory-allow"],
   KOSMOS_MQTT_URL: flags["mqtt-url"],
@@ -349,6 +369,16 @@ export function validateConfig(input: Record<string, unknown>): NodeConfig {
   }
   if (!Number.isSafeInteger(c.proxyEventQuota) || c.proxyEventQuota < 1) {
     throw new ConfigError("proxyEventQuota must be a whole number ≥ 1");
+  }
+  const retention = c.analyticsRetentionDays;
+  if (!Number.isSafeInteger(retention) || retention < 1 || retention > 36_500) {
+    throw new ConfigError(
+      "analyticsRetentionDays must be a whole number of days from 1 to 36500 (raw events are not kept forever)",
+    );
+  }
+  const cap = c.privacyReleaseCap;
+  if (typeof cap !== "number" || !(cap >= 0.01 && cap <= 1000)) {
+    throw new ConfigError("privacyReleaseCap must be an ε from 0.01 to 1000 (per person, for one release)");
   }
   if (!Array.isArray(c.deliveryWebhookAllow) || !c.deliveryWebhookAllow.every(isWebhookAllowEntry)) {
     throw new ConfigError(

@@ -204,3 +204,45 @@ Deno.test("loadConfig() takes --mqtt-url and --mqtt-topic from flags and env, no
     message: /"#"/,
   });
 });
+
+Deno.test("loadConfig() takes --analytics-retention-days from flags and env, 180 by default, and refuses 0, fractions and 'forever'", async () => {
+  const base = defaultConfig() as unknown as Record<string, unknown>;
+  assert.equal(validateConfig(base).analyticsRetentionDays, 180);
+  assert.equal(validateConfig({ ...base, analyticsRetentionDays: 1 }).analyticsRetentionDays, 1);
+  for (const bad of [0, -1, 1.5, 36_501, "forever", null]) {
+    assert.throws(() => validateConfig({ ...base, analyticsRetentionDays: bad }), {
+      name: "ConfigError",
+      message: /analyticsRetentionDays must be a whole number of days from 1 to 36500/,
+    });
+  }
+  const flags = await loadConfig({
+    args: ["--data-dir", "/nonexistent-kosmos", "--analytics-retention-days", "30"],
+  });
+  assert.equal(flags.analyticsRetentionDays, 30);
+  const env = await loadConfig({
+    args: ["--data-dir", "/nonexistent-kosmos"],
+    env: { KOSMOS_ANALYTICS_RETENTION_DAYS: "400" },
+  });
+  assert.equal(env.analyticsRetentionDays, 400);
+});
+
+Deno.test("loadConfig() takes --privacy-release-cap from flags and env, ε = 1 by default, and refuses what is not an ε from 0.01 to 1000", async () => {
+  const base = defaultConfig() as unknown as Record<string, unknown>;
+  assert.equal(validateConfig(base).privacyReleaseCap, 1);
+  assert.equal(validateConfig({ ...base, privacyReleaseCap: 0.5 }).privacyReleaseCap, 0.5);
+  for (const bad of [0, 0.001, -1, 1001, Number.NaN, "1", null]) {
+    assert.throws(() => validateConfig({ ...base, privacyReleaseCap: bad }), {
+      name: "ConfigError",
+      message: /privacyReleaseCap must be an ε from 0\.01 to 1000/,
+    });
+  }
+  const flags = await loadConfig({
+    args: ["--data-dir", "/nonexistent-kosmos", "--privacy-release-cap", "0.5"],
+  });
+  assert.equal(flags.privacyReleaseCap, 0.5);
+  const env = await loadConfig({
+    args: ["--data-dir", "/nonexistent-kosmos"],
+    env: { KOSMOS_PRIVACY_RELEASE_CAP: "2" },
+  });
+  assert.equal(env.privacyReleaseCap, 2);
+});

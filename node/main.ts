@@ -42,6 +42,10 @@ Flags (environment variable, default):
   --storage-quota-gb N  KOSMOS_STORAGE_QUOTA_GB  1
   --trusted-proxies IPS KOSMOS_TRUSTED_PROXIES  none (comma-separated; only they may set X-Forwarded-For)
   --proxy-event-quota N KOSMOS_PROXY_EVENT_QUOTA  1000000 (events a day one proxy may send for each of your sites)
+  --analytics-retention-days N KOSMOS_ANALYTICS_RETENTION_DAYS  180 (days of raw analytics events kept; the
+                                            dashboard's daily rollups stay; 1 to 36500)
+  --privacy-release-cap E KOSMOS_PRIVACY_RELEASE_CAP  1 (most ε per person one release of a site's
+                                            statistics may spend; docs/privacy.md)
   --delivery-webhook-allow HOSTS  KOSMOS_DELIVERY_WEBHOOK_ALLOW  none (hosts, IPs or CIDRs that webhook
                                             deliveries may reach although they are loopback or private)
   --delivery-directory-allow DIRS KOSMOS_DELIVERY_DIRECTORY_ALLOW  none (absolute directories that directory

@@ -35,7 +35,7 @@ import { sites, type SitesInit } from "./services/sites/mod.ts";
 import { delegation } from "./services/delegation/mod.ts";
 import { market, type MarketInit } from "./services/market/mod.ts";
 import { connectors, type ConnectorsInit } from "./services/connectors/mod.ts";
-import { analytics } from "./services/analytics/mod.ts";
+import { analytics, type AnalyticsServiceInit } from "./services/analytics/mod.ts";
 import { releases, type ReleasesInit } from "./services/releases/mod.ts";
 import { privacy, type PrivacyInit } from "./services/privacy/mod.ts";
 import { consent } from "./services/consent/mod.ts";
@@ -62,6 +62,8 @@ export interface CreateNodeOptions {
     /** Catalog limits (tests use a small `maxListings`). */
     catalog?: CatalogInit;
     ingest?: IngestInit;
+    /** The analytics clock and retention batches (tests inject a clock and call `pruneRawEvents()`). */
+    analytics?: AnalyticsServiceInit;
     /** Site proof lookups (tests shorten how long failures are cached). */
     sites?: Omit<SitesInit, "dataDir" | "proofOrigins">;
     /** Privacy budget of statistics releases (ε per site). */
@@ -99,7 +101,7 @@ export function nodeServices(o: CreateNodeOptions["services"] = {}) {
     delegation(),
     market(o.market),
     connectors(o.connectors),
-    analytics(),
+    analytics(o.analytics),
     releases(o.releases),
     privacy(o.privacy),
     consent(),

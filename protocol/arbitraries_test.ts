@@ -72,6 +72,9 @@ export const manifestArb: fc.Arbitrary<Manifest> = fc.record({
   privacy: fc.record({
     k: fc.integer({ min: 1, max: 1000 }),
     epsilon: fc.double({ min: 0.01, max: 10, noNaN: true }),
+    unit: fc.constant("person" as const),
+    days: fc.integer({ min: 1, max: 366 }),
+    delta: fc.constantFrom(0, 1e-6, 1e-9, 1e-3),
   }, {
     requiredKeys: [],
   }),

@@ -15,6 +15,25 @@ import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
 import { type Address, DAG_CBOR_CODE, type ManifestCid, RAW_CODE, SHA2_256_CODE, toAddress } from "./ids.ts";
 import { type Hash, isHash } from "./merkle.ts";
+import {
+  checkArray,
+  checkInteger,
+  checkKeys,
+  checkObject,
+  checkOneOf,
+  checkString,
+  FieldError,
+} from "./fields.ts";
+
+export {
+  checkArray,
+  checkInteger,
+  checkKeys,
+  checkObject,
+  checkOneOf,
+  checkString,
+  FieldError,
+} from "./fields.ts";
 
 export const MANIFEST_VERSION = 1;
 
@@ -83,8 +102,17 @@ export interface Licence {
 export interface PrivacyReport {
   /** k of the k-anonymity the seller applied. */
   k?: number;
-  /** ε of the differential-privacy noise the seller applied. */
+  /** ε of the differential-privacy noise the seller applied, per {@link PrivacyReport.unit} when it is given. */
   epsilon?: number;
+  /**
+   * Whom ε protects: `"person"`, anyone in the data over the whole release (statistics releases).
+   * Absent in older manifests and in reports without noise.
+   */
+  unit?: PrivacyUnit;
+  /** Days the release covers: a person present on all of them is still covered by ε. */
+  days?: number;
+  /** δ of the noise: the chance the ε guarantee does not hold (0 when it always does). */
+  delta?: number;
   /** Rows left out because their equivalence class had fewer than k members. */
   suppressed?: number;
   /** Fields dropped as direct identifiers. */
@@ -95,6 +123,13 @@ export interface PrivacyReport {
 
 /** Most fields a privacy report names (dropped or generalised). */
 export const MAX_PRIVACY_FIELDS = 64;
+/** The privacy units a report may state. */
+export const PRIVACY_UNITS = ["person"] as const;
+export type PrivacyUnit = typeof PRIVACY_UNITS[number];
+/** Most days a privacy report's release may cover. */
+export const MAX_PRIVACY_DAYS = 366;
+/** Largest δ a privacy report may state. */
+export const MAX_PRIVACY_DELTA = 1e-3;
 
 export interface TimeRange {
   /** Earliest timestamp in the data, ms since the epoch. */
@@ -136,67 +171,6 @@ export interface Manifest {
   privacy: PrivacyReport;
   /** References to consent records (e.g. consent NFT ids); may be empty. */
   consent: string[];
-}
-
-/**
- * Thrown by the `check*` helpers, which the protocol formats share; the public
- * validators catch it and add the subject (`Invalid manifest: field "…" …`).
- */
-export class FieldError extends TypeError {
-  constructor(field: string, problem: string) {
-    super(`field "${field}" ${problem}`);
-  }
-}
-
-type Obj = Record<string, unknown>;
-
-function isObject(value: unknown): value is Obj {
-  return typeof value === "object" && value !== null && !Array.isArray(value) &&
-    !(value instanceof Uint8Array) &&
-    CID.asCID(value) === null;
-}
-
-/** Rejects keys outside `allowed` so every manifest has one encoding. */
-export function checkKeys(value: Obj, allowed: readonly string[], field: string): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) throw new FieldError(field ? `${field}.${key}` : key, "is not allowed");
-  }
-}
-
-export function checkObject(value: unknown, field: string): Obj {
-  if (!isObject(value)) throw new FieldError(field, "must be an object");
-  return value;
-}
-
-export function checkString(value: unknown, field: string, max: number, { min = 0 } = {}): string {
-  if (typeof value !== "string") throw new FieldError(field, "must be a string");
-  if (value.length < min) {
-    throw new FieldError(field, min === 1 ? "must not be empty" : `must be at least ${min} characters`);
-  }
-  if (value.length > max) throw new FieldError(field, `must be at most ${max} characters`);
-  return value;
-}
-
-export function checkInteger(value: unknown, field: string, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
-    throw new FieldError(field, "must be an integer");
-  }
-  if (value < min || value > max) throw new FieldError(field, `must be between ${min} and ${max}`);
-  return value;
-}
-
-export function checkArray(value: unknown, field: string, max: number, { min = 0 } = {}): unknown[] {
-  if (!Array.isArray(value)) throw new FieldError(field, "must be an array");
-  if (value.length < min) throw new FieldError(field, `must have at least ${min} entries`);
-  if (value.length > max) throw new FieldError(field, `must have at most ${max} entries`);
-  return value;
-}
-
-export function checkOneOf<T extends string>(value: unknown, field: string, allowed: readonly T[]): T {
-  if (typeof value !== "string" || !allowed.includes(value as T)) {
-    throw new FieldError(field, `must be one of ${allowed.join(", ")}`);
-  }
-  return value as T;
 }
 
 export function checkPrice(value: unknown, field: string): string {
@@ -372,13 +346,35 @@ function checkManifest(value: unknown): Manifest {
   }
 
   const privacy = checkObject(m.privacy, "privacy");
-  checkKeys(privacy, ["k", "epsilon", "suppressed", "dropped", "generalised"], "privacy");
+  checkKeys(
+    privacy,
+    ["k", "epsilon", "unit", "days", "delta", "suppressed", "dropped", "generalised"],
+    "privacy",
+  );
   if (privacy.k !== undefined) manifest.privacy.k = checkInteger(privacy.k, "privacy.k", 1, 1_000_000_000);
   if (privacy.epsilon !== undefined) {
     if (typeof privacy.epsilon !== "number" || !Number.isFinite(privacy.epsilon) || privacy.epsilon <= 0) {
       throw new FieldError("privacy.epsilon", "must be a positive finite number");
     }
     manifest.privacy.epsilon = privacy.epsilon;
+  }
+  if (privacy.unit !== undefined) {
+    if (!(PRIVACY_UNITS as readonly unknown[]).includes(privacy.unit)) {
+      throw new FieldError("privacy.unit", `must be one of ${PRIVACY_UNITS.join(", ")}`);
+    }
+    manifest.privacy.unit = privacy.unit as PrivacyUnit;
+  }
+  if (privacy.days !== undefined) {
+    manifest.privacy.days = checkInteger(privacy.days, "privacy.days", 1, MAX_PRIVACY_DAYS);
+  }
+  if (privacy.delta !== undefined) {
+    if (
+      typeof privacy.delta !== "number" || !Number.isFinite(privacy.delta) || privacy.delta < 0 ||
+      privacy.delta > MAX_PRIVACY_DELTA
+    ) {
+      throw new FieldError("privacy.delta", `must be a number from 0 to ${MAX_PRIVACY_DELTA}`);
+    }
+    manifest.privacy.delta = privacy.delta;
   }
   if (privacy.suppressed !== undefined) {
     manifest.privacy.suppressed = checkInteger(

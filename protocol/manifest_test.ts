@@ -99,6 +99,13 @@ Deno.test("validateManifest() throws a TypeError naming each bad field", () => {
     [{ timeRange: { from: 2, to: 1 } }, /field "timeRange" must have from ≤ to/],
     [{ privacy: { epsilon: 0 } }, /field "privacy.epsilon"/],
     [{ privacy: { k: 0.5 } }, /field "privacy.k" must be an integer/],
+    [{ privacy: { epsilon: 1, unit: "visitor" } }, /field "privacy.unit" must be one of person/],
+    [{ privacy: { epsilon: 1, unit: "person", days: 0 } }, /field "privacy.days" must be between 1 and 366/],
+    [{ privacy: { epsilon: 1, unit: "person", days: 367 } }, /field "privacy.days"/],
+    [{ privacy: { epsilon: 1, unit: "person", days: 1.5 } }, /field "privacy.days" must be an integer/],
+    [{ privacy: { epsilon: 1, delta: -1e-6 } }, /field "privacy.delta" must be a number from 0 to 0.001/],
+    [{ privacy: { epsilon: 1, delta: 0.01 } }, /field "privacy.delta"/],
+    [{ privacy: { epsilon: 1, delta: "1e-6" } }, /field "privacy.delta"/],
     [{ consent: [""] }, /field "consent\[0\]"/],
     [{ licence: { id: "x", url: "y" } }, /field "licence.url" is not allowed/],
     [{ filename: "../etc/passwd" }, /field "filename"/],
@@ -115,4 +122,18 @@ Deno.test("validateManifest() throws a TypeError naming each bad field", () => {
     });
   }
   assert.throws(() => validateManifest(null), /must be an object/);
+});
+
+Deno.test("a release's person-level privacy report (unit, days, δ) survives encoding; a report without it still parses", async () => {
+  const good = sample();
+  const privacy = { k: 10, epsilon: 1, unit: "person" as const, days: 30, delta: 1e-6 };
+  const manifest = validateManifest({ ...good, privacy });
+  assert.deepEqual(manifest.privacy, privacy);
+  const encoded = await encodeManifest(manifest);
+  assert.deepEqual((await decodeManifest(encoded.bytes, encoded.cid)).manifest.privacy, privacy);
+  assert.deepEqual(validateManifest({ ...good, privacy: { k: 10, epsilon: 1 } }).privacy, {
+    k: 10,
+    epsilon: 1,
+  });
+  assert.deepEqual(validateManifest({ ...good, privacy: { ...privacy, delta: 0 } }).privacy.delta, 0);
 });

@@ -86,6 +86,22 @@ Deno.test("a node that joins after an announcement lists it through catalog sync
   );
 });
 
+Deno.test("a node that joins a network of 300 listings lists them all through catalog sync", async () => {
+  await using net = await startNetwork(1);
+  const [a] = net.nodes;
+  // More than one sync batch of the largest frames a responder writes before the joiner reads them.
+  const ids: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    const announcement = await announce(a, { title: `Station ${i} readings`, description: "x".repeat(400) });
+    await a.components.catalog.publishAnnouncement(announcement);
+    ids.push(announcement.manifestCid);
+  }
+  const late = await net.addNode();
+  await waitFor("the late node to list all 300 listings", () => ids.every((id) => has(late, id)), {
+    timeout: 20_000,
+  });
+});
+
 Deno.test("invalid announcements gossiped raw are rejected everywhere and cost the sender its score", async () => {
   await using net = await startNetwork(3);
   await net.waitForMesh();

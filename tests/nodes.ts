@@ -83,3 +83,34 @@ export async function startNetwork(
     },
   };
 }
+
+/**
+ * One public node (`--public-url`) in `dataDir` that has published `csv` as a dataset: what the
+ * IPFS gateway tests serve from. The caller stops the node.
+ */
+export async function startPublicNodeWithDataset(
+  dataDir: string,
+  csv: Uint8Array<ArrayBuffer>,
+): Promise<{ node: KosmosNode; manifestCid: string }> {
+  const node = await createNode({
+    dataDir,
+    port: 0,
+    listen: ["/ip4/127.0.0.1/tcp/0"],
+    publicUrl: "http://127.0.0.1",
+  }, { logger: testLogger() });
+  await node.start();
+  try {
+    const { manifestCid } = await node.facade.publishDataset(ReadableStream.from([csv]), {
+      title: "Readings",
+      filename: "readings.csv",
+      description: "",
+      category: "environment",
+      price: "1",
+      license: "CC-BY-4.0",
+    });
+    return { node, manifestCid };
+  } catch (err) {
+    await node.stop();
+    throw err;
+  }
+}

@@ -60,6 +60,7 @@ import { createExtensionRoutes } from "./routes/api/extension.ts";
 import { createGatewayRoutes } from "./routes/api/gateway.ts";
 import { createStreamRoutes } from "./routes/api/streams.ts";
 import { createProofRoutes } from "./routes/api/proofs.ts";
+import { createIpfsRoutes } from "./routes/ipfs.ts";
 import { dataPage } from "./routes/data.tsx";
 import { poolsPage } from "./routes/pools.tsx";
 import { datasetPage } from "./routes/dataset.tsx";
@@ -177,6 +178,8 @@ export function createApp(facade: KosmosApi, options: AppOptions): Hono {
   app.route("/api/v1", createStreamRoutes(facade));
   app.route("/api/v1", createProofRoutes(facade));
   app.route("/api/v2", createQueryRoutes(facade, { auth: options.auth }));
+  // The IPFS trustless gateway: public nodes only (it answers 404 elsewhere).
+  app.route("/", createIpfsRoutes(facade, { enabled: options.publicUrl !== undefined }));
   app.route("/", createEventRoutes(facade, { getManifest }));
 
   const registerPage = <D>(page: PageDefinition<D>) => {

@@ -31,6 +31,7 @@ type StreamsNode = Pick<
   | "verifyIngestKey"
   | "ingestReadings"
   | "getProof"
+  | "getIpfsBlock"
   | "getSitePaths"
   | "setSitePaths"
   | "resolveSitePath"
@@ -75,6 +76,7 @@ export const streamsNode: StreamsNode = {
   ingestReadings: () =>
     Promise.reject(Object.assign(new Error("Unknown ingest key"), { name: "IngestKeyError" })),
   getProof: (cid) => Promise.reject(notFound(`No proof for ${cid}`)),
+  getIpfsBlock: (cid) => Promise.reject(notFound(`This node does not hold ${cid}`)),
   getSitePaths: (domain) => Promise.reject(notFound(`No site ${domain}`)),
   setSitePaths: (domain) => Promise.reject(notFound(`No site ${domain}`)),
   resolveSitePath: () => Promise.resolve(undefined),

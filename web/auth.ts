@@ -80,6 +80,12 @@ export const PUBLIC_ROUTES: readonly PublicRoute[] = [
     why: "anchoring proofs are public by nature: a leaf, its Merkle path and the root's transaction, all " +
       "of which the chain already shows; answered from the node's own table, nothing is sent",
   },
+  {
+    path: "/ipfs/*",
+    why: "the IPFS trustless gateway of a public node (404 on others): blocks by CID, exactly what the " +
+      "chunk protocol gives any peer (encrypted chunks, public manifests), never a key or anything " +
+      "decrypted; rate limited per caller and in all, and the CID is checked before the store is read",
+  },
 ];
 
 /** Whether `path` is one of {@link PUBLIC_ROUTES}. */

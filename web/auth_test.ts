@@ -120,7 +120,7 @@ Deno.test("the owner's bearer token opens every owner route", async () => {
   assert.ok(calls.length > 0, "authenticated requests reach the node");
 });
 
-Deno.test("PUBLIC_ROUTES are the tracker, its event endpoint, the login route, the Stats API (checked by its routes), static assets, a dev network's faucet and the browser extension's three routes, open to anyone", async () => {
+Deno.test("PUBLIC_ROUTES are the tracker, its event endpoint, the login route, the Stats API (checked by its routes), static assets, a dev network's faucet, the browser extension's three routes and a public node's IPFS gateway, open to anyone", async () => {
   assert.deepEqual(PUBLIC_ROUTES.map((r) => r.path), [
     "/js/kosmos.js",
     "/api/event",
@@ -134,6 +134,7 @@ Deno.test("PUBLIC_ROUTES are the tracker, its event endpoint, the login route, t
     "/api/v1/extension/visits",
     "/api/v1/ingest/readings",
     "/api/v1/proofs/*",
+    "/ipfs/*",
   ]);
   const { app, calls } = makeApp();
   const tracker = await app.request("/js/kosmos.js");
@@ -168,6 +169,15 @@ Deno.test("PUBLIC_ROUTES are the tracker, its event endpoint, the login route, t
   await proof.body?.cancel();
   assert.deepEqual(calls, ["recordEvent", "requestFaucet", "getProof"]);
   assert.equal(isPublicPath("/api/v1/proofs"), false);
+  // The IPFS gateway is public; on a node without --public-url (this one) it answers 404, reading nothing.
+  const block = await app.request(
+    "/ipfs/bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku?format=raw",
+  );
+  assert.equal(block.status, 404);
+  await block.body?.cancel();
+  assert.deepEqual(calls, ["recordEvent", "requestFaucet", "getProof"]);
+  assert.equal(isPublicPath("/ipfsx/a"), false);
+  assert.equal(isPublicPath("/ipfs"), false);
   assert.equal(isPublicPath("/api/v1/faucet/x"), false);
   assert.equal(isPublicPath("/api/v1/faucets"), false);
   const style = await app.request("/static/style.css");

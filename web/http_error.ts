@@ -22,11 +22,15 @@ export type ErrorCode =
   | "forbidden"
   | "not_found"
   | "method_not_allowed"
+  /** The IPFS gateway serves none of the response types the request accepts (`GET /ipfs/{cid}`). */
+  | "not_acceptable"
   | "conflict"
   | "payload_too_large"
   | "unsupported_media_type"
   | "unprocessable"
   | "too_many_requests"
+  /** `Cache-Control: only-if-cached` asked for a block the IPFS gateway does not hold. */
+  | "precondition_failed"
   | "internal"
   | "unavailable"
   /** A file that is not a valid export of its kind (`POST /api/v1/sources/:kind/imports`). */
@@ -40,7 +44,7 @@ export interface ErrorBody {
 }
 
 /** Status codes an `HttpError` may carry (4xx for the caller's mistakes, 5xx for ours). */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 406 | 409 | 412 | 413 | 415 | 422 | 429 | 500 | 503;
 
 export interface HttpErrorOptions {
   /** Extra response headers, such as `Allow` on a 405 or `Retry-After` on a 429. */
@@ -79,8 +83,12 @@ export function getCodeForStatus(status: number): ErrorCode {
       return "not_found";
     case 405:
       return "method_not_allowed";
+    case 406:
+      return "not_acceptable";
     case 409:
       return "conflict";
+    case 412:
+      return "precondition_failed";
     case 413:
       return "payload_too_large";
     case 415:
@@ -124,6 +132,7 @@ export const ERROR_TABLE: Readonly<Record<string, TableRow>> = {
   MultipartError: { status: 400, code: "bad_request", prefix: "Malformed upload: " },
   PurchaseNotReadyError: { status: 409, code: "conflict" },
   PrivacyBudgetError: { status: 409, code: "conflict" },
+  ReleaseCapError: { status: 400, code: "bad_request" },
   DeliveryTargetError: { status: 400, code: "bad_request" },
   FetchError: { status: 503, code: "unavailable" },
   QuoteError: { status: 503, code: "unavailable" },
@@ -149,6 +158,7 @@ export const ERROR_TABLE: Readonly<Record<string, TableRow>> = {
   ExtensionTokenError: { status: 401, code: "unauthorized" },
   PairingCodeError: { status: 401, code: "unauthorized" },
   ExtensionRateLimitError: { status: 429, code: "too_many_requests" },
+  IpfsRateLimitError: { status: 429, code: "too_many_requests" },
   ConsentRequiredError: { status: 409, code: "consent_required" },
   IngestKeyError: { status: 401, code: "unauthorized" },
   IngestBatchTooLargeError: { status: 413, code: "payload_too_large" },

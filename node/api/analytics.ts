@@ -31,7 +31,7 @@ export function createAnalyticsApi(c: { analytics: Analytics; releases: Releases
     // deno-lint-ignore require-await
     async listReleases(domain) {
       const { budget, releases } = c.releases.listReleases(domain);
-      return { budget, releases: releases.map(toReleaseView) };
+      return { budget, releases: releases.map(toReleaseView), policy: c.releases.getPolicy() };
     },
   };
 }

@@ -53,6 +53,7 @@ import { createExtensionApi } from "./extension.ts";
 import { createGatewayApi } from "./gateway.ts";
 import { createStreamsApi } from "./streams.ts";
 import { createAnchorApi } from "./anchor.ts";
+import { createIpfsApi } from "./ipfs.ts";
 
 export type { KosmosApi } from "../../protocol/api/mod.ts";
 
@@ -84,6 +85,8 @@ export interface ApiComponents {
   streams: Streams;
   /** Anchoring proofs. */
   anchor: Anchor;
+  /** The config fields the API reads: the trusted proxies (the IPFS gateway's rate limit). */
+  config: { trustedProxies: string[] };
 }
 
 const NEEDS = [
@@ -111,6 +114,7 @@ const NEEDS = [
   "extension",
   "streams",
   "anchor",
+  "config",
 ] as const satisfies readonly (keyof ApiComponents)[];
 
 export function createApi(c: ApiComponents): KosmosApi {
@@ -134,6 +138,7 @@ export function createApi(c: ApiComponents): KosmosApi {
     ...createGatewayApi(c),
     ...createStreamsApi(c),
     ...createAnchorApi(c),
+    ...createIpfsApi(c),
   };
 }
 

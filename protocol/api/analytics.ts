@@ -34,7 +34,7 @@ export interface AnalyticsSiteView {
   lastEventAt: number;
 }
 
-/** A site's differential-privacy budget: ε in total, spent by releases, and left. */
+/** A site's differential-privacy budget, ε per person: in total, spent by releases, and left. */
 export interface PrivacyBudgetView {
   total: number;
   spent: number;
@@ -51,6 +51,7 @@ export interface ReleaseView {
   to: string;
   /** The breakdown besides the day; `null` for one row per day. */
   dimension: string | null;
+  /** ε per person over the whole range, charged once. */
   epsilon: number;
   /** The minimum count asked for. */
   k: number;
@@ -58,9 +59,8 @@ export interface ReleaseView {
   threshold: number;
   /** δ of the release; 0 for days alone and devices. */
   delta: number;
-  /** Rows released and suppressed. */
+  /** Rows published, as the CSV shows them (nothing about the rows withheld). */
   rows: number;
-  suppressed: number;
   title: string;
   /** Token base units, decimal string. */
   price: string;
@@ -69,6 +69,25 @@ export interface ReleaseView {
   manifestCid: string | null;
   createdAt: number;
   error: string | null;
+}
+
+/** How much one visitor id (one browser on one day) may add to a release. */
+export interface ContributionBoundsView {
+  maxVisits: number;
+  maxPageviews: number;
+  maxCells: number;
+}
+
+/** What a release may ask for on this node; with `estimateRelease` (`protocol/release_privacy.ts`) its cost. */
+export interface ReleasePolicyView {
+  /** Most ε one release may spend, per person. */
+  maxEpsilon: number;
+  /** δ of open-domain releases. */
+  delta: number;
+  /** Longest range of one release, days. */
+  maxDays: number;
+  /** Per dimension id (`none` for days alone): bounds of one visitor id, and whether the rows are a fixed grid. */
+  dimensions: Record<string, { bounds: ContributionBoundsView; fixedGrid: boolean }>;
 }
 
 /** `POST /api/v1/sites/:domain/releases`, already shaped by the route. */
@@ -203,7 +222,7 @@ export interface AnalyticsApi {
    * Selling statistics of a site this node owns: computes a differentially private table,
    * charges its ε to the site's privacy budget, then publishes it as a dataset. Throws, with
    * nothing charged: `TypeError` naming a bad field, `NotFoundError` (not this node's site),
-   * `PrivacyBudgetError`; with ε charged: `EmptyReleaseError` (every row suppressed), or the
+   * `ReleaseCapError` (ε above what one release may spend), `PrivacyBudgetError`; with ε charged: `EmptyReleaseError` (every row suppressed), or the
    * publish path's errors.
    */
   createRelease(
@@ -211,9 +230,9 @@ export interface AnalyticsApi {
     input: CreateReleaseInput,
     options?: { signal?: AbortSignal },
   ): Promise<CreatedRelease>;
-  /** A site's privacy budget and releases, newest first; throws like `createRelease`. */
+  /** A site's privacy budget, releases (newest first) and the node's release policy; throws like `createRelease`. */
   listReleases(
     domain: string,
     options?: { signal?: AbortSignal },
-  ): Promise<{ budget: PrivacyBudgetView; releases: ReleaseView[] }>;
+  ): Promise<{ budget: PrivacyBudgetView; releases: ReleaseView[]; policy: ReleasePolicyView }>;
 }

@@ -27,6 +27,7 @@ import type { ExtensionApi } from "./extension.ts";
 import type { GatewayApi } from "./gateway.ts";
 import type { StreamsApi } from "./streams.ts";
 import type { AnchorApi } from "./anchor.ts";
+import type { IpfsApi } from "./ipfs.ts";
 
 export type * from "./analytics.ts";
 export type * from "./chain.ts";
@@ -47,6 +48,7 @@ export type * from "./extension.ts";
 export type * from "./gateway.ts";
 export type * from "./streams.ts";
 export type * from "./anchor.ts";
+export type * from "./ipfs.ts";
 export { RELEASE_DIMENSION_OPTIONS } from "./analytics.ts";
 
 export type KosmosApi =
@@ -68,4 +70,5 @@ export type KosmosApi =
   & GatewayApi
   & StreamsApi
   & AnchorApi
+  & IpfsApi
   & PoolsApi;

@@ -33,6 +33,11 @@
  * the events table (a scan of its smallest index). Figures are p50 and p95
  * over the runs, with min and max.
  *
+ * `--keep DIR` keeps the SQLite file and the mirror in DIR: a later run with
+ * the same DIR and `--events` reuses them instead of generating the events
+ * again (`insertPerSec` is then null, `reused` true, and `mirrorBuildMs` is
+ * only the catch-up unless the mirror's file was removed or its layout changed).
+ *
  * Prints one JSON line:
  * `{"bench":"query","events":…,"insertPerSec":…,"queries":{"headline":{"p50Ms":…,"p95Ms":…,"minMs":…,"maxMs":…},…},"slowestP95Ms":…,"rawFallback":{"ms":…,"eventLoopMaxGapMs":…},"raw":{"duckdb":{…,"slowestP95Ms":…},"sqlite":{…},"agree":…,"met":…},"target":{"p95Ms":300},"met":…,"reference":{"countP50Ms":…,"countP95Ms":…,…},"machine":{…}}`
  */
@@ -83,8 +88,25 @@ function round(v: number): number {
   return Math.round(v * 100) / 100;
 }
 
-const dir = await Deno.makeTempDir({ prefix: "kosmos-bench-query-" });
+const keepAt = Deno.args.indexOf("--keep");
+const KEEP = keepAt >= 0 ? Deno.args[keepAt + 1] : undefined;
+if (keepAt >= 0 && !KEEP) throw new RangeError("--keep needs a directory");
+if (KEEP) await Deno.mkdir(KEEP, { recursive: true });
+const dir = KEEP ?? await Deno.makeTempDir({ prefix: "kosmos-bench-query-" });
+/** Written once the events are stored, so that a kept directory is reused only when complete. */
+const done = join(dir, "generated.json");
+const reused = KEEP !== undefined && await Deno.readTextFile(done).then(
+  (text) => JSON.parse(text).events === EVENTS,
+  () => false,
+);
 try {
+  if (KEEP && !reused) {
+    for (
+      const f of ["kosmos.db", "kosmos.db-wal", "kosmos.db-shm", "analytics.duckdb", "analytics.duckdb.wal"]
+    ) {
+      await Deno.remove(join(dir, f)).catch(() => {});
+    }
+  }
   const db = openDatabase(join(dir, "kosmos.db"));
   const reader = new EventsReader(join(dir, "kosmos.db"));
   const analytics = createAnalytics(
@@ -95,17 +117,25 @@ try {
   let stored = 0;
   let engagement = 0;
   let reported = 0;
-  for (const batch of generateEvents(EVENTS, { site: SITE, start: START, batch: BATCH })) {
-    const n = batch.filter((e) => e.name === "engagement").length;
-    engagement += n;
-    stored += analytics.recordEvents(SITE, batch).recorded - n;
-    if (stored - reported >= 1_000_000) {
-      reported = stored;
-      progress(`stored ${stored} events`);
+  let insertPerSec: number | null = null;
+  if (reused) {
+    stored = (db.prepare("SELECT COUNT(*) AS n FROM analytics_events").get() as { n: number }).n;
+    engagement = (db.prepare("SELECT COUNT(*) AS n FROM analytics_engagement").get() as { n: number }).n;
+    progress(`reusing ${stored} events in ${dir}`);
+  } else {
+    for (const batch of generateEvents(EVENTS, { site: SITE, start: START, batch: BATCH })) {
+      const n = batch.filter((e) => e.name === "engagement").length;
+      engagement += n;
+      stored += analytics.recordEvents(SITE, batch).recorded - n;
+      if (stored - reported >= 1_000_000) {
+        reported = stored;
+        progress(`stored ${stored} events`);
+      }
     }
+    insertPerSec = Math.round((stored + engagement) / ((performance.now() - started) / 1000));
+    db.exec("ANALYZE");
+    if (KEEP) await Deno.writeTextFile(done, JSON.stringify({ events: EVENTS }));
   }
-  const insertPerSec = Math.round((stored + engagement) / ((performance.now() - started) / 1000));
-  db.exec("ANALYZE");
 
   const metrics = [
     "visitors",
@@ -195,6 +225,7 @@ try {
     bench: "query",
     events: stored,
     insertPerSec,
+    reused,
     queries,
     slowestP95Ms,
     rawFallback,
@@ -222,5 +253,5 @@ try {
     machine: machine(),
   }));
 } finally {
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  if (!KEEP) await Deno.remove(dir, { recursive: true }).catch(() => {});
 }

@@ -1,6 +1,6 @@
 /**
  * A privacy report as a person reads it: the k of the k-anonymity applied, the ε of any
- * differential-privacy noise, how many rows were suppressed, which identifiers were dropped and how
+ * differential-privacy noise (in one sentence for a person-level ε), how many rows were suppressed, which identifiers were dropped and how
  * each quasi-identifier was coarsened. Shared by the listing page (before the buy button), the
  * source previews and the publications of My data; browser-safe (islands render it too).
  */
@@ -43,8 +43,12 @@ export function PrivacyReportFacts({ report, released }: PrivacyReportFactsProps
       {report.epsilon !== undefined && (
         <>
           <dt>Differential privacy</dt>
-          <dd data-testid="privacy-epsilon">
-            ε = <strong>{report.epsilon}</strong>: counts carry calibrated noise
+          <dd data-testid="privacy-epsilon" data-unit={report.unit}>
+            {report.unit === "person" ? <PersonEpsilon report={report} epsilon={report.epsilon} /> : (
+              <>
+                ε = <strong>{report.epsilon}</strong>: counts carry calibrated noise
+              </>
+            )}
           </dd>
         </>
       )}
@@ -84,5 +88,19 @@ export function PrivacyReportFacts({ report, released }: PrivacyReportFactsProps
         )}
       </dd>
     </dl>
+  );
+}
+
+/** A person-level ε in one sentence: what it bounds, for whom, over how many days. */
+function PersonEpsilon({ report, epsilon }: { report: PrivacyReport; epsilon: number }) {
+  const who = report.days === undefined
+    ? "anyone in the data"
+    : `anyone present on all ${report.days} day${report.days === 1 ? "" : "s"}`;
+  return (
+    <>
+      ε = <strong>{epsilon}</strong> per person: {who} changes the odds of any guess about them by at most e
+      <sup>{epsilon}</sup>
+      {report.delta ? ` (except with probability δ = ${report.delta})` : ""}
+    </>
   );
 }

@@ -14,6 +14,7 @@
 import type {
   KosmosApi,
   PrivacyBudgetView,
+  ReleasePolicyView,
   ReleaseView,
   SiteProxyView,
   StatsResult,
@@ -58,6 +59,8 @@ export interface SiteDashboard {
 export interface SalesData {
   budget: PrivacyBudgetView;
   releases: ReleaseView[];
+  /** What a release may ask for on this node (cap per release, δ, bounds). */
+  policy: ReleasePolicyView;
   /** `YYYY-MM-DD` (UTC): today, and the default range (the 30 days before today). */
   today: string;
   from: string;

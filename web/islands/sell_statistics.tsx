@@ -1,14 +1,29 @@
 /**
  * Island: "Sell statistics" on a site's dashboard. Shows the site's privacy
- * budget (ε spent and left) and its past releases, and a form that posts
- * `POST /api/v1/sites/:domain/releases` as JSON. On success the new release
- * joins the list and the budget drops; otherwise the node's message shows
- * (a bad field or a budget too small costs nothing; a table whose every row
- * was suppressed spends its ε).
+ * budget (ε per person, spent and left) and its past releases, and a form
+ * that posts `POST /api/v1/sites/:domain/releases` as JSON. While the owner
+ * edits it, the form shows what the release will cost a person (days, ε,
+ * budget after, noise of a daily count; `web/components/release_cost.tsx`)
+ * and refuses an ε above the node's cap per release with the node's own
+ * message. On success the new release joins the list and the budget drops;
+ * otherwise the node's message shows (a bad field or a budget too small
+ * costs nothing; a table whose every row was suppressed spends its ε).
  */
 import { useSignal } from "@preact/signals";
-import type { CreatedRelease, PrivacyBudgetView, ReleaseView } from "../../protocol/api/mod.ts";
+import type {
+  CreatedRelease,
+  PrivacyBudgetView,
+  ReleasePolicyView,
+  ReleaseView,
+} from "../../protocol/api/mod.ts";
 import { LicenceField, PriceField } from "../components/sale_fields.tsx";
+import {
+  formatEpsilon,
+  getDraftCost,
+  ReleaseCost,
+  type ReleaseDraft,
+  wasRecounted,
+} from "../components/release_cost.tsx";
 import { formatEther } from "../format.ts";
 
 export interface SellStatisticsProps {
@@ -16,6 +31,8 @@ export interface SellStatisticsProps {
   budget: PrivacyBudgetView;
   /** Newest first. */
   releases: ReleaseView[];
+  /** The node's cap per release, δ and bounds: what the cost shown before publishing depends on. */
+  policy: ReleasePolicyView;
   /** Default range, `YYYY-MM-DD`. */
   from: string;
   to: string;
@@ -37,11 +54,37 @@ export function SellStatistics(props: SellStatisticsProps) {
   const state = useSignal<State>({ kind: "idle" });
   const budget = useSignal(props.budget);
   const releases = useSignal(props.releases);
+  const draft = useSignal<ReleaseDraft>({
+    from: props.from,
+    to: props.to,
+    epsilon: defaultEpsilon(props),
+    k: 10,
+    dimension: "",
+  });
   const busy = state.value.kind === "pending";
+  const cost = getDraftCost(draft.value, props.policy, budget.value);
+
+  // Every edit re-estimates the cost; an ε the node would refuse is refused here with its message.
+  const edit = (event: Event) => {
+    const form = event.currentTarget as HTMLFormElement;
+    const data = new FormData(form);
+    const text = (name: string) => String(data.get(name) ?? "").trim();
+    draft.value = {
+      from: text("from"),
+      to: text("to"),
+      epsilon: text("epsilon") === "" ? Number.NaN : Number(text("epsilon")),
+      k: Number(text("k")),
+      dimension: text("dimension"),
+    };
+    const next = getDraftCost(draft.value, props.policy, budget.value);
+    const epsilon = form.elements.namedItem("epsilon") as HTMLInputElement | null;
+    epsilon?.setCustomValidity(!next.ok && next.field === "epsilon" ? next.message : "");
+  };
 
   const submit = async (event: Event) => {
     event.preventDefault();
     const form = event.currentTarget as HTMLFormElement;
+    edit(event);
     if (!form.reportValidity()) return;
     const data = new FormData(form);
     const text = (name: string) => String(data.get(name) ?? "").trim();
@@ -116,19 +159,25 @@ export function SellStatistics(props: SellStatisticsProps) {
       </div>
       <p class="muted">
         Sell visitors, visits and pageviews per day as a dataset. Only aggregates leave this node: each
-        visitor counts at most a few times, every count gets differential-privacy noise, and rows with fewer
-        than k visitors after noise are withheld. Each release spends its ε from the budget of{" "}
-        {props.domain}, for good. Visitors with Do-Not-Track or Global Privacy Control are never counted.
+        visitor counts at most a few times a day, every count gets differential-privacy noise, and rows with
+        fewer than k visitors after noise are withheld. ε protects a person: a release over 30 days at ε = 1
+        lets anyone present on all 30 days change the odds of any guess about them by at most e^1, and spends
+        1 from the budget of {props.domain}, for good. One release may spend at most ε ={" "}
+        {formatEpsilon(props.policy.maxEpsilon)}. Visitors with Do-Not-Track or Global Privacy Control are
+        never counted.
       </p>
       <Releases releases={releases.value} />
       {b.remaining < MIN_EPSILON
         ? (
           <p class="form-error" data-testid="release-exhausted">
             The privacy budget of {props.domain} is spent: no more statistics can be sold.
+            {wasRecounted(b, releases.value) &&
+              " Releases made before budgets counted people were counted again: one over D days spends D × its" +
+                " ε, because a person visiting every day was D visitor ids, each protected by that ε."}
           </p>
         )
         : (
-          <form class="release-form" onSubmit={submit} data-testid="release-form">
+          <form class="release-form" onSubmit={submit} onInput={edit} data-testid="release-form">
             <div class="form-grid">
               <label class="field field-wide">
                 <span>Title</span>
@@ -150,16 +199,16 @@ export function SellStatistics(props: SellStatisticsProps) {
                 </select>
               </label>
               <label class="field">
-                <span>ε (privacy loss)</span>
+                <span>ε per person (privacy loss)</span>
                 <input
                   type="number"
                   name="epsilon"
                   required
                   min={MIN_EPSILON}
-                  max={b.remaining}
+                  max={Math.min(b.remaining, props.policy.maxEpsilon)}
                   step={0.01}
-                  defaultValue={String(Math.min(1, b.remaining))}
-                  title="Smaller is more private and noisier"
+                  defaultValue={String(defaultEpsilon(props))}
+                  title="Per person, for the whole range: smaller is more private and noisier"
                   disabled={busy}
                 />
               </label>
@@ -200,11 +249,12 @@ export function SellStatistics(props: SellStatisticsProps) {
                 />
               </label>
             </div>
+            <ReleaseCost cost={cost} total={b.total} />
             {s.kind === "error" && <p class="form-error" data-testid="release-error">{s.message}</p>}
             {s.kind === "done" && (
               <p class="muted" data-testid="release-done">
-                Published {s.result.release.rows} rows ({s.result.release.suppressed} suppressed) for ε ={" "}
-                {formatEpsilon(s.result.release.epsilon)}; {formatEpsilon(s.result.budget.remaining)} of{" "}
+                Published {s.result.release.rows} rows for ε = {formatEpsilon(s.result.release.epsilon)}{" "}
+                per person; {formatEpsilon(s.result.budget.remaining)} of{" "}
                 {formatEpsilon(s.result.budget.total)} left.{" "}
                 <a href={`/datasets/${s.result.id}`}>View the dataset</a>
               </p>
@@ -249,7 +299,7 @@ function Releases({ releases }: { releases: ReleaseView[] }) {
             <th>Title</th>
             <th>Range</th>
             <th>Per day and</th>
-            <th class="num">ε</th>
+            <th class="num">ε per person</th>
             <th class="num">k</th>
             <th class="num">Rows</th>
             <th class="num">Price</th>
@@ -272,7 +322,7 @@ function Releases({ releases }: { releases: ReleaseView[] }) {
               >
                 {r.k}
               </td>
-              <td class="num" title={`${r.suppressed} suppressed`}>{r.rows}</td>
+              <td class="num">{r.rows}</td>
               <td class="num">{formatEther(r.price)} KOS</td>
               <td title={r.error ?? undefined}>{r.status}</td>
             </tr>
@@ -283,7 +333,7 @@ function Releases({ releases }: { releases: ReleaseView[] }) {
   );
 }
 
-/** ε as people read it: at most 6 decimals, no trailing zeros. */
-function formatEpsilon(value: number): string {
-  return String(Math.round(value * 1e6) / 1e6);
+/** ε the form starts with: 1, or less when the cap or the budget left is smaller. */
+function defaultEpsilon(props: SellStatisticsProps): number {
+  return Math.min(1, props.budget.remaining, props.policy.maxEpsilon);
 }

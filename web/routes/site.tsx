@@ -232,6 +232,7 @@ function SellSection({ domain, sales }: { domain: string; sales: SalesData }) {
           domain,
           budget: sales.budget,
           releases: sales.releases,
+          policy: sales.policy,
           from: sales.from,
           to: sales.to,
           today: sales.today,

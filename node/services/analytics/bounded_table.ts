@@ -6,12 +6,12 @@
  * {@link computeBoundedTable}: per UTC day (and optionally one dimension) the
  * true counts of visitors, visits and pageviews, with every visitor id's
  * contribution bounded: at most `maxVisits` visits (the earliest),
- * `maxPageviews` pageviews and `maxCells` rows; the excess is dropped. The
- * unit of privacy is the visitor id, which is a keyed hash with a salt that
- * rotates daily: one person on one UTC day. A person seen on several days is
- * several visitor ids the node cannot link (by design), so for them the
- * guarantee holds per day of visits. Only aggregates leave this file: no
- * visitor id, timestamp or raw row enters the table.
+ * `maxPageviews` pageviews and `maxCells` rows; the excess is dropped. A
+ * visitor id is a keyed hash with a salt that rotates daily: one person on
+ * one UTC day. A person seen on several days is several visitor ids the node
+ * cannot link (by design), so the release's noise is calibrated to a person:
+ * D visitor ids over D days (`protocol/release_privacy.ts`). Only aggregates
+ * leave this file: no visitor id, timestamp or raw row enters the table.
  *
  * ```ts
  * const table = computeBoundedTable(db, "example.com", { from: "2024-03-01", to: "2024-03-31", dimension: "page" });
@@ -20,6 +20,8 @@
 import type { Database } from "../db/mod.ts";
 import { day } from "../../constants.ts";
 import { checkDomain } from "./schema.ts";
+import { checkRawEventsKept } from "./retention.ts";
+import type { ContributionBounds } from "../../../protocol/release_privacy.ts";
 
 /** Dimensions a release can break the days down by. */
 export const RELEASE_DIMENSIONS = ["page", "entry_page", "source", "device", "browser", "os"] as const;
@@ -29,14 +31,7 @@ export type ReleaseDimension = typeof RELEASE_DIMENSIONS[number];
 export const DEVICE_VALUES = ["desktop", "mobile", "tablet", "other"] as const;
 
 /** How much one visitor id may add to a release. */
-export interface ContributionBounds {
-  /** Visits per visitor id; later ones are dropped. */
-  maxVisits: number;
-  /** Pageviews per visitor id; later ones are dropped. */
-  maxPageviews: number;
-  /** Rows (day × dimension value) per visitor id; contributions to further rows are dropped. */
-  maxCells: number;
-}
+export type { ContributionBounds } from "../../../protocol/release_privacy.ts";
 
 /** @default bounds: 3 visits and 10 pageviews per visitor id. */
 export const DEFAULT_MAX_VISITS = 3;
@@ -144,6 +139,7 @@ export function computeBoundedTable(
   const fromDay = parseDay(options.from, "from");
   const toDay = parseDay(options.to, "to");
   if (toDay < fromDay) throw new TypeError(`Invalid "to": ${options.to} is before "from" ${options.from}`);
+  checkRawEventsKept(db, site, fromDay); // days whose raw events the retention deleted cannot be released
   const dimension = options.dimension ?? null;
   if (dimension !== null && !(RELEASE_DIMENSIONS as readonly string[]).includes(dimension)) {
     throw new TypeError(`Invalid "dimension": expected one of ${RELEASE_DIMENSIONS.join(", ")}`);

@@ -8,7 +8,10 @@
  * emptied mirror is rebuilt the same way from id 0, in chunks (with
  * progress), and a mirror ahead of its SQLite file (a restored backup) is
  * dropped and rebuilt. Every query first awaits the sync, so it sees every
- * committed event.
+ * committed event. Besides copies of the tables, it keeps `solo` on visits
+ * and events (the visit is its visitor-day's only one, so counting visitors
+ * needs no distinct count for it) and `pages` (each site's distinct
+ * pathnames, so page filters test each once); `docs/analytics-engine.md`.
  *
  * DuckDB runs statements on its own threads (`@duckdb/node-api` is async),
  * so neither the sync's appends nor a query stop the node's event loop,
@@ -34,6 +37,7 @@ import {
 import type { Database } from "../db/mod.ts";
 import type { Param } from "./engine_sql.ts";
 import { EVENT_VISIT_COLUMNS } from "./dialects.ts";
+import { readKeptSettings, swapInRetained, writeRetainedCopy } from "./duck_retention.ts";
 
 /** Rows read from SQLite and appended per step. */
 const CHUNK = 100_000;
@@ -42,16 +46,17 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
   id BIGINT, site VARCHAR, ts BIGINT, name VARCHAR, pathname VARCHAR, hostname VARCHAR, visit_id BIGINT,
   vkey UBIGINT, props MAP(VARCHAR, VARCHAR), revenue_amount DOUBLE, revenue_currency VARCHAR,
-  ${EVENT_VISIT_COLUMNS.map((c) => `${c} VARCHAR`).join(", ")});
+  ${EVENT_VISIT_COLUMNS.map((c) => `${c} VARCHAR`).join(", ")}, solo BOOLEAN);
 CREATE TABLE IF NOT EXISTS visits (
   id BIGINT, site VARCHAR, vkey UBIGINT, day INTEGER, start_ts BIGINT, end_ts BIGINT, pageviews INTEGER, events INTEGER,
   entry_page VARCHAR, exit_page VARCHAR, entry_hostname VARCHAR, exit_hostname VARCHAR, source VARCHAR,
   referrer VARCHAR, utm_source VARCHAR, utm_medium VARCHAR, utm_campaign VARCHAR, utm_content VARCHAR,
   utm_term VARCHAR, device VARCHAR, browser VARCHAR, os VARCHAR, country VARCHAR, region VARCHAR, city VARCHAR,
-  city_name VARCHAR, region_name VARCHAR);
+  city_name VARCHAR, region_name VARCHAR, solo BOOLEAN);
 CREATE TABLE IF NOT EXISTS engagement (
   id BIGINT, site VARCHAR, ts BIGINT, pathname VARCHAR, hostname VARCHAR, visit_id BIGINT,
   scroll_depth INTEGER, engaged_ms BIGINT, props MAP(VARCHAR, VARCHAR));
+CREATE TABLE IF NOT EXISTS pages (site VARCHAR, pathname VARCHAR, ts BIGINT);
 CREATE TABLE IF NOT EXISTS mirror_state (events_hwm BIGINT, engagement_hwm BIGINT);
 CREATE TABLE IF NOT EXISTS events_stage (
   id BIGINT, site VARCHAR, ts BIGINT, name VARCHAR, pathname VARCHAR, hostname VARCHAR, visit_id BIGINT,
@@ -69,6 +74,17 @@ DELETE FROM events_stage;
 DELETE FROM visits_stage;
 DELETE FROM engagement_stage;`;
 
+/**
+ * Adds the pathnames of a staging table to `pages` (each site's distinct pathnames, with the last time
+ * one was seen, `ts`, so that a retention rewrite drops those only pruned events had).
+ */
+const pagesFrom = (stage: string) =>
+  `UPDATE pages SET ts = n.ts FROM (SELECT site, pathname, MAX(ts) AS ts FROM ${stage} GROUP BY site, pathname) n
+   WHERE pages.site = n.site AND pages.pathname = n.pathname AND n.ts > pages.ts;
+   INSERT INTO pages SELECT s.site, s.pathname, MAX(s.ts) FROM ${stage} s WHERE s.pathname IS NOT NULL
+   AND NOT EXISTS (SELECT 1 FROM pages p WHERE p.site = s.site AND p.pathname = s.pathname)
+   GROUP BY s.site, s.pathname;`;
+
 /** The column types of the staging tables, in order (the rows read from SQLite have the same keys in order). */
 const S = VARCHAR;
 const STAGE_TYPES: Record<string, DuckDBType[]> = {
@@ -77,11 +93,26 @@ const STAGE_TYPES: Record<string, DuckDBType[]> = {
   engagement_stage: [BIGINT, S, BIGINT, S, S, BIGINT, INTEGER, BIGINT, S],
 };
 
-/** Moves the visits stage into `visits`, hashing the visitor-day key. */
+/**
+ * Moves the visits stage into `visits`, hashing the visitor-day key; `solo` (the visit is the only one of its
+ * visitor-day) is set by {@link MARK_SHARED} or, in a rebuild, {@link MARK_ALL_SHARED}.
+ */
 const VISITS_FROM_STAGE = `INSERT INTO visits SELECT id, site, hash(vkey), day, start_ts, end_ts, pageviews,
   events, entry_page, exit_page, entry_hostname, exit_hostname, source, referrer, utm_source, utm_medium,
-  utm_campaign, utm_content, utm_term, device, browser, os, country, region, city, city_name, region_name
-  FROM visits_stage; DELETE FROM visits_stage;`;
+  utm_campaign, utm_content, utm_term, device, browser, os, country, region, city, city_name, region_name, true
+  FROM visits_stage;`;
+
+/** After a rebuild's visits: those whose visitor-day has several are not `solo`. */
+const MARK_ALL_SHARED = `UPDATE visits SET solo = false FROM (
+  SELECT site, vkey FROM visits GROUP BY site, vkey HAVING COUNT(*) > 1) m
+  WHERE visits.site = m.site AND visits.vkey = m.vkey`;
+
+/** The visits of the staged visitor-days that are no longer alone in them (their ids come back). */
+const MARK_SHARED = `UPDATE visits SET solo = false FROM (
+  SELECT w.site, w.vkey FROM visits w
+  WHERE w.day IN (SELECT day FROM visits_stage) AND w.vkey IN (SELECT hash(vkey) FROM visits_stage)
+  GROUP BY w.site, w.vkey HAVING COUNT(*) > 1) m
+  WHERE visits.site = m.site AND visits.vkey = m.vkey AND visits.solo RETURNING visits.id`;
 
 const VISIT_SELECT =
   `SELECT v.id, v.site, v.visitor_id || ':' || v.day AS vkey, v.day, v.start_ts, v.end_ts, v.pageviews, v.events, v.entry_page,
@@ -105,14 +136,17 @@ export interface DuckMirrorOptions {
 
 export class DuckMirror {
   readonly #db: Database;
-  readonly #instance: DuckDBInstance;
-  readonly #write: DuckDBConnection;
-  readonly #readConn: DuckDBConnection;
+  #instance: DuckDBInstance;
+  #write: DuckDBConnection;
+  #readConn: DuckDBConnection;
   readonly #onProgress?: (message: string) => void;
   #syncing?: Promise<void>;
   #again = false;
   #closed = false;
   #stopping = false;
+  /** Set while {@link rewriteRetained} swaps the file: reads wait for it. */
+  #swapping?: Promise<void>;
+  #reading = 0;
 
   private constructor(
     db: Database,
@@ -137,17 +171,18 @@ export class DuckMirror {
     if (options.path && options.path !== ":memory:") restrictPermissions(options.path);
     try {
       const write = await instance.connect();
-      // A mirror of an older layout (events without their visit's columns) is dropped and rebuilt.
+      // A mirror of an older layout (events without their visit's columns or `solo`) is dropped and rebuilt.
       const old = await write.runAndReadAll(
         `SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'events'
-         AND column_name = 'country'`,
+         AND column_name = 'solo'`,
       );
       const tables = await write.runAndReadAll(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'events'",
       );
       if (Number(tables.getRowsJS()[0][0]) > 0 && Number(old.getRowsJS()[0][0]) === 0) {
         await write.run(
-          "DROP TABLE events; DROP TABLE visits; DROP TABLE engagement; DROP TABLE mirror_state",
+          `DROP TABLE events; DROP TABLE visits; DROP TABLE engagement; DROP TABLE IF EXISTS pages;
+           DROP TABLE mirror_state`,
         );
       }
       await write.run(SCHEMA);
@@ -189,7 +224,14 @@ export class DuckMirror {
     const values: DuckDBValue[] = params.map((
       p,
     ) => (typeof p === "number" && Number.isSafeInteger(p) ? BigInt(p) : p));
-    const reader = await this.#readConn.runAndReadAll(sql, values);
+    while (this.#swapping) await this.#swapping;
+    this.#reading++;
+    let reader;
+    try {
+      reader = await this.#readConn.runAndReadAll(sql, values);
+    } finally {
+      this.#reading--;
+    }
     return reader.getRowObjectsJS().map((row) => {
       const out: Row = {};
       for (const [k, v] of Object.entries(row)) {
@@ -197,6 +239,56 @@ export class DuckMirror {
       }
       return out;
     });
+  }
+
+  /**
+   * Rewrites the mirror into a new file without the raw rows a retention
+   * prune deleted from SQLite (those of visits that start before `cutoff` ms,
+   * `duck_retention.ts`) and swaps it in, so their bytes leave the disk.
+   * `before` runs first, while no sync can run: the prune's last deletions
+   * (rows whose ids SQLite would hand out again) go there. Syncs and reads
+   * wait meanwhile. Resolves with the number of rows dropped.
+   */
+  async rewriteRetained(cutoff: number, options: { before?: () => void } = {}): Promise<number> {
+    while (this.#syncing) await this.#syncing.catch(() => {});
+    if (this.#closed || this.#stopping) throw new Error("Cannot rewrite the analytics mirror: it is stopped");
+    const { promise: done, resolve } = Promise.withResolvers<void>();
+    this.#syncing = done;
+    try {
+      options.before?.();
+      const max = this.#db.prepare(
+        `SELECT (SELECT COALESCE(MAX(id), 0) FROM analytics_events) AS events,
+          (SELECT COALESCE(MAX(id), 0) FROM analytics_engagement) AS engagement`,
+      ).get() as { events: number; engagement: number };
+      const copy = await writeRetainedCopy(this.#write, cutoff, max);
+      if (copy.path !== null && copy.target) {
+        this.#swapping = done;
+        while (this.#reading > 0) await new Promise((r) => setTimeout(r, 5));
+        const settings = await readKeptSettings(this.#write);
+        this.#readConn.closeSync();
+        this.#write.closeSync();
+        this.#instance.closeSync();
+        try {
+          swapInRetained(copy.path, copy.target);
+          this.#instance = await DuckDBInstance.create(copy.path, settings);
+          restrictPermissions(copy.path);
+          this.#write = await this.#instance.connect();
+          this.#readConn = await this.#instance.connect();
+        } catch (err) {
+          this.#closed = true; // nothing left open: the engine answers from SQLite
+          throw err;
+        }
+      }
+      do {
+        this.#again = false;
+        await this.#catchUp();
+      } while (this.#again && !this.#closed && !this.#stopping);
+      return copy.dropped;
+    } finally {
+      this.#syncing = undefined;
+      this.#swapping = undefined;
+      resolve();
+    }
   }
 
   /** Stops syncing: a running sync ends after its current step; resolves when it has. */
@@ -229,7 +321,8 @@ export class DuckMirror {
     if (max.e < events || max.g < engagement) {
       // The SQLite file is older than the mirror (restored from a backup): start again.
       await this.#write.run(
-        "DELETE FROM events; DELETE FROM visits; DELETE FROM engagement; DELETE FROM mirror_state",
+        `DELETE FROM events; DELETE FROM visits; DELETE FROM engagement; DELETE FROM pages;
+         DELETE FROM mirror_state`,
       );
       events = engagement = 0;
     }
@@ -253,8 +346,9 @@ export class DuckMirror {
         `BEGIN;
          INSERT INTO events SELECT s.id, s.site, s.ts, s.name, s.pathname, s.hostname, s.visit_id, v.vkey,
            CAST(CAST(s.props AS JSON) AS MAP(VARCHAR, VARCHAR)), CAST(s.revenue_amount AS DOUBLE),
-           s.revenue_currency, ${EVENT_VISIT_COLUMNS.map((c) => `v.${c}`).join(", ")}
+           s.revenue_currency, ${EVENT_VISIT_COLUMNS.map((c) => `v.${c}`).join(", ")}, COALESCE(v.solo, false)
            FROM events_stage s LEFT JOIN visits v ON v.id = s.visit_id ORDER BY s.id;
+         ${pagesFrom("events_stage")}
          DELETE FROM events_stage;
          DELETE FROM mirror_state;
          INSERT INTO mirror_state VALUES (${events}, ${engagement});
@@ -275,6 +369,7 @@ export class DuckMirror {
         `BEGIN;
          INSERT INTO engagement SELECT id, site, ts, pathname, hostname, visit_id, scroll_depth, engaged_ms,
            CAST(CAST(props AS JSON) AS MAP(VARCHAR, VARCHAR)) FROM engagement_stage;
+         ${pagesFrom("engagement_stage")}
          DELETE FROM engagement_stage;
          DELETE FROM mirror_state;
          INSERT INTO mirror_state VALUES (${events}, ${engagement});
@@ -293,8 +388,9 @@ export class DuckMirror {
       if (rows.length === 0) break;
       last = Number(rows[rows.length - 1].id);
       await this.#append("visits_stage", rows);
-      await this.#write.run(VISITS_FROM_STAGE);
+      await this.#write.run(`${VISITS_FROM_STAGE} DELETE FROM visits_stage;`);
     }
+    await this.#write.run(MARK_ALL_SHARED);
   }
 
   /** Replaces the mirror's copy of the given visits with SQLite's. */
@@ -306,12 +402,25 @@ export class DuckMirror {
         .all(...part) as Row[];
       await this.#append("visits_stage", rows);
     }
-    await this.#write.run(
-      `BEGIN;
-       DELETE FROM visits WHERE id IN (SELECT id FROM visits_stage);
-       ${VISITS_FROM_STAGE}
-       COMMIT;`,
-    );
+    try {
+      await this.#write.run(
+        `BEGIN; DELETE FROM visits WHERE id IN (SELECT id FROM visits_stage); ${VISITS_FROM_STAGE}`,
+      );
+      // A new visit of a visitor-day seen before: the earlier visits' events are no longer `solo` either.
+      const shared = (await this.#write.runAndReadAll(MARK_SHARED)).getRowsJS().map((r) => Number(r[0]));
+      for (let i = 0; i < shared.length; i += 1000) {
+        await this.#write.run(
+          `UPDATE events SET solo = false WHERE solo AND visit_id IN (${
+            shared.slice(i, i + 1000).join(",")
+          })`,
+        );
+      }
+      await this.#write.run("DELETE FROM visits_stage; COMMIT;");
+    } catch (err) {
+      await this.#write.run("ROLLBACK").catch(() => {});
+      await this.#write.run("DELETE FROM visits_stage");
+      throw err;
+    }
   }
 
   /** Appends SQLite rows to a staging table (columns in the rows' key order), in data chunks. */

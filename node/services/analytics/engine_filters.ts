@@ -133,6 +133,11 @@ export interface FilterContext {
   engagement: boolean;
   /** The alias visit columns are read from: `v` (the joined visit, the default) or `e` (copied onto events). */
   visitAlias?: string;
+  /**
+   * The condition is a `WHERE` clause's (or an `and`/`or` in one), where NULL drops a row as false does,
+   * so a leaf needs no `COALESCE(…, false)` (which keeps DuckDB from pushing it into its scan).
+   */
+  where?: boolean;
 }
 
 const TRUE = "(1 = 1)";
@@ -148,7 +153,7 @@ export function filterSql(tree: FilterTree, c: FilterContext): string {
       return `(${children.join(tree[0] === "and" ? " AND " : " OR ")})`;
     }
     case "not":
-      return `(NOT ${filterSql(tree[1] as FilterTree, c)})`;
+      return `(NOT ${filterSql(tree[1] as FilterTree, { ...c, where: false })})`;
     case "has_done":
     case "has_not_done": {
       const { q, b, D } = c;
@@ -157,6 +162,7 @@ export function filterSql(tree: FilterTree, c: FilterContext): string {
         ...c,
         engagement: false,
         visitAlias: joined ? "v" : "e",
+        where: true,
       });
       const join = joined ? `JOIN ${D.visits} v ON v.id = e.visit_id` : "";
       const sub = `e.visit_id IN (SELECT e.visit_id FROM ${D.events} e ${join}
@@ -189,22 +195,66 @@ export function leafSql([op, dim, values, modifiers]: ValueFilter, c: FilterCont
   } else {
     const prop = propName(dim);
     const expr = prop !== null ? c.D.prop("e", prop, c.b) : eventOrVisitColumn(dim, c.D, c.visitAlias ?? "v");
-    const subject = caseSensitive ? expr : `lower(${expr})`;
-    const bind = (v: string) => caseSensitive ? c.b.bind(v) : `lower(${c.b.bind(v)})`;
-    let test: string;
-    if (op.startsWith("is")) {
-      const real = values.filter((v) => !(prop !== null && v === "(none)"));
-      const parts = real.length > 0 ? [`${subject} IN (${real.map(bind).join(", ")})`] : [];
-      if (prop !== null && values.includes("(none)")) parts.push(`${expr} IS NULL`);
-      test = parts.length === 0 ? FALSE : parts.join(" OR ");
-    } else if (op.startsWith("contains")) {
-      test = values.map((v) => `instr(${subject}, ${bind(v)}) > 0`).join(" OR ");
+    const test = (x: string) => valueTest(x, op, values, caseSensitive, prop !== null, c);
+    const bare = prop === null && op.startsWith("is") && caseSensitive
+      ? bareColumn(dim, values, c.visitAlias ?? "v")
+      : null;
+    const decided = (t: string) => c.where && !negated ? `(${t})` : `COALESCE((${t}), ${FALSE})`;
+    if (bare !== null) {
+      // No label of a missing value among the values: the column itself (NULL where missing) decides.
+      positive = decided(`${bare} IN (${values.map((v) => c.b.bind(v)).join(", ")})`);
+    } else if (dim === "event:page" && c.D.pages && op.startsWith("matches")) {
+      // Each of the site's distinct pathnames goes through the regular expression once, rather than every
+      // event's (for `contains`, a semi-join on the pathname costs more than the test itself).
+      positive = `COALESCE(${expr} IN (SELECT pg.pathname FROM ${c.D.pages} pg
+        WHERE pg.site = ${c.b.bind(c.q.site)} AND (${test("pg.pathname")})), ${FALSE})`;
     } else {
-      test = values.map((v) => c.D.regex(expr, caseSensitive ? v : `(?i)${v}`, c.b)).join(" OR ");
+      positive = decided(test(expr));
     }
-    positive = `COALESCE((${test}), ${FALSE})`;
   }
   return negated ? `(NOT ${positive})` : positive;
+}
+
+/** The labels {@link visitColumn} shows for a missing (or empty) value, by dimension. */
+const MISSING_LABELS: Record<string, string[]> = {
+  "visit:source": ["Direct / None"],
+  "visit:referrer": ["Direct / None"],
+  "visit:utm_source": ["(none)"],
+  "visit:utm_medium": ["(none)"],
+  "visit:utm_campaign": ["(none)"],
+  "visit:utm_content": ["(none)"],
+  "visit:utm_term": ["(none)"],
+  "visit:device": ["(not set)", ""],
+  "visit:browser": ["(not set)", ""],
+  "visit:os": ["(not set)", ""],
+};
+
+/** The column an `is` leaf on `dim` can test directly: its values name none of its missing-value labels. */
+function bareColumn(dim: string, values: string[], v: string): string | null {
+  const labels = MISSING_LABELS[dim];
+  if (!labels || values.some((x) => labels.includes(x))) return null;
+  return `${v}.${dim.slice(6)}`;
+}
+
+/** Whether `expr` passes a leaf's `is`, `contains` or `matches` values (`prop`: "(none)" is a missing prop). */
+function valueTest(
+  expr: string,
+  op: string,
+  values: string[],
+  caseSensitive: boolean,
+  prop: boolean,
+  c: FilterContext,
+): string {
+  const subject = caseSensitive ? expr : `lower(${expr})`;
+  const bind = (v: string) => caseSensitive ? c.b.bind(v) : `lower(${c.b.bind(v)})`;
+  if (op.startsWith("is")) {
+    const real = values.filter((v) => !(prop && v === "(none)"));
+    const parts = real.length > 0 ? [`${subject} IN (${real.map(bind).join(", ")})`] : [];
+    if (prop && values.includes("(none)")) parts.push(`${expr} IS NULL`);
+    return parts.length === 0 ? FALSE : parts.join(" OR ");
+  }
+  if (op.startsWith("contains")) return values.map((v) => `instr(${subject}, ${bind(v)}) > 0`).join(" OR ");
+  return values.map((v) => c.D.regex(expr, caseSensitive ? v : `(?i)${v}`, c.b)).join(" OR ");
 }
 
 function eventOrVisitColumn(dim: string, D: Dialect, v: string): string {

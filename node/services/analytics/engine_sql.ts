@@ -70,6 +70,12 @@ export interface Dialect {
   visitVisitorKey: string;
   /** Further event columns the statements read (`x.` prefixed). */
   eventColumns: string[];
+  /** A table of each site's distinct pathnames (`site`, `pathname`), or null. */
+  pages: string | null;
+  /**
+   * Visits and events carry `solo`: the visit is the only one of its visitor-day (see {@link countVisitors}).
+   */
+  solo: boolean;
   /**
    * The visit columns events carry too (their visit's first-event columns:
    * source, UTM tags, device, browser, OS, location), so that only entry and
@@ -122,6 +128,28 @@ function dimensionSql(d: Dimension, q: ResolvedQuery, D: Dialect, b: Binder, v =
   return visitColumn(d, D, v);
 }
 
+/**
+ * Visitors over rows that are one visit each: distinct visitor-day `key`s. With {@link Dialect.solo},
+ * a visit alone in its visitor-day counts one without going through the distinct count (hashing every
+ * key is most of a raw query's work); only the visits of visitor-days with several are counted distinct.
+ */
+function countVisitors(D: Dialect, key: string, solo: string): string {
+  return D.solo
+    ? `(COUNT(*) FILTER (WHERE ${solo}) + COUNT(DISTINCT ${key}) FILTER (WHERE NOT ${solo}))`
+    : `COUNT(DISTINCT ${key})`;
+}
+
+/**
+ * {@link countVisitors} over event rows (several per visit): the distinct visits, less those whose
+ * visitor-day has others, plus those visitor-days (only their rows go through a second distinct count).
+ */
+function countEventVisitors(D: Dialect, key: string, solo: string): string {
+  return D.solo
+    ? `(COUNT(DISTINCT e.visit_id) - COUNT(DISTINCT e.visit_id) FILTER (WHERE NOT ${solo})
+      + COUNT(DISTINCT ${key}) FILTER (WHERE NOT ${solo}))`
+    : `COUNT(DISTINCT ${key})`;
+}
+
 /** Dimensions whose rows are left out where the visit has no value. */
 const OMIT_MISSING = new Set([
   "visit:entry_page",
@@ -134,13 +162,17 @@ const OMIT_MISSING = new Set([
   "visit:city_name",
 ]);
 
-/** The events of the range: as stored, or with `event:goal` grouped, once per goal each completes. */
+/**
+ * The events of the range: as stored, or with `event:goal` grouped, once per goal each completes
+ * (`onlyGoal`: the events of that goal alone).
+ */
 function eventsSource(
   q: ResolvedQuery,
   D: Dialect,
   o: StatementOptions,
   b: Binder,
   withVisitColumns: boolean,
+  onlyGoal?: number,
 ): string {
   // Only the columns the statement reads (a props map copied for every event costs).
   const usesProps = q.dimensions.some((d) => propName(d) !== null) ||
@@ -160,9 +192,11 @@ function eventsSource(
     }, -1 AS goal_index, NULL AS rev FROM ${D.events} x WHERE ${range} AND 1 = 0)`;
   }
   return `(${
-    o.goals.map((g, i) =>
-      `SELECT ${columns.join(", ")}, ${i} AS goal_index, ${revenue(g.currency)} AS rev FROM ${D.events} x
-        WHERE ${range} AND ${goalCondition(g, "x", D, b)}`
+    o.goals.flatMap((g, i) =>
+      onlyGoal === undefined || onlyGoal === i
+        ? [`SELECT ${columns.join(", ")}, ${i} AS goal_index, ${revenue(g.currency)} AS rev FROM ${D.events} x
+        WHERE ${range} AND ${goalCondition(g, "x", D, b)}`]
+        : []
     ).join(" UNION ALL ")
   })`;
 }
@@ -191,15 +225,15 @@ function visitsStatement(q: ResolvedQuery, D: Dialect, o: StatementOptions): Sta
     `v.site = ${b.bind(q.site)}`,
     `v.start_ts < ${b.bind(q.to)}`,
     `v.end_ts >= ${b.bind(q.from)}`,
-    filterSql(q.filters, { q, D, goals: o.goals, b, engagement: false }),
+    filterSql(q.filters, { q, D, goals: o.goals, b, engagement: false, where: true }),
   ];
   q.dimensions.forEach((d, i) => {
     if (OMIT_MISSING.has(d)) where.push(`${dimExprs[i]} IS NOT NULL`);
   });
   const names = q.dimensions.map((_, i) => `d${i}`);
   return b.finish(`SELECT ${[...dimExprs.map((x, i) => `${x} AS d${i}`), ""].join(", ")}
-      COUNT(DISTINCT ${D.visitVisitorKey}) AS visitors, COUNT(*) AS visits, 0 AS pageviews, 0 AS events,
-      NULL AS revenue, 0 AS revenue_events, SUM(CASE WHEN v.pageviews = 1 THEN 1 ELSE 0 END) AS bounces,
+      ${countVisitors(D, D.visitVisitorKey, "v.solo")} AS visitors, COUNT(*) AS visits, 0 AS pageviews,
+      0 AS events, NULL AS revenue, 0 AS revenue_events, SUM(CASE WHEN v.pageviews = 1 THEN 1 ELSE 0 END) AS bounces,
       COUNT(*) AS bounce_visits, SUM(v.end_ts - v.start_ts) AS duration_ms
     FROM ${D.visits} v WHERE ${where.join(" AND ")}${
     names.length > 0 ? ` GROUP BY ${names.join(", ")}` : ""
@@ -215,13 +249,17 @@ function visitsStatement(q: ResolvedQuery, D: Dialect, o: StatementOptions): Sta
  */
 export function mainStatements(q: ResolvedQuery, D: Dialect, o: StatementOptions): Statement[] {
   if (answersFromVisits(q, o.metrics)) return [visitsStatement(q, D, o)];
-  if (!o.visitFigures) return [eventsStatement(q, D, o, false)];
+  // By goal: one statement per goal, each counting its own events (distinct counts of a few smaller
+  // groups are cheaper than of their union grouped by goal); the groups do not overlap.
+  const byGoal = (make: (goal?: number) => Statement) =>
+    q.dimensions.includes("event:goal") && o.goals.length > 1 ? o.goals.map((_, i) => make(i)) : [make()];
+  if (!o.visitFigures) return byGoal((g) => eventsStatement(q, D, o, false, true, g));
   if (q.dimensions.every((d) => d.startsWith("visit:"))) {
     // The matching visits give visitors and visits too; the events only what they count.
     const counts = o.metrics.some((m) => EVENT_COUNT_METRICS.has(m));
     return [...(counts ? [eventsStatement(q, D, o, false, false)] : []), visitFiguresStatement(q, D, o)];
   }
-  return [eventsStatement(q, D, o, true)];
+  return byGoal((g) => eventsStatement(q, D, o, true, true, g));
 }
 
 /** `entered`: 1 for a visit whose bounce counts (as Plausible: with an event:page filter, visits that entered on such a page). */
@@ -257,6 +295,7 @@ function visitFiguresStatement(q: ResolvedQuery, D: Dialect, o: StatementOptions
     b,
     engagement: false,
     visitAlias: joined ? "v" : "e",
+    where: true,
   });
   const join = joined ? `JOIN ${D.visits} v ON v.id = e.visit_id` : "";
   const where = [`v.id IN (SELECT e.visit_id FROM ${D.events} e ${join} WHERE ${range} AND ${filter})`];
@@ -265,8 +304,9 @@ function visitFiguresStatement(q: ResolvedQuery, D: Dialect, o: StatementOptions
   });
   const names = q.dimensions.map((_, i) => `d${i}`);
   return b.finish(`SELECT ${[...dimExprs.map((x, i) => `${x} AS d${i}`), ""].join(", ")}
-      COUNT(DISTINCT ${D.visitVisitorKey}) AS visitors, COUNT(*) AS visits, 0 AS pageviews, 0 AS events,
-      NULL AS revenue, 0 AS revenue_events, SUM(CASE WHEN v.pageviews = 1 THEN ${entered} ELSE 0 END) AS bounces, SUM(${entered}) AS bounce_visits,
+      ${countVisitors(D, D.visitVisitorKey, "v.solo")} AS visitors, COUNT(*) AS visits, 0 AS pageviews,
+      0 AS events, NULL AS revenue, 0 AS revenue_events,
+      SUM(CASE WHEN v.pageviews = 1 THEN ${entered} ELSE 0 END) AS bounces, SUM(${entered}) AS bounce_visits,
       SUM(v.end_ts - v.start_ts) AS duration_ms
     FROM ${D.visits} v WHERE ${where.join(" AND ")}${
     names.length > 0 ? ` GROUP BY ${names.join(", ")}` : ""
@@ -280,6 +320,7 @@ function eventsStatement(
   o: StatementOptions,
   byVisit: boolean,
   distinct = true,
+  onlyGoal?: number,
 ): Statement {
   // Without columns only the visit row has, an engine that keeps the visitor key on events skips the join
   // (with visit figures, it joins the visits after grouping the events by visit).
@@ -287,24 +328,31 @@ function eventsStatement(
     q.dimensions.some((d) => needsVisitRow(d, D));
   const readsVisit = usesVisits(q.filters) || q.dimensions.some((d) => d.startsWith("visit:"));
   const b = new Binder();
-  const source = eventsSource(q, D, o, b, !joinVisits && readsVisit);
+  const source = eventsSource(q, D, o, b, !joinVisits && readsVisit, onlyGoal);
   const v = joinVisits ? "v" : "e";
   const dimExprs = q.dimensions.map((d) => dimensionSql(d, q, D, b, v));
-  const where = [filterSql(q.filters, { q, D, goals: o.goals, b, engagement: false, visitAlias: v })];
+  const where = [
+    filterSql(q.filters, { q, D, goals: o.goals, b, engagement: false, visitAlias: v, where: true }),
+  ];
   q.dimensions.forEach((d, i) => {
     if (OMIT_MISSING.has(d)) where.push(`${dimExprs[i]} IS NOT NULL`);
   });
-  const dimCols = dimExprs.map((x, i) => `${x} AS d${i}`);
+  // One goal's statement: its goal is a constant, not a group (a grouped distinct count costs several times
+  // an ungrouped one in DuckDB).
+  const constant = (i: number) => !byVisit && onlyGoal !== undefined && q.dimensions[i] === "event:goal";
+  const dimCols = dimExprs.map((x, i) => `${constant(i) ? onlyGoal : x} AS d${i}`);
   const names = q.dimensions.map((_, i) => `d${i}`);
-  const groupBy = (extra: string[]) =>
-    names.length + extra.length > 0 ? `GROUP BY ${[...names, ...extra].join(", ")}` : "";
+  const groupBy = (extra: string[]) => {
+    const keys = [...names.filter((_, i) => !constant(i)), ...extra];
+    return keys.length > 0 ? `GROUP BY ${keys.join(", ")}` : "";
+  };
   const visitorKey = joinVisits ? D.visitorKey : D.eventVisitorKey as string;
   const from = `FROM ${source} e ${joinVisits ? `JOIN ${D.visits} v ON v.id = e.visit_id` : ""}
     WHERE ${where.join(" AND ")}`;
   const pageview = "CASE WHEN e.name = 'pageview' THEN 1 ELSE 0 END";
   if (!byVisit) {
     const counts = distinct
-      ? `COUNT(DISTINCT ${visitorKey}) AS visitors, COUNT(DISTINCT e.visit_id) AS visits`
+      ? `${countEventVisitors(D, visitorKey, `${v}.solo`)} AS visitors, COUNT(DISTINCT e.visit_id) AS visits`
       : "0 AS visitors, 0 AS visits";
     return b.finish(`SELECT ${[...dimCols, ""].join(", ")}
       ${counts},
@@ -316,7 +364,8 @@ function eventsStatement(
   if (!joinVisits) {
     // Group the events by visit first, then join each group's visit once.
     return b.finish(`SELECT ${[...names, ""].join(", ")}
-      COUNT(DISTINCT t.vkey) AS visitors, COUNT(*) AS visits, SUM(t.pv) AS pageviews, SUM(t.ev) AS events,
+      ${countVisitors(D, "t.vkey", "v.solo")} AS visitors, COUNT(*) AS visits, SUM(t.pv) AS pageviews,
+      SUM(t.ev) AS events,
       SUM(t.rev) AS revenue, SUM(t.rev_n) AS revenue_events,
       SUM(CASE WHEN v.pageviews = 1 THEN ${entered} ELSE 0 END) AS bounces,
       SUM(${entered}) AS bounce_visits, SUM(v.end_ts - v.start_ts) AS duration_ms
@@ -329,11 +378,13 @@ function eventsStatement(
     }`);
   }
   return b.finish(`SELECT ${[...names, ""].join(", ")}
-      COUNT(DISTINCT vkey) AS visitors, COUNT(*) AS visits, SUM(pv) AS pageviews, SUM(ev) AS events,
-      SUM(rev) AS revenue, SUM(rev_n) AS revenue_events, SUM(bounce * entered) AS bounces,
+      ${countVisitors(D, "vkey", "solo")} AS visitors, COUNT(*) AS visits, SUM(pv) AS pageviews,
+      SUM(ev) AS events, SUM(rev) AS revenue, SUM(rev_n) AS revenue_events, SUM(bounce * entered) AS bounces,
       SUM(entered) AS bounce_visits, SUM(dur) AS duration_ms
     FROM (
-      SELECT ${[...dimCols, ""].join(", ")} MIN(${D.visitorKey}) AS vkey, SUM(${pageview}) AS pv,
+      SELECT ${[...dimCols, ""].join(", ")} MIN(${D.visitorKey}) AS vkey,${
+    D.solo ? " bool_and(v.solo) AS solo," : ""
+  } SUM(${pageview}) AS pv,
         COUNT(*) AS ev, SUM(e.rev) AS rev, COUNT(e.rev) AS rev_n,
         MAX(CASE WHEN v.pageviews = 1 THEN 1 ELSE 0 END) AS bounce, MAX(${entered}) AS entered,
         MAX(v.end_ts - v.start_ts) AS dur
@@ -349,7 +400,7 @@ export function engagementStatement(q: ResolvedQuery, D: Dialect, o: StatementOp
   const b = new Binder();
   const dimExprs = q.dimensions.map((d) => dimensionSql(d, q, D, b));
   const where = [`e.site = ${b.bind(q.site)}`, `e.ts >= ${b.bind(q.from)}`, `e.ts < ${b.bind(q.to)}`];
-  where.push(filterSql(q.filters, { q, D, goals: o.goals, b, engagement: true }));
+  where.push(filterSql(q.filters, { q, D, goals: o.goals, b, engagement: true, where: true }));
   q.dimensions.forEach((d, i) => {
     if (OMIT_MISSING.has(d)) where.push(`${dimExprs[i]} IS NOT NULL`);
   });

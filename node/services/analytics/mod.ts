@@ -41,6 +41,7 @@ import { AnalyticsEngine, type EngineRow } from "./engine.ts";
 import { DuckMirror } from "./duck_mirror.ts";
 import { createStatsQueries, type QueryV2Answer } from "./stats_queries.ts";
 import type { V1Endpoint } from "./query_v1.ts";
+import { RawEventRetention, type RetentionResult } from "./retention.ts";
 
 export type { AnalyticsEvent } from "../../../protocol/analytics.ts";
 export type { RecordEventsOptions, RecordEventsResult } from "./store.ts";
@@ -89,6 +90,13 @@ export type { ApiKeyView, GoalInput, GoalStore } from "./goals.ts";
 export type { Funnel, FunnelStepResult, Goal } from "./query_ast.ts";
 export type { QueryV2Answer } from "./stats_queries.ts";
 export type { V1Endpoint } from "./query_v1.ts";
+export {
+  checkRetentionDays,
+  DEFAULT_RETENTION_DAYS,
+  getRawEventsKept,
+  MAX_RETENTION_DAYS,
+  type RetentionResult,
+} from "./retention.ts";
 
 export interface AnalyticsComponents {
   db: Database;
@@ -321,27 +329,50 @@ export function createAnalytics(components: AnalyticsComponents, init: Analytics
   };
 }
 
+/** Settings of the `analytics` service besides {@link AnalyticsInit}'s. */
+export interface AnalyticsServiceInit extends Omit<AnalyticsInit, "reader"> {
+  /** Visits deleted per transaction by the raw-event retention (`retention.ts`). @default 500 */
+  retentionBatchSize?: number;
+}
+
 /**
  * The `analytics` service: opens the events reader on the node's database file
- * (closed in `close()`), runs the migrations in `start()` (or at first use).
+ * (closed in `close()`), runs the migrations in `start()` (or at first use), and
+ * deletes raw events older than `config.analyticsRetentionDays` (`retention.ts`)
+ * at start and after each UTC midnight.
  */
-export function analytics(init: Omit<AnalyticsInit, "reader"> = {}) {
+export function analytics(init: AnalyticsServiceInit = {}) {
   return defineService(
     "analytics",
     ["db", "sites", "config"],
-    (c: Required<AnalyticsComponents> & { config: { dataDir: string } }) => {
+    (
+      c: Required<AnalyticsComponents> & { config: { dataDir: string; analyticsRetentionDays?: number } },
+    ) => {
       const reader = new EventsReader(join(c.config.dataDir, "kosmos.db"));
+      let mirror: DuckMirror | undefined;
       // Raw-events queries run on the DuckDB mirror once it has caught up, on the reader's SQLite worker before.
       const engine = init.engine ?? new AnalyticsEngine(c.db, {
         log: c.log,
-        openMirror: () =>
-          DuckMirror.open(c.db, {
+        openMirror: async () =>
+          mirror = await DuckMirror.open(c.db, {
             path: join(c.config.dataDir, "analytics.duckdb"),
             onProgress: (message) => c.log.info(message),
           }),
         readSqlite: (sql, params) => reader.read(sql, params as (string | number)[]) as Promise<EngineRow[]>,
       });
-      return new AnalyticsService({ db: c.db, log: c.log, sites: c.sites }, { ...init, reader, engine });
+      const retention = () =>
+        new RawEventRetention(c.db, {
+          days: c.config.analyticsRetentionDays,
+          now: init.now,
+          mirror: () => mirror,
+          batchSize: init.retentionBatchSize,
+          log: c.log,
+        });
+      return new AnalyticsService(
+        { db: c.db, log: c.log, sites: c.sites },
+        { ...init, reader, engine },
+        retention,
+      );
     },
   );
 }
@@ -353,22 +384,42 @@ class AnalyticsService implements Analytics {
   readonly engine?: AnalyticsEngine;
   readonly #components: AnalyticsComponents;
   readonly #init: AnalyticsInit;
+  readonly #createRetention: () => RawEventRetention;
   #analytics?: Analytics;
+  #retention?: RawEventRetention;
 
-  constructor(components: AnalyticsComponents, init: AnalyticsInit & { reader: EventsReader }) {
+  constructor(
+    components: AnalyticsComponents,
+    init: AnalyticsInit & { reader: EventsReader },
+    createRetention: () => RawEventRetention,
+  ) {
     this.#components = components;
     this.#init = init;
     this.reader = init.reader;
     this.engine = init.engine;
+    this.#createRetention = createRetention;
   }
 
   async start(): Promise<void> {
     this.#open();
     await this.#init.engine?.start(); // opens the mirror; its first sync goes on in the background
+    this.#retention ??= this.#createRetention();
+    this.#retention.start(); // a first run now, in the background
   }
 
   async stop(): Promise<void> {
+    await this.#retention?.stop();
     await this.#init.engine?.stop();
+  }
+
+  /**
+   * Deletes the raw events older than the retention now (the service does it
+   * at start and after each UTC midnight); resolves with what it deleted.
+   */
+  pruneRawEvents(): Promise<RetentionResult> {
+    this.#open();
+    this.#retention ??= this.#createRetention();
+    return this.#retention.prune();
   }
 
   close(): void {

@@ -20,7 +20,11 @@
  * their registry owner, so that every node replaces a squatter's copy. The
  * check reads the local chain index only: no chain call on the gossip path.
  * Each gossip peer may bring a limited number of new unstaked listings
- * (a token bucket); a full index gives up unstaked listings first.
+ * (a token bucket). The index keeps at most `maxListings` listings (100,000)
+ * and `maxBytes` of announcements (256 MiB); when full it keeps every staked
+ * listing and the most recently announced unstaked ones, whatever order they
+ * arrived in, and stops watching the datasets of the listings it gives up
+ * (`getCapacity()` says since when it keeps unstaked listings).
  *
  * ```ts
  * const catalog = createCatalog({ db, identity, p2p, chain, replication, log }, {});
@@ -52,13 +56,19 @@ import type { ChainService, StakesDetail } from "../chain/mod.ts";
 import type { Replication } from "../replication/mod.ts";
 import { NotFoundError } from "../../errors.ts";
 import { minute, second } from "../../constants.ts";
-import { CatalogStore, type Listing, type ListingStake, type ListListingsResult } from "./store.ts";
+import {
+  type CatalogCapacity,
+  CatalogStore,
+  type Listing,
+  type ListingStake,
+  type ListListingsResult,
+} from "./store.ts";
 import { type ListingQuery, parseListingQuery } from "./query.ts";
 import { type AnnouncementCheck, DEFAULT_MAX_ANNOUNCEMENT_AGE, ingestAnnouncement } from "./validate.ts";
 import { CatalogSyncer, type SyncWithResult } from "./sync.ts";
 import { type PublishAnnouncementResult, Publisher } from "./publish.ts";
 
-export type { Listing, ListingStake, ListListingsResult } from "./store.ts";
+export type { CatalogCapacity, Listing, ListingStake, ListListingsResult } from "./store.ts";
 export type { ListingQuery, ListingSort } from "./query.ts";
 export { LISTING_SORTS } from "./query.ts";
 export { type AnnouncementCheck, checkAnnouncement, ingestAnnouncement } from "./validate.ts";
@@ -71,8 +81,8 @@ export interface CatalogComponents {
   p2p: P2P;
   /** Its `"stakes"` events set the registry's stakes of listings. */
   chain: Pick<ChainService, "addEventListener">;
-  /** Watches every indexed listing's dataset. */
-  replication: Pick<Replication, "watch">;
+  /** Watches every indexed listing's dataset, and stops when the listing leaves the index. */
+  replication: Pick<Replication, "watch" | "unwatch">;
   log: Logger;
 }
 
@@ -83,6 +93,8 @@ export interface CatalogInit {
   maxClockSkew?: number;
   /** Most listings kept; when full, a new listing pushes out the oldest unstaked one. @default 100_000 */
   maxListings?: number;
+  /** Most bytes of signed announcements kept, the same way. @default 256 MiB */
+  maxBytes?: number;
   /** New unstaked listings one gossip peer may bring at once (its bucket refills at `newListingsPerMinute`). @default 600 */
   newListingBurst?: number;
   /** New unstaked listings one gossip peer may bring per minute, sustained. @default 120 */
@@ -142,6 +154,8 @@ export class Catalog extends EventTarget {
    * seller's copy, even if it arrived before the stake was indexed here.
    */
   #contested = new Map<string, { seller: string; bytes: Uint8Array }>();
+  /** Whether the index has pushed out a listing since start (logged once). */
+  #full = false;
   #onIdentify = (evt: CustomEvent<{ peerId: PeerId; protocols: string[] }>) => {
     if (evt.detail.protocols.includes(this.#c.p2p.protocolId(CATALOG_SYNC_PROTOCOL))) {
       this.#sync.maybeSync(evt.detail.peerId.toString());
@@ -155,6 +169,7 @@ export class Catalog extends EventTarget {
       maxAge: init.maxAge ?? DEFAULT_MAX_ANNOUNCEMENT_AGE,
       maxClockSkew: init.maxClockSkew ?? MAX_CLOCK_SKEW,
       maxListings: init.maxListings ?? 100_000,
+      maxBytes: init.maxBytes ?? 256 * 2 ** 20,
       syncInterval: init.syncInterval ?? 5 * minute,
       resyncAfter: init.resyncAfter ?? minute,
       syncTimeout: init.syncTimeout ?? 30 * second,
@@ -202,7 +217,9 @@ export class Catalog extends EventTarget {
   #openStore(): CatalogStore {
     return this.#store ??= new CatalogStore(this.#c.db, {
       maxListings: this.#init.maxListings,
+      maxBytes: this.#init.maxBytes,
       own: this.#c.identity.account.address,
+      onRemoved: (ids, reason) => this.#removed(ids, reason),
     });
   }
 
@@ -256,6 +273,15 @@ export class Catalog extends EventTarget {
     options: { signal?: AbortSignal } = {},
   ): Promise<PublishAnnouncementResult> {
     return this.#publisher.publishAnnouncement(announcement, options);
+  }
+
+  /**
+   * How full the index is: listings and announcement bytes held and their caps, and when full, the
+   * signing time of the oldest unstaked listing it keeps (unstaked listings announced before it are
+   * not kept here; staked ones always are).
+   */
+  getCapacity(): CatalogCapacity {
+    return this.#index.getCapacity();
   }
 
   /** Lists indexed listings; throws a `TypeError` or `RangeError` for a bad query. */
@@ -367,6 +393,24 @@ export class Catalog extends EventTarget {
       }
     }
     return check;
+  }
+
+  /** Listings pushed out by newer ones or expired: their datasets are no longer watched here. */
+  #removed(ids: string[], reason: "pushed-out" | "expired"): void {
+    for (const id of ids) {
+      try {
+        this.#c.replication.unwatch(id);
+      } catch (err) {
+        this.#c.log.warn("failed to unwatch dataset", { manifestCid: id, error: err });
+      }
+    }
+    if (reason === "pushed-out" && !this.#full) {
+      this.#full = true;
+      const capacity = this.#index.getCapacity();
+      this.#c.log.info("filled catalog: newer listings now push out the oldest unstaked ones", {
+        ...capacity,
+      });
+    }
   }
 
   #dispatchListing(manifestCid: ManifestCid, source: ListingIndexedDetail["source"]): void {

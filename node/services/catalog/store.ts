@@ -11,11 +11,16 @@
  * for it: another seller's announcement, indexed before the stake, is hidden
  * from reads and sync and replaced when the owner's arrives.
  *
- * The index holds at most `maxListings` listings. When it is full, a new
- * listing takes the place of the unstaked listing announced longest ago
- * (this node's own excepted); staked listings are never pushed out while an
- * unstaked one remains, and a new unstaked listing never pushes out a staked
- * one.
+ * The index holds at most `maxListings` listings and `maxBytes` of signed
+ * announcements. When it is full, a new listing takes the place of the
+ * unstaked listings announced longest ago (this node's own excepted), as many
+ * as it needs; staked listings are never pushed out while an unstaked one
+ * remains, a new unstaked listing never pushes out a staked one, nor one
+ * announced after it. So a full index keeps every staked listing and the most
+ * recently announced unstaked ones, and every node with the same caps that has
+ * heard the same announcements keeps the same listings (a late joiner syncing
+ * from a full peer ends with that peer's). Both counts are kept in memory, so
+ * indexing a listing costs the same at 1,000 listings as at the cap.
  *
  * Every listing row carries `seq`, a counter that grows with every insert or
  * replacement; the sync protocol serves "everything after seq N" so a peer
@@ -28,9 +33,8 @@
  * ```
  */
 import { type Database, migrate, transaction } from "../db/mod.ts";
-import type { Announcement } from "../../../protocol/announcement.ts";
-import { type Address, type ListingId, type ManifestCid, toAddress } from "../../../protocol/ids.ts";
-import type { Category, Cell, Column } from "../../../protocol/manifest.ts";
+import { type Announcement, MAX_ANNOUNCEMENT_BYTES } from "../../../protocol/announcement.ts";
+import { type Address, type ListingId, toAddress } from "../../../protocol/ids.ts";
 import type { ParsedListingQuery } from "./query.ts";
 import {
   LISTING_COLUMNS,
@@ -46,107 +50,53 @@ import {
 
 type Statement = ReturnType<Database["prepare"]>;
 
-/** A listing as the catalog shows it. */
-export interface Listing {
-  /** The listing id, which is the manifest CID. */
-  id: ListingId;
-  manifestCid: ManifestCid;
-  title: string;
-  description: string;
-  category: Category;
-  /** Decimal string of token base units. */
-  price: string;
-  seller: Address;
-  gateway: Address;
-  byteLength: number;
-  rowCount: number;
-  chunkCount: number;
-  preview: Cell[][];
-  schema: Column[];
-  licence: string;
-  /** Peer ids known to hold the chunks: the announcement's hint (seller first), then replicas. */
-  providers: string[];
-  /** When the dataset was prepared, ms. */
-  createdAt: number;
-  /** When the indexed announcement was signed, ms. */
-  announcedAt: number;
-  /** Active registry stake on the manifest CID, summed over its registry listings; decimal token base units. */
-  stake: string;
-  /** Open registry challenges against the manifest CID's registry listings. */
-  challenges: number;
-  /** Ids (decimal) of the active registry listings of the manifest CID, oldest first. */
-  onChain: string[];
-}
-
-/** The registry's view of one manifest CID, as {@link CatalogStore.setStakes} takes it. */
-export interface ListingStake {
-  manifestCid: string;
-  /** Decimal token base units. */
-  stake: string;
-  challenges: number;
-  /** Active registry listing ids (decimal). */
-  listingIds: string[];
-  /** The registry owner of the oldest active listing: the one seller accepted for the CID. */
-  owner?: string;
-}
-
-export interface ListListingsResult {
-  listings: Listing[];
-  /** How many listings match, ignoring `limit` and `offset`. */
-  total: number;
-}
-
-/** What happened to an announcement handed to {@link CatalogStore.putAnnouncement}. */
-export type PutResult =
-  /** A new listing. */
-  | "added"
-  /** A newer announcement of a known listing replaced the old one. */
-  | "updated"
-  /** The index already holds this announcement or a newer one. */
-  | "stale"
-  /** The listing is known under another seller, or staked by another owner. */
-  | "conflict"
-  /** The index holds `maxListings` listings and none it may give up. */
-  | "full";
-
-/** A known listing's identity, for cheap duplicate checks before signature verification. */
-export interface ListingVersion {
-  seller: Address;
-  announcedAt: number;
-}
-
-/** The listing's seller as the registry has it (see {@link CatalogStore.getOwner}). */
-export type ListingOwner = Address | undefined;
-
-export interface SyncBatch {
-  /** Canonical signed announcement bytes, oldest change first. */
-  announcements: Uint8Array[];
-  /** The seq of the last announcement in the batch (or the request's cursor when empty). */
-  cursor: number;
-  /** Whether more announcements follow the batch. */
-  more: boolean;
-}
-
-export interface CatalogStoreInit {
-  /** Most listings the index keeps; see the module doc for what a new one pushes out. @default 100_000 */
-  maxListings?: number;
-  /** This node's seller address: its listings are never pushed out. @default undefined */
-  own?: string;
-}
+export type {
+  CatalogCapacity,
+  CatalogStoreInit,
+  Listing,
+  ListingOwner,
+  ListingStake,
+  ListingVersion,
+  ListListingsResult,
+  PutResult,
+  SyncBatch,
+} from "./types.ts";
+import type {
+  CatalogCapacity,
+  CatalogStoreInit,
+  Listing,
+  ListingOwner,
+  ListingStake,
+  ListingVersion,
+  ListListingsResult,
+  PutResult,
+  SyncBatch,
+} from "./types.ts";
 
 export class CatalogStore {
   #db: Database;
   #maxListings: number;
+  #maxBytes: number;
   #own: string;
+  #onRemoved: NonNullable<CatalogStoreInit["onRemoved"]>;
+  /** Listings and announcement bytes held, counted once when opened and kept with every change. */
+  #count: number;
+  #bytes: number;
   /** Prepared statements of the fixed-text queries on the gossip path (every node indexes every announcement). */
   #statements = new Map<string, Statement>();
 
   constructor(db: Database, init: CatalogStoreInit = {}) {
     this.#db = db;
     this.#maxListings = init.maxListings ?? 100_000;
+    this.#maxBytes = init.maxBytes ?? 256 * 2 ** 20;
     this.#own = init.own ?? "";
+    this.#onRemoved = init.onRemoved ?? (() => {});
     migrate(db, "catalog", MIGRATIONS);
     if (this.#meta("epoch") === undefined) this.#setMeta("epoch", crypto.randomUUID());
+    const held = db.prepare("SELECT COUNT(*) AS c, COALESCE(SUM(length(raw)), 0) AS b FROM catalog_listings")
+      .get() as { c: number; b: number };
+    this.#count = held.c;
+    this.#bytes = held.b;
   }
 
   /** A random id of this index; a peer's sync cursor is only meaningful within one epoch. */
@@ -156,7 +106,22 @@ export class CatalogStore {
 
   /** How many listings the index holds. */
   count(): number {
-    return (this.#prepare("SELECT COUNT(*) AS c FROM catalog_listings").get() as { c: number }).c;
+    return this.#count;
+  }
+
+  /** How full the index is, and when full, since when it keeps unstaked listings. */
+  getCapacity(): CatalogCapacity {
+    const out: CatalogCapacity = {
+      listings: this.#count,
+      maxListings: this.#maxListings,
+      bytes: this.#bytes,
+      maxBytes: this.#maxBytes,
+    };
+    if (this.#count >= this.#maxListings || this.#bytes >= this.#maxBytes - MAX_ANNOUNCEMENT_BYTES) {
+      const oldest = this.#victims().next().value;
+      if (oldest) out.keepsSince = oldest.announced_at;
+    }
+    return out;
   }
 
   /** The seller and timestamp of the indexed announcement of `id`, if any. */
@@ -188,21 +153,35 @@ export class CatalogStore {
    */
   putAnnouncement(a: Announcement, bytes: Uint8Array, options: { now?: number } = {}): PutResult {
     const now = options.now ?? Date.now();
-    return transaction(this.#db, () => {
-      const existing = this.#prepare("SELECT n, seller, announced_at FROM catalog_listings WHERE id = ?")
-        .get(a.manifestCid) as { n: number; seller: string; announced_at: number } | undefined;
+    const removed: string[] = [];
+    let count = this.#count;
+    let held = this.#bytes;
+    const result = transaction(this.#db, (): PutResult => {
+      const existing = this.#prepare(
+        "SELECT n, seller, announced_at, length(raw) AS size FROM catalog_listings WHERE id = ?",
+      )
+        .get(a.manifestCid) as { n: number; seller: string; announced_at: number; size: number } | undefined;
       const owner = this.getOwner(a.manifestCid);
       if (owner !== undefined && owner !== a.seller) return "conflict";
       const takeover = existing !== undefined && existing.seller !== a.seller;
       if (takeover && owner === undefined) return "conflict";
       if (existing && !takeover && existing.announced_at >= a.timestamp) return "stale";
-      if (!existing && this.count() >= this.#maxListings) {
-        const victim = this.#prepare(
-          `SELECT l.n, l.announced_at FROM ${LISTINGS} WHERE ${UNSTAKED} AND l.seller != ?
-           ORDER BY l.announced_at, l.n LIMIT 1`,
-        ).get(this.#own) as { n: number; announced_at: number } | undefined;
-        if (!victim || (owner === undefined && victim.announced_at >= a.timestamp)) return "full";
-        this.#deleteListing(victim.n);
+      if (!existing && (count >= this.#maxListings || held + bytes.byteLength > this.#maxBytes)) {
+        // The unstaked listings announced longest ago, as many as it takes; none when one is not older.
+        const victims: { n: number; size: number }[] = [];
+        let c = count;
+        let b = held;
+        for (const victim of this.#victims()) {
+          if (c < this.#maxListings && b + bytes.byteLength <= this.#maxBytes) break;
+          if (owner === undefined && victim.announced_at >= a.timestamp) break;
+          victims.push(victim);
+          c--;
+          b -= victim.size;
+        }
+        if (c >= this.#maxListings || b + bytes.byteLength > this.#maxBytes) return "full";
+        for (const victim of victims) removed.push(this.#deleteListing(victim.n).id);
+        count = c;
+        held = b;
       }
       const seq = this.#nextSeq();
       const values = {
@@ -254,8 +233,22 @@ export class CatalogStore {
         "DELETE FROM catalog_providers WHERE listing_n = ? AND hint_position IS NULL AND replicated = 0",
       )
         .run(n);
+      count += existing ? 0 : 1;
+      held += bytes.byteLength - (existing?.size ?? 0);
       return existing ? "updated" : "added";
     });
+    this.#count = count;
+    this.#bytes = held;
+    if (removed.length > 0) this.#onRemoved(removed, "pushed-out");
+    return result;
+  }
+
+  /** Listings a full index may give up, the one announced longest ago first. */
+  #victims(): IterableIterator<{ n: number; announced_at: number; size: number }> {
+    return this.#prepare(
+      `SELECT l.n, l.announced_at, length(l.raw) AS size FROM ${LISTINGS} WHERE ${UNSTAKED} AND l.seller != ?
+       ORDER BY l.announced_at, l.n`,
+    ).iterate(this.#own) as IterableIterator<{ n: number; announced_at: number; size: number }>;
   }
 
   /** The listing `id`, or `undefined`. */
@@ -380,18 +373,29 @@ export class CatalogStore {
 
   /** Removes the listings whose announcement was signed before `before`, except `keepSeller`'s; returns how many. */
   pruneExpired(before: number, options: { keepSeller?: string } = {}): number {
-    return transaction(this.#db, () => {
+    const removed = transaction(this.#db, () => {
       const rows = this.#db.prepare("SELECT n FROM catalog_listings WHERE announced_at < ? AND seller != ?")
         .all(before, options.keepSeller ?? "") as { n: number }[];
-      for (const { n } of rows) this.#deleteListing(n);
-      return rows.length;
+      return rows.map(({ n }) => this.#deleteListing(n));
     });
+    this.#count -= removed.length;
+    for (const r of removed) this.#bytes -= r.size;
+    if (removed.length > 0) this.#onRemoved(removed.map((r) => r.id), "expired");
+    return removed.length;
   }
 
-  /** Removes listing row `n` with its search entry (providers go by cascade). */
-  #deleteListing(n: number): void {
+  /**
+   * Removes listing row `n` with its search entry (providers go by cascade); returns its id and
+   * announcement size, for the caller to count once the transaction commits.
+   */
+  #deleteListing(n: number): { id: string; size: number } {
+    const row = this.#prepare("SELECT id, length(raw) AS size FROM catalog_listings WHERE n = ?").get(n) as {
+      id: string;
+      size: number;
+    };
     this.#prepare("DELETE FROM catalog_search WHERE rowid = ?").run(n);
     this.#prepare("DELETE FROM catalog_listings WHERE n = ?").run(n);
+    return row;
   }
 
   /** Ids of `seller`'s listings whose announcement was signed before `before`. */

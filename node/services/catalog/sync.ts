@@ -203,7 +203,9 @@ export async function requestSync(
   const limit = Math.min(request.limit, MAX_SYNC_BATCH);
   const lp = lpStream(stream, {
     maxDataLength: MAX_SYNC_FRAME_BYTES,
-    maxBufferSize: 2 * MAX_SYNC_FRAME_BYTES,
+    // A responder writes a whole batch before the requester reads it (up to
+    // MAX_SYNC_RESPONSE_BYTES); a smaller buffer ends the stream mid-batch.
+    maxBufferSize: MAX_SYNC_RESPONSE_BYTES + 2 * MAX_SYNC_FRAME_BYTES,
   });
   let accepted = 0;
   let ignored = 0;

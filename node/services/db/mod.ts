@@ -1,5 +1,6 @@
 /**
- * The node's SQLite database (`node:sqlite`, WAL) and versioned migrations.
+ * The node's SQLite database (`node:sqlite`, WAL, `secure_delete` on: a
+ * deleted row is zeroed in the file, not only unlinked) and versioned migrations.
  * Each service owns its tables and hands its migrations to {@link migrate};
  * applied versions are recorded per component in `schema_migrations`, so a
  * restart applies only what is new.
@@ -47,6 +48,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): D
   db.exec(`PRAGMA journal_mode = WAL;
     PRAGMA synchronous = NORMAL;
     PRAGMA foreign_keys = ON;
+    PRAGMA secure_delete = ON;
     PRAGMA busy_timeout = ${Math.trunc(options.busyTimeout ?? 5000)};
     CREATE TABLE IF NOT EXISTS schema_migrations (
       component TEXT NOT NULL,
@@ -56,6 +58,31 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): D
     );`);
   restrictPermissions(path);
   return db;
+}
+
+/**
+ * Copies the WAL into the database file and truncates it to zero bytes
+ * (`PRAGMA wal_checkpoint(TRUNCATE)`), so a row deleted (and, with
+ * `secure_delete`, zeroed in the file) leaves no older copy of its page in
+ * `-wal`. A reader still inside the WAL holds that back: it tries again until
+ * `timeout` ms have passed, and resolves whether the WAL is empty now.
+ */
+export async function truncateWal(db: Database, options: { timeout?: number } = {}): Promise<boolean> {
+  const deadline = Date.now() + (options.timeout ?? 10_000);
+  // Waiting on readers here would block the event loop for the busy timeout: ask, and wait between asks.
+  const { timeout: busy } = db.prepare("PRAGMA busy_timeout").get() as { timeout: number };
+  for (;;) {
+    db.exec("PRAGMA busy_timeout = 0");
+    let row: { busy: number } | undefined;
+    try {
+      row = db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get() as { busy: number } | undefined;
+    } finally {
+      db.exec(`PRAGMA busy_timeout = ${busy}`);
+    }
+    if (!row || row.busy === 0) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** The database holds secrets (dataset keys): owner-only, like the key files. */

@@ -5,7 +5,9 @@
  * bot, unknown site) or turns it into an anonymized {@link AnalyticsEvent}:
  * UA parsed into device/browser/OS, referrer source and UTM tags, and a
  * visitor id that is a keyed hash of the day's salt, IP, user agent and site.
- * The IP is used for that hash and the rate limit, then dropped.
+ * The IP is used for that hash and the rate limit, then dropped. The salt is
+ * kept in its own file (`<dataDir>/salts.db`, `visitor.ts`) and deleted when
+ * its UTC day ends: at the day's first event and by a timer at midnight.
  *
  * Events are batched per site (`batchSize` events or `flushInterval`). A
  * batch for a site this node owns goes straight to `recordEvents`; any other
@@ -42,6 +44,7 @@ import type { Site, Sites } from "../sites/mod.ts";
 import type { Identity } from "../identity/mod.ts";
 import type { Logger } from "../../log.ts";
 import { defineService, type ServiceFactory } from "../../service.ts";
+import { join } from "node:path";
 import { day, minute, second } from "../../constants.ts";
 import { rateLimitKey, resolveClientIp } from "./client_ip.ts";
 import { isBot, parseUserAgent } from "./user_agent.ts";
@@ -53,7 +56,7 @@ import { createOutbox, type Outbox, type OutboxInit, resolveOutboxInit } from ".
 import { type BatchState, BatchStore } from "./batches.ts";
 import { Inbox } from "./inbox.ts";
 import { Holder } from "../replication/mod.ts";
-import { VisitorSalts } from "./visitor.ts";
+import { SALTS_FILE, VisitorSalts } from "./visitor.ts";
 import { ProxyLedger, type ProxyStats } from "./proxies.ts";
 import { type GeoFields, GeoLookup } from "./geo.ts";
 import { FirstPartyPaths } from "./paths.ts";
@@ -62,7 +65,7 @@ export { isBot, parseUserAgent, type UserAgentInfo } from "./user_agent.ts";
 export { getReferrerSource, getUtm } from "./referrer.ts";
 export { isProxyAddress, rateLimitKey, resolveClientIp } from "./client_ip.ts";
 export { TokenBuckets } from "../../token_buckets.ts";
-export { SALT_RETENTION, VisitorSalts } from "./visitor.ts";
+export { SALTS_FILE, VisitorSalts } from "./visitor.ts";
 export { openBatch, sealBatch, sealBlocks } from "./seal.ts";
 export { type OutboxInit } from "./outbox.ts";
 export { type BatchState } from "./batches.ts";
@@ -99,6 +102,8 @@ export interface IngestComponents {
   trustedProxies: string[];
   /** Where this node's own sites' events go. @default none: only `onEvents` listeners see them */
   recordEvents?: RecordEvents;
+  /** The file of the day's visitor salt (`<dataDir>/salts.db`, `visitor.ts`). @default in memory: a restart starts a new salt */
+  saltsPath?: string;
 }
 
 /** Rate limits and batching; delivery settings are {@link OutboxInit}'s. */
@@ -140,13 +145,18 @@ export function createIngest(components: IngestComponents, init: IngestInit = {}
  * node's own sites' events go), and the quota and proxy settings of the config.
  */
 export type IngestFactoryComponents =
-  & Omit<IngestComponents, "log" | "quotaGB" | "trustedProxies" | "recordEvents">
+  & Omit<IngestComponents, "log" | "quotaGB" | "trustedProxies" | "recordEvents" | "saltsPath">
   & {
     analytics: { recordEvents: RecordEvents };
-    config: { storage: { quotaGB: number }; trustedProxies: string[]; proxyEventQuota: number };
+    config: {
+      dataDir: string;
+      storage: { quotaGB: number };
+      trustedProxies: string[];
+      proxyEventQuota: number;
+    };
   };
 
-/** The `ingest` service; the quota, trusted proxies and proxy event quota come from the config. */
+/** The `ingest` service; the quota, trusted proxies, proxy event quota and salts file come from the config. */
 export function ingest(init: IngestInit = {}): ServiceFactory<"ingest", IngestFactoryComponents, Ingest> {
   return defineService<"ingest", IngestFactoryComponents, Ingest>(
     "ingest",
@@ -157,6 +167,7 @@ export function ingest(init: IngestInit = {}): ServiceFactory<"ingest", IngestFa
         quotaGB: config.storage.quotaGB,
         trustedProxies: config.trustedProxies,
         recordEvents: (site, events, options) => analytics.recordEvents(site, events, options),
+        saltsPath: join(config.dataDir, SALTS_FILE),
       }, { proxyEventQuota: config.proxyEventQuota, ...init }),
   );
 }
@@ -178,6 +189,7 @@ export class Ingest {
   #proxies?: ProxyLedger;
   #paths?: FirstPartyPaths;
   #pruneTimer?: ReturnType<typeof setInterval>;
+  #midnightTimer?: ReturnType<typeof setTimeout>;
 
   constructor(components: IngestComponents, init: IngestInit) {
     this.#c = components;
@@ -246,7 +258,9 @@ export class Ingest {
   async start(): Promise<void> {
     migrateIngest(this.#c.db);
     this.#proxies ??= new ProxyLedger(this.#c.db, { quota: this.#init.proxyEventQuota, now: this.#init.now });
-    this.#salts ??= new VisitorSalts(this.#c.db, { now: this.#init.now });
+    this.#salts ??= new VisitorSalts({ path: this.#c.saltsPath, now: this.#init.now });
+    this.#salts.pruneSalts(); // a salt of a day that ended while the node was down
+    this.#scheduleMidnight();
     this.#paths ??= new FirstPartyPaths(this.#c.db);
     await this.#batches.open();
     await this.#inbox.start();
@@ -257,10 +271,31 @@ export class Ingest {
 
   async stop(): Promise<void> {
     clearInterval(this.#pruneTimer);
+    clearTimeout(this.#midnightTimer);
     for (const site of [...this.#pending.keys()]) this.#flush(site);
     await Promise.allSettled([...this.#flushing]);
     await this.#outbox.stop();
     await this.#inbox.stop();
+  }
+
+  /** Closes the salts file. */
+  close(): void {
+    this.#salts?.close();
+    this.#salts = undefined;
+  }
+
+  /** Deletes yesterday's salt when the UTC day ends, even if no event comes to use a new one. */
+  #scheduleMidnight(): void {
+    const now = this.#init.now();
+    const wait = Math.min(day, Math.max(second, (Math.floor(now / day) + 1) * day - now));
+    this.#midnightTimer = setTimeout(() => {
+      try {
+        this.#salts?.pruneSalts();
+      } catch (err) {
+        this.#c.log.warn("failed to delete the past day's salt", { error: err });
+      }
+      this.#scheduleMidnight();
+    }, wait);
   }
 
   /** Calls `listener` with each batch of events this node stores for its own sites; returns an unsubscribe. */

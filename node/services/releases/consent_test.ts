@@ -8,7 +8,8 @@ import { openDatabase } from "../db/mod.ts";
 import { AnalyticsWriter } from "../analytics/store.ts";
 import { migrateAnalytics } from "../analytics/schema.ts";
 import { pageview, SITE } from "../analytics/fixtures_test.ts";
-import { computeBoundedTable } from "../analytics/bounded_table.ts";
+import { computeBoundedTable, getDefaultBounds } from "../analytics/bounded_table.ts";
+import { MAX_DESCRIPTION_LENGTH } from "../../../protocol/manifest.ts";
 import { checkParams, describe } from "./params.ts";
 import { addNoise, toRational } from "./noise.ts";
 
@@ -68,4 +69,36 @@ Deno.test("describe() says whether a release holds only the visitors who agreed"
   const everyone = checkParams(base, { now });
   assert.equal(everyone.consentedOnly, false);
   assert.match(describe(SITE, everyone, table), /whether or not they agreed/);
+});
+
+Deno.test("describe() states the person-level ε over the whole range, and fits beside the longest description the owner may write", () => {
+  const site = `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.example`;
+  const params = checkParams({
+    from: "2024-01-01",
+    to: "2024-12-31",
+    dimension: "entry_page",
+    epsilon: 0.123456,
+    k: 10_000,
+    title: "Year",
+    price: "0",
+    licence: "CC0-1.0",
+    description: "x".repeat(MAX_DESCRIPTION_LENGTH - 1000),
+    consentedOnly: true,
+  }, { now: Date.parse("2025-01-02T00:00:00Z") });
+  const table = addNoise({
+    dimension: "entry_page",
+    from: "2024-01-01",
+    to: "2024-12-31",
+    bounds: getDefaultBounds("entry_page"),
+    rows: [],
+    publicDomain: false,
+    dropped: { visits: 0, pageviews: 0 },
+  }, { epsilon: toRational(123_456, 1_000_000), k: 10_000 });
+  const text = describe(site, params, table);
+  assert.ok(text.length <= MAX_DESCRIPTION_LENGTH, `${text.length} characters`);
+  assert.match(
+    text,
+    /per person: ε = 0\.123456 for anyone in the data over all 366 days together \(δ = 0\.000001\)/,
+  );
+  assert.match(text, /Someone seen as m ids on one day gets m·ε/);
 });

@@ -3,7 +3,12 @@
  * private table of a site's analytics (the bounded table of `analytics/bounded_table.ts`, noised by `noise.ts`) as a dataset, and
  * charges its ε to the site's privacy budget.
  *
- * Order of a release: validate → check the budget → compute the bounded
+ * The privacy unit is a person (`protocol/release_privacy.ts`, docs/privacy.md):
+ * a release over D days is noised for the D visitor ids one person can be,
+ * so the ε it asks for is a person's ε, charged once. One release may spend
+ * at most `maxEpsilon` (1 by default), a site at most `budget` (3) in all.
+ *
+ * Order of a release: validate → check the cap and the budget → compute the bounded
  * table, noise and suppress in memory → charge the budget and record the
  * release (one durable transaction) → publish. A crash after the charge
  * leaves a spent ε and nothing released, never the reverse. A table in which
@@ -13,12 +18,13 @@
  * dropped at ingest and are in no table.
  *
  * ```ts
- * const releases = createReleases({ db, datasets, sites, log }, { budget: 10 });
+ * const releases = createReleases({ db, datasets, sites, log }, { budget: 3, maxEpsilon: 1 });
  * const { manifestCid, budget } = await releases.createRelease("example.com", {
  *   from: "2024-03-01", to: "2024-03-31", dimension: "page", epsilon: 1,
  *   title: "example.com pages, March", price: "1000000000000000000", licence: "CC-BY-4.0",
  * });
  * releases.listReleases("example.com"); // { budget: { total, spent, remaining }, releases: [...] }
+ * releases.getPolicy(); // { maxEpsilon: 1, delta: 1e-6, maxDays: 366, dimensions: { none: { bounds, fixedGrid } … } }
  * ```
  */
 import type { Database } from "../db/mod.ts";
@@ -34,7 +40,16 @@ import {
   type ComputeBoundedTableOptions,
   type EventsReader,
   formatDay,
+  getDefaultBounds,
+  RELEASE_DIMENSIONS,
+  type ReleaseDimension,
 } from "../analytics/mod.ts";
+import {
+  type ContributionBounds,
+  getCapMessage,
+  MAX_RELEASE_DAYS,
+  PRIVACY_UNIT,
+} from "../../../protocol/release_privacy.ts";
 import { addNoise, DEFAULT_DELTA, encodeReleaseCsv, type RandomSource } from "./noise.ts";
 import { checkParams, type CreateReleaseParams, describe } from "./params.ts";
 import { EPSILON_SCALE, MIN_EPSILON, type PrivacyBudget, type ReleaseRecord, ReleaseStore } from "./store.ts";
@@ -67,8 +82,10 @@ export {
   toRational,
 } from "./noise.ts";
 
-/** Total ε a site may release over its lifetime. */
-export const DEFAULT_PRIVACY_BUDGET = 10;
+/** Total ε a site may release over its lifetime, per person. */
+export const DEFAULT_PRIVACY_BUDGET = 3;
+/** Most ε one release may spend, per person. */
+export const DEFAULT_MAX_EPSILON = 1;
 /** The category sold statistics are listed under. */
 export const RELEASE_CATEGORY: Category = "analytics";
 
@@ -80,6 +97,23 @@ export class PrivacyBudgetError extends KosmosError {
 /** Every row of the table was suppressed: nothing to sell (the ε is spent). */
 export class EmptyReleaseError extends KosmosError {
   override name = "EmptyReleaseError";
+}
+
+/** A release asked for more ε than one release may spend. */
+export class ReleaseCapError extends KosmosError {
+  override name = "ReleaseCapError";
+}
+
+/** What a release may ask for on this node, data-independent: the Sell statistics form estimates its cost from it. */
+export interface ReleasePolicy {
+  /** Most ε one release may spend, per person. */
+  maxEpsilon: number;
+  /** δ of open-domain releases. */
+  delta: number;
+  /** Longest range of one release, days. */
+  maxDays: number;
+  /** Per dimension (`none` for days alone): the bounds of one visitor id and whether the rows are a fixed grid. */
+  dimensions: Record<ReleaseDimension | "none", { bounds: ContributionBounds; fixedGrid: boolean }>;
 }
 
 export interface ReleasesComponents {
@@ -107,8 +141,10 @@ export interface ReleasesComponents {
 }
 
 export interface ReleasesInit {
-  /** ε each site may spend in total, set when the site's first release is asked for. @default 10 */
+  /** ε per person each site may spend in total, set when the site's first release is asked for. @default 3 */
   budget?: number;
+  /** Most ε per person one release may spend; a release asking more is refused before anything is read. @default 1 */
+  maxEpsilon?: number;
   /** @default {@link DEFAULT_DELTA} */
   delta?: number;
   /** @default Date.now */
@@ -137,14 +173,23 @@ export function createReleases(components: ReleasesComponents, init: ReleasesIni
   return created;
 }
 
-/** The `releases` service: the events reader comes from `analytics`; migrations run in `start()`. */
+/**
+ * The `releases` service: the events reader comes from `analytics`, the cap per release from
+ * `config.privacyReleaseCap` unless `init` sets one; migrations run in `start()`.
+ */
 export function releases(init: Omit<ReleasesInit, "reader"> = {}) {
   return defineService(
     "releases",
-    ["db", "datasets", "sites", "analytics"],
-    (c: ReleasesComponents & { analytics: { reader?: EventsReader } }) =>
+    ["db", "datasets", "sites", "analytics", "config"],
+    (
+      c: ReleasesComponents & {
+        analytics: { reader?: EventsReader };
+        config: { privacyReleaseCap?: number };
+      },
+    ) =>
       new Releases({ db: c.db, datasets: c.datasets, sites: c.sites, log: c.log }, {
         ...init,
+        maxEpsilon: init.maxEpsilon ?? c.config.privacyReleaseCap,
         reader: c.analytics.reader,
       }),
   );
@@ -154,6 +199,7 @@ export class Releases {
   readonly #c: ReleasesComponents;
   readonly #store: ReleaseStore;
   readonly #delta: number;
+  readonly #maxEpsilonMicro: number;
   readonly #now: () => number;
   readonly #random?: RandomSource;
   readonly #reader?: EventsReader;
@@ -164,7 +210,12 @@ export class Releases {
     if (!Number.isFinite(budget) || budget < MIN_EPSILON || budget > 1000) {
       throw new RangeError(`Invalid privacy budget ${budget}: expected ε from ${MIN_EPSILON} to 1000`);
     }
+    const maxEpsilon = init.maxEpsilon ?? DEFAULT_MAX_EPSILON;
+    if (!Number.isFinite(maxEpsilon) || maxEpsilon < MIN_EPSILON || maxEpsilon > 1000) {
+      throw new RangeError(`Invalid ε cap per release ${maxEpsilon}: expected ε from ${MIN_EPSILON} to 1000`);
+    }
     this.#store = new ReleaseStore(components.db, Math.round(budget * EPSILON_SCALE));
+    this.#maxEpsilonMicro = Math.round(maxEpsilon * EPSILON_SCALE);
     this.#delta = init.delta ?? DEFAULT_DELTA;
     this.#now = init.now ?? Date.now;
     this.#random = init.random;
@@ -204,6 +255,23 @@ export class Releases {
     return this.#store.getBudget(site);
   }
 
+  /** The cap per release, δ and the contribution bounds of each dimension: what a release's cost depends on. */
+  getPolicy(): ReleasePolicy {
+    const dimensions = Object.fromEntries(
+      [null, ...RELEASE_DIMENSIONS].map((dimension) => [dimension ?? "none", {
+        bounds: getDefaultBounds(dimension),
+        // The rows of days alone and of devices are a grid fixed in advance (`analytics/bounded_table.ts`).
+        fixedGrid: dimension === null || dimension === "device",
+      }]),
+    ) as ReleasePolicy["dimensions"];
+    return {
+      maxEpsilon: this.#maxEpsilonMicro / EPSILON_SCALE,
+      delta: this.#delta,
+      maxDays: MAX_RELEASE_DAYS,
+      dimensions,
+    };
+  }
+
   /** The site's budget and its releases, newest first. Throws `NotFoundError` for a site this node does not own. */
   listReleases(site: string): { budget: PrivacyBudget; releases: ReleaseRecord[] } {
     this.#requireOwnSite(site);
@@ -214,7 +282,8 @@ export class Releases {
   /**
    * Computes, charges and publishes one release. Throws, with nothing
    * charged: `TypeError` naming a bad field, `NotFoundError` for a site this
-   * node does not own, {@link PrivacyBudgetError} when ε exceeds what is
+   * node does not own, {@link ReleaseCapError} when ε exceeds what one
+   * release may spend, {@link PrivacyBudgetError} when ε exceeds what is
    * left. Throws with ε charged: {@link EmptyReleaseError} when every row was
    * suppressed, or the publish path's error.
    */
@@ -222,6 +291,18 @@ export class Releases {
     this.#requireOwnSite(site);
     this.open();
     const p = checkParams(params, { now: this.#now() });
+    if (p.epsilonMicro > this.#maxEpsilonMicro) {
+      throw new ReleaseCapError(
+        getCapMessage(p.epsilonMicro / EPSILON_SCALE, this.#maxEpsilonMicro / EPSILON_SCALE),
+        {
+          details: {
+            site,
+            epsilon: p.epsilonMicro / EPSILON_SCALE,
+            maxEpsilon: this.#maxEpsilonMicro / EPSILON_SCALE,
+          },
+        },
+      );
+    }
     this.#checkBudget(site, p.epsilonMicro);
     const table = addNoise(
       await this.#boundedTable(site, {
@@ -249,7 +330,6 @@ export class Releases {
       threshold: table.threshold,
       delta: table.delta,
       rows: table.rows.length,
-      suppressed: table.suppressed,
       title: p.title,
       price: p.price,
       licence: p.licence,
@@ -260,13 +340,13 @@ export class Releases {
       site,
       release: id,
       epsilon: p.epsilonMicro / EPSILON_SCALE,
+      days: table.days,
       rows: table.rows.length,
-      suppressed: table.suppressed,
     });
     if (table.rows.length === 0) {
-      const message =
-        `Every one of the ${table.suppressed} rows had fewer than ${table.threshold} visitors after noise, ` +
-        `so nothing was published; the ε of ${p.epsilonMicro / EPSILON_SCALE} is spent. ` +
+      // No count of the rows withheld: it is exact about the data.
+      const message = `Every row had fewer than ${table.threshold} visitors after noise, so nothing was ` +
+        `published; the ε of ${p.epsilonMicro / EPSILON_SCALE} is spent. ` +
         "Try a longer range, no dimension, a smaller k or a larger ε";
       this.#store.finish(id, { status: "empty", error: message });
       throw new EmptyReleaseError(message, { details: { release: id } });
@@ -291,7 +371,13 @@ export class Releases {
             p.dimension ? `-${p.dimension}` : ""
           }.csv`,
           contentType: "text/csv",
-          privacy: { k: p.k, epsilon: p.epsilonMicro / EPSILON_SCALE },
+          privacy: {
+            k: p.k,
+            epsilon: p.epsilonMicro / EPSILON_SCALE,
+            unit: PRIVACY_UNIT,
+            days: table.days,
+            delta: table.delta,
+          },
           signal: params.signal,
         },
       );

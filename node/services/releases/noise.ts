@@ -14,8 +14,9 @@
  *
  * On top of it, a release's noise ({@link addNoise}): ε is split equally over
  * the three counts; each count of each row gets discrete Laplace noise with
- * rate (ε/3)/Δ, where Δ is that count's sensitivity under the bounds
- * ({@link getSensitivity}). Rows are then suppressed when their *noisy*
+ * rate (ε/3)/Δ, where Δ is that count's sensitivity for one person over the
+ * release's D days: D visitor ids, each bounded ({@link getPersonSensitivity}
+ * in `protocol/release_privacy.ts`). Rows are then suppressed when their *noisy*
  * visitor count is below the threshold: deciding on the noisy count is
  * post-processing, so it leaks nothing beyond ε, whereas a decision on the
  * true count would reveal exactly whether a row had k visitors. Every
@@ -24,7 +25,7 @@
  * included. For open ones (pages, sources, browsers, OS) a row exists only
  * when someone produced it, so the threshold is raised until one visitor
  * makes any of their rows appear with probability at most δ: (ε, δ)-
- * differential privacy. {@link encodeReleaseCsv} writes the released rows.
+ * differential privacy for a person. {@link encodeReleaseCsv} writes the released rows.
  *
  * ```ts
  * const released = addNoise(table, { epsilon: { numerator: 1, denominator: 1 }, k: 10 });
@@ -37,20 +38,33 @@ import {
   type ReleaseDimension,
   type ReleaseRow,
 } from "../analytics/mod.ts";
+import {
+  getNoiseRates,
+  getOpenDomainThreshold,
+  getPersonSensitivity,
+  getReleaseDays,
+  type Rational,
+  type Sensitivity,
+} from "../../../protocol/release_privacy.ts";
 
-/** The δ of open-domain releases: the chance one visitor id makes any of its rows appear. */
+export {
+  getDiscreteLaplaceTail,
+  getDiscreteLaplaceVariance,
+  getOpenDomainThreshold,
+  getPersonSensitivity,
+  getSensitivity,
+  type Rational,
+  type Sensitivity,
+  toRational,
+} from "../../../protocol/release_privacy.ts";
+
+/** The δ of open-domain releases: the chance one person makes any of their rows appear. */
 export const DEFAULT_DELTA = 1e-6;
 
 /** Uniform 32-bit words; the default reads `crypto.getRandomValues`. */
 export interface RandomSource {
   /** A uniform integer in [0, 2^32). */
   nextUint32(): number;
-}
-
-/** A positive rational `numerator / denominator`, both safe integers. */
-export interface Rational {
-  numerator: number;
-  denominator: number;
 }
 
 const TWO_32 = 2 ** 32;
@@ -140,26 +154,6 @@ export function sampleDiscreteLaplace(rate: Rational, random: RandomSource = def
   }
 }
 
-/** Variance of {@link sampleDiscreteLaplace} at `rate`: 2α/(1-α)², α = exp(-rate). */
-export function getDiscreteLaplaceVariance(rate: Rational): number {
-  const alpha = Math.exp(-rate.numerator / rate.denominator);
-  return (2 * alpha) / (1 - alpha) ** 2;
-}
-
-/** P(Z ≥ t) of {@link sampleDiscreteLaplace} for an integer t ≥ 1: α^t / (1 + α). */
-export function getDiscreteLaplaceTail(rate: Rational, t: number): number {
-  const alpha = Math.exp(-rate.numerator / rate.denominator);
-  return alpha ** t / (1 + alpha);
-}
-
-/** `a / b` in lowest terms. */
-export function toRational(numerator: number, denominator: number): Rational {
-  let a = numerator;
-  let b = denominator;
-  while (b !== 0) [a, b] = [b, a % b];
-  return { numerator: numerator / a, denominator: denominator / a };
-}
-
 function checkRational(r: Rational, name: string, { zero }: { zero: boolean }): void {
   const ok = typeof r === "object" && r !== null && Number.isSafeInteger(r.numerator) &&
     Number.isSafeInteger(r.denominator) && r.denominator >= 1 && r.denominator <= 2 ** 40 &&
@@ -173,36 +167,8 @@ function checkRational(r: Rational, name: string, { zero }: { zero: boolean }): 
   }
 }
 
-/** L1 sensitivity of each count of a table: what one visitor id can change in total. */
-export interface Sensitivity {
-  visitors: number;
-  visits: number;
-  pageviews: number;
-}
-
-/**
- * A visitor id counts once in each of its rows (at most `maxCells`, and one
- * row per visit for visit dimensions); its visits count once each, or once
- * per page row for pages (each such pair needs a kept pageview); its
- * pageviews once each.
- */
-export function getSensitivity(dimension: ReleaseDimension | null, bounds: ContributionBounds): Sensitivity {
-  if (dimension === "page") {
-    return {
-      visitors: bounds.maxCells,
-      visits: Math.min(bounds.maxVisits * bounds.maxCells, bounds.maxPageviews),
-      pageviews: bounds.maxPageviews,
-    };
-  }
-  return {
-    visitors: Math.min(bounds.maxCells, bounds.maxVisits),
-    visits: bounds.maxVisits,
-    pageviews: bounds.maxPageviews,
-  };
-}
-
 export interface AddNoiseOptions {
-  /** The ε of the whole table, as an exact fraction; split equally over the three counts. */
+  /** The ε of a person over the whole table, as an exact fraction; split equally over the three counts. */
   epsilon: Rational;
   /** Rows with fewer noisy visitors are suppressed. */
   k: number;
@@ -217,14 +183,19 @@ export interface NoisyTable {
   from: string;
   to: string;
   bounds: ContributionBounds;
+  /** Days of the requested range: the visitor ids one person can be in the table. */
+  days: number;
+  /** Of one person over the whole range: `days` times what one visitor id can change. */
   sensitivity: Sensitivity;
+  /** The discrete Laplace rate of each count: (ε/3)/sensitivity. */
+  rates: Record<keyof Sensitivity, Rational>;
   /** The least noisy visitor count a released row has: k, raised for open-domain tables. */
   threshold: number;
   /** δ of the release: 0 for a fixed grid. */
   delta: number;
   /** Released rows, noisy, every one with at least `threshold` visitors. */
   rows: ReleaseRow[];
-  /** Rows noised and withheld. */
+  /** Rows noised and withheld (in memory only: never stored, logged or shown). */
   suppressed: number;
 }
 
@@ -237,15 +208,11 @@ export interface NoisyTable {
 export function addNoise(table: BoundedTable, options: AddNoiseOptions): NoisyTable {
   const { k } = options;
   if (!Number.isSafeInteger(k) || k < 1) throw new TypeError(`Invalid "k": expected a positive integer`);
-  const sensitivity = getSensitivity(table.dimension, table.bounds);
+  // The requested range, not the days with data: D does not depend on who visited.
+  const days = getReleaseDays(table.from, table.to);
+  const sensitivity = getPersonSensitivity(table.dimension, table.bounds, days);
   // ε/3 per count, then divided by that count's sensitivity.
-  const rate = (delta: number) =>
-    toRational(options.epsilon.numerator, options.epsilon.denominator * 3 * delta);
-  const rates = {
-    visitors: rate(sensitivity.visitors),
-    visits: rate(sensitivity.visits),
-    pageviews: rate(sensitivity.pageviews),
-  };
+  const rates = getNoiseRates(options.epsilon, sensitivity);
   const delta = table.publicDomain ? 0 : options.delta ?? DEFAULT_DELTA;
   const threshold = table.publicDomain
     ? k
@@ -271,24 +238,14 @@ export function addNoise(table: BoundedTable, options: AddNoiseOptions): NoisyTa
     from: table.from,
     to: table.to,
     bounds: table.bounds,
+    days,
     sensitivity,
+    rates,
     threshold,
     delta,
     rows,
     suppressed,
   };
-}
-
-/**
- * The least threshold τ at which a visitor id alone (count 1 in each of its
- * `cells` rows) gets any row released with probability at most δ:
- * cells · P(Z ≥ τ - 1) ≤ δ.
- */
-export function getOpenDomainThreshold(rate: Rational, cells: number, delta: number): number {
-  if (!(delta > 0 && delta < 1)) throw new RangeError(`Invalid delta ${delta}: expected 0 < δ < 1`);
-  let t = 1;
-  while (cells * getDiscreteLaplaceTail(rate, t) > delta) t++;
-  return t + 1;
 }
 
 /** The released rows as CSV: `date[,dimension],visitors,visits,pageviews`, CRLF line ends. */

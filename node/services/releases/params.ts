@@ -15,13 +15,17 @@ import {
   MAX_UINT256,
 } from "../../../protocol/manifest.ts";
 import { formatDay, parseDay, RELEASE_DIMENSIONS, type ReleaseDimension } from "../analytics/mod.ts";
+import {
+  getDiscreteLaplaceMargin,
+  MAX_RELEASE_DAYS,
+  NOISE_CONFIDENCE,
+} from "../../../protocol/release_privacy.ts";
 import type { NoisyTable } from "./noise.ts";
 import { EPSILON_SCALE, toMicroEpsilon } from "./store.ts";
 
+export { MAX_RELEASE_DAYS };
 /** Rows with fewer (noisy) visitors are suppressed. */
 export const DEFAULT_MIN_COUNT = 10;
-/** Longest date range of one release, days. */
-export const MAX_RELEASE_DAYS = 366;
 export const MAX_K = 10_000;
 
 /** What the owner asks for. */
@@ -32,7 +36,7 @@ export interface CreateReleaseParams {
   to: string;
   /** @default none: one row per day */
   dimension?: ReleaseDimension | null;
-  /** At least 0.01, at most 6 decimals. */
+  /** ε per person over the whole range: at least 0.01, at most 6 decimals. */
   epsilon: number;
   /** @default 10 */
   k?: number;
@@ -141,13 +145,23 @@ function checkText(
 export function describe(site: string, p: CheckedParams, table: NoisyTable): string {
   const by = p.dimension ? `per day and ${p.dimension.replace("_", " ")}` : "per day";
   const b = table.bounds;
+  const days = `${table.days} day${table.days === 1 ? "" : "s"}`;
+  const epsilon = p.epsilonMicro / EPSILON_SCALE;
+  const delta = table.delta > 0 ? ` (δ = ${table.delta})` : "";
+  const margin = getDiscreteLaplaceMargin(table.rates.visitors);
+  // At most about 900 characters with the longest domain: the owner's own words may take the rest.
   const method = [
-    `Aggregated website statistics of ${site} from ${table.from} to ${table.to}, ${by}: visitors, visits and pageviews.`,
-    `Differential privacy: discrete Laplace noise with ε = ${p.epsilonMicro / EPSILON_SCALE}` +
-    ` split equally over the three counts${table.delta > 0 ? ` and δ = ${table.delta}` : ""}.`,
-    `Each visitor id (one visitor on one day) contributes at most ${b.maxVisits} visits, ${b.maxPageviews} pageviews` +
-    ` and ${b.maxCells} row${b.maxCells === 1 ? "" : "s"}; the excess was dropped.`,
-    `Rows with fewer than ${table.threshold} visitors after noise were suppressed (minimum count k = ${p.k}).`,
+    `Statistics of ${site} from ${table.from} to ${table.to} (${days}), ${by}: visitors, visits, pageviews.`,
+    `Differential privacy per person: ε = ${epsilon} for anyone in the data over all ${days} together${delta},`,
+    "discrete Laplace noise split over the three counts.",
+    `A visitor id (one browser, one day) adds at most ${b.maxVisits} visits, ${b.maxPageviews} pageviews and`,
+    `${b.maxCells} row${
+      b.maxCells === 1 ? "" : "s"
+    }; the excess was dropped. Someone seen as m ids on one day gets m·ε.`,
+    `A row's visitor count is within ±${margin} of the truth ${
+      Math.round(NOISE_CONFIDENCE * 100)
+    } % of the time.`,
+    `Rows under ${table.threshold} visitors after noise were withheld (k = ${p.k}).`,
     "Visitors with Do-Not-Track or Global Privacy Control are not counted. No visitor ids or raw events.",
     p.consentedOnly
       ? "Only visitors who agreed to it on the site are counted."

@@ -1,8 +1,10 @@
 /**
  * Release tables: the bounded true counts (checked by hand on the shared
  * fixture), contribution bounding (one visitor id never moves a count by more
- * than its sensitivity), suppression below k on the noisy count, the raised
- * threshold of open dimensions, and a CSV without visitor ids.
+ * than its sensitivity, one person over D days by more than D times it),
+ * noise calibrated to a person over the whole range, suppression below k on
+ * the noisy count, the raised threshold of open dimensions, and a CSV without
+ * visitor ids.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -25,9 +27,11 @@ import {
   encodeReleaseCsv,
   getDiscreteLaplaceTail,
   getOpenDomainThreshold,
+  getPersonSensitivity,
   getSensitivity,
   toRational,
 } from "./noise.ts";
+import { estimateRelease } from "../../../protocol/release_privacy.ts";
 import { toMicroEpsilon } from "./store.ts";
 
 function setUp(...batches: AnalyticsEvent[][]) {
@@ -184,6 +188,34 @@ Deno.test("removing any one visitor id changes each count by at most its sensiti
   );
 });
 
+Deno.test("removing one person, one visitor id on each of D days, changes each count by at most D times a visitor id's sensitivity", () => {
+  const hit = fc.record({ person: fc.nat(5), day: fc.nat(3), minute: fc.nat(23 * 60), page: fc.nat(6) });
+  fc.assert(
+    fc.property(fc.array(hit, { minLength: 1, maxLength: 120 }), (hits) => {
+      // A person's visitor id changes every day, as the daily salt makes it.
+      const events = hits.map((h) =>
+        pageview(DAY0 + h.day * day + h.minute * minute, `person-${h.person}-day-${h.day}`, `/page${h.page}`)
+      );
+      const range = { from: "2024-03-10", to: "2024-03-13" };
+      for (const dimension of [null, "page", "device"] as const) {
+        const full = computeBoundedTable(setUp(events), SITE, { ...range, dimension }).rows;
+        const bound = getPersonSensitivity(dimension, getDefaultBounds(dimension), 4);
+        for (const person of new Set(hits.map((h) => h.person))) {
+          const rest = events.filter((e) => !e.visitorId.startsWith(`person-${person}-`));
+          const diff = l1(full, computeBoundedTable(setUp(rest), SITE, { ...range, dimension }).rows);
+          for (const m of ["visitors", "visits", "pageviews"] as const) {
+            assert.ok(
+              diff[m] <= bound[m],
+              `${dimension ?? "none"}: person ${person} moves ${m} by ${diff[m]}`,
+            );
+          }
+        }
+      }
+    }),
+    { numRuns: 25 },
+  );
+});
+
 function tableOf(rows: ReleaseRow[], dimension: ReleaseDimension | null = null): BoundedTable {
   return {
     dimension,
@@ -218,7 +250,65 @@ Deno.test("addNoise() suppresses every row whose noisy visitor count is below k,
     }
     assert.equal(noisy.rows.length + noisy.suppressed, rows.length);
   }
-  assert.deepEqual(sharp.sensitivity, { visitors: 1, visits: 3, pageviews: 10 });
+  // Five days: a person is five visitor ids of Δ = 1, 3 and 10.
+  assert.equal(sharp.days, 5);
+  assert.deepEqual(sharp.sensitivity, { visitors: 5, visits: 15, pageviews: 50 });
+});
+
+Deno.test("addNoise() calibrates a 30-day table to a person: sensitivity 30 times a day's, rates a 30th, as the form estimates", () => {
+  const days = Array.from({ length: 30 }, (_, d) => new Date(DAY0 + d * day).toISOString().slice(0, 10));
+  const epsilon = toRational(1, 1);
+  for (const dimension of [null, "page", "source", "device"] as const) {
+    const rows = days.map((date) => row(date, dimension === null ? null : "desktop", 500, 700, 2000));
+    const month = addNoise(tableOf(rows, dimension), { epsilon, k: 10 });
+    const oneDay = addNoise(tableOf(rows.slice(0, 1), dimension), { epsilon, k: 10 });
+    assert.equal(month.days, 30);
+    assert.equal(oneDay.days, 1);
+    for (const m of ["visitors", "visits", "pageviews"] as const) {
+      assert.equal(month.sensitivity[m], 30 * oneDay.sensitivity[m], `${dimension}: Δ ${m}`);
+      assert.equal(month.sensitivity[m], 30 * getSensitivity(dimension, getDefaultBounds(dimension))[m]);
+      // ε/(3Δ): the month's rate is the day's divided by 30, as exact fractions.
+      assert.equal(
+        month.rates[m].numerator * oneDay.rates[m].denominator * 30,
+        oneDay.rates[m].numerator * month.rates[m].denominator,
+        `${dimension}: rate of ${m}`,
+      );
+    }
+    // The form's estimate is the same arithmetic: same threshold, same sensitivity.
+    const estimate = estimateRelease({
+      days: 30,
+      epsilon: 1,
+      k: 10,
+      dimension,
+      bounds: getDefaultBounds(dimension),
+      fixedGrid: month.delta === 0,
+      delta: 1e-6,
+    });
+    assert.equal(estimate.threshold, month.threshold, `${dimension}: threshold`);
+    assert.deepEqual(estimate.sensitivity, month.sensitivity);
+  }
+  // The open-domain threshold covers the 30 × 3 rows a person can be in.
+  const pages = addNoise(tableOf(days.map((date) => row(date, "/", 9000, 9000, 9000)), "page"), {
+    epsilon,
+    k: 10,
+  });
+  assert.equal(pages.threshold, getOpenDomainThreshold(toRational(1, 270), 90, 1e-6));
+});
+
+Deno.test("addNoise() noise over 30 days has the variance of a 30-times larger sensitivity", () => {
+  const days = Array.from({ length: 30 }, (_, d) => new Date(DAY0 + d * day).toISOString().slice(0, 10));
+  const rows = days.map((date) => row(date, null, 100_000, 200_000, 800_000));
+  const draws: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    for (const r of addNoise(tableOf(rows), { epsilon: toRational(1, 1), k: 10 }).rows) {
+      draws.push(r.visitors - 100_000);
+    }
+  }
+  // Visitors: rate (1/3)/30 = 1/90, variance 2α/(1-α)² ≈ 16,200 (sd ≈ 127); a day's would be 18 (sd ≈ 4.2).
+  const variance = draws.reduce((a, z) => a + z * z, 0) / draws.length;
+  const alpha = Math.exp(-1 / 90);
+  const expected = (2 * alpha) / (1 - alpha) ** 2;
+  assert.ok(Math.abs(variance / expected - 1) < 0.25, `variance ${variance}, expected ${expected}`);
 });
 
 Deno.test("addNoise() raises the threshold of open dimensions until one visitor id shows with probability ≤ δ", () => {

@@ -1,6 +1,10 @@
 /**
  * The releases' tables: each site's privacy budget and every release asked
  * for, with ε kept as an integer number of millionths so sums never drift.
+ * A budget counts ε per person (a release over D days spends its ε once);
+ * budgets spent before that were counted per visitor-day, and are counted
+ * again per person when the node upgrades ({@link getPersonBudgetMigration}).
+ * A release keeps nothing exact about the data beyond what its CSV shows.
  *
  * ```ts
  * const store = new ReleaseStore(db, toMicroEpsilon(10));
@@ -12,10 +16,12 @@ import type { Database } from "../db/mod.ts";
 import { migrate, transaction } from "../db/mod.ts";
 import type { ManifestCid } from "../../../protocol/ids.ts";
 import type { ReleaseDimension } from "../analytics/mod.ts";
+import { EPSILON_SCALE } from "../../../protocol/release_privacy.ts";
 
+export { EPSILON_SCALE };
 export const MIN_EPSILON = 0.01;
-/** ε is kept as an integer number of millionths, so sums never drift. */
-export const EPSILON_SCALE = 1_000_000;
+/** The lifetime budget of a site before budgets counted ε per person. */
+export const VISITOR_DAY_BUDGET = 10;
 
 export interface PrivacyBudget {
   total: number;
@@ -25,7 +31,7 @@ export interface PrivacyBudget {
 
 export type ReleaseStatus = "pending" | "published" | "empty" | "failed";
 
-/** A release as recorded: never the table itself. */
+/** A release as recorded: never the table itself, nor anything about it a buyer of the CSV could not see. */
 export interface ReleaseRecord {
   id: string;
   site: string;
@@ -38,8 +44,8 @@ export interface ReleaseRecord {
   /** Least noisy visitor count of a released row (k, raised for open dimensions). */
   threshold: number;
   delta: number;
+  /** Rows published (0 when none was). */
   rows: number;
-  suppressed: number;
   title: string;
   price: string;
   licence: string;
@@ -61,7 +67,6 @@ export type ChargedRelease =
     | "threshold"
     | "delta"
     | "rows"
-    | "suppressed"
     | "title"
     | "price"
     | "licence"
@@ -69,7 +74,8 @@ export type ChargedRelease =
   >
   & { epsilonMicro: number };
 
-const MIGRATIONS = [
+/** The releases' migrations, in order (the first is what version 1 shipped, with its count of withheld rows). */
+export const MIGRATIONS = [
   `CREATE TABLE analytics_privacy_budgets (
     site TEXT PRIMARY KEY,
     total_micro INTEGER NOT NULL,
@@ -96,7 +102,36 @@ const MIGRATIONS = [
     error TEXT
   );
   CREATE INDEX analytics_releases_by_site ON analytics_releases (site, created_at);`,
+  // The number of rows withheld is exact about the data (rows + withheld = the rows that occurred).
+  `ALTER TABLE analytics_releases DROP COLUMN suppressed;
+  UPDATE analytics_releases SET error = 'Every row had fewer visitors after noise than the threshold, so nothing ' ||
+    'was published; the ε is spent' WHERE status = 'empty';`,
 ];
+
+/**
+ * Counts the budgets spent before the privacy unit was a person again per
+ * person: a release over D days was charged ε but cost a person present on
+ * every day D·ε, so a site's spent ε becomes Σ D·ε over its releases (every
+ * one was charged, published or not), at most its total. A total left at the
+ * old default of {@link VISITOR_DAY_BUDGET} becomes `totalMicro` (the node's
+ * default now); one the owner configured otherwise stays. Budgets of other
+ * scopes (`source:<kind>`) have no releases and are left alone. Its own
+ * migration component, so it runs once, with the budget the node has then.
+ */
+export function getPersonBudgetMigration(totalMicro: number): string {
+  if (!Number.isSafeInteger(totalMicro) || totalMicro < 1) {
+    throw new RangeError(`Invalid budget of ${totalMicro} millionths of ε`);
+  }
+  const total = `CASE WHEN total_micro = ${
+    VISITOR_DAY_BUDGET * EPSILON_SCALE
+  } THEN ${totalMicro} ELSE total_micro END`;
+  return `UPDATE analytics_privacy_budgets SET
+    total_micro = ${total},
+    spent_micro = MIN(${total}, (
+      SELECT CAST(SUM(r.epsilon_micro * (julianday(r.date_to) - julianday(r.date_from) + 1)) AS INTEGER)
+      FROM analytics_releases r WHERE r.site = analytics_privacy_budgets.site))
+  WHERE site IN (SELECT site FROM analytics_releases)`;
+}
 
 interface ReleaseRow {
   id: string;
@@ -110,7 +145,6 @@ interface ReleaseRow {
   threshold: number;
   delta: number;
   rows: number;
-  suppressed: number;
   title: string;
   price: string;
   licence: string;
@@ -134,6 +168,7 @@ export class ReleaseStore {
   open(): void {
     if (this.#opened) return;
     migrate(this.#db, "analytics_releases", MIGRATIONS);
+    migrate(this.#db, "analytics_person_budgets", [getPersonBudgetMigration(this.#budgetMicro)]);
     this.#db.prepare(
       "UPDATE analytics_releases SET status = 'failed', error = ? WHERE status = 'pending'",
     ).run("The node stopped before publishing; the ε stays spent");
@@ -179,8 +214,8 @@ export class ReleaseStore {
         ).run(release.site, this.#budgetMicro, release.epsilonMicro);
         db.prepare(
           `INSERT INTO analytics_releases (id, site, status, date_from, date_to, dimension, epsilon_micro, k,
-            threshold, delta, rows, suppressed, title, price, licence, manifest_cid, created_at, error)
-           VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL)`,
+            threshold, delta, rows, title, price, licence, manifest_cid, created_at, error)
+           VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL)`,
         ).run(
           release.id,
           release.site,
@@ -192,7 +227,6 @@ export class ReleaseStore {
           release.threshold,
           release.delta,
           release.rows,
-          release.suppressed,
           release.title,
           release.price,
           release.licence,
@@ -312,7 +346,6 @@ function toRecord(r: ReleaseRow): ReleaseRecord {
     threshold: r.threshold,
     delta: r.delta,
     rows: r.rows,
-    suppressed: r.suppressed,
     title: r.title,
     price: r.price,
     licence: r.licence,

@@ -8,6 +8,8 @@
  * await gate.whenIdle();
  * ```
  */
+import { delay } from "../../delay.ts";
+
 export class IdleGate {
   #busy = 0;
   #waiters: (() => void)[] = [];
@@ -19,12 +21,29 @@ export class IdleGate {
       return await work();
     } finally {
       this.#busy--;
-      if (this.#busy === 0) {
-        const waiters = this.#waiters;
-        this.#waiters = [];
-        for (const wake of waiters) wake();
-      }
+      this.#wake();
     }
+  }
+
+  /**
+   * Inside {@link run}: waits `ms` without counting as busy (a paced repair
+   * round's pause between two lookups is idle time), then counts again.
+   */
+  async rest(ms: number, signal?: AbortSignal): Promise<void> {
+    this.#busy--;
+    this.#wake();
+    try {
+      await delay(ms, signal);
+    } finally {
+      this.#busy++;
+    }
+  }
+
+  #wake(): void {
+    if (this.#busy !== 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
   }
 
   /** Resolves once no counted work runs (at once when none does); rejects with the signal's reason. */

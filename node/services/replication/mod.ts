@@ -9,6 +9,14 @@
  * The ranking, liveness probe, quota check and block getter live in
  * `holder.ts`, which ingest shares for sealed analytics batches.
  *
+ * A repair round reads only the datasets this node holds and those where it
+ * ranks among the `2 × target` closest candidates (`circle.ts`, through key
+ * ranges of `neighbourhood.ts`), and looks up providers only where it holds
+ * the dataset or could be chosen (`repair.ts`): at most `maxLookupsPerRound`
+ * per round, least recently counted first, spread over the repair interval.
+ * So a node's repair cost follows its share of the network's datasets, not
+ * the number of listings its catalog indexes.
+ *
  * ```ts
  * const replication = createReplication({ db, blocks, p2p, transfer, fetches, log, quotaGB: 1 });
  * await replication.start();
@@ -16,6 +24,7 @@
  * replication.watch(manifestCid);                   // on every node (the catalog does this per listing)
  * replication.addEventListener("provide", (e) => console.log(e.detail.manifestCid));
  * replication.getReplication(manifestCid);          // { target: 3, providers: [...], local, status }
+ * replication.repairStats;                          // { rounds, datasets, lookups, deferred, durationMs }
  * ```
  */
 import { defineService, type ServiceFactory } from "../../service.ts";
@@ -32,6 +41,7 @@ export {
   createReplication,
   NotLocalError,
   type ProvideDetail,
+  type RepairStats,
   Replication,
   type ReplicationComponents,
   type ReplicationInit,

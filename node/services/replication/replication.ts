@@ -7,8 +7,7 @@
  */
 import { CID } from "multiformats/cid";
 import { toManifestCid } from "../../../protocol/ids.ts";
-import { CHUNKS_PROTOCOL } from "../../../protocol/topics.ts";
-import { type Database, migrate } from "../db/mod.ts";
+import { type Database, migrate, transaction } from "../db/mod.ts";
 import type { BlockStore } from "../blocks/mod.ts";
 import type { P2P } from "../p2p/mod.ts";
 import type { Logger } from "../../log.ts";
@@ -19,18 +18,24 @@ import type { Transfer } from "../transfer/mod.ts";
 import { timeoutSignal } from "../../signals.ts";
 import { Holder } from "./holder.ts";
 import { IdleGate } from "./idle.ts";
-import { findManifest, localManifest, missingChunk } from "./local.ts";
+import { RepairCircle } from "./circle.ts";
+import { DatasetChecker } from "./repair.ts";
+import { datasetKeyHex } from "./neighbourhood.ts";
+import { localManifest, missingChunk } from "./local.ts";
 import {
   MIGRATIONS,
   type ProvideDetail,
+  type RepairStats,
   type ReplicationState,
-  type ReplicationStatus,
   type Role,
   type Row,
   toState,
 } from "./schema.ts";
 
-export type { ProvideDetail, ReplicationState, ReplicationStatus, Role } from "./schema.ts";
+export type { ProvideDetail, RepairStats, ReplicationState, ReplicationStatus, Role } from "./schema.ts";
+
+/** A timer round visiting more datasets than this spreads its lookups over the repair interval. */
+const PACE_FROM = 16;
 
 /** A dataset cannot be provided: its manifest or a chunk is not in the local store. */
 export class NotLocalError extends KosmosError {
@@ -59,9 +64,14 @@ export interface ReplicationInit {
   findTimeout?: number;
   /**
    * Repair rounds a dataset stays under its target before one more node
-   * (the next closest) steps in to replicate it. @default 10
+   * (the next closest) steps in to replicate it, up to `target` more nodes. @default 10
    */
   escalateRounds?: number;
+  /**
+   * Most DHT lookups of providers one repair round makes; what is left waits
+   * for the next rounds, least recently counted first. @default 300
+   */
+  maxLookupsPerRound?: number;
 }
 
 export function createReplication(
@@ -83,13 +93,17 @@ export class Replication extends EventTarget {
   /** Datasets to check in the next round even when it is not a full one (newly watched). */
   #due = new Set<string>();
   #nextFullAt = 0;
-  #deficitRounds = new Map<string, number>();
   #onFetchDone = (evt: Event) =>
     void this.#gate.run(() => this.#fetchDone((evt as CustomEvent<FetchProgress>).detail));
   #started = false;
   readonly #holder: Holder;
   /** Announcements, fetch completions being announced, and repair rounds in flight. */
   readonly #gate = new IdleGate();
+  readonly #circle: RepairCircle;
+  readonly #checker: DatasetChecker;
+  /** The largest target of a watched dataset: the circle a round visits is twice that. */
+  #maxTarget: number;
+  #stats: RepairStats = { rounds: 0, datasets: 0, lookups: 0, deferred: 0, durationMs: 0 };
 
   constructor(components: ReplicationComponents, init: ReplicationInit) {
     super();
@@ -101,11 +115,27 @@ export class Replication extends EventTarget {
       probeTimeout: init.probeTimeout ?? 3 * second,
       findTimeout: init.findTimeout ?? 10 * second,
       escalateRounds: init.escalateRounds ?? 10,
+      maxLookupsPerRound: init.maxLookupsPerRound ?? 300,
     };
-    if (!Number.isInteger(this.#init.target) || this.#init.target < 1) {
-      throw new RangeError(
-        `Cannot create replication: target ${this.#init.target} must be a positive integer`,
-      );
+    this.#circle = new RepairCircle(components.db);
+    this.#checker = new DatasetChecker({
+      c: components,
+      init: this.#init,
+      holder: this.#holder,
+      signal: () => this.#stopping.signal,
+      stillWhole: (row) => this.#stillWhole(row),
+      checked: (manifestCid) =>
+        this.dispatchEvent(
+          new CustomEvent<ReplicationState>("checked", { detail: this.getReplication(manifestCid)! }),
+        ),
+    });
+    this.#maxTarget = this.#init.target;
+    for (const key of ["target", "maxLookupsPerRound"] as const) {
+      if (!Number.isInteger(this.#init[key]) || this.#init[key] < 1) {
+        throw new RangeError(
+          `Cannot create replication: ${key} ${this.#init[key]} must be a positive integer`,
+        );
+      }
     }
   }
 
@@ -115,6 +145,7 @@ export class Replication extends EventTarget {
 
   start(): Promise<void> {
     migrate(this.#c.db, "replication", MIGRATIONS);
+    this.#keyRows();
     this.#stopping = new AbortController();
     this.#started = true;
     this.#nextFullAt = 0;
@@ -154,21 +185,28 @@ export class Replication extends EventTarget {
   watch(manifestCid: string, options: { target?: number } = {}): void {
     const cid = toManifestCid(manifestCid);
     const target = options.target ?? this.#init.target;
+    this.#maxTarget = Math.max(this.#maxTarget, target);
     this.#c.db.prepare(
-      `INSERT INTO replication (manifest_cid, target, watched, created_at) VALUES (?, ?, 1, ?)
-       ON CONFLICT (manifest_cid) DO UPDATE SET watched = 1, target = excluded.target`,
-    ).run(cid, target, Date.now());
+      `INSERT INTO replication (manifest_cid, target, watched, created_at, dkey) VALUES (?, ?, 1, ?, ?)
+       ON CONFLICT (manifest_cid) DO UPDATE SET watched = 1, target = excluded.target,
+         dkey = COALESCE(replication.dkey, excluded.dkey)`,
+    ).run(cid, target, Date.now(), datasetKeyHex(CID.parse(cid).bytes));
     // Only this dataset: a full round per new listing would make every node look up every
     // listing again each time one more is announced.
     this.#due.add(cid);
     this.#kick();
   }
 
-  /** Stops watching a dataset (a replica already held stays until {@link unprovideDataset}). */
+  /**
+   * Stops watching a dataset (a replica already held stays until {@link unprovideDataset}); its row is
+   * forgotten unless this node holds or fetches the dataset, so rows follow the catalog's listings.
+   */
   unwatch(manifestCid: string): void {
-    this.#c.db.prepare("UPDATE replication SET watched = 0 WHERE manifest_cid = ?").run(
-      toManifestCid(manifestCid),
+    const cid = toManifestCid(manifestCid);
+    this.#c.db.prepare("DELETE FROM replication WHERE manifest_cid = ? AND local = 0 AND role IS NULL").run(
+      cid,
     );
+    this.#c.db.prepare("UPDATE replication SET watched = 0 WHERE manifest_cid = ?").run(cid);
   }
 
   /**
@@ -189,10 +227,11 @@ export class Replication extends EventTarget {
     const role = options.role ?? "origin";
     const bytes = manifest.chunks.reduce((sum, _c, i) => sum + chunkBytes(manifest, i), 0);
     this.#c.db.prepare(
-      `INSERT INTO replication (manifest_cid, target, local, role, bytes, created_at) VALUES (?, ?, 1, ?, ?, ?)
+      `INSERT INTO replication (manifest_cid, target, local, role, bytes, created_at, dkey) VALUES (?, ?, 1, ?, ?, ?, ?)
        ON CONFLICT (manifest_cid) DO UPDATE SET local = 1, bytes = excluded.bytes,
+         dkey = COALESCE(replication.dkey, excluded.dkey),
          role = CASE WHEN replication.role = 'origin' THEN 'origin' ELSE excluded.role END`,
-    ).run(cid.toString(), this.#init.target, role, bytes, Date.now());
+    ).run(cid.toString(), this.#init.target, role, bytes, Date.now(), datasetKeyHex(cid.bytes));
     using t = timeoutSignal(options.timeout ?? minute, options.signal);
     await this.#gate.run(() => this.#announce(cid, t.signal));
     this.#c.log.info("provided dataset", {
@@ -240,6 +279,11 @@ export class Replication extends EventTarget {
     return this.#rows().map((r) => toState(r));
   }
 
+  /** What the last full repair round did: datasets visited, DHT lookups made and left for later. */
+  get repairStats(): RepairStats {
+    return { ...this.#stats };
+  }
+
   /**
    * Resolves once no announcement is in flight and no repair round runs (at
    * once when idle), e.g. to time something else with nothing of this
@@ -268,6 +312,22 @@ export class Replication extends EventTarget {
 
   #rows(): Row[] {
     return this.#c.db.prepare("SELECT * FROM replication ORDER BY created_at").all() as unknown as Row[];
+  }
+
+  /** Stores the key of rows from before keys were stored (once, at the first start after the upgrade). */
+  #keyRows(): void {
+    const { db, log } = this.#c;
+    const rows = db.prepare("SELECT manifest_cid FROM replication WHERE dkey IS NULL").all() as {
+      manifest_cid: string;
+    }[];
+    const max = db.prepare("SELECT MAX(target) AS t FROM replication").get() as { t: number | null };
+    this.#maxTarget = Math.max(this.#init.target, max.t ?? 0);
+    if (rows.length === 0) return;
+    const set = db.prepare("UPDATE replication SET dkey = ? WHERE manifest_cid = ?");
+    transaction(db, () => {
+      for (const r of rows) set.run(datasetKeyHex(CID.parse(r.manifest_cid).bytes), r.manifest_cid);
+    });
+    log.info("keyed watched datasets", { count: rows.length });
   }
 
   /**
@@ -311,7 +371,7 @@ export class Replication extends EventTarget {
     }
     this.#nextFullAt = Math.min(this.#nextFullAt, Date.now() + delay);
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#runRound(), delay);
+    this.#timer = setTimeout(() => void this.#runRound(true), delay);
   }
 
   /** Runs a round for the datasets in `#due` now (or right after the running one). */
@@ -321,155 +381,74 @@ export class Replication extends EventTarget {
     this.#timer = setTimeout(() => void this.#runRound(), 0);
   }
 
-  #runRound(): Promise<void> {
+  /**
+   * Runs rounds until nothing is due: a full one (the rows {@link RepairCircle.select} picks) when
+   * it is time or asked for, else the newly watched datasets only. At most `maxLookupsPerRound`
+   * datasets are counted per round; a timer round (`paced`) spreads them over the repair interval.
+   */
+  #runRound(paced = false): Promise<void> {
     if (this.#round) return this.#round;
     this.#round = this.#gate.run(async () => {
       do {
         const full = this.#again || Date.now() >= this.#nextFullAt;
+        const pace = paced && !this.#again;
+        paced = false;
         this.#again = false;
-        if (full) this.#nextFullAt = Date.now() + this.#init.repairInterval;
+        const startedAt = Date.now();
+        if (full) this.#nextFullAt = startedAt + this.#init.repairInterval;
         const due = this.#due;
         this.#due = new Set();
+        const view = await this.#circle.view(
+          this.#c.p2p.peerId.toString(),
+          await this.#checker.candidates(new Set()),
+        );
         const rows = full
-          ? this.#rows()
+          ? this.#circle.select(view, 2 * this.#maxTarget)
           : [...due].map((cid) => this.#row(cid)).filter((r) => r !== undefined);
+        const budget = this.#init.maxLookupsPerRound;
+        const gap = pace && rows.length > PACE_FROM
+          ? 0.9 * this.#init.repairInterval / Math.min(budget, rows.length)
+          : 0;
+        const visited = new Set<string>();
+        let lookups = 0;
+        let deferred = 0;
         for (const row of rows) {
           if (!this.#started) return;
           if (row.watched !== 1 && row.local !== 1) continue;
+          visited.add(row.manifest_cid);
+          if (lookups >= budget) {
+            deferred++;
+            continue;
+          }
           try {
-            await this.#check(row);
+            if (!(await this.#checker.check(row, view))) continue;
+            lookups++;
+            if (gap > 0) await this.#gate.rest(gap, this.#stopping.signal);
           } catch (err) {
             if (!this.#stopping.signal.aborted) {
               this.#c.log.warn("failed to check replication", { manifestCid: row.manifest_cid, error: err });
             }
           }
         }
+        if (!full) continue;
+        // Datasets that left the circle are no longer counted here: forget their skipped rounds.
+        this.#checker.forgetExcept(visited);
+        this.#stats = {
+          rounds: this.#stats.rounds + 1,
+          datasets: visited.size,
+          lookups,
+          deferred,
+          durationMs: Date.now() - startedAt,
+        };
       } while ((this.#again || this.#due.size > 0) && this.#started);
     }).finally(() => {
       this.#round = undefined;
       if (this.#started) {
         clearTimeout(this.#timer);
-        this.#timer = setTimeout(() => void this.#runRound(), Math.max(0, this.#nextFullAt - Date.now()));
+        this.#timer = setTimeout(() => void this.#runRound(true), Math.max(0, this.#nextFullAt - Date.now()));
       }
     });
     return this.#round;
-  }
-
-  /** Counts live providers of one dataset and starts a replica here when this node is responsible. */
-  async #check(row: Row): Promise<void> {
-    const cid = CID.parse(row.manifest_cid);
-    const selfId = this.#c.p2p.peerId.toString();
-    const local = row.local === 1 && await this.#stillWhole(row);
-    if (!local && row.watched === 1 && !(await this.#mayStepIn(row))) return;
-    const live = await this.#liveProviders(cid);
-    if (local) live.add(selfId);
-    const providers = [...live].sort();
-    let status: ReplicationStatus = live.size >= row.target
-      ? "replicated"
-      : live.size === 0
-      ? "unavailable"
-      : "under-replicated";
-    const fetch = this.#c.fetches.getFetch(row.manifest_cid);
-    const fetching = fetch?.status === "queued" || fetch?.status === "running";
-    if (fetching) status = "fetching";
-
-    if (!local && !fetching && row.watched === 1 && live.size > 0 && live.size < row.target) {
-      const deficit = row.target - live.size;
-      const rounds = (this.#deficitRounds.get(row.manifest_cid) ?? 0) + 1;
-      this.#deficitRounds.set(row.manifest_cid, rounds);
-      // When the closest nodes do not step in (full, offline, quota 0), widen the circle by one node
-      // every `escalateRounds` rounds; sooner would race replicas that are still fetching or announcing.
-      const slack = Math.floor(rounds / this.#init.escalateRounds);
-      const candidates = await this.#candidates(live);
-      const rank = (await this.#holder.rankHolders(cid, candidates)).indexOf(selfId);
-      if (rank >= 0 && rank < deficit + slack && await this.#hasRoomFor(cid, providers)) {
-        this.#c.log.info("started replica", {
-          manifestCid: row.manifest_cid,
-          live: live.size,
-          target: row.target,
-          rank,
-        });
-        this.#c.fetches.startFetch(row.manifest_cid, { providers: providers.filter((p) => p !== selfId) });
-        this.#c.db.prepare("UPDATE replication SET role = COALESCE(role, 'replica') WHERE manifest_cid = ?")
-          .run(row.manifest_cid);
-        status = "fetching";
-      }
-    } else {
-      this.#deficitRounds.delete(row.manifest_cid);
-    }
-    this.#c.db.prepare(
-      "UPDATE replication SET providers = ?, status = ?, checked_at = ? WHERE manifest_cid = ?",
-    )
-      .run(JSON.stringify(providers), status, Date.now(), row.manifest_cid);
-    this.dispatchEvent(
-      new CustomEvent<ReplicationState>("checked", { detail: this.getReplication(row.manifest_cid)! }),
-    );
-  }
-
-  /**
-   * Whether this node could be chosen to add a replica of `row` this round,
-   * whatever the provider count turns out to be. The chosen ones rank below
-   * `deficit + slack` among the candidates that do not hold it; leaving out
-   * the live providers lifts a node by at most their number, so a node ranked
-   * `target + slack` or further among all candidates is never chosen, and
-   * skips the DHT lookup: only the few nodes closest to a dataset count its
-   * providers, instead of every node that indexed the listing. Skipped rounds
-   * count towards widening the circle, as unanswered deficits do.
-   */
-  async #mayStepIn(row: Row): Promise<boolean> {
-    const fetch = this.#c.fetches.getFetch(row.manifest_cid);
-    if (fetch?.status === "queued" || fetch?.status === "running") return true;
-    const rounds = this.#deficitRounds.get(row.manifest_cid) ?? 0;
-    const slack = Math.floor(rounds / this.#init.escalateRounds);
-    const selfId = this.#c.p2p.peerId.toString();
-    const candidates = await this.#candidates(new Set());
-    const rank = (await this.#holder.rankHolders(CID.parse(row.manifest_cid), candidates)).indexOf(selfId);
-    if (rank >= 0 && rank < row.target + slack) return true;
-    this.#deficitRounds.set(row.manifest_cid, rounds + 1);
-    if (row.status !== "elsewhere") {
-      this.#c.db.prepare("UPDATE replication SET status = 'elsewhere', checked_at = ? WHERE manifest_cid = ?")
-        .run(Date.now(), row.manifest_cid);
-    }
-    return false;
-  }
-
-  /** DHT providers of `cid` (other than this node) that answer a `has` probe for the manifest. */
-  #liveProviders(cid: CID): Promise<Set<string>> {
-    return this.#holder.findLiveHolders(cid, {
-      findTimeout: this.#init.findTimeout,
-      probeTimeout: this.#init.probeTimeout,
-      signal: this.#stopping.signal,
-      skip: (peerId) => this.#c.fetches.scores.isBanned(peerId),
-    });
-  }
-
-  /** This node and the connected Kosmos nodes (they speak the chunk protocol), minus `exclude`. */
-  async #candidates(exclude: Set<string>): Promise<string[]> {
-    const out = new Set<string>();
-    if (this.#c.quotaGB > 0) out.add(this.#c.p2p.libp2p.peerId.toString());
-    for (const id of await this.#c.p2p.protocolPeers(CHUNKS_PROTOCOL)) out.add(id);
-    for (const id of exclude) out.delete(id);
-    return [...out];
-  }
-
-  /** Fetches the manifest (when needed) and checks the replica fits in the storage quota. */
-  async #hasRoomFor(cid: CID, providers: string[]): Promise<boolean> {
-    if (!(this.#c.quotaGB > 0)) return false;
-    const manifest = await findManifest(this.#c, cid, {
-      providers,
-      timeout: this.#init.probeTimeout * 3,
-      signal: this.#stopping.signal,
-    });
-    if (!manifest) return false;
-    const size = manifest.chunks.reduce((sum, _c, i) => sum + chunkBytes(manifest, i), 0);
-    const used =
-      (this.#c.db.prepare("SELECT COALESCE(SUM(bytes), 0) AS used FROM replication WHERE role = 'replica'")
-        .get() as { used: number }).used;
-    const room = this.#holder.hasRoom(size, used);
-    if (!room) {
-      this.#c.log.info("declined replica: over storage quota", { manifestCid: cid.toString(), bytes: size });
-    }
-    return room;
   }
 
   async #fetchDone(progress: FetchProgress): Promise<void> {
@@ -486,9 +465,10 @@ export class Replication extends EventTarget {
         });
       }
     }
-    // Count the providers again now, as part of this work (so whenIdle() waits for it too).
+    // Count its providers again now, as part of this work (so whenIdle() waits for it too);
+    // only this dataset: a full round per completed fetch would repeat every lookup of the circle.
     if (!this.#started) return;
-    this.#again = true;
+    this.#due.add(progress.manifestCid);
     await this.#runRound().catch(() => {});
   }
 }

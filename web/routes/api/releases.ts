@@ -4,13 +4,16 @@
  * - `POST /api/v1/sites/:domain/releases { from, to, dimension?, epsilon, k?, title, description?, price, licence }`
  *   computes a differentially private table of visitors, visits and
  *   pageviews per day (and `dimension`: page, entry_page, source, device,
- *   browser or os), charges `epsilon` to the site's privacy budget and
- *   publishes the table as a CSV dataset. `price` is a token amount such as
- *   `"2.5"`. Answers `201 { id, manifestCid, release, budget }`.
- *   `400` for any bad field (nothing charged), `404` for a site this node
- *   does not own, `409` when ε exceeds the budget left (nothing charged),
- *   `422` when every row was suppressed (ε charged, nothing published).
- * - `GET /api/v1/sites/:domain/releases` → `{ budget: { total, spent, remaining }, releases }`.
+ *   browser or os), charges `epsilon` (per person, once for the whole range)
+ *   to the site's privacy budget and publishes the table as a CSV dataset.
+ *   `price` is a token amount such as `"2.5"`. Answers
+ *   `201 { id, manifestCid, release, budget }`. `400` for any bad field or an
+ *   ε above what one release may spend (nothing charged), `404` for a site
+ *   this node does not own, `409` when ε exceeds the budget left (nothing
+ *   charged), `422` when every row was suppressed (ε charged, nothing
+ *   published).
+ * - `GET /api/v1/sites/:domain/releases` → `{ budget: { total, spent, remaining }, releases, policy }`:
+ *   `policy` is what a release's cost depends on (ε cap per release, δ, the bounds per dimension).
  *
  *     curl -H 'Content-Type: application/json' -d '{"from":"2024-03-01","to":"2024-03-31",
  *       "epsilon":1,"title":"Visits, March","price":"2.5","licence":"CC-BY-4.0"}' \

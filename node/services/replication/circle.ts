@@ -1,0 +1,85 @@
+/**
+ * The datasets one repair round visits: those this node holds (or is
+ * fetching) and those it could be asked to replicate, that is where it ranks
+ * among the closest `circle` candidates (this node and the connected nodes
+ * that serve chunks), found through the key ranges of a {@link Neighbourhood}
+ * and the `replication_dkey` index. Watched datasets farther away are never
+ * read, so a round costs in proportion to this node's share of the network's
+ * datasets, not to every listing the catalog indexed.
+ *
+ * ```ts
+ * const circle = new RepairCircle(db);
+ * const view = await circle.view(selfId, candidates); // once per round
+ * const rows = circle.select(view, 6);                 // held first by age of their last count, then the rest
+ * view?.rankOf(row.dkey);                              // this node's rank for one dataset
+ * ```
+ */
+import type { Database } from "../db/mod.ts";
+import { peerKey } from "./distance.ts";
+import { Neighbourhood } from "./neighbourhood.ts";
+import type { Row } from "./schema.ts";
+
+type Statement = ReturnType<Database["prepare"]>;
+
+/** Peer keys kept between rounds; a node meets far fewer peers than this. */
+const MAX_CACHED_KEYS = 10_000;
+
+/** This node's place among the candidates of one round. */
+export interface CircleView {
+  /** This node's rank among the candidates for the dataset key `dkey` (64 hex digits); 0 = closest. */
+  rankOf(dkey: string): number;
+  readonly hood: Neighbourhood;
+}
+
+export class RepairCircle {
+  readonly #db: Database;
+  readonly #keys = new Map<string, Uint8Array>();
+  #held?: Statement;
+  #range?: Statement;
+
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  /**
+   * This node's neighbourhood among `candidates` (peer ids, which include
+   * `selfId` when this node offers storage); `undefined` when it does not,
+   * since it is then never asked to add a replica.
+   */
+  async view(selfId: string, candidates: readonly string[]): Promise<CircleView | undefined> {
+    if (!candidates.includes(selfId)) return undefined;
+    if (this.#keys.size > MAX_CACHED_KEYS) this.#keys.clear();
+    const keyOf = async (id: string) => {
+      let key = this.#keys.get(id);
+      if (!key) this.#keys.set(id, key = await peerKey(id));
+      return key;
+    };
+    const self = await keyOf(selfId);
+    const others = await Promise.all(candidates.filter((id) => id !== selfId).map(keyOf));
+    const hood = new Neighbourhood(self, others);
+    return { hood, rankOf: (dkey) => hood.rankOf(fromHex(dkey)) };
+  }
+
+  /**
+   * The rows a full round visits: every dataset held here or with a replica
+   * role (a fetch for the network under way), and every watched dataset for
+   * which this node ranks below `circle` in `view`; least recently counted
+   * first.
+   */
+  select(view: CircleView | undefined, circle: number): Row[] {
+    this.#held ??= this.#db.prepare("SELECT * FROM replication WHERE local = 1 OR role IS NOT NULL");
+    this.#range ??= this.#db.prepare("SELECT * FROM replication WHERE dkey BETWEEN ? AND ? AND watched = 1");
+    const rows = new Map<string, Row>();
+    for (const row of this.#held.all() as unknown as Row[]) rows.set(row.manifest_cid, row);
+    for (const [lo, hi] of view?.hood.ranges(circle) ?? []) {
+      for (const row of this.#range.all(lo, hi) as unknown as Row[]) rows.set(row.manifest_cid, row);
+    }
+    return [...rows.values()].sort((a, b) => a.checked_at - b.checked_at);
+  }
+}
+
+function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
