@@ -132,6 +132,17 @@ export function encodeCapped(value: unknown, max: number, what: string): Uint8Ar
   return bytes;
 }
 
+/** Parses DAG-CBOR `bytes` of at most `max` (refused before parsing) and hands the value to `validate`. */
+export function decodeCapped<T>(
+  bytes: Uint8Array,
+  max: number,
+  what: string,
+  validate: (value: unknown) => T,
+): T {
+  checkCap(bytes, max, what);
+  return validate(decodeCbor(bytes, what));
+}
+
 export function message(value: unknown, type: string, keys: string[]): Record<string, unknown> {
   const m = checkObject(value, "message");
   checkKeys(m, keys, "");
@@ -163,8 +174,7 @@ export function encodeLiveBatch(batch: LiveBatch): Uint8Array {
 }
 
 export function decodeLiveBatch(bytes: Uint8Array): LiveBatch {
-  checkCap(bytes, MAX_LIVE_BATCH_BYTES, "live batch");
-  return validateLiveBatch(decodeCbor(bytes, "live batch"));
+  return decodeCapped(bytes, MAX_LIVE_BATCH_BYTES, "live batch", validateLiveBatch);
 }
 
 // --- EpochOpened -------------------------------------------------------------------------------------------
@@ -213,8 +223,7 @@ export function encodeEpochOpened(m: EpochOpened): Uint8Array {
 }
 
 export function decodeEpochOpened(bytes: Uint8Array): EpochOpened {
-  checkCap(bytes, MAX_EPOCH_OPENED_BYTES, "epoch opened");
-  return validateEpochOpened(decodeCbor(bytes, "epoch opened"));
+  return decodeCapped(bytes, MAX_EPOCH_OPENED_BYTES, "epoch opened", validateEpochOpened);
 }
 
 // --- EpochSealed -------------------------------------------------------------------------------------------
@@ -304,8 +313,7 @@ export function encodeEpochSealed(m: EpochSealed): Uint8Array {
 }
 
 export function decodeEpochSealed(bytes: Uint8Array): EpochSealed {
-  checkCap(bytes, MAX_EPOCH_SEALED_BYTES, "epoch sealed");
-  return validateEpochSealed(decodeCbor(bytes, "epoch sealed"));
+  return decodeCapped(bytes, MAX_EPOCH_SEALED_BYTES, "epoch sealed", validateEpochSealed);
 }
 
 // --- StreamAnnouncement ------------------------------------------------------------------------------------
@@ -373,8 +381,12 @@ export function encodeStreamAnnouncement(a: StreamAnnouncement): Uint8Array {
 }
 
 export function decodeStreamAnnouncement(bytes: Uint8Array): StreamAnnouncement {
-  checkCap(bytes, MAX_STREAM_ANNOUNCEMENT_BYTES, "stream announcement");
-  return validateStreamAnnouncement(decodeCbor(bytes, "stream announcement"));
+  return decodeCapped(
+    bytes,
+    MAX_STREAM_ANNOUNCEMENT_BYTES,
+    "stream announcement",
+    validateStreamAnnouncement,
+  );
 }
 
 // --- Topic demultiplexing ----------------------------------------------------------------------------------
@@ -385,20 +397,20 @@ function typeOf(value: unknown): unknown {
 
 /** A message of a stream's own topic: a live batch or an opened epoch (validated, not verified). */
 export function decodeStreamTopicMessage(bytes: Uint8Array): LiveBatch | EpochOpened {
-  checkCap(bytes, MAX_LIVE_BATCH_BYTES, "stream topic message");
-  const value = decodeCbor(bytes, "stream topic message");
-  if (typeOf(value) === "live") return validateLiveBatch(value);
-  if (typeOf(value) === "epoch-opened") return validateEpochOpened(value);
-  throw new StreamProtocolError("Cannot decode stream topic message: type must be live or epoch-opened");
+  return decodeCapped(bytes, MAX_LIVE_BATCH_BYTES, "stream topic message", (value) => {
+    if (typeOf(value) === "live") return validateLiveBatch(value);
+    if (typeOf(value) === "epoch-opened") return validateEpochOpened(value);
+    throw new StreamProtocolError("Cannot decode stream topic message: type must be live or epoch-opened");
+  });
 }
 
 /** A message of the `streams` topic: an announcement or a sealed epoch (validated, not verified). */
 export function decodeStreamsTopicMessage(bytes: Uint8Array): StreamAnnouncement | EpochSealed {
-  checkCap(bytes, MAX_STREAM_ANNOUNCEMENT_BYTES, "streams topic message");
-  const value = decodeCbor(bytes, "streams topic message");
-  if (typeOf(value) === "stream") return validateStreamAnnouncement(value);
-  if (typeOf(value) === "epoch-sealed") return validateEpochSealed(value);
-  throw new StreamProtocolError("Cannot decode streams topic message: type must be stream or epoch-sealed");
+  return decodeCapped(bytes, MAX_STREAM_ANNOUNCEMENT_BYTES, "streams topic message", (value) => {
+    if (typeOf(value) === "stream") return validateStreamAnnouncement(value);
+    if (typeOf(value) === "epoch-sealed") return validateEpochSealed(value);
+    throw new StreamProtocolError("Cannot decode streams topic message: type must be stream or epoch-sealed");
+  });
 }
 
 export * from "./stream_protocols.ts";

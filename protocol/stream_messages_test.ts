@@ -24,7 +24,6 @@ import {
   encodeEpochSealed,
   encodeLiveBatch,
   encodeStreamAnnouncement,
-  encodeStreamManifest,
   encodeStreamSaleRequest,
   encodeStreamSaleResponse,
   encryptLiveBatch,
@@ -34,9 +33,7 @@ import {
   MAX_STREAM_SALE_REQUEST_BYTES,
   signEpochOpened,
   signEpochSealed,
-  signSensorAttestation,
   signStreamAnnouncement,
-  signStreamManifest,
   STREAM_SALE_PROTOCOL,
   StreamProtocolError,
   STREAMS_PROTOCOL,
@@ -45,46 +42,11 @@ import {
   verifyEpochSealed,
   verifyStreamAnnouncement,
 } from "./streams.ts";
+import { CHAIN, gateway, NOW, owner, signedStream } from "./stream_fixtures_test.ts";
 
-const CHAIN = 31337;
-const gateway = privateKeyToAccount(generatePrivateKey());
-const owner = privateKeyToAccount(generatePrivateKey());
 const mallory = privateKeyToAccount(generatePrivateKey());
-const NOW = 1_800_000_000_000;
 const secret = crypto.getRandomValues(new Uint8Array(32));
-
-async function stream(title = "t") {
-  const a = {
-    sensorId: "s1",
-    owner: owner.address,
-    gateway: gateway.address,
-    sensorKey: null,
-    issuedAt: NOW,
-  };
-  const manifest = await signStreamManifest(owner, {
-    v: 1,
-    title,
-    description: "",
-    owner: owner.address,
-    gateway: gateway.address,
-    publisherPeer: "12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf",
-    sensors: [{
-      sensorId: "s1",
-      label: "",
-      owner: owner.address,
-      sensorKey: null,
-      issuedAt: NOW,
-      attestation: await signSensorAttestation(gateway, a, CHAIN),
-    }],
-    schema: [{ name: "v", type: "integer" }],
-    pricePerHour: "10",
-    epochSeconds: 60,
-    licence: "CC0-1.0",
-    createdAt: NOW,
-  });
-  return { manifest, ...encodeStreamManifest(manifest) };
-}
-const { manifest, bytes: manifestBytes, streamId } = await stream();
+const { manifest, bytes: manifestBytes, streamId } = await signedStream();
 
 Deno.test("names of the stream topics and protocols", () => {
   assert.equal(STREAMS_TOPIC, "/kosmos/streams/1");
@@ -176,7 +138,7 @@ Deno.test("a stream announcement verifies manifest, id and signer", async () => 
   }
   const byMallory = await signStreamAnnouncement(mallory, body);
   await assert.rejects(verifyStreamAnnouncement(byMallory, CHAIN), /not signed by its owner or gateway/);
-  const other = await stream("another");
+  const other = await signedStream("another");
   const swapped = await signStreamAnnouncement(owner, { ...body, manifest: other.bytes });
   await assert.rejects(verifyStreamAnnouncement(swapped, CHAIN), /hash to/);
   await assert.rejects(signStreamAnnouncement(owner, { ...body, listingId: "01" }), /listingId/);

@@ -20,7 +20,6 @@ import { quoteFromJson, quoteToJson } from "./sale.ts";
 import { checkAddress, checkInteger, checkKeys, checkObject, FieldError } from "./manifest.ts";
 import {
   checkHexBytes,
-  decodeCbor,
   MAX_EPOCH,
   MAX_EPOCH_SEALED_BYTES,
   MAX_SALE_EPOCHS,
@@ -31,6 +30,7 @@ import {
 import {
   checkCap,
   checkStreamId,
+  decodeCapped,
   encodeCapped,
   type EpochSealed,
   message,
@@ -119,6 +119,34 @@ function checkSpan(m: Record<string, unknown>, a: string, b: string): { first: n
   return { first, last };
 }
 
+/** The refusal any of these protocols may answer with: `{ v, error: { code, message } }`. */
+type Refusal<C extends string> = { v: 1; error: { code: C; message: string } };
+
+/**
+ * Validates a response of `what`: an object of version 1, then a {@link Refusal} with one of `codes` when
+ * it has an `error`, else what `answer` reads from it. Field errors become a `StreamProtocolError`.
+ */
+function validateResponse<C extends string, T>(
+  value: unknown,
+  what: string,
+  codes: readonly C[],
+  answer: (m: Record<string, unknown>) => T,
+): T | Refusal<C> {
+  return wrap(what, () => {
+    const m = checkObject(value, "response");
+    if (m.v !== 1) throw new FieldError("v", "must be 1");
+    if (!("error" in m)) return answer(m);
+    checkKeys(m, ["v", "error"], "");
+    const e = checkObject(m.error, "error");
+    checkKeys(e, ["code", "message"], "error");
+    if (!(codes as readonly unknown[]).includes(e.code)) throw new FieldError("error.code", "is unknown");
+    if (typeof e.message !== "string" || e.message.length > 300) {
+      throw new FieldError("error.message", "must be a string of at most 300");
+    }
+    return { v: 1, error: { code: e.code as C, message: e.message } };
+  });
+}
+
 export function validateStreamSaleRequest(value: unknown): StreamSaleRequest {
   return wrap("stream sale request", () => {
     const m = message(value, "subscribe", ["v", "type", "streamId", "first", "last", "buyer"]);
@@ -147,21 +175,7 @@ export function decodeStreamSaleRequest(bytes: Uint8Array): StreamSaleRequest {
 
 function checkSaleResponse(value: unknown): StreamSaleResponse {
   try {
-    return wrap("stream sale response", () => {
-      const m = checkObject(value, "response");
-      if (m.v !== 1) throw new FieldError("v", "must be 1");
-      if ("error" in m) {
-        checkKeys(m, ["v", "error"], "");
-        const e = checkObject(m.error, "error");
-        checkKeys(e, ["code", "message"], "error");
-        if (!(STREAM_SALE_REFUSALS as readonly unknown[]).includes(e.code)) {
-          throw new FieldError("error.code", "is unknown");
-        }
-        if (typeof e.message !== "string" || e.message.length > 300) {
-          throw new FieldError("error.message", "must be a string of at most 300");
-        }
-        return { v: 1, error: { code: e.code as StreamSaleRefusal, message: e.message } };
-      }
+    return validateResponse(value, "stream sale response", STREAM_SALE_REFUSALS, (m): QuoteOffer => {
       checkKeys(m, ["v", "quote", "signature", "z"], "");
       const keys = typeof m.z === "string" ? (m.z.length - 2) / 64 : 0;
       if (!Number.isInteger(keys) || keys < 1 || keys > MAX_SALE_EPOCHS) {
@@ -217,34 +231,19 @@ export function encodeEpochQueryRequest(request: EpochQueryRequest): Uint8Array 
 }
 
 export function decodeEpochQueryRequest(bytes: Uint8Array): EpochQueryRequest {
-  checkCap(bytes, MAX_EPOCH_QUERY_REQUEST_BYTES, "epoch query");
-  return validateEpochQueryRequest(decodeCbor(bytes, "epoch query"));
+  return decodeCapped(bytes, MAX_EPOCH_QUERY_REQUEST_BYTES, "epoch query", validateEpochQueryRequest);
 }
 
 const QUERY_REFUSALS: readonly EpochQueryRefusal[] = ["bad-request", "unknown-stream", "rate-limited"];
 
 /** Validates (signatures are checked by the asker with {@link verifyEpochSealed}). */
 export function validateEpochQueryResponse(value: unknown): EpochQueryResponse {
-  return wrap("epoch query response", () => {
-    const m = checkObject(value, "response");
-    if (m.v !== 1) throw new FieldError("v", "must be 1");
-    if ("error" in m) {
-      checkKeys(m, ["v", "error"], "");
-      const e = checkObject(m.error, "error");
-      checkKeys(e, ["code", "message"], "error");
-      if (!(QUERY_REFUSALS as readonly unknown[]).includes(e.code)) {
-        throw new FieldError("error.code", "is unknown");
-      }
-      if (typeof e.message !== "string" || e.message.length > 300) {
-        throw new FieldError("error.message", "must be a string of at most 300");
-      }
-      return { v: 1, error: { code: e.code as EpochQueryRefusal, message: e.message } };
-    }
+  return validateResponse(value, "epoch query response", QUERY_REFUSALS, (m) => {
     checkKeys(m, ["v", "epochs"], "");
     if (!Array.isArray(m.epochs) || m.epochs.length > MAX_EPOCH_QUERY_RESULTS) {
       throw new FieldError("epochs", `must be an array of at most ${MAX_EPOCH_QUERY_RESULTS}`);
     }
-    return { v: 1, epochs: m.epochs.map(validateEpochSealed) };
+    return { v: 1 as const, epochs: m.epochs.map(validateEpochSealed) };
   });
 }
 
@@ -257,8 +256,12 @@ export function encodeEpochQueryResponse(response: EpochQueryResponse): Uint8Arr
 }
 
 export function decodeEpochQueryResponse(bytes: Uint8Array): EpochQueryResponse {
-  checkCap(bytes, MAX_EPOCH_QUERY_RESPONSE_BYTES, "epoch query response");
-  return validateEpochQueryResponse(decodeCbor(bytes, "epoch query response"));
+  return decodeCapped(
+    bytes,
+    MAX_EPOCH_QUERY_RESPONSE_BYTES,
+    "epoch query response",
+    validateEpochQueryResponse,
+  );
 }
 
 // --- Stream list (DAG-CBOR, same protocol) -----------------------------------------------------------------
@@ -288,10 +291,12 @@ export function encodeStreamListRequest(request: StreamListRequest): Uint8Array 
 
 /** A request of `/kosmos/streams/1.0.0`: a stream list when it has a `type`, else an epoch query. */
 export function decodeStreamsRequest(bytes: Uint8Array): EpochQueryRequest | StreamListRequest {
-  checkCap(bytes, MAX_EPOCH_QUERY_REQUEST_BYTES, "streams request");
-  const value = decodeCbor(bytes, "streams request");
-  if (typeof value === "object" && value !== null && "type" in value) return validateStreamListRequest(value);
-  return validateEpochQueryRequest(value);
+  return decodeCapped(bytes, MAX_EPOCH_QUERY_REQUEST_BYTES, "streams request", (value) => {
+    if (typeof value === "object" && value !== null && "type" in value) {
+      return validateStreamListRequest(value);
+    }
+    return validateEpochQueryRequest(value);
+  });
 }
 
 /**
@@ -299,14 +304,7 @@ export function decodeStreamsRequest(bytes: Uint8Array): EpochQueryRequest | Str
  * last one's.
  */
 export function validateStreamListResponse(value: unknown): StreamListResponse {
-  return wrap("stream list response", () => {
-    const m = checkObject(value, "response");
-    if (m.v !== 1) throw new FieldError("v", "must be 1");
-    if ("error" in m) {
-      const refusal = validateEpochQueryResponse(value);
-      if (!("error" in refusal)) throw new FieldError("error", "is malformed");
-      return refusal;
-    }
+  return validateResponse(value, "stream list response", QUERY_REFUSALS, (m): StreamListResponse => {
     checkKeys(m, "next" in m ? ["v", "streams", "next"] : ["v", "streams"], "");
     if (!Array.isArray(m.streams) || m.streams.length > MAX_STREAM_LIST_RESULTS) {
       throw new FieldError("streams", `must be an array of at most ${MAX_STREAM_LIST_RESULTS}`);
@@ -335,6 +333,10 @@ export function encodeStreamListResponse(response: StreamListResponse): Uint8Arr
 }
 
 export function decodeStreamListResponse(bytes: Uint8Array): StreamListResponse {
-  checkCap(bytes, MAX_STREAM_LIST_RESPONSE_BYTES, "stream list response");
-  return validateStreamListResponse(decodeCbor(bytes, "stream list response"));
+  return decodeCapped(
+    bytes,
+    MAX_STREAM_LIST_RESPONSE_BYTES,
+    "stream list response",
+    validateStreamListResponse,
+  );
 }

@@ -1,68 +1,20 @@
 import assert from "node:assert/strict";
 import * as dagCbor from "@ipld/dag-cbor";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
+  decodeEpochQueryResponse,
   decodeStreamListResponse,
+  decodeStreamSaleResponse,
   decodeStreamsRequest,
   encodeEpochQueryRequest,
   encodeStreamListRequest,
   encodeStreamListResponse,
-  encodeStreamManifest,
   MAX_STREAM_LIST_RESPONSE_BYTES,
   MAX_STREAM_LIST_RESULTS,
-  signSensorAttestation,
-  signStreamAnnouncement,
-  signStreamManifest,
-  type StreamAnnouncement,
   StreamProtocolError,
 } from "./streams.ts";
+import { announceStream, NOW } from "./stream_fixtures_test.ts";
 
-const CHAIN = 31337;
-const NOW = 1_800_000_000_000;
-const gateway = privateKeyToAccount(generatePrivateKey());
-const owner = privateKeyToAccount(generatePrivateKey());
-
-async function announcement(title: string): Promise<StreamAnnouncement> {
-  const a = {
-    sensorId: "s1",
-    owner: owner.address,
-    gateway: gateway.address,
-    sensorKey: null,
-    issuedAt: NOW,
-  };
-  const manifest = await signStreamManifest(owner, {
-    v: 1,
-    title,
-    description: "",
-    owner: owner.address,
-    gateway: gateway.address,
-    publisherPeer: "12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf",
-    sensors: [{
-      sensorId: "s1",
-      label: "",
-      owner: owner.address,
-      sensorKey: null,
-      issuedAt: NOW,
-      attestation: await signSensorAttestation(gateway, a, CHAIN),
-    }],
-    schema: [{ name: "v", type: "integer" }],
-    pricePerHour: "10",
-    epochSeconds: 60,
-    licence: "CC0-1.0",
-    createdAt: NOW,
-  });
-  const { bytes, streamId } = encodeStreamManifest(manifest);
-  return await signStreamAnnouncement(owner, {
-    v: 1,
-    type: "stream",
-    streamId,
-    manifest: bytes,
-    listingId: null,
-    timestamp: NOW,
-  });
-}
-
-const list = (await Promise.all(["a", "b", "c"].map(announcement)))
+const list = (await Promise.all(["a", "b", "c"].map(announceStream)))
   .sort((x, y) => (x.streamId < y.streamId ? -1 : 1));
 
 Deno.test("a streams request is a stream list when it has a type, else an epoch query", () => {
@@ -122,4 +74,34 @@ Deno.test("a stream list response carries announcements in id order, next naming
   // Signatures are not checked here (the asker checks each like gossip): an altered one still decodes.
   const altered = { v: 1 as const, streams: [{ ...list[0], timestamp: NOW + 1 }] };
   assert.deepEqual(decodeStreamListResponse(encodeStreamListResponse(altered)), altered);
+});
+
+Deno.test("the stream sale, epoch query and stream list responses read a refusal alike, each with its own codes", () => {
+  const decoders = [
+    { decode: decodeStreamSaleResponse, encode: (v: unknown) => new TextEncoder().encode(JSON.stringify(v)) },
+    { decode: decodeEpochQueryResponse, encode: (v: unknown) => dagCbor.encode(v) },
+    { decode: decodeStreamListResponse, encode: (v: unknown) => dagCbor.encode(v) },
+  ];
+  const refusal = { v: 1, error: { code: "rate-limited", message: "x".repeat(300) } };
+  for (const { decode, encode } of decoders) {
+    assert.deepEqual(decode(encode(refusal)), refusal);
+    const bad: unknown[] = [
+      { ...refusal, v: 2 },
+      { ...refusal, extra: 1 },
+      { v: 1, error: "rate-limited" },
+      { v: 1, error: { code: "rate-limited" } },
+      { v: 1, error: { ...refusal.error, extra: 1 } },
+      { v: 1, error: { code: "teapot", message: "" } },
+      { v: 1, error: { code: "rate-limited", message: "x".repeat(301) } },
+      { v: 1, error: { code: "rate-limited", message: 5 } },
+    ];
+    for (const value of bad) {
+      assert.throws(() => decode(encode(value)), StreamProtocolError, JSON.stringify(value));
+    }
+  }
+  // A seller may refuse a sale as not its stream; a streams query has no such answer.
+  const notSeller = { v: 1, error: { code: "not-seller", message: "" } };
+  assert.deepEqual(decoders[0].decode(decoders[0].encode(notSeller)), notSeller);
+  assert.throws(() => decoders[1].decode(decoders[1].encode(notSeller)), /"error\.code" is unknown/);
+  assert.throws(() => decoders[2].decode(decoders[2].encode(notSeller)), /"error\.code" is unknown/);
 });

@@ -180,4 +180,10 @@ Deno.test("publishAnnouncement() refuses an announcement not signed by its selle
   });
   a.components.catalog.addProvider(announcement.manifestCid, net.nodes[0].peerId);
   assert.throws(() => a.components.catalog.addProvider(announcement.manifestCid, "not-a-peer"), TypeError);
+  // getProviders() is the listing's providers, or none for a dataset the catalog does not list.
+  const providers = a.components.catalog.getProviders(announcement.manifestCid);
+  assert.ok(providers.includes(net.nodes[0].peerId));
+  assert.deepEqual(providers, a.components.catalog.getListing(announcement.manifestCid).providers);
+  assert.deepEqual(a.components.catalog.getProviders(body.manifestCid), []);
+  assert.throws(() => a.components.catalog.getProviders("nope"), TypeError);
 });

@@ -77,13 +77,7 @@ export function createDatasetsApi(c: DatasetsApiComponents): DatasetsApi {
     // deno-lint-ignore require-await
     async startFetch(manifestCid) {
       const cid = toManifestCid(manifestCid);
-      let providers: string[] = [];
-      try {
-        providers = c.catalog.getListing(cid).providers;
-      } catch (err) {
-        if ((err as Error).name !== "NotFoundError") throw err;
-      }
-      return toFetchView(c.fetches.startFetch(cid, { providers }));
+      return toFetchView(c.fetches.startFetch(cid, { providers: c.catalog.getProviders(cid) }));
     },
 
     // deno-lint-ignore require-await

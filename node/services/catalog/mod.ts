@@ -33,6 +33,7 @@
  * await catalog.publishAnnouncement(announcement);
  * const { listings } = catalog.listListings({ q: "air quality", category: "environment", sort: "price" });
  * const listing = catalog.getListing(listings[0].id); // throws NotFoundError when unknown
+ * const providers = catalog.getProviders(manifestCid); // [] when unknown
  * catalog.addEventListener("listing", (e) => console.log(e.detail.manifestCid));
  * catalog.setStakes([{ manifestCid, stake: "100", challenges: 0, listingIds: ["1"] }]); // from the chain index
  * ```
@@ -294,6 +295,11 @@ export class Catalog extends EventTarget {
     const listing = this.#index.getListing(toListingId(id));
     if (!listing) throw new NotFoundError(`No listing "${id}" in the catalog`, { details: { id } });
     return listing;
+  }
+
+  /** The peers known to hold the dataset `manifestCid` (none when the catalog has no listing of it). */
+  getProviders(manifestCid: string): string[] {
+    return this.#index.getListing(toListingId(manifestCid))?.providers ?? [];
   }
 
   /**

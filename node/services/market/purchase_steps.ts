@@ -198,12 +198,10 @@ export class PurchaseSteps {
 
   /** Starts downloading a purchase's ciphertext (public, checked by CID) from its providers and seller. */
   #prefetch(p: PurchaseRecord): void {
-    let providers: string[] = [];
+    // Beside the catalog's providers and the seller, the DHT finds more.
+    const providers = new Set([...this.#c.catalog.getProviders(p.manifestCid), p.sellerPeer]);
     try {
-      providers = this.#c.catalog.getListing(p.manifestCid).providers;
-    } catch { /* the DHT finds providers */ }
-    try {
-      this.#c.fetches.startFetch(p.manifestCid, { providers: [...new Set([...providers, p.sellerPeer])] });
+      this.#c.fetches.startFetch(p.manifestCid, { providers: [...providers] });
     } catch (err) {
       this.#c.log.debug("failed to start the download", { trace: p.id, error: err });
     }

@@ -181,23 +181,43 @@ export const MARKET_MIGRATIONS: readonly string[] = [
   CREATE INDEX market_sales_status ON market_sales (status);`,
 ];
 
-function saleToJson(sale: Sale): string {
+/** The JSON text a {@link Sale} is stored as (bigints as decimal strings); {@link saleFromJson} reads it. */
+export function saleToJson(sale: Sale): string {
   return JSON.stringify(sale, (_, v) => (typeof v === "bigint" ? v.toString() : v));
 }
 
 // deno-lint-ignore no-explicit-any
 type Row = Record<string, any>;
 
-function toPurchase(r: Row): PurchaseRecord {
-  const p: PurchaseRecord = {
-    id: r.id,
-    manifestCid: r.manifest_cid,
-    listingId: BigInt(r.listing_id),
-    seller: r.seller,
-    sellerPeer: r.seller_peer,
-    licence: r.licence,
-    status: r.status,
+/**
+ * What a buyer keeps of one escrow sale, in the columns the market's `market_purchases` and the streams'
+ * `stream_subscription_sales` share. Holds `z` and `kSale`: never log it.
+ */
+export interface BoughtSaleColumns<Status extends string, Tx> {
+  saleId: Hex;
+  sellerPeer: string;
+  status: Status;
+  quote: Quote;
+  signature: Hex;
+  z: Hex;
+  sale?: Sale;
+  kSale?: Hex;
+  evidence?: string;
+  txs: Tx[];
+  error?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * Reads {@link BoughtSaleColumns} from a row with `sale_id`, `seller_peer`, `status`, `quote`, `signature`,
+ * `z`, `sale`, `k_sale`, `evidence`, `txs`, `error`, `created_at` and `updated_at`.
+ */
+export function readBoughtSale<Status extends string, Tx>(r: Row): BoughtSaleColumns<Status, Tx> {
+  const s: BoughtSaleColumns<Status, Tx> = {
     saleId: r.sale_id,
+    sellerPeer: r.seller_peer,
+    status: r.status,
     quote: quoteFromJson(JSON.parse(r.quote)),
     signature: r.signature,
     z: r.z,
@@ -205,12 +225,24 @@ function toPurchase(r: Row): PurchaseRecord {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
-  if (r.sale) p.sale = saleFromJson(r.sale);
+  if (r.sale) s.sale = saleFromJson(r.sale);
+  if (r.k_sale) s.kSale = r.k_sale;
+  if (r.evidence) s.evidence = r.evidence;
+  if (r.error !== null) s.error = r.error;
+  return s;
+}
+
+function toPurchase(r: Row): PurchaseRecord {
+  const p: PurchaseRecord = {
+    id: r.id,
+    manifestCid: r.manifest_cid,
+    listingId: BigInt(r.listing_id),
+    seller: r.seller,
+    licence: r.licence,
+    ...readBoughtSale<PurchaseStatus, MarketTx>(r),
+  };
   if (r.opened_block) p.openedBlock = BigInt(r.opened_block);
-  if (r.k_sale) p.kSale = r.k_sale;
   if (r.dek) p.dek = new Uint8Array(r.dek);
-  if (r.evidence) p.evidence = r.evidence;
-  if (r.error !== null) p.error = r.error;
   return p;
 }
 

@@ -13,10 +13,10 @@
  * ```
  */
 import type { Hex } from "viem";
-import type { Quote, Sale } from "../../../protocol/quote.ts";
-import { quoteFromJson, quoteToJson } from "../../../protocol/sale.ts";
-import { saleFromJson } from "../chain/mod.ts";
+import type { Sale } from "../../../protocol/quote.ts";
+import { quoteToJson } from "../../../protocol/sale.ts";
 import { type Database, migrate, transaction } from "../db/mod.ts";
+import { type BoughtSaleColumns, readBoughtSale, saleToJson } from "../market/mod.ts";
 
 export const SUBSCRIPTION_MIGRATIONS: readonly string[] = [
   `CREATE TABLE stream_subscriptions (
@@ -105,23 +105,10 @@ export interface SubscriptionRecord {
 }
 
 /** One key sale of a subscription (epochs `first..last`). Holds `z` and `kSale`: never log it. */
-export interface SubscriptionSaleRecord {
-  saleId: Hex;
+export interface SubscriptionSaleRecord extends BoughtSaleColumns<SubscriptionSaleStatus, SubscriptionTx> {
   subscriptionId: string;
   first: number;
   last: number;
-  status: SubscriptionSaleStatus;
-  sellerPeer: string;
-  quote: Quote;
-  signature: Hex;
-  z: Hex;
-  sale?: Sale;
-  kSale?: Hex;
-  evidence?: string;
-  txs: SubscriptionTx[];
-  error?: string;
-  createdAt: number;
-  updatedAt: number;
 }
 
 /** How a held key compares with the gateway's signed commitment: not yet seen, equal, or different. */
@@ -164,25 +151,12 @@ function toSubscription(r: Row): SubscriptionRecord {
 }
 
 function toSale(r: Row): SubscriptionSaleRecord {
-  const s: SubscriptionSaleRecord = {
-    saleId: r.sale_id,
+  return {
     subscriptionId: r.subscription_id,
     first: r.first,
     last: r.last,
-    status: r.status,
-    sellerPeer: r.seller_peer,
-    quote: quoteFromJson(JSON.parse(r.quote)),
-    signature: r.signature,
-    z: r.z,
-    txs: JSON.parse(r.txs),
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
+    ...readBoughtSale<SubscriptionSaleStatus, SubscriptionTx>(r),
   };
-  if (r.sale) s.sale = saleFromJson(r.sale);
-  if (r.k_sale) s.kSale = r.k_sale;
-  if (r.evidence) s.evidence = r.evidence;
-  if (r.error !== null) s.error = r.error;
-  return s;
 }
 
 function toKey(r: Row): HeldKey {
@@ -194,10 +168,6 @@ function toKey(r: Row): HeldKey {
     key: new Uint8Array(r.key),
     check: CHECKS[r.checked] ?? "unchecked",
   };
-}
-
-function saleToJson(sale: Sale): string {
-  return JSON.stringify(sale, (_, v) => (typeof v === "bigint" ? v.toString() : v));
 }
 
 export interface SubscriptionSaleUpdate {
