@@ -248,6 +248,8 @@ export async function requestSync(
 export interface SyncWithResult {
   accepted: number;
   ignored: number;
+  /** The peer had more when `maxSyncRounds` ended this sync: the syncer goes on with it at once. */
+  more: boolean;
 }
 
 /** What the syncer reads from its catalog. */
@@ -285,18 +287,21 @@ export class CatalogSyncer {
 
   /**
    * Asks `peerId` for the announcements this node has not seen from it, until
-   * it has nothing more (or `maxSyncRounds`). Every announcement is checked
-   * like gossip. Throws a `SyncProtocolError` if the peer sends anything invalid.
+   * it has nothing more (or `maxSyncRounds`, then `more` is true). Every
+   * announcement is checked like gossip; each round has `syncTimeout` and
+   * keeps its cursor, so a slow sync resumes where it stopped. Throws a
+   * `SyncProtocolError` if the peer sends anything invalid.
    */
   async syncWith(peerId: string, options: { signal?: AbortSignal } = {}): Promise<SyncWithResult> {
     const { p2p, init } = this.#ctx;
-    const timeout = AbortSignal.timeout(init.syncTimeout);
-    const signals = [timeout, options.signal, this.#ctx.signal()].filter((s) => s !== undefined);
-    const signal = AbortSignal.any(signals);
     const peer = peerIdFromString(peerId);
-    const total = { accepted: 0, ignored: 0 };
+    const total = { accepted: 0, ignored: 0, more: false };
     const index = this.#ctx.index();
     for (let round = 0; round < init.maxSyncRounds; round++) {
+      const timeout = AbortSignal.timeout(init.syncTimeout);
+      const signal = AbortSignal.any(
+        [timeout, options.signal, this.#ctx.signal()].filter((s) => s !== undefined),
+      );
       const known = index.getSyncCursor(peerId);
       const stream = await p2p.dialProtocol(peer, CATALOG_SYNC_PROTOCOL, { signal });
       const done = await requestSync(stream, {
@@ -307,6 +312,7 @@ export class CatalogSyncer {
       index.setSyncCursor(peerId, done.epoch, done.cursor);
       total.accepted += done.accepted;
       total.ignored += done.ignored;
+      total.more = done.more;
       if (!done.more) break;
     }
     this.#ctx.log.debug("synced catalog", { peerId, ...total });
@@ -352,8 +358,11 @@ export class CatalogSyncer {
     if ((this.#badUntil.get(peerId) ?? 0) > now) return;
     if (now - (this.#lastSync.get(peerId) ?? -Infinity) < init.resyncAfter) return;
     this.#lastSync.set(peerId, now);
+    let more = false;
     const run = this.syncWith(peerId).then(
       (result) => {
+        // Only a sync that brought new listings goes on at once: a peer cannot keep this node busy with nothing.
+        more = result.more && result.accepted > 0;
         if (result.accepted > 0) log.info("synced catalog", { peerId, ...result });
       },
       (err) => {
@@ -364,7 +373,14 @@ export class CatalogSyncer {
           log.debug("failed to sync catalog", { peerId, error: err });
         }
       },
-    ).finally(() => this.#syncing.delete(peerId));
+    ).finally(() => {
+      this.#syncing.delete(peerId);
+      // A joiner's catalog is larger than one sync: go on from the cursor now, not at the next tick.
+      if (more) {
+        this.#lastSync.delete(peerId);
+        this.maybeSync(peerId);
+      }
+    });
     this.#syncing.set(peerId, run);
   }
 
