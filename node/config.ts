@@ -56,6 +56,16 @@ export interface NodeConfig {
    */
   relay: "auto" | "on" | "off";
   /**
+   * Connections the node dials discovered peers up to, and trims back down to once it nears
+   * `maxConnections` (lowest-value peers first). @default undefined: 16, or 32 on a public node
+   */
+  targetPeers?: number;
+  /**
+   * The most peer connections; an eighth of them is kept free so newcomers are always let in.
+   * @default undefined: 64, or 256 on a public node
+   */
+  maxConnections?: number;
+  /**
    * EVM JSON-RPC URL; with `network`, it replaces the profile's RPC URLs.
    * @default undefined: start an embedded anvil on a free loopback port
    */
@@ -166,6 +176,8 @@ const flags: Record<string, { key: string; kind: "string" | "number" | "list" }>
   "public-url": { key: "publicUrl", kind: "string" },
   announce: { key: "announce", kind: "list" },
   relay: { key: "relay", kind: "string" },
+  "target-peers": { key: "targetPeers", kind: "number" },
+  "max-connections": { key: "maxConnections", kind: "number" },
   "rpc-url": { key: "rpcUrl", kind: "string" },
   network: { key: "network", kind: "string" },
   "log-level": { key: "logLevel", kind: "string" },
@@ -191,6 +203,8 @@ const envVars: Record<string, { key: string; kind: "string" | "number" | "list" 
   KOSMOS_PUBLIC_URL: flags["public-url"],
   KOSMOS_ANNOUNCE: flags.announce,
   KOSMOS_RELAY: flags.relay,
+  KOSMOS_TARGET_PEERS: flags["target-peers"],
+  KOSMOS_MAX_CONNECTIONS: flags["max-connections"],
   KOSMOS_RPC_URL: flags["rpc-url"],
   KOSMOS_NETWORK: flags.network,
   KOSMOS_LOG_LEVEL: flags["log-level"],
@@ -301,7 +315,11 @@ async function readConfigFile(path: string, required: boolean): Promise<Record<s
 /** Validates a complete config object; rejects unknown keys and wrong types. */
 export function validateConfig(input: Record<string, unknown>): NodeConfig {
   const known = defaultConfig() as unknown as Record<string, unknown>;
-  checkKeys(input, { ...known, rpcUrl: "", network: "", publicUrl: "" }, "");
+  checkKeys(
+    input,
+    { ...known, rpcUrl: "", network: "", publicUrl: "", targetPeers: 0, maxConnections: 0 },
+    "",
+  );
   const c = input as unknown as NodeConfig;
   if (typeof c.dataDir !== "string" || c.dataDir === "") {
     throw new ConfigError("dataDir must be a non-empty path");
@@ -397,7 +415,20 @@ export function validateConfig(input: Record<string, unknown>): NodeConfig {
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
+  checkConnectionLimits(c);
   return c;
+}
+
+/** `targetPeers` and `maxConnections`, when set. */
+function checkConnectionLimits(c: NodeConfig): void {
+  const max = c.maxConnections;
+  if (max !== undefined && (!Number.isSafeInteger(max) || max < 2 || max > 100_000)) {
+    throw new ConfigError("maxConnections must be a whole number from 2 to 100000");
+  }
+  const target = c.targetPeers;
+  if (target !== undefined && (!Number.isSafeInteger(target) || target < 1 || target > (max ?? 100_000))) {
+    throw new ConfigError(`targetPeers must be a whole number from 1 to maxConnections (${max ?? 100_000})`);
+  }
 }
 
 /** `publicUrl`, `announce` and `relay`; normalizes `publicUrl` (no trailing slash). */

@@ -3,7 +3,8 @@
  * (peer scoring, topic validators), DCUtR, AutoNAT and a kad-dht on a private protocol id that keeps
  * public addresses (and LAN or loopback ones where this node has such: `addresses.ts`). A public node
  * relays for nodes behind NAT, which reserve slots on it (`nat.ts`). Discovered peers are dialled
- * until the node has `targetPeers` connections.
+ * until the node has `targetPeers` connections; above `maxConnections` less a reserve for newcomers
+ * it closes its lowest-value connections back down to `targetPeers` (`limits.ts`).
  *
  * ```ts
  * const p2p = createP2P({ identity, log, listen: ["/ip4/127.0.0.1/tcp/0"] });
@@ -29,9 +30,19 @@ import { autoNATService } from "./autonat.ts";
 import type { Identify } from "@libp2p/identify";
 import type { Ping } from "@libp2p/ping";
 import type { PeerId, Stream, StreamHandler, StreamHandlerOptions } from "@libp2p/interface";
-import { multiaddr } from "@multiformats/multiaddr";
 import { fastMessageId, type GossipSub, gossipsub, TopicValidatorResult } from "./gossipsub.ts";
 import { preferDirect } from "./direct.ts";
+import { Discovery } from "./discovery.ts";
+import {
+  checkLimits,
+  closestPeerSetSize,
+  type ConnectionLimits,
+  ConnectionTrimmer,
+  HOME_LIMITS,
+  lowWater,
+  PUBLIC_LIMITS,
+  withClosestPeerSetSize,
+} from "./limits.ts";
 import { createDhtAddressFilter, type ReachabilityView } from "./addresses.ts";
 import {
   isPublicNode,
@@ -81,10 +92,18 @@ export interface P2PInit {
   listen?: string[];
   /** @default [] */
   bootstrap?: string[];
-  /** Connections the node keeps dialling discovered peers for. @default 16 */
+  /**
+   * Connections the node dials discovered peers up to and trims back down to (`limits.ts`).
+   * @default 16; 32 on a public node
+   */
   targetPeers?: number;
-  /** @default 64 */
+  /**
+   * The most connections: inbound ones are refused at this many; the node trims above it less
+   * an eighth (kept free for newcomers). @default 64; 256 on a public node
+   */
   maxConnections?: number;
+  /** How long a new connection is spared from trimming, ms. @default 20 s */
+  gracePeriod?: number;
   /** Largest gossip message accepted, in bytes. @default 1 MiB */
   maxMessageBytes?: number;
   /**
@@ -100,7 +119,14 @@ export interface P2PInit {
 
 /** The config fields the `p2p` factory reads. */
 export interface P2PConfig {
-  config: { listen: string[]; bootstrap: string[]; announce?: string[]; relay?: "auto" | "on" | "off" };
+  config: {
+    listen: string[];
+    bootstrap: string[];
+    announce?: string[];
+    relay?: "auto" | "on" | "off";
+    targetPeers?: number;
+    maxConnections?: number;
+  };
 }
 
 /** The `p2p` component; `listen` and `bootstrap` come from the config. */
@@ -116,6 +142,8 @@ export function p2p(init: Omit<P2PInit, "listen" | "bootstrap"> = {}) {
         bootstrap: c.config.bootstrap,
         announce: c.config.announce ?? [],
         relay: servesRelay(c.config),
+        ...(c.config.targetPeers !== undefined ? { targetPeers: c.config.targetPeers } : {}),
+        ...(c.config.maxConnections !== undefined ? { maxConnections: c.config.maxConnections } : {}),
       }),
   );
 }
@@ -126,15 +154,12 @@ export function createP2P(components: P2PComponents, init: P2PInit = {}): P2P {
 
 export class P2P {
   #c: P2PComponents;
-  #init: Required<Omit<P2PInit, "protocolPrefix">>;
+  #init: Required<Omit<P2PInit, "protocolPrefix" | keyof ConnectionLimits>>;
+  #limits: ConnectionLimits;
+  #trimmer?: ConnectionTrimmer;
   #node?: Libp2pNode;
   #handlers = new Map<string, Set<TopicHandler>>();
-  #dialing = new Set<string>();
-  #walking?: Promise<void>;
-  #walkAgain = false;
-  #walkTimer?: ReturnType<typeof setInterval>;
-  #timers = new Set<ReturnType<typeof setTimeout>>();
-  #bootstrapTimer?: ReturnType<typeof setTimeout>;
+  #discovery?: Discovery;
   #prefix = DEFAULT_PROTOCOL_PREFIX;
   #protocolPrefix?: () => string;
 
@@ -144,12 +169,22 @@ export class P2P {
     this.#init = {
       listen: init.listen ?? ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"],
       bootstrap: init.bootstrap ?? [],
-      targetPeers: init.targetPeers ?? 16,
-      maxConnections: init.maxConnections ?? 64,
       maxMessageBytes: init.maxMessageBytes ?? 1024 * 1024,
       announce: init.announce ?? [],
       relay: init.relay ?? false,
     };
+    const defaults = init.relay || isPublicNode(this.#init) ? PUBLIC_LIMITS : HOME_LIMITS;
+    const maxConnections = init.maxConnections ?? defaults.maxConnections;
+    this.#limits = checkLimits({
+      maxConnections,
+      targetPeers: init.targetPeers ?? Math.min(defaults.targetPeers, maxConnections),
+      gracePeriod: init.gracePeriod ?? defaults.gracePeriod,
+    });
+  }
+
+  /** The connection limits this node keeps (`limits.ts`). */
+  get limits(): ConnectionLimits {
+    return this.#limits;
   }
 
   /** The running libp2p node, for services that open streams or use the DHT. */
@@ -167,6 +202,7 @@ export class P2P {
     const init = this.#init;
     this.#prefix = this.#protocolPrefix?.() ?? DEFAULT_PROTOCOL_PREFIX;
     let created: Libp2pNode | undefined;
+    const trimmer = this.#trimmer = new ConnectionTrimmer(this.#limits, log);
     try {
       this.#node = created = await createLibp2p({
         privateKey: identity.privateKey,
@@ -174,7 +210,8 @@ export class P2P {
         transports: [tcp(), webSockets(), circuitRelayTransport({ discoveryFilter: NO_RELAY_DISCOVERY })],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
-        connectionManager: { maxConnections: init.maxConnections },
+        connectionManager: { maxConnections: this.#limits.maxConnections },
+        connectionGater: trimmer.gater,
         peerDiscovery: init.bootstrap.length > 0 ? [bootstrap({ list: init.bootstrap, timeout: 0 })] : [],
         services: {
           identify: identify(),
@@ -193,13 +230,16 @@ export class P2P {
             // message costs its sender score through P4 (invalid deliveries).
             scoreParams: { IPColocationFactorWeight: 0 },
           }),
-          dht: kadDHT({
-            protocol: this.protocolId(KAD_PROTOCOL),
-            clientMode: false,
-            peerInfoMapper: createDhtAddressFilter(() => created?.getMultiaddrs() ?? []),
-            initialQuerySelfInterval: 0,
-            allowQueryWithZeroPeers: true,
-          }),
+          dht: withClosestPeerSetSize(
+            kadDHT({
+              protocol: this.protocolId(KAD_PROTOCOL),
+              clientMode: false,
+              peerInfoMapper: createDhtAddressFilter(() => created?.getMultiaddrs() ?? []),
+              initialQuerySelfInterval: 0,
+              allowQueryWithZeroPeers: true,
+            }),
+            closestPeerSetSize(this.#limits),
+          ),
           nat: natService({ log, reserve: !init.relay && !isPublicNode(init) }),
           dcutr: dcutr(),
           autoNAT: autoNATService(),
@@ -224,125 +264,31 @@ export class P2P {
         }
       }
     });
-    node.addEventListener("peer:discovery", (evt) => void this.#maybeDial(evt.detail.id));
     node.addEventListener(
       "peer:connect",
       (evt) => log.debug("connected peer", { peerId: evt.detail.toString() }),
     );
-    // A new DHT peer knows peers we do not: look up our own id through it,
-    // once the DHT has added it to its routing table (just after identify).
-    node.addEventListener("peer:identify", (evt) => {
-      if (evt.detail.protocols.includes(this.protocolId(KAD_PROTOCOL))) this.#scheduleWalk(100);
-    });
-    this.#walkTimer = setInterval(() => this.#walk(), 30 * second);
     node.addEventListener(
       "peer:disconnect",
-      (evt) => {
-        log.debug("disconnected peer", { peerId: evt.detail.toString() });
-        if (node.getConnections().length === 0) this.#scheduleBootstrap(1); // alone again: rejoin
-      },
+      (evt) => log.debug("disconnected peer", { peerId: evt.detail.toString() }),
     );
+    trimmer.start(node);
     log.info("started libp2p", { peerId: node.peerId.toString(), listen: this.listenAddresses() });
-    // Dial bootstrap peers right away rather than waiting for the discovery tick.
-    this.#dialBootstrap(0);
-  }
-
-  /**
-   * Dials every bootstrap peer; while the node has no connection at all, tries
-   * again with backoff (1 s, 2 s, 4 s … 30 s), so a node whose first dial
-   * failed (peer still starting, connection limits) still joins.
-   */
-  #dialBootstrap(attempt: number): void {
-    const node = this.#node;
-    if (!node || this.#init.bootstrap.length === 0) return;
-    if (attempt > 0 && node.getConnections().length > 0) return;
-    const dials = this.#init.bootstrap.map((addr) =>
-      node.dial(multiaddr(addr), { signal: AbortSignal.timeout(10 * second) }).catch((err) => {
-        this.#c.log.warn("failed to dial bootstrap peer", { addr, attempt, error: err });
-      })
-    );
-    void Promise.all(dials).then(() => {
-      if (this.#node === node && node.getConnections().length === 0) this.#scheduleBootstrap(attempt + 1);
-    });
-  }
-
-  #scheduleBootstrap(attempt: number): void {
-    if (this.#bootstrapTimer !== undefined) return; // one rejoin at a time
-    this.#bootstrapTimer = setTimeout(() => {
-      this.#bootstrapTimer = undefined;
-      this.#dialBootstrap(attempt);
-    }, Math.min(30, 2 ** (attempt - 1)) * second);
+    this.#discovery = new Discovery(node, {
+      bootstrap: init.bootstrap,
+      target: lowWater(this.#limits),
+      kadProtocol: this.protocolId(KAD_PROTOCOL),
+    }, log);
+    this.#discovery.start();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#walkTimer);
-    clearTimeout(this.#bootstrapTimer);
-    this.#bootstrapTimer = undefined;
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
+    this.#discovery?.stop();
+    this.#discovery = undefined;
+    this.#trimmer?.stop();
+    this.#trimmer = undefined;
     await this.#node?.stop();
     this.#node = undefined;
-  }
-
-  /** Looks up the peers closest to our own id (a random walk of one), dialling what it finds. */
-  #scheduleWalk(delay: number, attempt = 0): void {
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      this.#walk(attempt);
-    }, delay);
-    this.#timers.add(timer);
-  }
-
-  /**
-   * @param attempt how many walks in a row found no peer to ask; the DHT adds
-   * a peer to its routing table shortly after identify, so an empty walk is
-   * retried with backoff (0.25 s … 4 s) before the 30 s tick takes over.
-   */
-  #walk(attempt = 0): void {
-    const node = this.#node;
-    if (!node || node.getConnections().length >= this.#init.targetPeers) return;
-    if (this.#walking) {
-      this.#walkAgain = true;
-      return;
-    }
-    this.#walking = (async () => {
-      do {
-        this.#walkAgain = false;
-        const signal = AbortSignal.timeout(10 * second);
-        let responses = 0;
-        try {
-          for await (
-            const event of node.services.dht.getClosestPeers(node.peerId.toMultihash().bytes, { signal })
-          ) {
-            if (event.name === "PEER_RESPONSE") {
-              responses++;
-              for (const peer of event.closer) void this.#maybeDial(peer.id);
-            }
-          }
-        } catch (err) {
-          this.#c.log.debug("failed to walk the DHT", { error: err });
-        }
-        if (responses === 0 && attempt < 5 && node.getConnections().length > 0) {
-          this.#scheduleWalk(250 * 2 ** attempt, attempt + 1);
-        }
-      } while (this.#walkAgain && this.#node);
-    })().finally(() => this.#walking = undefined);
-  }
-
-  async #maybeDial(peer: PeerId): Promise<void> {
-    const node = this.#node;
-    if (!node || peer.equals(node.peerId)) return;
-    const key = peer.toString();
-    if (this.#dialing.has(key) || node.getConnections(peer).length > 0) return;
-    if (node.getConnections().length >= this.#init.targetPeers) return;
-    this.#dialing.add(key);
-    try {
-      await node.dial(peer, { signal: AbortSignal.timeout(10 * second) });
-    } catch (err) {
-      this.#c.log.debug("failed to dial discovered peer", { peerId: key, error: err });
-    } finally {
-      this.#dialing.delete(key);
-    }
   }
 
   /** Multiaddrs other nodes can dial, each ending in `/p2p/<peerId>`. */
