@@ -27,7 +27,8 @@
  * - `raw`: the DuckDB mirror is built from the SQLite file (`mirrorBuildMs`),
  *   then `lib/engine_compare.ts` runs its fixed raw-events queries through
  *   the executor on DuckDB (`--runs` times) and on SQLite (`--sqlite-runs`
- *   times), interleaved, and checks both answer the same (`agree`).
+ *   times), interleaved, and checks both answer the same (`agree`);
+ *   `settings` are DuckDB's threads and memory limit in that run.
  *
  * Reference, same run, same connection and page cache: `SELECT COUNT(*)` over
  * the events table (a scan of its smallest index). Figures are p50 and p95
@@ -209,6 +210,10 @@ try {
   const mirror = await DuckMirror.open(db, { path: join(dir, "analytics.duckdb"), onProgress: progress });
   await mirror.sync();
   const mirrorBuildMs = Math.round(performance.now() - buildStarted);
+  // What DuckDB runs with: its threads (one per core unless set) and memory limit (its default: 80 % of RAM).
+  const [setting] = await mirror.read(
+    "SELECT current_setting('threads') AS threads, current_setting('memory_limit') AS memory_limit",
+  );
   const engine = new AnalyticsEngine(db, { mirror });
   const compared = await compareEngines(engine, {
     site: SITE,
@@ -233,6 +238,7 @@ try {
       engine: "duckdb",
       engagementEvents: engagement,
       mirrorBuildMs,
+      settings: { threads: setting.threads, memoryLimit: setting.memory_limit },
       duckdb: compared.duckdb,
       sqlite: compared.sqlite,
       agree: compared.agree,

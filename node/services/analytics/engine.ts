@@ -46,51 +46,30 @@ import {
   timeGrainOf,
   type ValueFilter,
 } from "./query_ast.ts";
-import { engagementStatement, mainStatements, type Param, type Statement } from "./engine_sql.ts";
+import {
+  engagementStatement,
+  MAX_VISIT_ID_SPAN,
+  type Param,
+  type Statement,
+  type VisitIdSpan,
+  visitIdSpanStatement,
+} from "./engine_sql.ts";
+import { statementsFor } from "./engine_visits.ts";
 import { DUCKDB, registerRegexp, SQLITE } from "./dialects.ts";
 import { countryName } from "./country_names.ts";
 import { mergeImports } from "./engine_imports.ts";
+import { type GroupTotals, metricValue, zeroTotals } from "./engine_metrics.ts";
 
 export type EngineRow = Record<string, string | number | null>;
 
-/** Sums one group holds, from which every metric derives. */
-export interface GroupTotals {
-  visitors: number;
-  visits: number;
-  pageviews: number;
-  events: number;
-  bounces: number;
-  bounceVisits: number;
-  durationMs: number;
-  revenue: number;
-  revenueEvents: number;
-  scrollTotal: number;
-  scrollVisits: number;
-  engagedMs: number;
-  engagedVisits: number;
-}
+export type { GroupTotals } from "./engine_metrics.ts";
+export { zeroTotals } from "./engine_metrics.ts";
 
 export interface Group {
   /** The raw dimension values (as the statements return them). */
   raw: (string | number | null)[];
   totals: GroupTotals;
 }
-
-export const zeroTotals = (): GroupTotals => ({
-  visitors: 0,
-  visits: 0,
-  pageviews: 0,
-  events: 0,
-  bounces: 0,
-  bounceVisits: 0,
-  durationMs: 0,
-  revenue: 0,
-  revenueEvents: 0,
-  scrollTotal: 0,
-  scrollVisits: 0,
-  engagedMs: 0,
-  engagedVisits: 0,
-});
 
 /** Which engine runs the raw statements. */
 export type EngineName = "duckdb" | "sqlite";
@@ -112,7 +91,6 @@ export interface AnalyticsEngineOptions {
   readSqlite?: (sql: string, params: Param[]) => Promise<EngineRow[]>;
 }
 
-const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v));
 
 export class AnalyticsEngine {
@@ -204,17 +182,26 @@ export class AnalyticsEngine {
     const meta: QueryMeta = {};
     const metrics = new Set(q.metrics);
     const currency = revenueCurrency(q, goals, meta);
-    const options2 = {
-      goals,
-      visitFigures: metrics.has("bounce_rate") || metrics.has("visit_duration"),
-      currency,
-      metrics: q.metrics,
-    };
     // Only scroll depth and time on page: the engagement events answer alone.
     const engagementOnly = q.metrics.every((m) => m === "scroll_depth" || m === "time_on_page");
+    // Ungrouped visit counts (by goal, without dimensions, the totals of rates) use a bitmap of visit ids.
+    // (With bounce rate or visit duration and no dimensions, the matching visits are counted as visit rows.)
+    const visitFigures = metrics.has("bounce_rate") || metrics.has("visit_duration");
+    const ungrouped = (!visitFigures && q.dimensions.every((d) => d === "event:goal")) ||
+      metrics.has("percentage") || metrics.has("conversion_rate");
+    const visitIds = duck && !engagementOnly && ungrouped
+      ? await visitIdSpan(run(visitIdSpanStatement(q, dialect)))
+      : undefined;
+    const options2 = {
+      goals,
+      visitFigures,
+      currency,
+      metrics: q.metrics,
+      visitIds,
+    };
     const main = engagementOnly
       ? []
-      : (await Promise.all(mainStatements(q, dialect, options2).map(run))).flat();
+      : (await Promise.all(statementsFor(q, dialect, options2).map(run))).flat();
     const groups = new Map<string, Group>();
     const groupOf = (row: EngineRow) => {
       const raw = q.dimensions.map((_, i) => row[`d${i}`] ?? null);
@@ -246,11 +233,12 @@ export class AnalyticsEngine {
     }
     if (q.include.imports) mergeImports(this.#db, q, goals, groups, meta);
     const visitorsOf = async (query: ResolvedQuery) => {
-      const statements = mainStatements(query, dialect, {
+      const statements = statementsFor(query, dialect, {
         goals,
         visitFigures: false,
         currency: null,
         metrics: ["visitors"],
+        visitIds,
       });
       const rows = (await Promise.all(statements.map(run))).flat();
       const out = new Map<string, number>();
@@ -307,6 +295,14 @@ export class AnalyticsEngine {
   }
 }
 
+/** The span of visit ids a {@link visitIdSpanStatement} found, if a bitmap of it is small enough. */
+async function visitIdSpan(rows: Promise<EngineRow[]>): Promise<VisitIdSpan | undefined> {
+  const [row] = await rows;
+  const [min, max] = [row?.min, row?.max];
+  if (typeof min !== "number" || typeof max !== "number" || max - min >= MAX_VISIT_ID_SPAN) return undefined;
+  return { min, max };
+}
+
 /** The filter tree without its top-level `event:goal` and `event:props:*` leaves (conversion denominators). */
 export function withoutGoalFilters(tree: FilterTree): FilterTree {
   const dropped = (t: FilterTree) =>
@@ -345,43 +341,6 @@ function revenueCurrency(q: ResolvedQuery, goals: readonly Goal[], meta: QueryMe
     : "Revenue metrics are null as there are multiple currencies for the goals being queried.";
   meta.metric_warnings = Object.fromEntries(asked.map((m) => [m, { code, warning }]));
   return null;
-}
-
-function metricValue(
-  m: Metric,
-  t: GroupTotals,
-  c: { total?: number; converted?: number; group?: number },
-): number {
-  switch (m) {
-    case "visitors":
-      return t.visitors;
-    case "visits":
-      return t.visits;
-    case "pageviews":
-      return t.pageviews;
-    case "events":
-      return t.events;
-    case "views_per_visit":
-      return t.visits === 0 ? 0 : round(t.pageviews / t.visits, 2);
-    case "bounce_rate":
-      return t.bounceVisits === 0 ? 0 : Math.round((t.bounces / t.bounceVisits) * 100);
-    case "visit_duration":
-      return t.visits === 0 ? 0 : Math.round(t.durationMs / t.visits / 1000);
-    case "scroll_depth":
-      return t.scrollVisits === 0 ? 0 : Math.round(t.scrollTotal / t.scrollVisits);
-    case "time_on_page":
-      return t.engagedVisits === 0 ? 0 : Math.round(t.engagedMs / 1000 / t.engagedVisits);
-    case "percentage":
-      return c.total ? round((t.visitors / c.total) * 100, 1) : 0;
-    case "conversion_rate":
-      return c.converted ? round((t.visitors / c.converted) * 100, 2) : 0;
-    case "group_conversion_rate":
-      return c.group ? round((t.visitors / c.group) * 100, 2) : 0;
-    case "total_revenue":
-      return round(t.revenue, 2);
-    case "average_revenue":
-      return t.revenueEvents === 0 ? 0 : round(t.revenue / t.revenueEvents, 2);
-  }
 }
 
 /** "2026-01-02 13:00:00" for an hour, "2026-01-02" for a day, week or month. */

@@ -133,6 +133,8 @@ export interface FilterContext {
   engagement: boolean;
   /** The alias visit columns are read from: `v` (the joined visit, the default) or `e` (copied onto events). */
   visitAlias?: string;
+  /** The visit id behavioural filters test: `e.visit_id` (the default) or `v.id` (over visit rows). */
+  visitId?: string;
   /**
    * The condition is a `WHERE` clause's (or an `and`/`or` in one), where NULL drops a row as false does,
    * so a leaf needs no `COALESCE(…, false)` (which keeps DuckDB from pushing it into its scan).
@@ -165,7 +167,7 @@ export function filterSql(tree: FilterTree, c: FilterContext): string {
         where: true,
       });
       const join = joined ? `JOIN ${D.visits} v ON v.id = e.visit_id` : "";
-      const sub = `e.visit_id IN (SELECT e.visit_id FROM ${D.events} e ${join}
+      const sub = `${c.visitId ?? "e.visit_id"} IN (SELECT e.visit_id FROM ${D.events} e ${join}
         WHERE e.site = ${b.bind(q.site)} AND e.ts >= ${b.bind(q.from)} AND e.ts < ${
         b.bind(q.to)
       } AND ${inner})`;
@@ -325,6 +327,18 @@ export function needsVisitJoin(tree: FilterTree, D: Dialect): boolean {
     default:
       return needsVisitRow((tree as ValueFilter)[1], D);
   }
+}
+
+/**
+ * Whether a filter tree holds or fails for whole visits: an `and` with a behavioural filter
+ * (`has_done`/`has_not_done`) among its children (or one alone), all its other leaves on visit dimensions.
+ */
+export function visitLevelFilters(tree: FilterTree): boolean {
+  const behaviour = (t: FilterTree) => t[0] === "has_done" || t[0] === "has_not_done";
+  if (behaviour(tree)) return true;
+  if (tree[0] !== "and") return false;
+  const children = tree[1] as FilterTree[];
+  return children.some(behaviour) && children.every((t) => behaviour(t) || onlyVisitFilters(t));
 }
 
 /** Whether a filter tree tests only visit dimensions (no events, props, goals or behaviour). */

@@ -17,7 +17,8 @@
 import type { Database } from "../db/mod.ts";
 import type { FilterTree, Goal, QueryMeta, ResolvedQuery, ValueFilter } from "./query_ast.ts";
 import { isTimeDimension, timeGrainOf } from "./query_ast.ts";
-import { type Group, zeroTotals } from "./engine.ts";
+import type { Group } from "./engine.ts";
+import { zeroTotals } from "./engine_metrics.ts";
 import { valueMatches } from "./engine_filters.ts";
 
 /** The dimensions an import keeps (`analytics_imported.dim`; "" holds the totals). */

@@ -13,6 +13,10 @@
  * - {@link engagementStatement}: per group, from engagement events, the
  *   sum and count of each visit's maximum scroll depth and its engaged time.
  *
+ * Behavioural queries by visit dimensions read visit rows instead
+ * (`engine_visits.ts`); ungrouped distinct visits are counted in a bitmap of
+ * visit ids on DuckDB ({@link countVisits}).
+ *
  * Filters: a tree of leaves over events joined to their visit; `has_done`
  * keeps the visits with a matching event in the range. Dimension values
  * are labelled by `engine.ts` (times, goals, country names).
@@ -108,10 +112,47 @@ export interface StatementOptions {
   currency: string | null;
   /** The metrics asked (decides whether the visits table alone answers). */
   metrics: readonly string[];
+  /**
+   * Bounds of the ids of the visits overlapping the range (DuckDB): visits are then counted as the bits
+   * set in a bitmap of that span instead of a hashed distinct count (see {@link countVisits}). @default none
+   */
+  visitIds?: VisitIdSpan;
+}
+
+/** The smallest and largest visit id of a range (see {@link StatementOptions.visitIds}). */
+export interface VisitIdSpan {
+  min: number;
+  max: number;
+}
+
+/** The widest span counted in a bitmap: 2^28 visit ids, 32 MiB per thread. */
+export const MAX_VISIT_ID_SPAN = 2 ** 28;
+
+/** The statement giving a range's {@link VisitIdSpan} (`min` and `max`; both null without visits). */
+export function visitIdSpanStatement(q: ResolvedQuery, D: Dialect): Statement {
+  const b = new Binder();
+  return b.finish(`SELECT MIN(v.id) AS min, MAX(v.id) AS max FROM ${D.visits} v
+    WHERE v.site = ${b.bind(q.site)} AND v.start_ts < ${b.bind(q.to)} AND v.end_ts >= ${b.bind(q.from)}`);
+}
+
+/**
+ * The distinct visits of ungrouped event rows `e`, exactly: with a {@link VisitIdSpan}, the bits a bitmap
+ * over the span has set (DuckDB's `bitstring_agg`: no hashing, and a few times cheaper than a distinct
+ * count at millions of visits), plus a distinct count of any id outside the span; else a distinct count.
+ */
+function countVisits(span: VisitIdSpan | undefined): string {
+  if (!span || !Number.isSafeInteger(span.min) || !Number.isSafeInteger(span.max)) {
+    return "COUNT(DISTINCT e.visit_id)";
+  }
+  // Literals, not parameters: the two uses (visitors and visits) are then one aggregate to DuckDB.
+  const [min, max] = [span.min, span.max];
+  const inside = `e.visit_id BETWEEN ${min} AND ${max}`;
+  return `(COALESCE(bit_count(bitstring_agg(e.visit_id, ${min}, ${max}) FILTER (WHERE ${inside})), 0)
+    + COUNT(DISTINCT e.visit_id) FILTER (WHERE NOT (${inside})))`;
 }
 
 /** A dimension's expression over `e` joined to `v` (`event:goal` is the goal's index). */
-function dimensionSql(d: Dimension, q: ResolvedQuery, D: Dialect, b: Binder, v = "v"): string {
+export function dimensionSql(d: Dimension, q: ResolvedQuery, D: Dialect, b: Binder, v = "v"): string {
   const prop = propName(d);
   if (prop !== null) return `COALESCE(${D.prop("e", prop, b)}, '(none)')`;
   if (d === "time" || d.startsWith("time:")) return D.bucket(timeGrainOf(q) as TimeGrain, "e.ts", q.from);
@@ -133,7 +174,7 @@ function dimensionSql(d: Dimension, q: ResolvedQuery, D: Dialect, b: Binder, v =
  * a visit alone in its visitor-day counts one without going through the distinct count (hashing every
  * key is most of a raw query's work); only the visits of visitor-days with several are counted distinct.
  */
-function countVisitors(D: Dialect, key: string, solo: string): string {
+export function countVisitors(D: Dialect, key: string, solo: string): string {
   return D.solo
     ? `(COUNT(*) FILTER (WHERE ${solo}) + COUNT(DISTINCT ${key}) FILTER (WHERE NOT ${solo}))`
     : `COUNT(DISTINCT ${key})`;
@@ -143,15 +184,20 @@ function countVisitors(D: Dialect, key: string, solo: string): string {
  * {@link countVisitors} over event rows (several per visit): the distinct visits, less those whose
  * visitor-day has others, plus those visitor-days (only their rows go through a second distinct count).
  */
-function countEventVisitors(D: Dialect, key: string, solo: string): string {
+function countEventVisitors(
+  D: Dialect,
+  key: string,
+  solo: string,
+  visits = "COUNT(DISTINCT e.visit_id)",
+): string {
   return D.solo
-    ? `(COUNT(DISTINCT e.visit_id) - COUNT(DISTINCT e.visit_id) FILTER (WHERE NOT ${solo})
+    ? `(${visits} - COUNT(DISTINCT e.visit_id) FILTER (WHERE NOT ${solo})
       + COUNT(DISTINCT ${key}) FILTER (WHERE NOT ${solo}))`
     : `COUNT(DISTINCT ${key})`;
 }
 
 /** Dimensions whose rows are left out where the visit has no value. */
-const OMIT_MISSING = new Set([
+export const OMIT_MISSING = new Set([
   "visit:entry_page",
   "visit:exit_page",
   "visit:country",
@@ -161,6 +207,16 @@ const OMIT_MISSING = new Set([
   "visit:city",
   "visit:city_name",
 ]);
+
+/** The columns of events `x` a statement reads (a props map copied for every event costs). */
+function sourceColumns(q: ResolvedQuery, D: Dialect, withVisitColumns: boolean): string[] {
+  const usesProps = q.dimensions.some((d) => propName(d) !== null) ||
+    [...filteredDimensions(q.filters, { all: true })].some((d) => propName(d) !== null);
+  const columns = ["x.id", "x.ts", "x.name", "x.pathname", "x.hostname", "x.visit_id", ...D.eventColumns];
+  if (usesProps) columns.push("x.props");
+  if (withVisitColumns) columns.push(...D.visitColumnsOnEvents.map((c) => `x.${c}`));
+  return columns;
+}
 
 /**
  * The events of the range: as stored, or with `event:goal` grouped, once per goal each completes
@@ -174,12 +230,7 @@ function eventsSource(
   withVisitColumns: boolean,
   onlyGoal?: number,
 ): string {
-  // Only the columns the statement reads (a props map copied for every event costs).
-  const usesProps = q.dimensions.some((d) => propName(d) !== null) ||
-    [...filteredDimensions(q.filters, { all: true })].some((d) => propName(d) !== null);
-  const columns = ["x.id", "x.ts", "x.name", "x.pathname", "x.hostname", "x.visit_id", ...D.eventColumns];
-  if (usesProps) columns.push("x.props");
-  if (withVisitColumns) columns.push(...D.visitColumnsOnEvents.map((c) => `x.${c}`));
+  const columns = sourceColumns(q, D, withVisitColumns);
   const range = `x.site = ${b.bind(q.site)} AND x.ts >= ${b.bind(q.from)} AND x.ts < ${b.bind(q.to)}`;
   const revenue = (currency: string | null | undefined) =>
     currency ? `CASE WHEN x.revenue_currency = ${b.bind(currency)} THEN ${D.revenue} END` : "NULL";
@@ -204,7 +255,7 @@ function eventsSource(
 /** Metrics a visit row answers exactly (with {@link VISIT_TIMEOUT}-long ranges or longer). */
 const VISIT_ROW_METRICS = new Set(["visitors", "visits", "bounce_rate", "visit_duration", "percentage"]);
 /** A visit's events span no gap longer than this (`sessions.ts`' VISIT_TIMEOUT). */
-const VISIT_GAP = 30 * 60_000;
+export const VISIT_GAP = 30 * 60_000;
 
 /**
  * Whether the visits table alone answers the query (Plausible's sessions
@@ -217,23 +268,35 @@ export function answersFromVisits(q: ResolvedQuery, metrics: readonly string[]):
     q.dimensions.every((d) => d.startsWith("visit:")) && onlyVisitFilters(q.filters);
 }
 
-/** {@link mainStatements} over the visits table (see {@link answersFromVisits}). */
-function visitsStatement(q: ResolvedQuery, D: Dialect, o: StatementOptions): Statement {
+/**
+ * {@link mainStatements} over the visits table (see {@link answersFromVisits}); with `counts`, also the
+ * pageviews and events of the visits wholly inside the range (`engine_visits.ts` adds the others').
+ */
+export function visitsStatement(
+  q: ResolvedQuery,
+  D: Dialect,
+  o: StatementOptions,
+  counts = false,
+): Statement {
   const b = new Binder();
   const dimExprs = q.dimensions.map((d) => dimensionSql(d, q, D, b));
   const where = [
     `v.site = ${b.bind(q.site)}`,
     `v.start_ts < ${b.bind(q.to)}`,
     `v.end_ts >= ${b.bind(q.from)}`,
-    filterSql(q.filters, { q, D, goals: o.goals, b, engagement: false, where: true }),
+    filterSql(q.filters, { q, D, goals: o.goals, b, engagement: false, where: true, visitId: "v.id" }),
   ];
+  const whole = `v.start_ts >= ${b.bind(q.from)} AND v.end_ts < ${b.bind(q.to)}`;
+  const inside = (column: string) => counts ? `SUM(CASE WHEN ${whole} THEN ${column} ELSE 0 END)` : "0";
   q.dimensions.forEach((d, i) => {
     if (OMIT_MISSING.has(d)) where.push(`${dimExprs[i]} IS NOT NULL`);
   });
   const names = q.dimensions.map((_, i) => `d${i}`);
   return b.finish(`SELECT ${[...dimExprs.map((x, i) => `${x} AS d${i}`), ""].join(", ")}
-      ${countVisitors(D, D.visitVisitorKey, "v.solo")} AS visitors, COUNT(*) AS visits, 0 AS pageviews,
-      0 AS events, NULL AS revenue, 0 AS revenue_events, SUM(CASE WHEN v.pageviews = 1 THEN 1 ELSE 0 END) AS bounces,
+      ${countVisitors(D, D.visitVisitorKey, "v.solo")} AS visitors, COUNT(*) AS visits,
+      ${inside("v.pageviews")} AS pageviews, ${inside("v.events")} AS events,
+      NULL AS revenue, 0 AS revenue_events,
+      SUM(CASE WHEN v.pageviews = 1 THEN 1 ELSE 0 END) AS bounces,
       COUNT(*) AS bounce_visits, SUM(v.end_ts - v.start_ts) AS duration_ms
     FROM ${D.visits} v WHERE ${where.join(" AND ")}${
     names.length > 0 ? ` GROUP BY ${names.join(", ")}` : ""
@@ -252,7 +315,7 @@ export function mainStatements(q: ResolvedQuery, D: Dialect, o: StatementOptions
   // By goal: one statement per goal, each counting its own events (distinct counts of a few smaller
   // groups are cheaper than of their union grouped by goal); the groups do not overlap.
   const byGoal = (make: (goal?: number) => Statement) =>
-    q.dimensions.includes("event:goal") && o.goals.length > 1 ? o.goals.map((_, i) => make(i)) : [make()];
+    q.dimensions.includes("event:goal") && o.goals.length > 0 ? o.goals.map((_, i) => make(i)) : [make()];
   if (!o.visitFigures) return byGoal((g) => eventsStatement(q, D, o, false, true, g));
   if (q.dimensions.every((d) => d.startsWith("visit:"))) {
     // The matching visits give visitors and visits too; the events only what they count.
@@ -351,8 +414,11 @@ function eventsStatement(
     WHERE ${where.join(" AND ")}`;
   const pageview = "CASE WHEN e.name = 'pageview' THEN 1 ELSE 0 END";
   if (!byVisit) {
+    // Ungrouped rows (one goal's, or no dimensions) count their visits in a bitmap when the span is known.
+    const ungrouped = names.every((_, i) => constant(i));
+    const visits = countVisits(ungrouped && D.name === "duckdb" ? o.visitIds : undefined);
     const counts = distinct
-      ? `${countEventVisitors(D, visitorKey, `${v}.solo`)} AS visitors, COUNT(DISTINCT e.visit_id) AS visits`
+      ? `${countEventVisitors(D, visitorKey, `${v}.solo`, visits)} AS visitors, ${visits} AS visits`
       : "0 AS visitors, 0 AS visits";
     return b.finish(`SELECT ${[...dimCols, ""].join(", ")}
       ${counts},

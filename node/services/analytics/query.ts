@@ -43,6 +43,7 @@
 import type { Database } from "../db/mod.ts";
 import { day } from "../../constants.ts";
 import type { BreakdownDimension } from "./schema.ts";
+import { type GroupTotals, metricValue, zeroTotals } from "./engine_metrics.ts";
 import type { Dimension, Filter, Metric, ParsedStatsQuery, StatsResult } from "./query_parse.ts";
 
 /** SQL over `analytics_events e JOIN analytics_visits v` for each dimension. */
@@ -66,36 +67,10 @@ const DIMENSION_SQL: Record<Dimension, string> = {
   "time:month": "strftime('%Y-%m-01', e.ts / 1000, 'unixepoch')",
 };
 
-/** Sums from which every metric derives. */
-interface Totals {
-  visitors: number;
-  visits: number;
-  pageviews: number;
-  events: number;
-  bounces: number;
-  durationMs: number;
-}
+/** Sums from which every metric derives (here a visit's bounce always counts: `bounceVisits` is `visits`). */
+type Totals = GroupTotals;
 
-function toMetric(t: Totals, metric: Metric): number {
-  switch (metric) {
-    case "visitors":
-      return t.visitors;
-    case "visits":
-      return t.visits;
-    case "pageviews":
-      return t.pageviews;
-    case "events":
-      return t.events;
-    case "views_per_visit":
-      return t.visits === 0 ? 0 : Math.round((t.pageviews / t.visits) * 100) / 100;
-    case "bounce_rate":
-      return t.visits === 0 ? 0 : Math.round((t.bounces / t.visits) * 100);
-    case "visit_duration":
-      return t.visits === 0 ? 0 : Math.round(t.durationMs / t.visits / 1000);
-  }
-}
-
-const zero = (): Totals => ({ visitors: 0, visits: 0, pageviews: 0, events: 0, bounces: 0, durationMs: 0 });
+const zero = zeroTotals;
 
 /** A row of the raw-events statement: its dimension columns `d0…` and the sums. */
 export type EventRow = Record<string, number | string | null>;
@@ -149,7 +124,7 @@ function toResult({ query }: ParsedStatsQuery, groups: Group[]): StatsResult {
   if (query.dimensions.length === 0 && groups.length === 0) groups.push({ dims: [], totals: zero() });
   const rows = groups.map((g) => ({
     dimensions: g.dims,
-    metrics: query.metrics.map((m) => toMetric(g.totals, m)),
+    metrics: query.metrics.map((m) => metricValue(m, g.totals)),
   }));
   rows.sort((a, b) => {
     for (const [field, dir] of query.order_by) {
@@ -306,6 +281,7 @@ function addHour(t: Totals, r: HourRow): void {
   t.pageviews += r.pageviews ?? 0;
   t.events += r.events ?? 0;
   t.visits += r.visits ?? 0;
+  t.bounceVisits += r.visits ?? 0;
   t.bounces += r.bounces ?? 0;
   t.durationMs += r.duration_ms ?? 0;
 }
@@ -356,11 +332,13 @@ function eventGroups(rows: EventRow[], dimNames: string[]): Group[] {
     groups.push({
       dims: dimNames.map((n) => String(r[n])),
       totals: {
+        ...zeroTotals(),
         visitors: Number(r.visitors),
         visits: Number(r.visits),
         pageviews: Number(r.pageviews ?? 0),
         events: Number(r.events ?? 0),
         bounces: Number(r.bounces ?? 0),
+        bounceVisits: Number(r.visits),
         durationMs: Number(r.duration_ms ?? 0),
       },
     });
