@@ -1,9 +1,13 @@
 /**
  * The scale benchmark in its CI form: `deno task bench scale --smallest` (one
- * step of 4 real nodes and 100 listings, short windows) runs to the end and
- * prints well-formed JSON lines. Only that: the figures depend on the machine.
+ * step of 4 real nodes and 100 listings, short windows, in a child process of
+ * its own; the signed listings in a file of this test's temp dir) runs to the
+ * end and prints well-formed JSON lines. Only that: the figures depend on the
+ * machine.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import { tempDir } from "./helpers.ts";
 
 const SCALE = new URL("../scripts/bench/scale.ts", import.meta.url).pathname;
 
@@ -11,6 +15,7 @@ const SCALE = new URL("../scripts/bench/scale.ts", import.meta.url).pathname;
 const NUMBERS = [
   "nodes",
   "listings",
+  "listingsHeld",
   "datasets",
   "fillMs",
   "stepMs",
@@ -35,6 +40,7 @@ const NUMBERS_OR_NULL = [
   "dht.p50Ms",
   "dht.p95Ms",
   "lateJoin.syncMs",
+  "lateJoin.perSecond",
   "churn.restoreP50Ms",
   "churn.restoreP95Ms",
   "reference.pingRttP50Ms",
@@ -48,8 +54,10 @@ function get(obj: unknown, path: string): unknown {
 }
 
 Deno.test("bench scale --smallest completes and prints one well-formed JSON line per step", async () => {
+  await using dir = await tempDir("kosmos-bench-scale-");
+  const listingsFile = join(dir.path, "listings.bin");
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", SCALE, "--smallest"],
+    args: ["run", "-A", SCALE, "--smallest", "--listings-file", listingsFile],
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },
@@ -58,6 +66,7 @@ Deno.test("bench scale --smallest completes and prints one well-formed JSON line
   const err = new TextDecoder().decode(stderr);
   assert.equal(code, 0, `bench scale failed:\n${err.slice(-3000)}`);
   const lines = new TextDecoder().decode(stdout).trim().split("\n");
+  assert.ok((await Deno.stat(listingsFile)).size > 0, "the signed listings were kept in the file given");
   assert.equal(lines.length, 1, "one step in the smallest form");
   for (const [i, text] of lines.entries()) {
     const line = JSON.parse(text);
@@ -73,6 +82,8 @@ Deno.test("bench scale --smallest completes and prints one well-formed JSON line
       assert.ok(v === null || (typeof v === "number" && Number.isFinite(v)), `${path}: ${JSON.stringify(v)}`);
     }
     assert.equal(typeof line.atRest.saturated, "boolean");
+    assert.equal(line.process, "one process per step, all of its nodes in it");
+    assert.ok(line.listingsHeld >= line.listings, "every node started with the step's listings");
     assert.equal(typeof line.machine?.cpu, "string");
     assert.equal(typeof line.machine?.cores, "number");
   }

@@ -10,7 +10,7 @@
  * ```ts
  * const circle = new RepairCircle(db);
  * const view = await circle.view(selfId, candidates); // once per round
- * const rows = circle.select(view, 6);                 // held first by age of their last count, then the rest
+ * const rows = circle.select(view, 6);                 // in repairOrder: held, then repairable, then the rest
  * view?.rankOf(row.dkey);                              // this node's rank for one dataset
  * ```
  */
@@ -63,8 +63,7 @@ export class RepairCircle {
   /**
    * The rows a full round visits: every dataset held here or with a replica
    * role (a fetch for the network under way), and every watched dataset for
-   * which this node ranks below `circle` in `view`; least recently counted
-   * first.
+   * which this node ranks below `circle` in `view`, in {@link repairOrder}.
    */
   select(view: CircleView | undefined, circle: number): Row[] {
     this.#held ??= this.#db.prepare("SELECT * FROM replication WHERE local = 1 OR role IS NOT NULL");
@@ -74,8 +73,37 @@ export class RepairCircle {
     for (const [lo, hi] of view?.hood.ranges(circle) ?? []) {
       for (const row of this.#range.all(lo, hi) as unknown as Row[]) rows.set(row.manifest_cid, row);
     }
-    return [...rows.values()].sort((a, b) => a.checked_at - b.checked_at);
+    return [...rows.values()].sort(repairOrder);
   }
+}
+
+/** Order classes of {@link repairOrder}: lower first. */
+const CLASS: Record<string, number> = {
+  "under-replicated": 1,
+  fetching: 1,
+  replicated: 2,
+  pending: 3,
+  elsewhere: 3,
+  unavailable: 4,
+};
+
+/**
+ * The order a round counts its rows in, since `maxLookupsPerRound` may stop
+ * it before the end: datasets held here first, then those known to have
+ * providers (under target before at target: a lost replica is found and
+ * replaced first), then those never counted (or counted elsewhere), and last
+ * those nobody provided at their last count, which nothing can repair until
+ * a provider is back; within each, least recently counted first. Without it,
+ * thousands of listings nobody provides, least recently counted, would take
+ * every round's lookups and a dataset that lost a holder would wait behind
+ * them for many rounds.
+ */
+export function repairOrder(a: Row, b: Row): number {
+  return classOf(a) - classOf(b) || a.checked_at - b.checked_at;
+}
+
+function classOf(row: Row): number {
+  return row.local === 1 || row.role !== null ? 0 : CLASS[row.status] ?? 3;
 }
 
 function fromHex(hex: string): Uint8Array {

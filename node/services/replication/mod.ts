@@ -13,8 +13,11 @@
  * ranks among the `2 × target` closest candidates (`circle.ts`, through key
  * ranges of `neighbourhood.ts`), and looks up providers only where it holds
  * the dataset or could be chosen (`repair.ts`): at most `maxLookupsPerRound`
- * per round, least recently counted first, spread over the repair interval.
- * So a node's repair cost follows its share of the network's datasets, not
+ * per round, spread over the repair interval, those that can be repaired
+ * first (held, then known to have providers; `circle.ts`' `repairOrder`);
+ * a dataset nobody provides is counted ever less often (up to every 32
+ * rounds), since nothing can be repaired from nowhere. So a node's repair
+ * cost follows its share of the network's datasets that can be repaired, not
  * the number of listings its catalog indexes.
  *
  * ```ts

@@ -8,6 +8,12 @@
  * const lookedUp = await checker.check(row, view); // false: too far from the dataset to count
  * checker.forgetExcept(visited);                    // after a full round
  * ```
+ *
+ * A dataset nobody provides cannot be repaired (there is nothing to fetch
+ * from), so counting it every round is work for nothing: after its second
+ * count in a row finds no live provider, it rests 1, 3, 7, 15, then 31 rounds
+ * (`2^(n-1) - 1` after `n` empty counts) before the next one ({@link
+ * DatasetChecker.resting}); one provider found starts it over.
  */
 import { CID } from "multiformats/cid";
 import { CHUNKS_PROTOCOL } from "../../../protocol/topics.ts";
@@ -31,10 +37,15 @@ export interface DatasetCheckerOptions {
   checked: (manifestCid: string) => void;
 }
 
+/** Most rounds a dataset nobody provides rests between two counts. */
+export const MAX_REST_ROUNDS = 31;
+
 export class DatasetChecker {
   readonly #o: DatasetCheckerOptions;
   /** Rounds each dataset has stayed under its target (or skipped as too far) here. */
   readonly #deficitRounds = new Map<string, number>();
+  /** Counts in a row that found no live provider of a dataset not held here. */
+  readonly #emptyCounts = new Map<string, number>();
 
   constructor(options: DatasetCheckerOptions) {
     this.#o = options;
@@ -43,6 +54,18 @@ export class DatasetChecker {
   /** Forgets the rounds of datasets a full round no longer visits. */
   forgetExcept(visited: Set<string>): void {
     for (const cid of this.#deficitRounds.keys()) if (!visited.has(cid)) this.#deficitRounds.delete(cid);
+    for (const cid of this.#emptyCounts.keys()) if (!visited.has(cid)) this.#emptyCounts.delete(cid);
+  }
+
+  /**
+   * Whether a full round at `now` leaves `row` out: its last counts found no
+   * live provider and its rest (see the module doc) has not passed since.
+   */
+  resting(row: Row, now: number): boolean {
+    if (row.local === 1 || row.status !== "unavailable") return false;
+    const empty = this.#emptyCounts.get(row.manifest_cid) ?? 0;
+    const rounds = Math.min(2 ** Math.max(0, empty - 1) - 1, MAX_REST_ROUNDS);
+    return now - row.checked_at < rounds * this.#o.init.repairInterval;
   }
 
   /**
@@ -90,6 +113,9 @@ export class DatasetChecker {
     } else {
       this.#deficitRounds.delete(row.manifest_cid);
     }
+    if (status === "unavailable") {
+      this.#emptyCounts.set(row.manifest_cid, (this.#emptyCounts.get(row.manifest_cid) ?? 0) + 1);
+    } else this.#emptyCounts.delete(row.manifest_cid);
     this.#o.c.db.prepare(
       "UPDATE replication SET providers = ?, status = ?, checked_at = ? WHERE manifest_cid = ?",
     )

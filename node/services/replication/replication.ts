@@ -69,7 +69,8 @@ export interface ReplicationInit {
   escalateRounds?: number;
   /**
    * Most DHT lookups of providers one repair round makes; what is left waits
-   * for the next rounds, least recently counted first. @default 300
+   * for the next rounds (held datasets and those known to have providers
+   * first, least recently counted first within each; `circle.ts`). @default 300
    */
   maxLookupsPerRound?: number;
 }
@@ -104,6 +105,7 @@ export class Replication extends EventTarget {
   /** The largest target of a watched dataset: the circle a round visits is twice that. */
   #maxTarget: number;
   #stats: RepairStats = { rounds: 0, datasets: 0, lookups: 0, deferred: 0, durationMs: 0 };
+  readonly #statements = new Map<string, ReturnType<Database["prepare"]>>();
 
   constructor(components: ReplicationComponents, init: ReplicationInit) {
     super();
@@ -186,7 +188,7 @@ export class Replication extends EventTarget {
     const cid = toManifestCid(manifestCid);
     const target = options.target ?? this.#init.target;
     this.#maxTarget = Math.max(this.#maxTarget, target);
-    this.#c.db.prepare(
+    this.#prepared(
       `INSERT INTO replication (manifest_cid, target, watched, created_at, dkey) VALUES (?, ?, 1, ?, ?)
        ON CONFLICT (manifest_cid) DO UPDATE SET watched = 1, target = excluded.target,
          dkey = COALESCE(replication.dkey, excluded.dkey)`,
@@ -305,9 +307,16 @@ export class Replication extends EventTarget {
   }
 
   #row(manifestCid: string): Row | undefined {
-    return this.#c.db.prepare("SELECT * FROM replication WHERE manifest_cid = ?").get(manifestCid) as
+    return this.#prepared("SELECT * FROM replication WHERE manifest_cid = ?").get(manifestCid) as
       | Row
       | undefined;
+  }
+
+  /** A prepared statement of the fixed-text queries run once per dataset (a catalog sync watches hundreds at a time). */
+  #prepared(sql: string): ReturnType<Database["prepare"]> {
+    let statement = this.#statements.get(sql);
+    if (!statement) this.#statements.set(sql, statement = this.#c.db.prepare(sql));
+    return statement;
   }
 
   #rows(): Row[] {
@@ -402,20 +411,31 @@ export class Replication extends EventTarget {
           this.#c.p2p.peerId.toString(),
           await this.#checker.candidates(new Set()),
         );
+        // The datasets due (newly watched, a fetch done) first, also in a full round: among thousands
+        // of listings never counted they would otherwise wait for the rounds to reach them.
+        const dueRows = [...due].map((cid) => this.#row(cid)).filter((r) => r !== undefined);
         const rows = full
-          ? this.#circle.select(view, 2 * this.#maxTarget)
-          : [...due].map((cid) => this.#row(cid)).filter((r) => r !== undefined);
+          ? [
+            ...dueRows,
+            ...this.#circle.select(view, 2 * this.#maxTarget).filter((r) => !due.has(r.manifest_cid)),
+          ]
+          : dueRows;
         const budget = this.#init.maxLookupsPerRound;
-        const gap = pace && rows.length > PACE_FROM
-          ? 0.9 * this.#init.repairInterval / Math.min(budget, rows.length)
-          : 0;
+        // A full round leaves out the datasets nobody provided at their last counts while they rest,
+        // unless something new made them due (a re-announcement, a fetch done).
         const visited = new Set<string>();
+        const toCount = rows.filter((row) => {
+          if (row.watched !== 1 && row.local !== 1) return false;
+          visited.add(row.manifest_cid);
+          return !full || due.has(row.manifest_cid) || !this.#checker.resting(row, startedAt);
+        });
+        const gap = pace && toCount.length > PACE_FROM
+          ? 0.9 * this.#init.repairInterval / Math.min(budget, toCount.length)
+          : 0;
         let lookups = 0;
         let deferred = 0;
-        for (const row of rows) {
+        for (const row of toCount) {
           if (!this.#started) return;
-          if (row.watched !== 1 && row.local !== 1) continue;
-          visited.add(row.manifest_cid);
           if (lookups >= budget) {
             deferred++;
             continue;

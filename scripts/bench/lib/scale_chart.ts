@@ -117,7 +117,8 @@ function format(v: number): string {
 function stepLabel(line: Json): string {
   const listings = Number(line.listings);
   const l = listings >= 1000 ? `${listings / 1000}k` : String(listings);
-  return `${line.nodes} × ${l}`;
+  const peers = get(line, "config.targetPeers");
+  return `${line.nodes} × ${l}${typeof peers === "number" ? ` (${peers} peers)` : ""}`;
 }
 
 /** The scale lines of `text` (JSON lines) in the order given (several runs may follow each other); others are skipped. */
@@ -180,7 +181,7 @@ function renderPanel(panel: Panel, lines: Json[], x0: number, y0: number): strin
     parts.push(`<text x="${cx.toFixed(1)}" y="${plotY + plotH + 16}" class="step">${stepLabel(line)}</text>`);
     if (get(line, "atRest.saturated") === true) {
       parts.push(
-        `<text x="${cx.toFixed(1)}" y="${plotY + plotH + 29}" class="step">(one core saturated)</text>`,
+        `<text x="${cx.toFixed(1)}" y="${plotY + plotH + 29}" class="step">(saturated)</text>`,
       );
     }
   });
@@ -190,25 +191,124 @@ function renderPanel(panel: Panel, lines: Json[], x0: number, y0: number): strin
   }
 }
 
+/** The figures drawn against the listings a node holds (log-log, one point per step of the same node count). */
+export const GROWTH_PANELS = [
+  {
+    title: "CPU per node at rest against listings held",
+    unit: "ms per minute",
+    path: "atRest.cpuMsPerNodePerMin",
+  },
+  {
+    title: "Bytes sent per node at rest against listings held",
+    unit: "KiB per minute",
+    path: "atRest.bytesPerNodePerMin",
+  },
+];
+
+/**
+ * The steps drawn against listings held: those of the node count with the
+ * most steps (ties: the smaller count), ordered by the listings their nodes held.
+ */
+export function growthSteps(lines: Json[]): Json[] {
+  const byNodes = new Map<number, Json[]>();
+  for (const l of lines) {
+    if (typeof l.listingsHeld !== "number" || !(l.listingsHeld > 0)) continue;
+    const n = Number(l.nodes);
+    byNodes.set(n, [...(byNodes.get(n) ?? []), l]);
+  }
+  const best = [...byNodes.entries()].sort((a, b) => b[1].length - a[1].length || a[0] - b[0])[0];
+  return (best?.[1] ?? []).sort((a, b) => Number(a.listingsHeld) - Number(b.listingsHeld));
+}
+
+/**
+ * One log-log panel: `path` against the listings held, the measured points
+ * joined, and a dashed line through the first point growing in proportion to
+ * the listings (slope 1): points on or below it grow linearly or slower.
+ */
+function renderGrowthPanel(
+  panel: { title: string; unit: string; path: string },
+  lines: Json[],
+  x0: number,
+  y0: number,
+): string {
+  const parts: string[] = [];
+  const plotX = x0 + 60, plotY = y0 + 40, plotW = PANEL_W - 80, plotH = PANEL_H - 80;
+  const pseudo: Panel = { title: panel.title, unit: panel.unit, series: [] };
+  const points = lines
+    .map((l) => ({
+      x: Number(l.listingsHeld),
+      y: valueOf(l, pseudo, panel.path),
+      saturated: get(l, "atRest.saturated") === true,
+    }))
+    .filter((p): p is { x: number; y: number; saturated: boolean } => p.y !== null && p.y > 0);
+  const nodes = lines[0]?.nodes;
+  parts.push(
+    `<text x="${x0}" y="${y0 + 16}" class="title">${escapeXml(panel.title)}</text>`,
+    `<text x="${x0}" y="${y0 + 31}" class="unit">${
+      escapeXml(`${panel.unit}, log scales; ${nodes ?? "?"} nodes; dashed: in proportion to listings`)
+    }</text>`,
+    `<line x1="${plotX}" y1="${plotY + plotH}" x2="${plotX + plotW}" y2="${plotY + plotH}" class="axis"/>`,
+    `<line x1="${plotX}" y1="${plotY}" x2="${plotX}" y2="${plotY + plotH}" class="axis"/>`,
+  );
+  if (points.length === 0) return parts.join("\n");
+  const first = points[0], last = points.at(-1)!;
+  const xLo = Math.log10(first.x) - 0.2, xHi = Math.log10(last.x) + 0.2;
+  const ys = points.map((p) => p.y);
+  const yLo = Math.log10(Math.min(...ys)) - 0.3;
+  const yHi = Math.max(Math.log10(Math.max(...ys)), Math.log10(first.y * last.x / first.x)) + 0.2;
+  const px = (x: number) => plotX + ((Math.log10(x) - xLo) / (xHi - xLo || 1)) * plotW;
+  const py = (y: number) => plotY + plotH - ((Math.log10(y) - yLo) / (yHi - yLo || 1)) * plotH;
+  parts.push(
+    `<line x1="${px(first.x).toFixed(1)}" y1="${py(first.y).toFixed(1)}" x2="${px(last.x).toFixed(1)}" ` +
+      `y2="${py(first.y * last.x / first.x).toFixed(1)}" stroke="#999" stroke-dasharray="5 4"/>`,
+    `<polyline fill="none" stroke="${COLOURS[0]}" stroke-width="2" points="${
+      points.map((p) => `${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(" ")
+    }"/>`,
+  );
+  for (const p of points) {
+    const label = p.x >= 1000 ? `${format(p.x / 1000)}k` : String(p.x);
+    parts.push(
+      `<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="4" fill="${
+        p.saturated ? COLOURS[1] : COLOURS[0]
+      }">` +
+        `<title>${escapeXml(`${label} listings held: ${format(p.y)} ${panel.unit}`)}</title></circle>`,
+      `<text x="${px(p.x).toFixed(1)}" y="${(py(p.y) - 8).toFixed(1)}" class="value">${format(p.y)}</text>`,
+      `<text x="${px(p.x).toFixed(1)}" y="${plotY + plotH + 16}" class="step">${label}</text>`,
+    );
+  }
+  if (points.some((p) => p.saturated)) {
+    parts.push(
+      `<text x="${plotX + plotW}" y="${plotY + plotH + 29}" class="note">orange: one core saturated</text>`,
+    );
+  }
+  return parts.join("\n");
+}
+
 /** The SVG of `lines` (from {@link parseScaleLines}). Throws a `RangeError` when there is no line to draw. */
 export function renderScaleChart(lines: Json[]): string {
   if (lines.length === 0) {
     throw new RangeError("Cannot draw the scale chart: no scale lines without an error");
   }
-  const rows = Math.ceil(PANELS.length / 2);
+  const growth = growthSteps(lines);
+  const count = PANELS.length + (growth.length > 0 ? GROWTH_PANELS.length : 0);
+  const rows = Math.ceil(count / 2);
   const height = 70 + rows * (PANEL_H + GAP);
   const m = lines[0].machine as Json | undefined;
   const machineText = m
-    ? `${m.cpu}, ${m.cores} cores, Deno ${m.deno}; nodes × listings per step, all nodes of a step in one process`
+    ? `${m.cpu}, ${m.cores} cores, Deno ${m.deno}; nodes × listings per step, each in its own process; (saturated): it used a whole core at rest`
     : "nodes × listings per step";
-  const panels = PANELS.map((p, i) =>
-    renderPanel(p, lines, 10 + (i % 2) * (PANEL_W + GAP), 60 + Math.floor(i / 2) * (PANEL_H + GAP))
-  );
+  const at = (i: number) =>
+    [10 + (i % 2) * (PANEL_W + GAP), 60 + Math.floor(i / 2) * (PANEL_H + GAP)] as const;
+  const panels = [
+    ...(growth.length > 0 ? GROWTH_PANELS.map((p, i) => renderGrowthPanel(p, growth, ...at(i))) : []),
+    ...PANELS.map((p, i) => renderPanel(p, lines, ...at(i + (growth.length > 0 ? GROWTH_PANELS.length : 0)))),
+  ];
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ` +
     `font-family="system-ui, sans-serif">`,
     `<style>.title{font-size:14px;font-weight:600}.unit,.legend,.step{font-size:11px;fill:#555}` +
     `.step{text-anchor:middle}.value{font-size:10px;text-anchor:middle;fill:#222}.axis{stroke:#999}` +
+    `.note{font-size:11px;fill:#555;text-anchor:end}` +
     `.head{font-size:17px;font-weight:700}.sub{font-size:12px;fill:#555}</style>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="10" y="24" class="head">deno task bench scale: what a node costs as the network grows</text>`,
@@ -231,8 +331,8 @@ export function renderScaleTable(lines: Json[]): string {
     throw new RangeError("Cannot write the scale table: no scale lines without an error");
   }
   const rows = [
-    "| nodes × listings | propagation p50 / p95 | DHT lookup p95 | CPU per node at rest / under load | sent per node at rest / under load | replication checks per node at rest (datasets looked after) | RSS per node | late joiner's sync | back to 3 replicas p50 / p95 |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| nodes × listings | propagation p50 / p95 | DHT lookup p95 | CPU per node at rest / under load | sent per node at rest / under load | replication checks per node at rest (datasets looked after) | RSS per node | late joiner's sync | new datasets at 3 holders | back to 3 replicas p50 / p95 |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const l of lines) {
     const g = (path: string) => get(l, path);
@@ -244,12 +344,18 @@ export function renderScaleTable(lines: Json[]): string {
     const checks = `${num(g("atRest.repairChecksPerNodePerMin"), 1)}/min (${
       num(g("atRest.datasetsCheckedPerNode"))
     })`;
+    const saturated = g("atRest.saturated") === true ? " (one core saturated)" : "";
+    const replicated = `${num(g("datasetsReplicated"))} of ${num(g("datasets"))}`;
     rows.push(
-      `| ${stepLabel(l)} | ${num(g("propagation.p50Ms"))} / ${num(g("propagation.p95Ms"))} ms | ` +
+      `| ${stepLabel(l)}${saturated} | ${num(g("propagation.p50Ms"))} / ${
+        num(g("propagation.p95Ms"))
+      } ms | ` +
         `${num(g("dht.p95Ms"), 1)} ms | ${num(g("atRest.cpuMsPerNodePerMin"))} / ` +
         `${num(g("underLoad.cpuMsPerNodePerMin"))} ms/min | ${num(kib("atRest.bytesPerNodePerMin"))} / ` +
         `${num(kib("underLoad.bytesPerNodePerMin"))} KiB/min | ${checks} | ` +
-        `${num(g("memory.perNodeMiB"))} MiB | ${sync} | ${num(s("churn.restoreP50Ms"), 1)} / ` +
+        `${num(g("memory.perNodeMiB"))} MiB | ${sync} | ${replicated} | ${
+          num(s("churn.restoreP50Ms"), 1)
+        } / ` +
         `${num(s("churn.restoreP95Ms"), 1)} s (${num(g("churn.notRestored"))} not back) |`,
     );
   }
@@ -257,10 +363,8 @@ export function renderScaleTable(lines: Json[]): string {
   const ref = get(lines[0], "reference.oneNodeProcess.rssMiB");
   rows.push(
     "",
-    `Measured on ${m?.cpu ?? "?"}, ${m?.cores ?? "?"} cores, Deno ${
-      m?.deno ?? "?"
-    }; all nodes of a step in one ` +
-      `process (one node alone in its own process: ${num(ref)} MiB RSS).`,
+    `Measured on ${m?.cpu ?? "?"}, ${m?.cores ?? "?"} cores, Deno ${m?.deno ?? "?"}; each step in its own ` +
+      `process with all of its nodes (one node alone in its own process: ${num(ref)} MiB RSS).`,
   );
   return rows.join("\n") + "\n";
 }

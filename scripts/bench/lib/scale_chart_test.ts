@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { PANELS, parseScaleLines, renderScaleChart, renderScaleTable } from "./scale_chart.ts";
+import {
+  GROWTH_PANELS,
+  growthSteps,
+  PANELS,
+  parseScaleLines,
+  renderScaleChart,
+  renderScaleTable,
+} from "./scale_chart.ts";
 
 function line(step: number, nodes: number, listings: number, extra: Record<string, unknown> = {}) {
   return JSON.stringify({
@@ -22,6 +29,8 @@ function line(step: number, nodes: number, listings: number, extra: Record<strin
       cpuMsPerCheck: 33,
     },
     memory: { perNodeMiB: 30, diskMiBPerNode: 4 },
+    datasets: 5,
+    datasetsReplicated: 4,
     lateJoin: { syncMs: 2500 },
     dht: { p50Ms: 12, p95Ms: 33 },
     churn: { restoreP50Ms: 61_000, restoreP95Ms: null },
@@ -53,7 +62,7 @@ Deno.test("renderScaleChart() draws every panel and step, values in the panel's 
   assert.ok(!svg.includes("<x>"));
   // 20,480 bytes per minute is drawn as 20.0 KiB; 2,500 ms of sync as 2.50 s; 61,000 ms as 61.0 s.
   assert.ok(svg.includes(">20.0<") && svg.includes(">2.50<") && svg.includes(">61.0<"));
-  assert.ok(!svg.includes("saturated"), "no step was saturated");
+  assert.ok(!svg.includes(">(saturated)<"), "no step was saturated");
   // A missing figure (no p95 of restores) is a dash, not a bar of height 0.
   assert.ok(svg.includes(">—<"));
   const bars = svg.match(/<rect class="bar" /g) ?? [];
@@ -64,7 +73,7 @@ Deno.test("renderScaleChart() draws every panel and step, values in the panel's 
 Deno.test("renderScaleChart() marks the steps whose process was saturated at rest", () => {
   const base = JSON.parse(line(1, 10, 1000));
   const svg = renderScaleChart([{ ...base, atRest: { ...base.atRest, saturated: true } }]);
-  assert.equal(svg.match(/\(one core saturated\)/g)?.length, PANELS.length);
+  assert.equal(svg.match(/>\(saturated\)</g)?.length, PANELS.length);
 });
 
 Deno.test("renderScaleChart() refuses to draw nothing", () => {
@@ -82,5 +91,37 @@ Deno.test("renderScaleTable() writes a row per step with units, a late joiner th
   assert.ok(rows[0].includes("| 2.5 s |") && rows[0].includes("61.0 / — s"), rows[0]);
   assert.ok(rows[0].includes("| 7.0/min (6) |"), rows[0]);
   assert.ok(rows[1].includes("not done (256 of 5,063)"), rows[1]);
+  assert.ok(rows[0].includes("| 4 of 5 |"), "new datasets at 3 holders");
+  assert.ok(!rows[0].includes("saturated"));
+  const saturated = renderScaleTable([{ ...JSON.parse(line(1, 10, 1000)), atRest: { saturated: true } }]);
+  assert.ok(saturated.includes("| 10 × 1k (one core saturated) |"), saturated);
+  const peers = renderScaleTable([{ ...JSON.parse(line(1, 25, 100)), config: { targetPeers: 30 } }]);
+  assert.ok(peers.includes("| 25 × 100 (30 peers) |"), "a step with other connection limits is named so");
   assert.ok(table.includes("Measured on Test CPU <x>, 2 cores, Deno 2.9.6"));
+});
+
+Deno.test("renderScaleChart() draws at-rest cost against listings held for the node count with the most steps", () => {
+  const lines = parseScaleLines([
+    line(1, 10, 10_000, { listingsHeld: 10_012 }),
+    line(2, 25, 1000, { listingsHeld: 1011 }),
+    line(3, 10, 1000, { listingsHeld: 1012 }),
+    line(4, 10, 100_000, {
+      listingsHeld: 100_000,
+      atRest: { cpuMsPerNodePerMin: 900, bytesPerNodePerMin: 4096, saturated: true },
+    }),
+  ].join("\n"));
+  assert.deepEqual(growthSteps(lines).map((l) => l.step), [3, 1, 4], "10 nodes, by listings held");
+  const svg = renderScaleChart(lines);
+  for (const panel of [...GROWTH_PANELS, ...PANELS]) assert.ok(svg.includes(panel.title), panel.title);
+  assert.equal(svg.match(/<circle /g)?.length, 3 * GROWTH_PANELS.length, "a point per step and panel");
+  assert.equal(
+    svg.match(/stroke-dasharray/g)?.length,
+    GROWTH_PANELS.length,
+    "one proportional line per panel",
+  );
+  assert.ok(svg.includes(">1.01k<") && svg.includes(">10.0k<") && svg.includes(">100k<"), "x labels");
+  assert.ok(svg.includes(">900<") && svg.includes(">4.00<"), "the values, bytes in KiB");
+  assert.ok(svg.includes(">orange: one core saturated<"));
+  // Without listings held (lines of an older bench), no growth panel.
+  assert.ok(!renderScaleChart(parseScaleLines(line(1, 10, 1000))).includes(GROWTH_PANELS[0].title));
 });

@@ -7,11 +7,12 @@
  * be summed at any time (closed sockets keep their count).
  *
  * The nodes it starts first can be given a catalog before they start:
- * `listings` go through `ingestAnnouncement`, the check and index step gossip
- * and sync use (decode, schema, EIP-712 signature recovery, store), not raw
- * SQL, and once started each node watches their datasets, as its catalog does
- * for every listing it indexes. Nodes added later start empty and get the
- * catalog from their peers through the catalog sync protocol.
+ * `listings` (the bench's own signed listings, `scale_listings.ts`) are
+ * decoded, validated and stored as the catalog stores what passed its check,
+ * and once started each node watches their datasets, as its catalog does for
+ * every listing it indexes. Nodes added later start empty and get the catalog
+ * from their peers through the catalog sync protocol, which verifies every
+ * signature.
  *
  * ```ts
  * await using net = await startScaleNetwork(10, { listings });
@@ -21,17 +22,13 @@
 import * as dagCbor from "@ipld/dag-cbor";
 import type { Connection } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
-import { privateKeyToAccount } from "viem/accounts";
-import { keccak256, toHex } from "viem";
 import { createNode, type CreateNodeOptions, type KosmosNode } from "../../../node/node.ts";
 import { createLogger } from "../../../node/log.ts";
 import { type Anvil, startAnvil } from "../../../node/services/chain/anvil.ts";
-import { ingestAnnouncement } from "../../../node/services/catalog/mod.ts";
 import { CatalogStore } from "../../../node/services/catalog/store.ts";
-import { makeBody } from "../../../node/services/catalog/fixtures_test.ts";
-import { encodeAnnouncement, signAnnouncement } from "../../../protocol/announcement.ts";
-import { CATEGORIES } from "../../../protocol/manifest.ts";
+import { transaction } from "../../../node/services/db/mod.ts";
 import { progress } from "./fair.ts";
+import { fillCatalog } from "./scale_listings.ts";
 
 export interface ScaleNetwork extends AsyncDisposable {
   /** The nodes running now; `nodes[0]` is the seed and never leaves. */
@@ -53,6 +50,15 @@ export interface StartScaleNetworkOptions {
   listings?: Uint8Array[];
   /** Service settings every node gets. @default {} */
   services?: CreateNodeOptions["services"];
+  /** Most libp2p connections per node (the p2p service's own default when absent). */
+  maxConnections?: number;
+  /** Connections each node dials up to and trims back to (the p2p service's own default when absent). */
+  targetPeers?: number;
+  /**
+   * Called with the network's stop function as soon as the anvil runs, before the nodes start (so
+   * that a process told to end can stop what it started).
+   */
+  onStop?: (stop: () => Promise<void>) => void;
 }
 
 /** The TCP socket under a libp2p connection (`@libp2p/tcp` keeps it on its multiaddr connection). */
@@ -69,20 +75,44 @@ export async function startScaleNetwork(
   const nodes: KosmosNode[] = [];
   const dirs = new Map<KosmosNode, string>();
   const connections = new Map<KosmosNode, Set<Connection>>();
-  const create = async (listings: Uint8Array[]) => {
+  /** Nodes created (and filled) but not started yet. */
+  const waiting = new Set<KosmosNode>();
+  /** The seed's TCP address, `/ip4/127.0.0.1/tcp/PORT/p2p/ID`, known before it starts. */
+  let seedAddress: string | undefined;
+  /** A node with `listings` in its catalog, not started; bootstrapping to the seed, or the seed itself. */
+  const make = async (listings: Uint8Array[]) => {
     const dataDir = await Deno.makeTempDir({ prefix: "kosmos-scale-" });
+    const port = seedAddress === undefined ? freePort() : 0;
     const node = await createNode({
       dataDir,
       port: 0,
-      listen: ["/ip4/127.0.0.1/tcp/0"],
-      bootstrap: nodes.length > 0 ? [nodes[0].components.p2p.listenAddresses()[0]] : [],
+      listen: [`/ip4/127.0.0.1/tcp/${port}`],
+      bootstrap: seedAddress === undefined ? [] : [seedAddress],
       rpcUrl: anvil.rpcUrl,
+      ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+      ...(options.targetPeers !== undefined ? { targetPeers: options.targetPeers } : {}),
     }, { logger, services: options.services });
+    seedAddress ??= `/ip4/127.0.0.1/tcp/${port}/p2p/${node.peerId}`;
     dirs.set(node, dataDir);
-    if (listings.length > 0) await indexListings(node, listings);
+    waiting.add(node);
+    if (listings.length > 0) {
+      fillCatalog(new CatalogStore(node.components.db, { own: node.address }), listings);
+    }
+    return node;
+  };
+  const launch = async (node: KosmosNode, listings: Uint8Array[]) => {
+    waiting.delete(node);
     await node.start();
-    // What the catalog does for every listing it indexes once running: watch its dataset.
-    for (const bytes of listings) node.components.replication.watch(manifestCidOf(bytes));
+    // What the catalog does for every listing it indexes once running: watch its dataset, a sync
+    // batch (256) at a time, letting the other nodes' work run in between.
+    for (let i = 0; i < listings.length; i += 256) {
+      transaction(node.components.db, () => {
+        for (const bytes of listings.slice(i, i + 256)) {
+          node.components.replication.watch(manifestCidOf(bytes));
+        }
+      });
+      await new Promise((r) => setTimeout(r, 0));
+    }
     const seen = new Set<Connection>(node.components.p2p.libp2p.getConnections());
     node.components.p2p.libp2p.addEventListener("connection:open", (e) => seen.add(e.detail));
     connections.set(node, seen);
@@ -90,17 +120,27 @@ export async function startScaleNetwork(
     nodes.push(node);
     return node;
   };
+  const create = async (listings: Uint8Array[]) => launch(await make(listings), listings);
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
+    await Promise.all([...nodes, ...waiting].map((n) => n.stop().catch(() => {})));
     await anvil.stop().catch(() => {});
     await Promise.all([...dirs.values()].map((d) => Deno.remove(d, { recursive: true }).catch(() => {})));
   };
+  options.onStop?.(stop);
   try {
+    // Every catalog is filled before any node starts, so that filling one neither waits behind
+    // the repair work of running nodes nor stalls them.
+    const listings = options.listings ?? [];
+    const made: KosmosNode[] = [];
     for (let i = 0; i < count; i++) {
-      await create(options.listings ?? []);
+      made.push(await make(listings));
+      if (listings.length >= 10_000) progress(`filled ${i + 1}/${count} catalogs`);
+    }
+    for (const [i, node] of made.entries()) {
+      await launch(node, listings);
       if ((i + 1) % 10 === 0) progress(`started ${i + 1}/${count} nodes`);
     }
   } catch (err) {
@@ -128,17 +168,6 @@ export async function startScaleNetwork(
   };
 }
 
-/** Indexes `listings` in `node`'s catalog before it starts, through the gossip and sync check. */
-async function indexListings(node: KosmosNode, listings: Uint8Array[]): Promise<void> {
-  const store = new CatalogStore(node.components.db, { own: node.address });
-  for (const bytes of listings) {
-    const check = await ingestAnnouncement(store, bytes);
-    if (check.result !== "accept") {
-      throw new Error(`A node did not index a generated listing: ${check.reason}`);
-    }
-  }
-}
-
 /**
  * Waits until `node` is connected to at least one peer; dials `seed` itself
  * when bootstrapping has not connected it within a second (nodes started back
@@ -155,6 +184,14 @@ async function joinNetwork(node: KosmosNode, seed: KosmosNode): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A TCP port free on loopback now (the OS picks it; the seed listens on it moments later). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
 }
 
 function manifestCidOf(announcement: Uint8Array): string {
@@ -174,31 +211,4 @@ async function dirSize(path: string): Promise<number> {
 /** How many listings `node`'s catalog holds. */
 export function catalogSize(node: KosmosNode): number {
   return node.components.catalog.listListings({ limit: 1 }).total;
-}
-
-/** Sellers of the generated listings (fixed keys, so a run's listings look like many sellers'). */
-const SELLERS = 16;
-
-/**
- * `count` signed announcements (encoded) of made-up datasets by {@link SELLERS}
- * sellers, spread over every category, announced within the last minute.
- * Signing costs about a millisecond and a half each, so progress is logged.
- */
-export async function generateListings(count: number, tag: string): Promise<Uint8Array[]> {
-  const accounts = Array.from(
-    { length: SELLERS },
-    (_, i) => privateKeyToAccount(keccak256(toHex(`kosmos.bench.scale.seller.${i}`))),
-  );
-  const out: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) {
-    const account = accounts[i % SELLERS];
-    const body = await makeBody(account.address, {
-      seed: `${tag}-${i}`,
-      title: `Bench listing ${i}`,
-      category: CATEGORIES[i % CATEGORIES.length],
-    });
-    out.push(encodeAnnouncement(await signAnnouncement(account, body)));
-    if ((i + 1) % 5000 === 0) progress(`signed ${i + 1}/${count} listings`);
-  }
-  return out;
 }

@@ -273,19 +273,24 @@ export async function measureMemory(
 export async function measureLateJoin(
   net: ScaleNetwork,
   options: { timeoutMs: number; stallMs: number },
-): Promise<{ syncMs: number | null; listings: number; of: number }> {
+): Promise<{ syncMs: number | null; listings: number; of: number; perSecond: number | null }> {
   const want = catalogSize(net.nodes[0]);
   const start = performance.now();
   const joiner = await net.addNode();
   let last = -1, grewAt = performance.now();
+  // Listings indexed per second until the catalog last grew (each one's signature verified).
+  const rate = (size: number) => size > 0 ? round2(size / ((grewAt - start) / 1000)) : null;
   while (performance.now() - start < options.timeoutMs) {
     const size = catalogSize(joiner);
-    if (size >= want) return { syncMs: round2(performance.now() - start), listings: size, of: want };
     if (size > last) [last, grewAt] = [size, performance.now()];
-    else if (performance.now() - grewAt > options.stallMs) break;
+    if (size >= want) {
+      return { syncMs: round2(performance.now() - start), listings: size, of: want, perSecond: rate(size) };
+    }
+    if (performance.now() - grewAt > options.stallMs) break;
     await sleep(100);
   }
-  return { syncMs: null, listings: catalogSize(joiner), of: want };
+  const size = catalogSize(joiner);
+  return { syncMs: null, listings: size, of: want, perSecond: rate(size) };
 }
 
 /** Pings between two nodes (the reference measured in every step). */
