@@ -13,7 +13,7 @@ import { AnalyticsWriter } from "./store.ts";
 import { DuckMirror } from "./duck_mirror.ts";
 import { AnalyticsEngine } from "./engine.ts";
 import type { Goal, ResolvedQuery } from "./query_ast.ts";
-import { pageview } from "./fixtures_test.ts";
+import { pageview, resolvedQuery } from "./fixtures_test.ts";
 
 const SITE = "example.com";
 const T0 = Date.UTC(2026, 0, 5, 8, 0, 0);
@@ -36,21 +36,8 @@ const QUERIES: Record<string, Partial<ResolvedQuery>> = {
   entryByVisit: { metrics: ["visitors", "bounce_rate"], dimensions: ["visit:entry_page"] },
 };
 
-function query(overrides: Partial<ResolvedQuery>): ResolvedQuery {
-  return {
-    site: SITE,
-    from: Date.UTC(2026, 0, 5),
-    to: Date.UTC(2026, 0, 7),
-    timezone: "UTC",
-    metrics: ["visitors"],
-    dimensions: [],
-    filters: ["and", []],
-    orderBy: [["visitors", "desc"]],
-    include: { imports: false, timeLabels: false, totalRows: false },
-    pagination: { limit: 100, offset: 0 },
-    ...overrides,
-  };
-}
+const query = (overrides: Partial<ResolvedQuery>) =>
+  resolvedQuery(Date.UTC(2026, 0, 5), Date.UTC(2026, 0, 7), overrides);
 
 /** Every query on both engines (which must agree), as `name → [dimensions…, metrics…][]`. */
 async function answers(engine: AnalyticsEngine): Promise<Record<string, unknown[][]>> {

@@ -7,6 +7,7 @@ import { DuckMirror } from "./duck_mirror.ts";
 import { AnalyticsEngine, type EngineName, timeLabels } from "./engine.ts";
 import type { Goal, ResolvedQuery } from "./query_ast.ts";
 import { analytics } from "./mod.ts";
+import { resolvedQuery } from "./fixtures_test.ts";
 import { createLogger } from "../../log.ts";
 
 const SITE = "example.com";
@@ -72,21 +73,8 @@ const GOALS: Goal[] = [
   { id: "g2", kind: "pageview", match: "/blog/**", name: "Visit /blog/**" },
 ];
 
-function query(overrides: Partial<ResolvedQuery>): ResolvedQuery {
-  return {
-    site: SITE,
-    from: Date.UTC(2026, 0, 5),
-    to: Date.UTC(2026, 0, 6),
-    timezone: "UTC",
-    metrics: ["visitors"],
-    dimensions: [],
-    filters: ["and", []],
-    orderBy: [["visitors", "desc"]],
-    include: { imports: false, timeLabels: false, totalRows: false },
-    pagination: { limit: 100, offset: 0 },
-    ...overrides,
-  };
-}
+const query = (overrides: Partial<ResolvedQuery>) =>
+  resolvedQuery(Date.UTC(2026, 0, 5), Date.UTC(2026, 0, 6), overrides);
 
 async function withEngines(fn: (ask: (q: Partial<ResolvedQuery>) => Promise<unknown>) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "kosmos-engine-" });

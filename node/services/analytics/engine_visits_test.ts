@@ -16,7 +16,7 @@ import { answersFromVisitRows, statementsFor } from "./engine_visits.ts";
 import { visitIdSpanStatement } from "./engine_sql.ts";
 import { DUCKDB } from "./dialects.ts";
 import type { Goal, ResolvedQuery } from "./query_ast.ts";
-import { pageview } from "./fixtures_test.ts";
+import { pageview, resolvedQuery } from "./fixtures_test.ts";
 
 const SITE = "example.com";
 const FROM = Date.UTC(2026, 0, 5);
@@ -31,21 +31,7 @@ function ev(visitorId: string, minutes: number, pathname = "/", extra: Partial<A
 const google = { referrerSource: "Google" };
 const signup = { name: "Signup" };
 
-function query(overrides: Partial<ResolvedQuery>): ResolvedQuery {
-  return {
-    site: SITE,
-    from: FROM,
-    to: TO,
-    timezone: "UTC",
-    metrics: ["visitors"],
-    dimensions: [],
-    filters: ["and", []],
-    orderBy: [["visitors", "desc"]],
-    include: { imports: false, timeLabels: false, totalRows: false },
-    pagination: { limit: 100, offset: 0 },
-    ...overrides,
-  };
-}
+const query = (overrides: Partial<ResolvedQuery>) => resolvedQuery(FROM, TO, overrides);
 
 /** Runs `body` with a SQLite file, its writer and mirror, and an engine over both. */
 async function withEngine(

@@ -17,6 +17,7 @@
  */
 import fc from "fast-check";
 import type { AnalyticsEvent } from "../../../protocol/analytics.ts";
+import type { ResolvedQuery } from "./query_ast.ts";
 
 export const NOW = Date.parse("2024-03-15T12:00:00Z");
 export const SITE = "example.com";
@@ -173,4 +174,25 @@ export function arbitraryEventBatches(
         b.length > 0
       );
     });
+}
+
+/** A resolved query of {@link SITE} over `[from, to)` in UTC: visitors, no dimensions or filters, unless overridden. */
+export function resolvedQuery(
+  from: number,
+  to: number,
+  overrides: Partial<ResolvedQuery> = {},
+): ResolvedQuery {
+  return {
+    site: SITE,
+    from,
+    to,
+    timezone: "UTC",
+    metrics: ["visitors"],
+    dimensions: [],
+    filters: ["and", []],
+    orderBy: [["visitors", "desc"]],
+    include: { imports: false, timeLabels: false, totalRows: false },
+    pagination: { limit: 100, offset: 0 },
+    ...overrides,
+  };
 }
