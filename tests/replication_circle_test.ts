@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { CID } from "multiformats/cid";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { prepareDataset } from "../node/services/blocks/mod.ts";
-import { datasetKey, sortByDistance } from "../node/services/replication/mod.ts";
+import { datasetKey, peerKey, sortByDistance } from "../node/services/replication/mod.ts";
+import { datasetKeyHex, Neighbourhood } from "../node/services/replication/neighbourhood.ts";
 import type { ReplicationInit } from "../node/services/replication/mod.ts";
 import { makeManifestCid } from "../node/services/catalog/fixtures_test.ts";
 import { CHUNKS_PROTOCOL } from "../protocol/topics.ts";
@@ -91,10 +92,25 @@ Deno.test("a full repair round looks up exactly the datasets a node holds or ran
   assert.equal(looked.length, expected.size, "a dataset looked up twice in one round");
   const stats = a.components.replication.repairStats;
   assert.equal(stats.lookups, expected.size);
-  // The circle: every dataset where `a` ranks below 2 (the target and as many more), far fewer than all.
+  // The circle: every dataset where `a` ranks below 2 (the target and as many more), found through the key
+  // ranges of its neighbourhood; the round reads those ranges and the held dataset, nothing else. How much of
+  // the key space the ranges cover depends on the random peer ids (half of it when at most one of the seven
+  // others differs from `a` in the first bit), so the bound is the ranges' own count, not a share of all.
   const circle = await closeTo(a, net.nodes, cids, 2);
+  const hood = new Neighbourhood(
+    await peerKey(a.peerId),
+    await Promise.all(net.nodes.slice(1).map((n) => peerKey(n.peerId))),
+  );
+  const ranges = hood.ranges(2);
+  const inRanges = cids.filter((cid) => {
+    const key = datasetKeyHex(CID.parse(cid).bytes);
+    return ranges.some(([lo, hi]) => key >= lo && key <= hi);
+  });
   assert.ok(stats.datasets >= circle.size + 1, `visited ${stats.datasets}, circle ${circle.size}`);
-  assert.ok(stats.datasets < cids.length / 2, `visited ${stats.datasets} of ${cids.length} watched datasets`);
+  assert.ok(
+    stats.datasets <= inRanges.length + 1,
+    `visited ${stats.datasets}, but the circle's key ranges hold ${inRanges.length} of ${cids.length} watched`,
+  );
   for (const cid of cids) {
     const state = a.components.replication.getReplication(cid)!;
     if (expected.has(cid)) assert.equal(state.status, "unavailable", "a close dataset without providers");
