@@ -32,7 +32,7 @@
  * const { listings } = store.listListings({ q: "air quality", sort: "price" });
  * ```
  */
-import { type Database, migrate, transaction } from "../db/mod.ts";
+import { type Database, migrate, type Statement, statementCache, transaction } from "../db/mod.ts";
 import { type Announcement, MAX_ANNOUNCEMENT_BYTES } from "../../../protocol/announcement.ts";
 import { type Address, type ListingId, toAddress } from "../../../protocol/ids.ts";
 import type { ParsedListingQuery } from "./query.ts";
@@ -47,8 +47,6 @@ import {
   UNSTAKED,
   VISIBLE,
 } from "./schema.ts";
-
-type Statement = ReturnType<Database["prepare"]>;
 
 export type {
   CatalogCapacity,
@@ -83,10 +81,11 @@ export class CatalogStore {
   #count: number;
   #bytes: number;
   /** Prepared statements of the fixed-text queries on the gossip path (every node indexes every announcement). */
-  #statements = new Map<string, Statement>();
+  readonly #prepare: (sql: string) => Statement;
 
   constructor(db: Database, init: CatalogStoreInit = {}) {
     this.#db = db;
+    this.#prepare = statementCache(db);
     this.#maxListings = init.maxListings ?? 100_000;
     this.#maxBytes = init.maxBytes ?? 256 * 2 ** 20;
     this.#own = init.own ?? "";
@@ -446,13 +445,6 @@ export class CatalogStore {
       `INSERT INTO catalog_sync_peers (peer_id, epoch, cursor, synced_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (peer_id) DO UPDATE SET epoch = excluded.epoch, cursor = excluded.cursor, synced_at = excluded.synced_at`,
     ).run(peerId, epoch, cursor, options.now ?? Date.now());
-  }
-
-  /** A cached prepared statement for `sql`; only for fixed query text, so the cache stays small. */
-  #prepare(sql: string): Statement {
-    let statement = this.#statements.get(sql);
-    if (!statement) this.#statements.set(sql, statement = this.#db.prepare(sql));
-    return statement;
   }
 
   #nextSeq(): number {

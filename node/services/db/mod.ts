@@ -19,6 +19,20 @@ import { ConfigError } from "../../errors.ts";
 import { defineService } from "../../service.ts";
 
 export type Database = DatabaseSync;
+export type Statement = ReturnType<Database["prepare"]>;
+
+/**
+ * A cache of prepared statements over `db`: the returned function prepares each SQL text once.
+ * Only for fixed query text (the cache is never emptied), e.g. the statements run once per listing.
+ */
+export function statementCache(db: Database): (sql: string) => Statement {
+  const statements = new Map<string, Statement>();
+  return (sql) => {
+    let statement = statements.get(sql);
+    if (!statement) statements.set(sql, statement = db.prepare(sql));
+    return statement;
+  };
+}
 
 /** The config field the `db` factory reads. */
 export interface DbComponents {

@@ -1,14 +1,18 @@
 /**
- * How a node finds peers: it dials its bootstrap peers (again, with backoff, whenever it is left
- * without any connection), walks the DHT towards its own id when a new DHT peer is identified and
- * every 30 s, and dials what it discovers, but only while it has fewer than `target` connections
- * (the low water mark of `limits.ts`): a node does not connect to every peer it learns of.
+ * How a node finds peers: it dials its bootstrap peers (again, with backoff, those not reached yet,
+ * and all of them, with the peers it knows, whenever it is left without any connection), walks the DHT towards its own id
+ * when a new DHT peer is identified and every 30 s, and dials what it discovers, but only while it
+ * has fewer than `target` connections (the low water mark of `limits.ts`): a node does not connect
+ * to every peer it learns of.
  */
 import { multiaddr } from "@multiformats/multiaddr";
 import type { PeerId } from "@libp2p/interface";
 import type { Libp2pNode } from "./mod.ts";
 import type { Logger } from "../../log.ts";
 import { second } from "../../constants.ts";
+
+/** Tries of a bootstrap peer never reached before it is given up (about 4 minutes), while the node has peers. */
+const BOOTSTRAP_ATTEMPTS = 12;
 
 export interface DiscoveryInit {
   /** Multiaddrs (with `/p2p/…`) of the peers to join through. */
@@ -30,6 +34,8 @@ export class Discovery {
   #walkTimer?: ReturnType<typeof setInterval>;
   #timers = new Set<ReturnType<typeof setTimeout>>();
   #bootstrapTimer?: ReturnType<typeof setTimeout>;
+  /** Bootstrap addresses dialled successfully since start. */
+  #reached = new Set<string>();
 
   constructor(node: Libp2pNode, init: DiscoveryInit, log: Logger) {
     this.#node = node;
@@ -64,22 +70,48 @@ export class Discovery {
   }
 
   /**
-   * Dials every bootstrap peer; while the node has no connection at all, tries
-   * again with backoff (1 s, 2 s, 4 s … 30 s), so a node whose first dial
-   * failed (peer still starting, connection limits) still joins.
+   * Dials the bootstrap peers not reached yet (all of them when the node has
+   * no connection at all) and tries again with backoff (1 s, 2 s, 4 s … 30 s)
+   * while one is left: a node whose first dial of a bootstrap peer failed
+   * (peer still starting, connection limits) still reaches it, even when the
+   * others let it join. A peer reached once is not dialled again while the
+   * node has connections (the DHT knows it then); one never reached is given
+   * up after {@link BOOTSTRAP_ATTEMPTS} tries, unless the node is alone.
    */
   #dialBootstrap(attempt: number): void {
     const node = this.#node;
-    if (!this.#running || this.#init.bootstrap.length === 0) return;
-    if (attempt > 0 && node.getConnections().length > 0) return;
-    const dials = this.#init.bootstrap.map((addr) =>
-      node.dial(multiaddr(addr), { signal: AbortSignal.timeout(10 * second) }).catch((err) => {
-        this.#log.warn("failed to dial bootstrap peer", { addr, attempt, error: err });
-      })
-    );
+    if (!this.#running) return;
+    const alone = node.getConnections().length === 0;
+    // Left alone (e.g. a seed every peer trimmed once they had others): dial the peers it knows too.
+    const known = alone && attempt > 0 ? this.#dialKnown() : Promise.resolve();
+    const todo = alone ? this.#init.bootstrap : this.#init.bootstrap.filter((a) => !this.#reached.has(a));
+    if (todo.length === 0 || (!alone && attempt > BOOTSTRAP_ATTEMPTS)) {
+      void known.then(() => {
+        if (this.#running && alone && attempt > 0 && node.getConnections().length === 0) {
+          this.#scheduleBootstrap(attempt + 1);
+        }
+      });
+      return;
+    }
+    const dials = [
+      known,
+      ...todo.map((addr) =>
+        node.dial(multiaddr(addr), { signal: AbortSignal.timeout(10 * second) }).then(
+          () => void this.#reached.add(addr),
+          (err) => this.#log.warn("failed to dial bootstrap peer", { addr, attempt, error: err }),
+        )
+      ),
+    ];
     void Promise.all(dials).then(() => {
-      if (this.#running && node.getConnections().length === 0) this.#scheduleBootstrap(attempt + 1);
+      const left = this.#init.bootstrap.some((a) => !this.#reached.has(a));
+      if (this.#running && (left || node.getConnections().length === 0)) this.#scheduleBootstrap(attempt + 1);
     });
+  }
+
+  /** Dials peers from the peer store, up to the target. */
+  async #dialKnown(): Promise<void> {
+    const peers = await this.#node.peerStore.all().catch(() => []);
+    await Promise.all(peers.map((peer) => this.#maybeDial(peer.id)));
   }
 
   #scheduleBootstrap(attempt: number): void {

@@ -114,9 +114,12 @@ interface Watched {
   peak: number;
 }
 
-async function startWatched(init: P2PInit): Promise<Watched> {
+async function startWatched(
+  init: P2PInit,
+  identity?: Awaited<ReturnType<typeof memoryIdentity>>,
+): Promise<Watched> {
   const log = createLogger({ level: "error" }).forComponent("kosmos:p2p");
-  const p2p = createP2P({ identity: await memoryIdentity(), log }, {
+  const p2p = createP2P({ identity: identity ?? await memoryIdentity(), log }, {
     listen: ["/ip4/127.0.0.1/tcp/0"],
     ...init,
   });
@@ -189,6 +192,38 @@ Deno.test({
     for (const [i, n] of nodes.entries()) {
       assert.ok(n.peak <= n.p2p.limits.maxConnections, `node ${i} stayed within its limit (${n.peak})`);
     }
+  } finally {
+    await Promise.all(nodes.map((n) => n.p2p.stop()));
+  }
+});
+
+Deno.test({
+  name:
+    "a bootstrap peer that was not up at the first dial is dialled again, though the node joined through another",
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const nodes: Watched[] = [];
+  try {
+    const other = await startWatched({});
+    nodes.push(other);
+    const identity = await memoryIdentity();
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = listener.addr.port;
+    listener.close();
+    const node = await startWatched({
+      bootstrap: [other.p2p.listenAddresses()[0], `/ip4/127.0.0.1/tcp/${port}/p2p/${identity.peerId}`],
+    });
+    nodes.push(node);
+    await waitFor("the node to join through the peer that is up", () => node.p2p.peers().length === 1);
+    // The other bootstrap peer starts; nothing but the node's own retries can lead it there.
+    const late = await startWatched({ listen: [`/ip4/127.0.0.1/tcp/${port}`] }, identity);
+    nodes.push(late);
+    await waitFor(
+      "the node to reach the bootstrap peer that was down",
+      () => node.p2p.peers().includes(identity.peerId.toString()),
+      { timeout: 20_000 },
+    );
   } finally {
     await Promise.all(nodes.map((n) => n.p2p.stop()));
   }

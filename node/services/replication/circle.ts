@@ -14,12 +14,10 @@
  * view?.rankOf(row.dkey);                              // this node's rank for one dataset
  * ```
  */
-import type { Database } from "../db/mod.ts";
+import type { Database, Statement } from "../db/mod.ts";
 import { peerKey } from "./distance.ts";
 import { Neighbourhood } from "./neighbourhood.ts";
 import type { Row } from "./schema.ts";
-
-type Statement = ReturnType<Database["prepare"]>;
 
 /** Peer keys kept between rounds; a node meets far fewer peers than this. */
 const MAX_CACHED_KEYS = 10_000;
@@ -78,12 +76,13 @@ export class RepairCircle {
 }
 
 /** Order classes of {@link repairOrder}: lower first. */
+const NOT_COUNTED = 3;
 const CLASS: Record<string, number> = {
   "under-replicated": 1,
   fetching: 1,
   replicated: 2,
-  pending: 3,
-  elsewhere: 3,
+  pending: NOT_COUNTED,
+  elsewhere: NOT_COUNTED,
   unavailable: 4,
 };
 
@@ -91,19 +90,24 @@ const CLASS: Record<string, number> = {
  * The order a round counts its rows in, since `maxLookupsPerRound` may stop
  * it before the end: datasets held here first, then those known to have
  * providers (under target before at target: a lost replica is found and
- * replaced first), then those never counted (or counted elsewhere), and last
- * those nobody provided at their last count, which nothing can repair until
- * a provider is back; within each, least recently counted first. Without it,
- * thousands of listings nobody provides, least recently counted, would take
- * every round's lookups and a dataset that lost a holder would wait behind
- * them for many rounds.
+ * replaced first), then those never counted here (or counted elsewhere), and
+ * last those nobody provided at their last count, which nothing can repair
+ * until a provider is back; within each, least recently counted first, but
+ * among those never counted here the most recently watched first. Without
+ * it, thousands of listings nobody provides, least recently counted, would
+ * take every round's lookups and a dataset that lost a holder would wait
+ * behind them for many rounds; and a new dataset (or one a node just became
+ * close to as a holder left) would wait behind the thousands of listings a
+ * node learnt at once when it joined.
  */
 export function repairOrder(a: Row, b: Row): number {
-  return classOf(a) - classOf(b) || a.checked_at - b.checked_at;
+  const byClass = classOf(a) - classOf(b);
+  if (byClass !== 0) return byClass;
+  return classOf(a) === NOT_COUNTED ? b.created_at - a.created_at : a.checked_at - b.checked_at;
 }
 
 function classOf(row: Row): number {
-  return row.local === 1 || row.role !== null ? 0 : CLASS[row.status] ?? 3;
+  return row.local === 1 || row.role !== null ? 0 : CLASS[row.status] ?? NOT_COUNTED;
 }
 
 function fromHex(hex: string): Uint8Array {

@@ -7,6 +7,7 @@ function row(
   status: ReplicationStatus,
   checkedAt: number,
   held: { local?: 1; role?: Role } = {},
+  createdAt = 0,
 ): Row {
   return {
     manifest_cid: id,
@@ -18,6 +19,7 @@ function row(
     providers: "[]",
     status,
     checked_at: checkedAt,
+    created_at: createdAt,
     dkey: null,
   };
 }
@@ -48,5 +50,26 @@ Deno.test("repairOrder() counts held datasets first, then those with providers, 
     "elsewhere",
     "dead-old",
     "dead-new",
+  ]);
+});
+
+Deno.test("repairOrder() counts the most recently watched first among datasets never counted here", () => {
+  // Thousands learnt at once (a node joining, a catalog sync) and then a new dataset, or one this
+  // node became close to as a holder left: the new one must not wait behind them.
+  const rows = [
+    row("learnt-first", "pending", 0, {}, 1_000),
+    row("new-listing", "pending", 0, {}, 9_000),
+    row("learnt-later", "pending", 0, {}, 2_000),
+    row("close-now", "elsewhere", 500, {}, 5_000),
+    row("counted", "replicated", 8_000, {}, 100),
+    row("dead", "unavailable", 10, {}, 9_500),
+  ];
+  assert.deepEqual(rows.sort(repairOrder).map((r) => r.manifest_cid), [
+    "counted",
+    "new-listing",
+    "close-now",
+    "learnt-later",
+    "learnt-first",
+    "dead",
   ]);
 });

@@ -68,7 +68,7 @@ export class Holder {
       skip?: (peerId: string) => boolean;
     },
   ): Promise<Set<string>> {
-    const { p2p, transfer, log } = this.#c;
+    const { p2p, log } = this.#c;
     const selfId = p2p.peerId.toString();
     const found = new Set<string>();
     {
@@ -86,20 +86,29 @@ export class Holder {
     }
     const live = new Set<string>();
     await Promise.all([...found].map(async (peerId) => {
-      if (options.skip?.(peerId)) return;
-      using t = timeoutSignal(options.probeTimeout, options.signal);
-      try {
-        const session = await transfer.openSession(peerId, { signal: t.signal });
-        try {
-          if (await session.has(cid, { signal: t.signal })) live.add(peerId);
-        } finally {
-          await session.close({ signal: t.signal });
-        }
-      } catch (err) {
-        log.debug("failed to probe provider", { peerId, error: err });
-      }
+      if (!options.skip?.(peerId) && await this.probe(peerId, cid, options)) live.add(peerId);
     }));
     return live;
+  }
+
+  /** Whether `peerId` answers a `has` probe for `cid` with yes within `probeTimeout`; never throws. */
+  async probe(
+    peerId: string,
+    cid: CID,
+    options: { probeTimeout: number; signal: AbortSignal },
+  ): Promise<boolean> {
+    using t = timeoutSignal(options.probeTimeout, options.signal);
+    try {
+      const session = await this.#c.transfer.openSession(peerId, { signal: t.signal });
+      try {
+        return await session.has(cid, { signal: t.signal });
+      } finally {
+        await session.close({ signal: t.signal });
+      }
+    } catch (err) {
+      this.#c.log.debug("failed to probe provider", { peerId, error: err });
+      return false;
+    }
   }
 
   /** Whether `bytes` more fit in the storage quota beside the `used` bytes already held. */

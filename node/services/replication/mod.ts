@@ -12,8 +12,10 @@
  * A repair round reads only the datasets this node holds and those where it
  * ranks among the `2 × target` closest candidates (`circle.ts`, through key
  * ranges of `neighbourhood.ts`), and looks up providers only where it holds
- * the dataset or could be chosen (`repair.ts`): at most `maxLookupsPerRound`
- * per round, spread over the repair interval, those that can be repaired
+ * the dataset or could be chosen (`repair.ts`), from its known providers
+ * while they answer and still reach the target (a DHT lookup every 15 rounds),
+ * else by a DHT lookup: at most `maxLookupsPerRound` of those per round
+ * (60), spread over the repair interval, those that can be repaired
  * first (held, then known to have providers; `circle.ts`' `repairOrder`);
  * a dataset nobody provides is counted ever less often (up to every 32
  * rounds), since nothing can be repaired from nowhere. So a node's repair
@@ -27,7 +29,7 @@
  * replication.watch(manifestCid);                   // on every node (the catalog does this per listing)
  * replication.addEventListener("provide", (e) => console.log(e.detail.manifestCid));
  * replication.getReplication(manifestCid);          // { target: 3, providers: [...], local, status }
- * replication.repairStats;                          // { rounds, datasets, lookups, deferred, durationMs }
+ * replication.repairStats;                          // { rounds, datasets, lookups, confirmed, deferred, durationMs }
  * ```
  */
 import { defineService, type ServiceFactory } from "../../service.ts";

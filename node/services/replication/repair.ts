@@ -14,8 +14,18 @@
  * count in a row finds no live provider, it rests 1, 3, 7, 15, then 31 rounds
  * (`2^(n-1) - 1` after `n` empty counts) before the next one ({@link
  * DatasetChecker.resting}); one provider found starts it over.
+ *
+ * A dataset whose last count found its target of live providers is counted
+ * without a DHT lookup while those providers still answer: a connected one
+ * counts as live (the connection monitor closes a connection whose peer
+ * stops answering pings), one no longer connected is probed directly. The
+ * DHT is asked again when they fall short, and every {@link LOOKUP_EVERY}
+ * rounds to find providers that stopped serving while still connected. So a
+ * healthy dataset costs a node almost nothing at rest, and the lookups go to
+ * datasets that need them.
  */
 import { CID } from "multiformats/cid";
+import { peerIdFromString } from "@libp2p/peer-id";
 import { CHUNKS_PROTOCOL } from "../../../protocol/topics.ts";
 import { chunkBytes } from "../fetches/mod.ts";
 import type { CircleView } from "./circle.ts";
@@ -33,12 +43,18 @@ export interface DatasetCheckerOptions {
   signal: () => AbortSignal;
   /** Whether this node still holds every block of a dataset it provides (else it stops providing it). */
   stillWhole: (row: Row) => Promise<boolean>;
-  /** Called after a count was stored. */
-  checked: (manifestCid: string) => void;
+  /** Called after a count was stored, with how it was made. */
+  checked: (manifestCid: string, result: Exclude<CheckResult, "skipped">) => void;
 }
 
 /** Most rounds a dataset nobody provides rests between two counts. */
 export const MAX_REST_ROUNDS = 31;
+
+/** Rounds between two DHT lookups of a dataset whose known providers still answer. */
+export const LOOKUP_EVERY = 15;
+
+/** How a dataset's turn in a round went: not counted here, counted by a DHT lookup, or from its known providers. */
+export type CheckResult = "skipped" | "looked-up" | "confirmed";
 
 export class DatasetChecker {
   readonly #o: DatasetCheckerOptions;
@@ -46,6 +62,8 @@ export class DatasetChecker {
   readonly #deficitRounds = new Map<string, number>();
   /** Counts in a row that found no live provider of a dataset not held here. */
   readonly #emptyCounts = new Map<string, number>();
+  /** When each dataset's providers were last looked up in the DHT here (ms). */
+  readonly #lookedUpAt = new Map<string, number>();
 
   constructor(options: DatasetCheckerOptions) {
     this.#o = options;
@@ -55,6 +73,7 @@ export class DatasetChecker {
   forgetExcept(visited: Set<string>): void {
     for (const cid of this.#deficitRounds.keys()) if (!visited.has(cid)) this.#deficitRounds.delete(cid);
     for (const cid of this.#emptyCounts.keys()) if (!visited.has(cid)) this.#emptyCounts.delete(cid);
+    for (const cid of this.#lookedUpAt.keys()) if (!visited.has(cid)) this.#lookedUpAt.delete(cid);
   }
 
   /**
@@ -70,14 +89,20 @@ export class DatasetChecker {
 
   /**
    * Counts live providers of one dataset and starts a replica here when this node is responsible.
-   * Returns whether it looked them up (false when this node is too far from the dataset to count).
+   * Says whether it looked them up in the DHT, confirmed its known providers without a lookup, or
+   * skipped it (this node is too far from the dataset to count).
    */
-  async check(row: Row, view: CircleView | undefined): Promise<boolean> {
+  async check(row: Row, view: CircleView | undefined): Promise<CheckResult> {
     const cid = CID.parse(row.manifest_cid);
     const selfId = this.#o.c.p2p.peerId.toString();
     const local = row.local === 1 && await this.#o.stillWhole(row);
-    if (!local && row.watched === 1 && !this.#mayStepIn(row, view)) return false;
-    const live = await this.#liveProviders(cid);
+    if (!local && row.watched === 1 && !this.#mayStepIn(row, view)) return "skipped";
+    let live = await this.#knownLive(row, cid, local);
+    const result: CheckResult = live ? "confirmed" : "looked-up";
+    if (!live) {
+      live = await this.#liveProviders(cid);
+      this.#lookedUpAt.set(row.manifest_cid, Date.now());
+    }
     if (local) live.add(selfId);
     const providers = [...live].sort();
     let status: ReplicationStatus = live.size >= row.target
@@ -120,8 +145,31 @@ export class DatasetChecker {
       "UPDATE replication SET providers = ?, status = ?, checked_at = ? WHERE manifest_cid = ?",
     )
       .run(JSON.stringify(providers), status, Date.now(), row.manifest_cid);
-    this.#o.checked(row.manifest_cid);
-    return true;
+    this.#o.checked(row.manifest_cid, result);
+    return result;
+  }
+
+  /**
+   * The providers of the last count that still answer (connected, or a
+   * direct probe), when that count found the target and a DHT lookup was made
+   * here in the last {@link LOOKUP_EVERY} rounds and they are still enough;
+   * else `undefined` (look them up).
+   */
+  async #knownLive(row: Row, cid: CID, local: boolean): Promise<Set<string> | undefined> {
+    const lookedUpAt = this.#lookedUpAt.get(row.manifest_cid);
+    if (row.status !== "replicated" || lookedUpAt === undefined) return undefined;
+    if (Date.now() - lookedUpAt >= LOOKUP_EVERY * this.#o.init.repairInterval) return undefined;
+    const { p2p, fetches } = this.#o.c;
+    const selfId = p2p.peerId.toString();
+    const known = (JSON.parse(row.providers) as string[]).filter((id) => id !== selfId);
+    const probe = { probeTimeout: this.#o.init.probeTimeout, signal: this.#o.signal() };
+    const live = new Set<string>();
+    await Promise.all(known.map(async (id) => {
+      if (fetches.scores.isBanned(id)) return;
+      const connected = p2p.libp2p.getConnections(peerIdFromString(id)).length > 0;
+      if (connected || await this.#o.holder.probe(id, cid, probe)) live.add(id);
+    }));
+    return live.size + (local ? 1 : 0) >= row.target ? live : undefined;
   }
 
   /** Nodes beyond the closest `target` that may step in after `rounds` rounds under target: at most `target`. */

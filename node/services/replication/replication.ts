@@ -1,13 +1,12 @@
 /**
- * The replication service: announces local datasets in the DHT and keeps
- * every watched dataset at its replication target. Each repair round counts
- * the live providers of a dataset (DHT providers that answer a probe); when
- * there are fewer than the target, the nodes closest to the dataset's key
- * among the known nodes that do not hold it yet fetch it and provide it.
+ * The replication service: announces local datasets in the DHT and keeps every watched dataset at
+ * its target. Each repair round counts a dataset's live providers (its known ones while they answer,
+ * else DHT providers that answer a probe; `repair.ts`); when there are fewer than the target, the
+ * nodes closest to the dataset's key among the known nodes that do not hold it fetch and provide it.
  */
 import { CID } from "multiformats/cid";
 import { toManifestCid } from "../../../protocol/ids.ts";
-import { type Database, migrate, transaction } from "../db/mod.ts";
+import { type Database, migrate, type Statement, statementCache } from "../db/mod.ts";
 import type { BlockStore } from "../blocks/mod.ts";
 import type { P2P } from "../p2p/mod.ts";
 import type { Logger } from "../../log.ts";
@@ -18,11 +17,12 @@ import type { Transfer } from "../transfer/mod.ts";
 import { timeoutSignal } from "../../signals.ts";
 import { Holder } from "./holder.ts";
 import { IdleGate } from "./idle.ts";
-import { RepairCircle } from "./circle.ts";
-import { DatasetChecker } from "./repair.ts";
+import { type CircleView, RepairCircle } from "./circle.ts";
+import { type CheckResult, DatasetChecker } from "./repair.ts";
 import { datasetKeyHex } from "./neighbourhood.ts";
 import { localManifest, missingChunk } from "./local.ts";
 import {
+  keyRows,
   MIGRATIONS,
   type ProvideDetail,
   type RepairStats,
@@ -70,7 +70,8 @@ export interface ReplicationInit {
   /**
    * Most DHT lookups of providers one repair round makes; what is left waits
    * for the next rounds (held datasets and those known to have providers
-   * first, least recently counted first within each; `circle.ts`). @default 300
+   * first, least recently counted first within each; `circle.ts`). Counts
+   * confirmed from known providers without a lookup are not bounded. @default 60
    */
   maxLookupsPerRound?: number;
 }
@@ -104,12 +105,15 @@ export class Replication extends EventTarget {
   readonly #checker: DatasetChecker;
   /** The largest target of a watched dataset: the circle a round visits is twice that. */
   #maxTarget: number;
-  #stats: RepairStats = { rounds: 0, datasets: 0, lookups: 0, deferred: 0, durationMs: 0 };
-  readonly #statements = new Map<string, ReturnType<Database["prepare"]>>();
+  #stats: RepairStats = { rounds: 0, datasets: 0, lookups: 0, confirmed: 0, deferred: 0, durationMs: 0 };
+  /** Prepared statements of the queries run once per dataset (a catalog sync watches hundreds at a time). */
+  readonly #prepared: (sql: string) => Statement;
+  readonly #totals = { lookups: 0, confirmed: 0 };
 
   constructor(components: ReplicationComponents, init: ReplicationInit) {
     super();
     this.#c = components;
+    this.#prepared = statementCache(components.db);
     this.#holder = new Holder(components);
     this.#init = {
       target: init.target ?? 3,
@@ -117,7 +121,7 @@ export class Replication extends EventTarget {
       probeTimeout: init.probeTimeout ?? 3 * second,
       findTimeout: init.findTimeout ?? 10 * second,
       escalateRounds: init.escalateRounds ?? 10,
-      maxLookupsPerRound: init.maxLookupsPerRound ?? 300,
+      maxLookupsPerRound: init.maxLookupsPerRound ?? 60,
     };
     this.#circle = new RepairCircle(components.db);
     this.#checker = new DatasetChecker({
@@ -126,10 +130,12 @@ export class Replication extends EventTarget {
       holder: this.#holder,
       signal: () => this.#stopping.signal,
       stillWhole: (row) => this.#stillWhole(row),
-      checked: (manifestCid) =>
+      checked: (manifestCid, result) => {
+        this.#totals[result === "looked-up" ? "lookups" : "confirmed"]++;
         this.dispatchEvent(
           new CustomEvent<ReplicationState>("checked", { detail: this.getReplication(manifestCid)! }),
-        ),
+        );
+      },
     });
     this.#maxTarget = this.#init.target;
     for (const key of ["target", "maxLookupsPerRound"] as const) {
@@ -147,7 +153,7 @@ export class Replication extends EventTarget {
 
   start(): Promise<void> {
     migrate(this.#c.db, "replication", MIGRATIONS);
-    this.#keyRows();
+    this.#maxTarget = Math.max(this.#init.target, keyRows(this.#c.db, this.#c.log));
     this.#stopping = new AbortController();
     this.#started = true;
     this.#nextFullAt = 0;
@@ -286,6 +292,11 @@ export class Replication extends EventTarget {
     return { ...this.#stats };
   }
 
+  /** Provider counts since start: by a DHT lookup, or confirmed from the known providers without one. */
+  get repairTotals(): { lookups: number; confirmed: number } {
+    return { ...this.#totals };
+  }
+
   /**
    * Resolves once no announcement is in flight and no repair round runs (at
    * once when idle), e.g. to time something else with nothing of this
@@ -312,31 +323,8 @@ export class Replication extends EventTarget {
       | undefined;
   }
 
-  /** A prepared statement of the fixed-text queries run once per dataset (a catalog sync watches hundreds at a time). */
-  #prepared(sql: string): ReturnType<Database["prepare"]> {
-    let statement = this.#statements.get(sql);
-    if (!statement) this.#statements.set(sql, statement = this.#c.db.prepare(sql));
-    return statement;
-  }
-
   #rows(): Row[] {
     return this.#c.db.prepare("SELECT * FROM replication ORDER BY created_at").all() as unknown as Row[];
-  }
-
-  /** Stores the key of rows from before keys were stored (once, at the first start after the upgrade). */
-  #keyRows(): void {
-    const { db, log } = this.#c;
-    const rows = db.prepare("SELECT manifest_cid FROM replication WHERE dkey IS NULL").all() as {
-      manifest_cid: string;
-    }[];
-    const max = db.prepare("SELECT MAX(target) AS t FROM replication").get() as { t: number | null };
-    this.#maxTarget = Math.max(this.#init.target, max.t ?? 0);
-    if (rows.length === 0) return;
-    const set = db.prepare("UPDATE replication SET dkey = ? WHERE manifest_cid = ?");
-    transaction(db, () => {
-      for (const r of rows) set.run(datasetKeyHex(CID.parse(r.manifest_cid).bytes), r.manifest_cid);
-    });
-    log.info("keyed watched datasets", { count: rows.length });
   }
 
   /**
@@ -405,15 +393,14 @@ export class Replication extends EventTarget {
         this.#again = false;
         const startedAt = Date.now();
         if (full) this.#nextFullAt = startedAt + this.#init.repairInterval;
-        const due = this.#due;
-        this.#due = new Set();
+        const dueRows = this.#takeDue();
+        const due = new Set(dueRows.map((r) => r.manifest_cid));
         const view = await this.#circle.view(
           this.#c.p2p.peerId.toString(),
           await this.#checker.candidates(new Set()),
         );
         // The datasets due (newly watched, a fetch done) first, also in a full round: among thousands
         // of listings never counted they would otherwise wait for the rounds to reach them.
-        const dueRows = [...due].map((cid) => this.#row(cid)).filter((r) => r !== undefined);
         const rows = full
           ? [
             ...dueRows,
@@ -433,6 +420,7 @@ export class Replication extends EventTarget {
           ? 0.9 * this.#init.repairInterval / Math.min(budget, toCount.length)
           : 0;
         let lookups = 0;
+        let confirmed = 0;
         let deferred = 0;
         for (const row of toCount) {
           if (!this.#started) return;
@@ -440,15 +428,14 @@ export class Replication extends EventTarget {
             deferred++;
             continue;
           }
-          try {
-            if (!(await this.#checker.check(row, view))) continue;
-            lookups++;
-            if (gap > 0) await this.#gate.rest(gap, this.#stopping.signal);
-          } catch (err) {
-            if (!this.#stopping.signal.aborted) {
-              this.#c.log.warn("failed to check replication", { manifestCid: row.manifest_cid, error: err });
-            }
-          }
+          const result = await this.#checkRow(row, view);
+          if (result === "confirmed") confirmed++;
+          if (result !== "looked-up") continue;
+          lookups++;
+          if (gap === 0) continue;
+          await this.#gate.rest(gap, this.#stopping.signal).catch(() => {});
+          // Datasets watched meanwhile (a new listing) are counted in the rests, not after the round.
+          for (const row of this.#takeDue()) if (this.#started) await this.#checkRow(row, view);
         }
         if (!full) continue;
         // Datasets that left the circle are no longer counted here: forget their skipped rounds.
@@ -457,6 +444,7 @@ export class Replication extends EventTarget {
           rounds: this.#stats.rounds + 1,
           datasets: visited.size,
           lookups,
+          confirmed,
           deferred,
           durationMs: Date.now() - startedAt,
         };
@@ -469,6 +457,24 @@ export class Replication extends EventTarget {
       }
     });
     return this.#round;
+  }
+
+  /** The rows of the datasets due, the most recently made due first, emptying the set. */
+  #takeDue(): Row[] {
+    const rows = [...this.#due].reverse().map((cid) => this.#row(cid));
+    this.#due.clear();
+    return rows.filter((r): r is Row => r !== undefined && (r.watched === 1 || r.local === 1));
+  }
+
+  /** One dataset's turn in a round (`repair.ts`); a failure is logged, `undefined`. */
+  async #checkRow(row: Row, view: CircleView | undefined): Promise<CheckResult | undefined> {
+    try {
+      return await this.#checker.check(row, view);
+    } catch (err) {
+      if (!this.#stopping.signal.aborted) {
+        this.#c.log.warn("failed to check replication", { manifestCid: row.manifest_cid, error: err });
+      }
+    }
   }
 
   async #fetchDone(progress: FetchProgress): Promise<void> {

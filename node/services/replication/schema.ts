@@ -2,6 +2,10 @@
  * The replication service's table (`replication`: one row per watched or
  * held dataset) and the states it reports.
  */
+import { CID } from "multiformats/cid";
+import { type Database, transaction } from "../db/mod.ts";
+import type { Logger } from "../../log.ts";
+import { datasetKeyHex } from "./neighbourhood.ts";
 
 export type ReplicationStatus =
   /** Not counted yet. */
@@ -66,6 +70,8 @@ export interface RepairStats {
   datasets: number;
   /** DHT lookups of providers it made. */
   lookups: number;
+  /** Datasets it counted from their known providers, without a lookup (they were at their target). */
+  confirmed: number;
   /** Datasets it left for the next rounds, over the lookup bound. */
   deferred: number;
   /** How long it took, ms (a paced round spreads its lookups over the repair interval). */
@@ -82,6 +88,8 @@ export interface Row {
   providers: string;
   status: ReplicationStatus;
   checked_at: number;
+  /** ms since the epoch when this node first watched or held the dataset. */
+  created_at: number;
   /** sha256 of the manifest CID bytes, 64 hex digits; null only on rows from before it was stored. */
   dkey: string | null;
 }
@@ -95,4 +103,23 @@ export function toState(row: Row): ReplicationState {
     status: row.status,
     checkedAt: row.checked_at,
   };
+}
+
+/**
+ * Stores the key of rows from before keys were stored (once, at the first start after the upgrade);
+ * returns the largest target of a row (0 without rows).
+ */
+export function keyRows(db: Database, log: Logger): number {
+  const rows = db.prepare("SELECT manifest_cid FROM replication WHERE dkey IS NULL").all() as {
+    manifest_cid: string;
+  }[];
+  const max = db.prepare("SELECT MAX(target) AS t FROM replication").get() as { t: number | null };
+  if (rows.length > 0) {
+    const set = db.prepare("UPDATE replication SET dkey = ? WHERE manifest_cid = ?");
+    transaction(db, () => {
+      for (const r of rows) set.run(datasetKeyHex(CID.parse(r.manifest_cid).bytes), r.manifest_cid);
+    });
+    log.info("keyed watched datasets", { count: rows.length });
+  }
+  return max.t ?? 0;
 }

@@ -12,7 +12,7 @@
 
 type Json = Record<string, unknown>;
 
-/** One panel: a title, a unit, and one or two series read from each line. */
+/** One panel: a title, a unit, and the series read from each line. */
 interface Panel {
   title: string;
   unit: string;
@@ -35,11 +35,12 @@ export const PANELS: Panel[] = [
   },
   {
     title: "Replication work per node at rest",
-    unit: "checks per minute; datasets",
-    series: [{ label: "checks", path: "atRest.repairChecksPerNodePerMin" }, {
-      label: "datasets",
-      path: "atRest.datasetsCheckedPerNode",
-    }],
+    unit: "checks and DHT lookups per minute; datasets",
+    series: [
+      { label: "checks", path: "atRest.repairChecksPerNodePerMin" },
+      { label: "lookups", path: "atRest.dhtLookupsPerNodePerMin" },
+      { label: "datasets", path: "atRest.datasetsCheckedPerNode" },
+    ],
   },
   {
     title: "Bytes sent per node",
@@ -331,19 +332,21 @@ export function renderScaleTable(lines: Json[]): string {
     throw new RangeError("Cannot write the scale table: no scale lines without an error");
   }
   const rows = [
-    "| nodes × listings | propagation p50 / p95 | DHT lookup p95 | CPU per node at rest / under load | sent per node at rest / under load | replication checks per node at rest (datasets looked after) | RSS per node | late joiner's sync | new datasets at 3 holders | back to 3 replicas p50 / p95 |",
+    "| nodes × listings | propagation p50 / p95 | DHT lookup p95 | CPU per node at rest / under load | sent per node at rest / under load | replication checks per node at rest, by DHT lookup (datasets looked after) | RSS per node | late joiner's sync | new datasets at 3 holders | back to 3 replicas p50 / p95 |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const l of lines) {
     const g = (path: string) => get(l, path);
     const kib = (path: string) => typeof g(path) === "number" ? (g(path) as number) / 1024 : null;
     const s = (path: string) => typeof g(path) === "number" ? (g(path) as number) / 1000 : null;
-    const sync = g("lateJoin.syncMs") === null
+    const sync = typeof g("lateJoin.error") === "string"
+      ? "could not join"
+      : g("lateJoin.syncMs") === null
       ? `not done (${num(g("lateJoin.listings"))} of ${num(g("lateJoin.of"))})`
       : `${num(s("lateJoin.syncMs"), 1)} s`;
-    const checks = `${num(g("atRest.repairChecksPerNodePerMin"), 1)}/min (${
-      num(g("atRest.datasetsCheckedPerNode"))
-    })`;
+    const checks = `${num(g("atRest.repairChecksPerNodePerMin"), 1)}/min, ${
+      num(g("atRest.dhtLookupsPerNodePerMin"), 1)
+    } by lookup (${num(g("atRest.datasetsCheckedPerNode"))})`;
     const saturated = g("atRest.saturated") === true ? " (one core saturated)" : "";
     const replicated = `${num(g("datasetsReplicated"))} of ${num(g("datasets"))}`;
     rows.push(

@@ -19,6 +19,7 @@ function line(step: number, nodes: number, listings: number, extra: Record<strin
       cpuMsPerNodePerMin: 120.5,
       bytesPerNodePerMin: 20_480,
       repairChecksPerNodePerMin: 7,
+      dhtLookupsPerNodePerMin: 5,
       datasetsCheckedPerNode: 6,
       cpuMsPerCheck: 17.2,
     },
@@ -26,6 +27,7 @@ function line(step: number, nodes: number, listings: number, extra: Record<strin
       cpuMsPerNodePerMin: 300,
       bytesPerNodePerMin: 81_920,
       repairChecksPerNodePerMin: 9,
+      dhtLookupsPerNodePerMin: 9,
       cpuMsPerCheck: 33,
     },
     memory: { perNodeMiB: 30, diskMiBPerNode: 4 },
@@ -89,8 +91,15 @@ Deno.test("renderScaleTable() writes a row per step with units, a late joiner th
   assert.equal(rows.length, 2);
   assert.ok(rows[0].includes("| 40 / 90 ms |") && rows[0].includes("| 20 / 80 KiB/min |"), rows[0]);
   assert.ok(rows[0].includes("| 2.5 s |") && rows[0].includes("61.0 / — s"), rows[0]);
-  assert.ok(rows[0].includes("| 7.0/min (6) |"), rows[0]);
+  assert.ok(rows[0].includes("| 7.0/min, 5.0 by lookup (6) |"), rows[0]);
   assert.ok(rows[1].includes("not done (256 of 5,063)"), rows[1]);
+  const unjoined = renderScaleTable([
+    {
+      ...JSON.parse(line(1, 50, 100)),
+      lateJoin: { syncMs: null, listings: 0, of: 162, error: "could not join" },
+    },
+  ]);
+  assert.ok(unjoined.includes("| could not join |"), "a late joiner that could not connect is named so");
   assert.ok(rows[0].includes("| 4 of 5 |"), "new datasets at 3 holders");
   assert.ok(!rows[0].includes("saturated"));
   const saturated = renderScaleTable([{ ...JSON.parse(line(1, 10, 1000)), atRest: { saturated: true } }]);

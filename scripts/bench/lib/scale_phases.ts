@@ -157,8 +157,10 @@ export interface WindowCost {
   /** Share of one core the whole process used. */
   processCoreShare: number;
   bytesPerNodePerMin: number;
-  /** Replication checks (a provider count, usually a DHT lookup) per node and minute. */
+  /** Replication checks (a provider count) per node and minute. */
   repairChecksPerNodePerMin: number;
+  /** Of those, the ones made by a DHT lookup (the rest confirmed a dataset's known providers). */
+  dhtLookupsPerNodePerMin: number;
   /** Distinct datasets each node checked in the window, on average: the ones it looks after. */
   datasetsCheckedPerNode: number;
   /** Process CPU per replication check (null without checks): valid even when the process is saturated. */
@@ -183,6 +185,7 @@ export async function measureWindow(
   const nodes = [...net.nodes];
   const bytesBefore = nodes.map((n) => net.bytesSent(n));
   let checks = 0;
+  const lookupsBefore = nodes.map((n) => n.components.replication.repairTotals.lookups);
   const checked = new Map<KosmosNode, Set<string>>(nodes.map((n) => [n, new Set()]));
   const listeners = nodes.map((n) => {
     const listener = (e: Event) => {
@@ -211,12 +214,17 @@ export async function measureWindow(
   for (const remove of listeners) remove();
   await running;
   const bytes = nodes.reduce((sum, n, i) => sum + net.bytesSent(n) - bytesBefore[i], 0);
+  const lookups = nodes.reduce(
+    (sum, n, i) => sum + n.components.replication.repairTotals.lookups - lookupsBefore[i],
+    0,
+  );
   return {
     seconds,
     cpuMsPerNodePerMin: round2(cpuMs / nodes.length / elapsedMin),
     processCoreShare: round2(cpuMs / (elapsedMin * 60_000)),
     bytesPerNodePerMin: Math.round(bytes / nodes.length / elapsedMin),
     repairChecksPerNodePerMin: round2(checks / nodes.length / elapsedMin),
+    dhtLookupsPerNodePerMin: round2(lookups / nodes.length / elapsedMin),
     cpuMsPerCheck: checks > 0 ? round2(cpuMs / checks) : null,
     saturated: cpuMs / (elapsedMin * 60_000) >= 0.9,
     datasetsCheckedPerNode: round2([...checked.values()].reduce((sum, s) => sum + s.size, 0) / nodes.length),
@@ -273,10 +281,18 @@ export async function measureMemory(
 export async function measureLateJoin(
   net: ScaleNetwork,
   options: { timeoutMs: number; stallMs: number },
-): Promise<{ syncMs: number | null; listings: number; of: number; perSecond: number | null }> {
+): Promise<
+  { syncMs: number | null; listings: number; of: number; perSecond: number | null; error?: string }
+> {
   const want = catalogSize(net.nodes[0]);
   const start = performance.now();
-  const joiner = await net.addNode();
+  let joiner: KosmosNode;
+  try {
+    joiner = await net.addNode();
+  } catch (err) {
+    // The step's other figures stand: a joiner that could not connect is a finding, not a failed step.
+    return { syncMs: null, listings: 0, of: want, perSecond: null, error: (err as Error).message };
+  }
   let last = -1, grewAt = performance.now();
   // Listings indexed per second until the catalog last grew (each one's signature verified).
   const rate = (size: number) => size > 0 ? round2(size / ((grewAt - start) / 1000)) : null;
