@@ -84,8 +84,8 @@ export class Discovery {
     const alone = node.getConnections().length === 0;
     // Left alone (e.g. a seed every peer trimmed once they had others): dial the peers it knows too.
     const known = alone && attempt > 0 ? this.#dialKnown() : Promise.resolve();
-    const todo = alone ? this.#init.bootstrap : this.#init.bootstrap.filter((a) => !this.#reached.has(a));
-    if (todo.length === 0 || (!alone && attempt > BOOTSTRAP_ATTEMPTS)) {
+    const dialling = alone ? this.#init.bootstrap : this.#init.bootstrap.filter((a) => !this.#reached.has(a));
+    if (dialling.length === 0 || (!alone && attempt > BOOTSTRAP_ATTEMPTS)) {
       void known.then(() => {
         if (this.#running && alone && attempt > 0 && node.getConnections().length === 0) {
           this.#scheduleBootstrap(attempt + 1);
@@ -95,7 +95,7 @@ export class Discovery {
     }
     const dials = [
       known,
-      ...todo.map((addr) =>
+      ...dialling.map((addr) =>
         node.dial(multiaddr(addr), { signal: AbortSignal.timeout(10 * second) }).then(
           () => void this.#reached.add(addr),
           (err) => this.#log.warn("failed to dial bootstrap peer", { addr, attempt, error: err }),
